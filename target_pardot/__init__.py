@@ -1,0 +1,1 @@
+"""target-pardot: a Singer target for Salesforce Pardot (Marketing Cloud Account Engagement)."""
