@@ -1,0 +1,235 @@
+"""PardotClient: the only module that speaks HTTP to Pardot.
+
+It owns one requests.Session, the auth headers, the process-wide concurrency gate, the
+retry policy and the classification of replies. It knows nothing about Singer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import backoff
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
+
+from target_pardot.auth import TokenProvider
+from target_pardot.errors import (
+    AuthFailed,
+    RetriesExhausted,
+    RetryableError,
+    TokenExpired,
+)
+from target_pardot.limits import MAX_CONCURRENT_REQUESTS
+from target_pardot.responses import Reply, classify
+from target_pardot.settings import Settings
+from target_pardot.stats import RunStats
+
+logger = logging.getLogger("target-pardot")
+
+BUSINESS_UNIT_HEADER = "Pardot-Business-Unit-Id"
+_CONNECT_TIMEOUT_CAP = 30.0
+
+
+def _not_sent(exc: requests.RequestException) -> bool:
+    """True when the request certainly never reached Pardot (safe to send again)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason: Any = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)
+    return isinstance(reason, NewConnectionError)
+
+
+def _retry_reason(exc: BaseException) -> str:
+    if isinstance(exc, RetryableError):
+        if exc.code is not None:
+            return f"code_{exc.code}"
+        if exc.status is not None:
+            return f"http_{exc.status}"
+    return "connection"
+
+
+class PardotClient:
+    """Sends Pardot calls within the concurrency gate, with retries and token refresh."""
+
+    def __init__(self, settings: Settings, stats: RunStats) -> None:
+        self.settings = settings
+        self.stats = stats
+        self.session = requests.Session()
+        pool = max(settings.parallel_tasks, MAX_CONCURRENT_REQUESTS) * 2
+        adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        timeout = settings.maximum_connection_timeout
+        self.timeout = (min(_CONNECT_TIMEOUT_CAP, timeout), timeout)
+        # One gate for the whole process: every stream and every SDK drain thread goes
+        # through it, so the account never sees more than `parallel_tasks` calls from us.
+        self.gate = threading.BoundedSemaphore(settings.parallel_tasks)
+        self.auth = TokenProvider(
+            settings,
+            self.session,
+            timeout=self.timeout,
+            on_call=stats.call,
+            on_retry=stats.retry,
+        )
+
+    def close(self) -> None:
+        self.session.close()
+
+    def check_credentials(self) -> None:
+        """Fetch a token now, so bad credentials fail before any row is read."""
+        self.auth.token()
+
+    # -- public calls -----------------------------------------------------------------
+
+    def v4_batch(self, operation: str, body: str, *, idempotent: bool) -> Reply:
+        return self.request(
+            "POST",
+            f"/api/prospect/version/4/do/{operation}",
+            endpoint=f"prospect/{operation}",
+            params={"format": "json"},
+            data=body,
+            idempotent=idempotent,
+        )
+
+    def v5_upsert_latest_by_email(self, body: Mapping[str, Any]) -> Reply:
+        return self.request(
+            "POST",
+            "/api/v5/objects/prospects/do/upsertLatestByEmail",
+            endpoint="prospect/upsertLatestByEmail",
+            json_body=body,
+            idempotent=True,
+        )
+
+    def v4_list_membership(
+        self, action: str, list_id: int, prospect_id: int, *, opted_out: bool | None = None
+    ) -> Reply:
+        data = None if opted_out is None else f"opted_out={'true' if opted_out else 'false'}"
+        return self.request(
+            "POST",
+            f"/api/listMembership/version/4/do/{action}/list_id/{list_id}"
+            f"/prospect_id/{prospect_id}",
+            endpoint=f"listMembership/{action}",
+            params={"format": "json"},
+            data=data,
+            idempotent=True,
+        )
+
+    # -- machinery --------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, str] | None = None,
+        data: str | None = None,
+        json_body: Mapping[str, Any] | None = None,
+        idempotent: bool,
+    ) -> Reply:
+        """Send with retries. Ambiguous failures of non-idempotent calls are raised at once.
+
+        Raises RetryableError (``ambiguous`` set) for the caller to reroute, RetriesExhausted
+        when transient failures outlast `maximum_retries`, and the other errors of
+        :mod:`target_pardot.errors` unchanged.
+        """
+
+        def give_up(exc: Exception) -> bool:
+            return isinstance(exc, RetryableError) and exc.ambiguous and not idempotent
+
+        def on_backoff(details: Any) -> None:
+            exc = details.get("exception")
+            reason = _retry_reason(exc) if exc is not None else "unknown"
+            self.stats.retry(reason)
+            logger.info(
+                "Retrying %s in %.1fs after %s (attempt %d of %d).",
+                endpoint,
+                details.get("wait", 0.0),
+                reason,
+                details.get("tries", 0) + 1,
+                self.settings.maximum_retries + 1,
+            )
+
+        send = backoff.on_exception(
+            backoff.expo,
+            RetryableError,
+            max_tries=self.settings.maximum_retries + 1,
+            jitter=backoff.full_jitter,
+            giveup=give_up,
+            on_backoff=on_backoff,
+            logger=None,
+            factor=self.settings.initial_retry_wait,
+            max_value=self.settings.maximum_retry_wait,
+        )(self._send_with_token_refresh)
+        try:
+            return send(method, path, endpoint, params, data, json_body)
+        except RetryableError as exc:
+            if give_up(exc):
+                raise
+            raise RetriesExhausted(
+                f"{endpoint} still failing after {self.settings.maximum_retries} retries "
+                f"({exc}). Pardot may be degraded; re-run later, or raise 'maximum_retries'."
+            ) from None
+
+    def _send_with_token_refresh(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        params: Mapping[str, str] | None,
+        data: str | None,
+        json_body: Mapping[str, Any] | None,
+    ) -> Reply:
+        token = self.auth.token()
+        try:
+            return self._send_once(token, method, path, endpoint, params, data, json_body)
+        except TokenExpired:
+            self.stats.retry("token_refresh")
+            token = self.auth.refresh(token)
+        try:
+            return self._send_once(token, method, path, endpoint, params, data, json_body)
+        except TokenExpired:
+            raise AuthFailed(
+                "Pardot refused a freshly issued access token (error 184). Check that the "
+                "connected app has the 'pardot_api' scope, that its user has Pardot access, "
+                "and that 'pardot_domain' and 'business_unit' belong to the same account."
+            ) from None
+
+    def _send_once(
+        self,
+        token: str,
+        method: str,
+        path: str,
+        endpoint: str,
+        params: Mapping[str, str] | None,
+        data: str | None,
+        json_body: Mapping[str, Any] | None,
+    ) -> Reply:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            BUSINESS_UNIT_HEADER: self.settings.business_unit,
+        }
+        if data is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        with self.gate:
+            self.stats.call(endpoint)
+            try:
+                response = self.session.request(
+                    method,
+                    f"{self.settings.pardot_domain}{path}",
+                    params=params,
+                    data=data,
+                    json=json_body,
+                    headers=headers,
+                    timeout=self.timeout,
+                )
+            except requests.RequestException as exc:
+                raise RetryableError(
+                    f"{endpoint}: {type(exc).__name__} talking to {self.settings.pardot_domain}",
+                    ambiguous=not _not_sent(exc),
+                ) from None
+        return classify(response.status_code, response.content)

@@ -1,0 +1,86 @@
+"""The small error taxonomy of target-pardot.
+
+Every exception a user may see derives from TargetPardotError, carries a message that
+says what happened and what to do, and an exit code. None of them ever holds a secret:
+messages are built from setting names and Pardot's own error texts, never from
+request headers or bodies.
+"""
+
+from __future__ import annotations
+
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+EXIT_DAILY_LIMIT = 3
+
+
+class TargetPardotError(Exception):
+    """Base of every expected failure: logged as one line, no traceback."""
+
+    exit_code = EXIT_FAILURE
+
+
+class ConfigError(TargetPardotError):
+    """A setting is missing, malformed or contradicts another."""
+
+    exit_code = EXIT_CONFIG
+
+
+class AuthFailed(TargetPardotError):
+    """Credentials, business unit or host are wrong: retrying cannot help."""
+
+    exit_code = EXIT_CONFIG
+
+
+class PardotApiError(TargetPardotError):
+    """Pardot answered with an error we do not retry and that is not about one row."""
+
+    def __init__(self, message: str, *, code: int | None = None, status: int | None = None):
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+class RetryableError(PardotApiError):
+    """A transient failure: the call may be sent again after a wait.
+
+    ``ambiguous`` marks failures after which Pardot may already have applied the call
+    (a dropped connection after the request was sent, a read timeout, an HTTP 500):
+    only idempotent calls may be replayed blindly.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        status: int | None = None,
+        ambiguous: bool = False,
+    ):
+        super().__init__(message, code=code, status=status)
+        self.ambiguous = ambiguous
+
+
+class RateLimited(RetryableError):
+    """Error 66: more than five requests in flight on the account."""
+
+
+class TokenExpired(PardotApiError):
+    """Error 184 or HTTP 401: refresh the access token and replay once."""
+
+
+class PayloadTooLarge(PardotApiError):
+    """HTTP 413 or 414: the request must be split."""
+
+
+class DailyLimitReached(TargetPardotError):
+    """Error 122, or this run's own call budget: stop, and resume after the reset."""
+
+    exit_code = EXIT_DAILY_LIMIT
+
+
+class RetriesExhausted(TargetPardotError):
+    """A transient failure outlasted `maximum_retries`."""
+
+
+class RecordRejected(TargetPardotError):
+    """A row is invalid and `skip_invalid_records` is false: the run stops on it."""

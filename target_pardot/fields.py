@@ -1,0 +1,71 @@
+"""Pardot prospect field names: the standard set, input-name normalisation, v4 <-> v5."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+#: The standard prospect fields (Treasure Data's column table), in v4 snake_case.
+STANDARD_PROSPECT_FIELDS: tuple[str, ...] = (
+    "id", "fid", "email", "campaign_id", "salutation", "first_name", "last_name",
+    "password", "company", "prospect_account_id", "website", "job_title", "department",
+    "country", "address_one", "address_two", "city", "state", "territory", "zip", "phone",
+    "fax", "source", "annual_revenue", "employees", "industry", "years_in_business",
+    "comments", "notes", "score", "is_do_not_email", "is_do_not_call", "is_reviewed",
+    "is_starred", "is_archived",
+)  # fmt: skip
+_STANDARD = frozenset(STANDARD_PROSPECT_FIELDS)
+
+INTEGER_FIELDS = frozenset({"id", "campaign_id", "prospect_account_id", "score"})
+BOOLEAN_FIELDS = frozenset(
+    {"is_do_not_email", "is_do_not_call", "is_reviewed", "is_starred", "is_archived"}
+)
+
+#: Other spellings users bring from their warehouses, after snake-casing.
+_ALIASES = {
+    "salesforce_id": "fid",
+    "crm_fid": "fid",
+    "prospect_id": "id",
+    "email_address": "email",
+}
+
+#: v4 name -> v5 name where the v5 name is not plain camelCase.
+_V5_EXCEPTIONS = {"fid": "salesforceId"}
+
+CUSTOM_SUFFIX = "__c"
+
+_SEPARATORS = re.compile(r"[\s\-.]+")
+_LOWER_UPPER = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_ACRONYM_WORD = re.compile(r"(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def to_snake_case(name: str) -> str:
+    """FirstName, firstName, FIRST_NAME and 'first name' all become first_name."""
+    text = _SEPARATORS.sub("_", name.strip())
+    text = _LOWER_UPPER.sub("_", text)
+    text = _ACRONYM_WORD.sub("_", text)
+    return re.sub(r"_+", "_", text).strip("_").lower()
+
+
+@lru_cache(maxsize=4096)
+def pardot_field_name(column: str) -> str | None:
+    """The v4 field a column maps to, or None when it is not a prospect field.
+
+    Custom fields (``*__c``) are kept verbatim: their API names are case-sensitive.
+    """
+    if column.endswith(CUSTOM_SUFFIX) and len(column) > len(CUSTOM_SUFFIX):
+        return column
+    snake = to_snake_case(column)
+    snake = _ALIASES.get(snake, snake)
+    return snake if snake in _STANDARD else None
+
+
+@lru_cache(maxsize=4096)
+def v5_field_name(v4_name: str) -> str:
+    """first_name -> firstName, fid -> salesforceId; custom fields unchanged."""
+    if v4_name.endswith(CUSTOM_SUFFIX):
+        return v4_name
+    if v4_name in _V5_EXCEPTIONS:
+        return _V5_EXCEPTIONS[v4_name]
+    head, *rest = v4_name.split("_")
+    return head + "".join(part.capitalize() for part in rest)

@@ -1,0 +1,209 @@
+"""Pure functions: a record becomes a v4 batch element or a v5 request body.
+
+Nothing here does I/O, so every rule (field mapping, null handling, email clean-up, the
+7,500-character row rule, batching by count and size) is unit-tested directly.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote_plus
+
+from target_pardot.fields import (
+    BOOLEAN_FIELDS,
+    INTEGER_FIELDS,
+    pardot_field_name,
+    v5_field_name,
+)
+from target_pardot.limits import MAX_BATCH_ROWS, MAX_ROW_JSON_CHARS
+
+ROUTE_V4 = "v4_batch"
+ROUTE_V5 = "v5_upsert_by_email"
+
+
+class InvalidRow(ValueError):  # noqa: N818 - a value, not an error state of the program
+    """The row cannot be sent; ``category`` is the short reason counted in the summary."""
+
+    def __init__(self, category: str, message: str):
+        super().__init__(message)
+        self.category = category
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ProspectRow:
+    """One prospect ready to send. ``fields`` are v4 names, nulls already dropped."""
+
+    fields: dict[str, Any]
+    key: str
+    route: str
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON, as sent on the wire and as measured by the row-length rule."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+
+
+def clean_email(value: Any, *, lowercase: bool) -> str:
+    text = str(value).strip()
+    return text.lower() if lowercase else text
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name in INTEGER_FIELDS:
+        if isinstance(value, bool):
+            raise InvalidRow("invalid_value", f"'{name}' must be a whole number, got {value!r}")
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if text.isdigit():
+            return int(text)
+        raise InvalidRow("invalid_value", f"'{name}' must be a whole number, got {value!r}")
+    if name in BOOLEAN_FIELDS and isinstance(value, bool):
+        return 1 if value else 0
+    if name == "fid":
+        return str(value).strip()
+    return value
+
+
+def map_record(
+    record: Mapping[str, Any], *, lowercase_emails: bool
+) -> tuple[dict[str, Any], list[str]]:
+    """Map input columns to v4 fields; return (fields, columns that are not prospect fields).
+
+    A null value leaves the Pardot field unchanged, so it is not sent at all.
+    """
+    fields: dict[str, Any] = {}
+    ignored: list[str] = []
+    for column, value in record.items():
+        name = pardot_field_name(column)
+        if name is None:
+            ignored.append(column)
+            continue
+        if value is None:
+            continue
+        if name == "email":
+            value = clean_email(value, lowercase=lowercase_emails)
+            if not value:
+                continue
+        fields[name] = _coerce(name, value)
+    return fields, ignored
+
+
+def prospect_key(fields: Mapping[str, Any]) -> str:
+    """How the row identifies its prospect, for logs and rejected-row reports."""
+    for name in ("id", "fid", "email"):
+        if name in fields:
+            return f"{name}={fields[name]}"
+    return "no key"
+
+
+def prepare_prospect(
+    record: Mapping[str, Any],
+    *,
+    lowercase_emails: bool,
+    upsert_by_email: bool,
+    update_only: bool,
+) -> tuple[ProspectRow, list[str]]:
+    """Validate and route one record; raise InvalidRow when it cannot be sent."""
+    fields, ignored = map_record(record, lowercase_emails=lowercase_emails)
+    has_identity = "id" in fields or "fid" in fields
+    if not has_identity and "email" not in fields:
+        raise InvalidRow("missing_key", "the row has no 'id', 'fid' or 'email'")
+    if update_only and not has_identity:
+        raise InvalidRow(
+            "update_needs_id",
+            "prospect_operation 'update' only updates existing prospects, which needs "
+            "'id' or 'fid'",
+        )
+    length = len(to_json(fields))
+    if length > MAX_ROW_JSON_CHARS:
+        raise InvalidRow(
+            "row_too_long",
+            f"the row is {length} characters as JSON; the limit is {MAX_ROW_JSON_CHARS}",
+        )
+    route = ROUTE_V5 if upsert_by_email and not has_identity else ROUTE_V4
+    return ProspectRow(fields=fields, key=prospect_key(fields), route=route), ignored
+
+
+def list_flags(list_ids: Iterable[int], *, add: bool) -> dict[str, int]:
+    """`list_<id>: 1` subscribes the prospect, `0` removes the membership."""
+    flag = 1 if add else 0
+    return {f"list_{list_id}": flag for list_id in list_ids}
+
+
+def v4_element(fields: Mapping[str, Any], flags: Mapping[str, int]) -> dict[str, Any]:
+    element = dict(fields)
+    element.update(flags)
+    return element
+
+
+def v5_upsert_body(
+    fields: Mapping[str, Any], *, search_deleted: bool, return_fields: tuple[str, ...]
+) -> dict[str, Any]:
+    """The upsertLatestByEmail body: camelCase fields, matched on the row's email."""
+    prospect = {}
+    for name, value in fields.items():
+        if name in BOOLEAN_FIELDS and value in (0, 1) and not isinstance(value, bool):
+            value = bool(value)
+        prospect[v5_field_name(name)] = value
+    return {
+        "matchEmail": fields["email"],
+        "prospect": prospect,
+        "secondaryDeletedSearch": search_deleted,
+        "fields": list(return_fields),
+    }
+
+
+def batch_body(elements: list[Mapping[str, Any]]) -> str:
+    """The urlencoded POST body of a v4 batch call: the JSON never goes in the URL."""
+    return "prospects=" + quote_plus(to_json({"prospects": elements}))
+
+
+# Fixed framing of a batch body: `prospects=` + urlencoded `{"prospects":[` ... `]}`.
+_BODY_FRAMING = len(batch_body([]))
+
+
+def encoded_size(element: Mapping[str, Any]) -> int:
+    """Bytes one element adds to a batch body, including the separating comma."""
+    return len(quote_plus(to_json(element))) + len(quote_plus(","))
+
+
+def plan_batches(
+    elements: Iterable[Any],
+    *,
+    size_of: Any = encoded_size,
+    max_rows: int = MAX_BATCH_ROWS,
+    max_payload: int,
+) -> Iterator[list[Any]]:
+    """Group items into calls of at most ``max_rows`` rows and ``max_payload`` bytes.
+
+    A single row larger than ``max_payload`` still goes alone: Pardot decides, and a 413 or
+    414 reply is handled by the caller.
+    """
+    batch: list[Any] = []
+    size = _BODY_FRAMING
+    for item in elements:
+        item_size = size_of(item)
+        if batch and (len(batch) >= max_rows or size + item_size > max_payload):
+            yield batch
+            batch, size = [], _BODY_FRAMING
+        batch.append(item)
+        size += item_size
+    if batch:
+        yield batch

@@ -1,0 +1,257 @@
+"""Turn the raw config mapping into validated, typed settings.
+
+Pure functions only: every rule about a setting (defaults that depend on `sandbox`, the
+https rule, the business unit shape, the concurrency cap) lives here and is unit-tested
+without a network.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from target_pardot.errors import ConfigError
+from target_pardot.limits import (
+    BUSINESS_UNIT_LENGTH,
+    BUSINESS_UNIT_PREFIX,
+    DEFAULT_MAX_PAYLOAD,
+    MAX_CONCURRENT_REQUESTS,
+)
+
+logger = logging.getLogger("target-pardot")
+
+PRODUCTION_LOGIN_URL = "https://login.salesforce.com/"
+SANDBOX_LOGIN_URL = "https://test.salesforce.com/"
+PRODUCTION_PARDOT_DOMAIN = "https://pi.pardot.com"
+DEMO_PARDOT_DOMAIN = "https://pi.demo.pardot.com"
+
+DATA_OBJECTS = ("prospects", "list_memberships")
+PROSPECT_OPERATIONS = ("sync", "update")
+PROSPECT_LIST_OPERATIONS = ("add", "remove")
+LIST_MEMBERSHIP_OPERATIONS = ("upsert", "delete")
+AUTH_FLOWS = ("refresh_token", "client_credentials")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings. Secrets are excluded from repr so they never reach a log."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    auth_flow: str
+    login_url: str
+    pardot_domain: str
+    business_unit: str
+    data_object: str
+    skip_invalid_records: bool
+    prospect_operation: str
+    prospect_lists: tuple[int, ...]
+    prospect_list_operation: str
+    upsert_by_email: bool
+    parallel_tasks: int
+    max_payload: int
+    list_membership_operation: str
+    maximum_retries: int
+    initial_retry_wait: float
+    maximum_retry_wait: float
+    maximum_connection_timeout: float
+    sandbox: bool
+    rejected_records_path: str | None
+    dry_run: bool
+    search_deleted_prospects: bool
+    lowercase_emails: bool
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every configured secret, for the log redaction filter."""
+        return tuple(s for s in (self.client_secret, self.refresh_token) if s)
+
+
+def _choice(config: Mapping[str, Any], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = config.get(name)
+    if value is None or value == "":
+        return default
+    text = str(value).strip().lower()
+    if text not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ConfigError(f"Setting '{name}' is {value!r}; it must be one of {allowed}.")
+    return text
+
+
+def _boolean(config: Mapping[str, Any], name: str, default: bool) -> bool:
+    value = config.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"true", "1", "yes", "on"}:
+        return True
+    if text in {"false", "0", "no", "off"}:
+        return False
+    raise ConfigError(f"Setting '{name}' is {value!r}; it must be true or false.")
+
+
+def _number(
+    config: Mapping[str, Any], name: str, default: float, *, minimum: float, integer: bool
+) -> float:
+    value = config.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value) if integer else float(value)
+    except (TypeError, ValueError):
+        kind = "a whole number" if integer else "a number"
+        raise ConfigError(f"Setting '{name}' is {value!r}; it must be {kind}.") from None
+    if isinstance(value, bool) or number < minimum:
+        raise ConfigError(f"Setting '{name}' is {value!r}; it must be at least {minimum:g}.")
+    return number
+
+
+def parse_list_ids(value: Any, setting: str = "prospect_lists") -> tuple[int, ...]:
+    """Accept "1,2,3", "[1, 2]", [1, "2"] or a single id; return positive ints, in order."""
+    if value is None or value == "":
+        return ()
+    items: list[Any]
+    if isinstance(value, (list, tuple)):
+        items = list(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        items = [value]
+    else:
+        text = str(value).strip()
+        if text.startswith("["):
+            try:
+                parsed = json.loads(text)
+            except json.JSONDecodeError:
+                raise ConfigError(
+                    f"Setting '{setting}' looks like a JSON array but is not valid JSON."
+                ) from None
+            items = parsed if isinstance(parsed, list) else [parsed]
+        else:
+            items = [part for part in text.split(",") if part.strip()]
+    ids: list[int] = []
+    for item in items:
+        text = str(item).strip()
+        if isinstance(item, bool) or not text.isdigit() or int(text) <= 0:
+            raise ConfigError(
+                f"Setting '{setting}' holds {item!r}; list ids are positive whole numbers, "
+                'given as "1,2,3" or [1, 2, 3].'
+            )
+        if int(text) not in ids:
+            ids.append(int(text))
+    return tuple(ids)
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(name: str, url: str) -> str:
+    """Require https, except on a loopback host (a local emulator); drop a trailing slash."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"Setting '{name}' is {url!r}; it must be a URL such as https://host.")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ConfigError(
+            f"Setting '{name}' uses plain http on a non-loopback host ({parts.hostname}); "
+            "credentials would travel unencrypted. Use https."
+        )
+    return url.strip().rstrip("/")
+
+
+def check_business_unit(value: Any) -> str:
+    text = str(value or "").strip()
+    if not text.startswith(BUSINESS_UNIT_PREFIX) or len(text) != BUSINESS_UNIT_LENGTH:
+        raise ConfigError(
+            f"Setting 'business_unit' must start with '{BUSINESS_UNIT_PREFIX}' and be "
+            f"{BUSINESS_UNIT_LENGTH} characters long (got {len(text)} characters). Find it in "
+            "Salesforce Setup > Pardot Account Setup."
+        )
+    return text
+
+
+def effective_parallel_tasks(requested: int) -> int:
+    """Cap at Pardot's concurrency limit, warning when the user asked for more."""
+    if requested > MAX_CONCURRENT_REQUESTS:
+        logger.warning(
+            "parallel_tasks=%d is above Pardot's limit of %d concurrent requests per "
+            "account; using %d.",
+            requested,
+            MAX_CONCURRENT_REQUESTS,
+            MAX_CONCURRENT_REQUESTS,
+        )
+        return MAX_CONCURRENT_REQUESTS
+    return requested
+
+
+def _required_text(config: Mapping[str, Any], name: str) -> str:
+    value = config.get(name)
+    if value is None or str(value).strip() == "":
+        raise ConfigError(f"Setting '{name}' is required.")
+    return str(value).strip()
+
+
+def parse_settings(config: Mapping[str, Any]) -> Settings:
+    """Validate the whole config; raise ConfigError naming the first bad setting."""
+    sandbox = _boolean(config, "sandbox", False)
+    auth_flow = _choice(config, "auth_flow", AUTH_FLOWS, "refresh_token")
+    client_id = _required_text(config, "client_id")
+    client_secret = _required_text(config, "client_secret")
+    refresh_token = str(config.get("refresh_token") or "").strip()
+    if auth_flow == "refresh_token" and not refresh_token:
+        raise ConfigError("Setting 'refresh_token' is required when auth_flow is 'refresh_token'.")
+    login_default = SANDBOX_LOGIN_URL if sandbox else PRODUCTION_LOGIN_URL
+    domain_default = DEMO_PARDOT_DOMAIN if sandbox else PRODUCTION_PARDOT_DOMAIN
+    rejected_path = config.get("rejected_records_path")
+    return Settings(
+        client_id=client_id,
+        client_secret=client_secret,
+        refresh_token=refresh_token,
+        auth_flow=auth_flow,
+        login_url=check_url("login_url", str(config.get("login_url") or login_default)),
+        pardot_domain=check_url(
+            "pardot_domain", str(config.get("pardot_domain") or domain_default)
+        ),
+        business_unit=check_business_unit(config.get("business_unit")),
+        data_object=_choice(config, "data_object", DATA_OBJECTS, "prospects"),
+        skip_invalid_records=_boolean(config, "skip_invalid_records", False),
+        prospect_operation=_choice(config, "prospect_operation", PROSPECT_OPERATIONS, "sync"),
+        prospect_lists=parse_list_ids(config.get("prospect_lists")),
+        prospect_list_operation=_choice(
+            config, "prospect_list_operation", PROSPECT_LIST_OPERATIONS, "add"
+        ),
+        upsert_by_email=_boolean(config, "upsert_by_email", False),
+        parallel_tasks=effective_parallel_tasks(
+            int(_number(config, "parallel_tasks", 1, minimum=1, integer=True))
+        ),
+        max_payload=int(
+            _number(config, "max_payload", DEFAULT_MAX_PAYLOAD, minimum=1_000, integer=True)
+        ),
+        list_membership_operation=_choice(
+            config, "list_membership_operation", LIST_MEMBERSHIP_OPERATIONS, "upsert"
+        ),
+        maximum_retries=int(_number(config, "maximum_retries", 5, minimum=0, integer=True)),
+        initial_retry_wait=_number(config, "initial_retry_wait", 1, minimum=0, integer=False),
+        maximum_retry_wait=_number(config, "maximum_retry_wait", 120, minimum=0, integer=False),
+        maximum_connection_timeout=_number(
+            config, "maximum_connection_timeout", 300, minimum=1, integer=False
+        ),
+        sandbox=sandbox,
+        rejected_records_path=str(rejected_path) if rejected_path else None,
+        dry_run=_boolean(config, "dry_run", False),
+        search_deleted_prospects=_boolean(config, "search_deleted_prospects", True),
+        lowercase_emails=_boolean(config, "lowercase_emails", False),
+    )

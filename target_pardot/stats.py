@@ -1,0 +1,92 @@
+"""Thread-safe counters for the run summary, and the summary itself."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+
+class RunStats:
+    """Everything the run summary reports. Every method is safe from any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.started = time.monotonic()
+        self.counts: Counter[str] = Counter()
+        self.rejected: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()
+        self.retries: Counter[str] = Counter()
+
+    def add(self, name: str, amount: int = 1) -> None:
+        if amount:
+            with self._lock:
+                self.counts[name] += amount
+
+    def reject(self, category: str) -> None:
+        with self._lock:
+            self.rejected[category] += 1
+
+    def call(self, endpoint: str) -> None:
+        with self._lock:
+            self.calls[endpoint] += 1
+
+    def retry(self, reason: str) -> None:
+        with self._lock:
+            self.retries[reason] += 1
+
+    @property
+    def total_calls(self) -> int:
+        with self._lock:
+            return sum(self.calls.values())
+
+    def snapshot(self, *, outcome: str = "succeeded") -> dict[str, Any]:
+        with self._lock:
+            elapsed = max(time.monotonic() - self.started, 1e-9)
+            received = self.counts["rows_received"]
+            return {
+                "outcome": outcome,
+                "rows_received": received,
+                "rows_sent": self.counts["rows_sent"],
+                "prospects_created": self.counts["created"],
+                "prospects_updated": self.counts["updated"],
+                "prospects_created_or_updated": self.counts["created_or_updated"],
+                "memberships_added": self.counts["memberships_added"],
+                "memberships_removed": self.counts["memberships_removed"],
+                "rows_rejected": sum(self.rejected.values()),
+                "rejected_by_reason": dict(sorted(self.rejected.items())),
+                "api_calls": sum(self.calls.values()),
+                "api_calls_by_endpoint": dict(sorted(self.calls.items())),
+                "retries": sum(self.retries.values()),
+                "retries_by_reason": dict(sorted(self.retries.items())),
+                "wall_seconds": round(elapsed, 3),
+                "rows_per_second": round(received / elapsed, 1),
+            }
+
+
+def render_summary(summary: dict[str, Any]) -> str:
+    """One structured line for log parsers, then a table for people."""
+    lines = [f"run summary: {json.dumps(summary, separators=(',', ':'))}", ""]
+    rows: list[tuple[str, str]] = [
+        ("outcome", str(summary["outcome"])),
+        ("rows received", str(summary["rows_received"])),
+        ("rows sent", str(summary["rows_sent"])),
+        ("prospects created", str(summary["prospects_created"])),
+        ("prospects updated", str(summary["prospects_updated"])),
+        ("prospects created or updated (v4 batch)", str(summary["prospects_created_or_updated"])),
+        ("memberships added", str(summary["memberships_added"])),
+        ("memberships removed", str(summary["memberships_removed"])),
+        ("rows rejected", str(summary["rows_rejected"])),
+    ]
+    rows += [(f"  rejected: {k}", str(v)) for k, v in summary["rejected_by_reason"].items()]
+    rows.append(("API calls", str(summary["api_calls"])))
+    rows += [(f"  {k}", str(v)) for k, v in summary["api_calls_by_endpoint"].items()]
+    rows.append(("retries", str(summary["retries"])))
+    rows += [(f"  retry: {k}", str(v)) for k, v in summary["retries_by_reason"].items()]
+    rows.append(("wall time (s)", f"{summary['wall_seconds']:.2f}"))
+    rows.append(("rows/s", f"{summary['rows_per_second']:.1f}"))
+    width = max(len(k) for k, _ in rows)
+    lines += [f"  {k.ljust(width)}  {v}" for k, v in rows]
+    return "\n".join(lines)
