@@ -83,4 +83,13 @@ class RetriesExhausted(TargetPardotError):
 
 
 class RecordRejected(TargetPardotError):
-    """A row is invalid and `skip_invalid_records` is false: the run stops on it."""
+    """A row is invalid and `skip_invalid_records` is false: the run stops on it.
+
+    ``during_delivery`` is false when the row was refused before it was buffered: the rows
+    before it can still be delivered and their STATE emitted. When true, a batch was being
+    delivered and its outcome is partial, so no STATE may be emitted.
+    """
+
+    def __init__(self, message: str, *, during_delivery: bool):
+        super().__init__(message)
+        self.during_delivery = during_delivery

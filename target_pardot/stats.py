@@ -19,6 +19,8 @@ class RunStats:
         self.rejected: Counter[str] = Counter()
         self.calls: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
+        self.planned_calls: Counter[str] = Counter()
+        self.planned_rows: Counter[str] = Counter()
 
     def add(self, name: str, amount: int = 1) -> None:
         if amount:
@@ -32,6 +34,12 @@ class RunStats:
     def call(self, endpoint: str) -> None:
         with self._lock:
             self.calls[endpoint] += 1
+
+    def plan(self, endpoint: str, rows: int) -> None:
+        """Dry run: a call that would have been sent, and the rows it would carry."""
+        with self._lock:
+            self.planned_calls[endpoint] += 1
+            self.planned_rows[endpoint] += rows
 
     def retry(self, reason: str) -> None:
         with self._lock:
@@ -61,6 +69,8 @@ class RunStats:
                 "api_calls_by_endpoint": dict(sorted(self.calls.items())),
                 "retries": sum(self.retries.values()),
                 "retries_by_reason": dict(sorted(self.retries.items())),
+                "planned_calls_by_endpoint": dict(sorted(self.planned_calls.items())),
+                "planned_rows_by_endpoint": dict(sorted(self.planned_rows.items())),
                 "wall_seconds": round(elapsed, 3),
                 "rows_per_second": round(received / elapsed, 1),
             }
@@ -85,6 +95,10 @@ def render_summary(summary: dict[str, Any]) -> str:
     rows += [(f"  {k}", str(v)) for k, v in summary["api_calls_by_endpoint"].items()]
     rows.append(("retries", str(summary["retries"])))
     rows += [(f"  retry: {k}", str(v)) for k, v in summary["retries_by_reason"].items()]
+    rows += [
+        (f"  dry run, would call {k}", f"{v} times, {summary['planned_rows_by_endpoint'][k]} rows")
+        for k, v in summary["planned_calls_by_endpoint"].items()
+    ]
     rows.append(("wall time (s)", f"{summary['wall_seconds']:.2f}"))
     rows.append(("rows/s", f"{summary['rows_per_second']:.1f}"))
     width = max(len(k) for k, _ in rows)

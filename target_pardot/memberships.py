@@ -1,0 +1,191 @@
+"""Deliver list memberships: batch calls with list flags, per-membership calls only for
+explicit opt-outs.
+
+One v4 batchUpdate element `{"id": P, "list_L1": 1, "list_L2": 1}` carries every list
+change of a prospect, and one call carries 50 prospects. Per-membership calls cost one
+API call each, so they are used only where a batch cannot say it: `opted_out`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from target_pardot.client import PardotClient
+from target_pardot.delivery import run_in_parallel
+from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
+from target_pardot.payloads import (
+    MembershipRow,
+    batch_body,
+    encoded_size,
+    group_memberships_by_prospect,
+    membership_element,
+    plan_batches,
+)
+from target_pardot.rejects import RejectionReporter
+from target_pardot.responses import (
+    CODE_ALREADY_MEMBER,
+    CODE_CONFLICTING_UPDATE,
+    CODE_INVALID_LIST_ID,
+    CODE_UNABLE_TO_SAVE,
+    batch_row_errors,
+    row_error_code,
+)
+from target_pardot.settings import Settings
+from target_pardot.stats import RunStats
+
+logger = logging.getLogger("target-pardot")
+
+_TRANSIENT_ROW_CODES = frozenset({CODE_UNABLE_TO_SAVE, CODE_CONFLICTING_UPDATE})
+
+
+@dataclass
+class PendingMembership:
+    stream: str
+    position: int
+    record: dict[str, Any]
+    row: MembershipRow
+
+
+@dataclass
+class _ProspectGroup:
+    """All memberships of one prospect that travel in one batch element."""
+
+    prospect_id: int
+    members: list[PendingMembership]
+    attempts: int = 0
+
+    @property
+    def list_ids(self) -> list[int]:
+        return list(dict.fromkeys(m.row.list_id for m in self.members))
+
+
+class MembershipDelivery:
+    def __init__(
+        self,
+        *,
+        client: PardotClient,
+        settings: Settings,
+        stats: RunStats,
+        reporter: RejectionReporter,
+        executor: ThreadPoolExecutor,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.stats = stats
+        self.reporter = reporter
+        self.executor = executor
+        self.add = settings.list_membership_operation == "upsert"
+
+    def deliver(self, rows: Sequence[PendingMembership]) -> None:
+        explicit = [p for p in rows if self.add and p.row.opted_out is not None]
+        batched = [p for p in rows if not (self.add and p.row.opted_out is not None)]
+        groups = [
+            _ProspectGroup(prospect_id, members)
+            for prospect_id, members in group_memberships_by_prospect(
+                batched, key=lambda p: p.row
+            ).items()
+        ]
+        batches = self._batches(groups)
+        if self.settings.dry_run:
+            for batch in batches:
+                self.stats.plan("prospect/batchUpdate", sum(len(g.members) for g in batch))
+            for _ in explicit:
+                self.stats.plan("listMembership/create", 1)
+            return
+        jobs: list[Callable[[], None]] = [partial(self._send_groups, batch) for batch in batches]
+        jobs += [partial(self._send_explicit, p) for p in explicit]
+        run_in_parallel(self.executor, jobs)
+
+    def _element(self, group: _ProspectGroup) -> dict[str, Any]:
+        return membership_element(group.prospect_id, group.list_ids, add=self.add)
+
+    def _batches(self, groups: list[_ProspectGroup]) -> list[list[_ProspectGroup]]:
+        return list(
+            plan_batches(
+                groups,
+                size_of=lambda g: encoded_size(self._element(g)),
+                max_payload=self.settings.max_payload,
+            )
+        )
+
+    def _send_groups(self, groups: list[_ProspectGroup]) -> None:
+        body = batch_body([self._element(g) for g in groups])
+        try:
+            reply = self.client.v4_batch("batchUpdate", body, idempotent=True)
+        except PayloadTooLarge as exc:
+            if len(groups) == 1:
+                for member in groups[0].members:
+                    self._reject(member, "payload_too_large", f"HTTP {exc.status}", exc.status)
+                return
+            middle = len(groups) // 2
+            self._send_groups(groups[:middle])
+            self._send_groups(groups[middle:])
+            return
+        errors = batch_row_errors(reply.body)
+        again: list[_ProspectGroup] = []
+        done = 0
+        for index, group in enumerate(groups):
+            message = errors.get(index)
+            if message is None:
+                done += len(group.members)
+                continue
+            code = row_error_code(message)
+            if code == CODE_INVALID_LIST_ID and len(group.list_ids) > 1:
+                # Pardot refuses the whole element for one unknown list; send each list
+                # alone so that only the unknown list's rows are rejected.
+                again += [
+                    _ProspectGroup(group.prospect_id, [m for m in group.members
+                                                       if m.row.list_id == list_id])
+                    for list_id in group.list_ids
+                ]  # fmt: skip
+            elif code in _TRANSIENT_ROW_CODES and group.attempts < self.settings.maximum_retries:
+                group.attempts += 1
+                again.append(group)
+            else:
+                for member in group.members:
+                    self._reject(member, "pardot_rejected", message, code)
+        self.stats.add("memberships_added" if self.add else "memberships_removed", done)
+        self.stats.add("rows_sent", done)
+        if again:
+            self.stats.retry("membership_row_resent")
+            for batch in self._batches(again):
+                self._send_groups(batch)
+
+    def _send_explicit(self, pending: PendingMembership) -> None:
+        """Create the membership with its opted_out value, or update it if it exists."""
+        row = pending.row
+        try:
+            try:
+                self.client.v4_list_membership(
+                    "create", row.list_id, row.prospect_id, opted_out=row.opted_out
+                )
+            except PardotApiError as exc:
+                if isinstance(exc, RetryableError) or exc.code != CODE_ALREADY_MEMBER:
+                    raise
+                self.client.v4_list_membership(
+                    "update", row.list_id, row.prospect_id, opted_out=row.opted_out
+                )
+        except PardotApiError as exc:
+            if isinstance(exc, RetryableError) or exc.code is None:
+                raise
+            self._reject(pending, "pardot_rejected", str(exc), exc.code)
+            return
+        self.stats.add("memberships_added")
+        self.stats.add("rows_sent")
+
+    def _reject(self, pending: PendingMembership, category: str, reason: str, code: Any) -> None:
+        self.reporter.reject(
+            stream=pending.stream,
+            position=pending.position,
+            record=pending.record,
+            key=pending.row.key,
+            category=category,
+            reason=reason,
+            code=code,
+            during_delivery=True,
+        )

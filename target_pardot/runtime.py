@@ -1,0 +1,38 @@
+"""The objects one run shares across streams and threads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from target_pardot.client import PardotClient
+from target_pardot.rejects import RejectionReporter
+from target_pardot.settings import Settings
+from target_pardot.stats import RunStats
+
+
+@dataclass
+class Runtime:
+    """Settings, counters, the single client (one token, one gate) and the reporter."""
+
+    settings: Settings
+    stats: RunStats
+    client: PardotClient
+    reporter: RejectionReporter
+
+    @classmethod
+    def create(cls, settings: Settings) -> Runtime:
+        stats = RunStats()
+        return cls(
+            settings=settings,
+            stats=stats,
+            client=PardotClient(settings, stats),
+            reporter=RejectionReporter(
+                skip=settings.skip_invalid_records,
+                path=settings.rejected_records_path,
+                stats=stats,
+            ),
+        )
+
+    def close(self) -> None:
+        self.client.close()
+        self.reporter.close()

@@ -1,0 +1,198 @@
+"""Sinks: validate each record, turn it into a prepared row, and hand batches to delivery."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.sinks import BatchSink
+from singer_sdk.sinks.core import JSONSchemaValidator
+
+from target_pardot.delivery import PendingRow, ProspectDelivery
+from target_pardot.limits import MAX_BATCH_ROWS, MAX_CONCURRENT_REQUESTS
+from target_pardot.memberships import MembershipDelivery, PendingMembership
+from target_pardot.payloads import (
+    InvalidRow,
+    map_record,
+    prepare_membership,
+    prepare_prospect,
+    prospect_key,
+)
+
+MEMBERSHIP_COLUMNS = frozenset({"list_id", "prospect_id", "opted_out"})
+
+if TYPE_CHECKING:
+    from singer_sdk.sinks.core import BaseJSONSchemaValidator
+
+    from target_pardot.runtime import Runtime
+
+
+class PardotSink(BatchSink):
+    """Shared intake: schema validation and rejection of invalid rows.
+
+    The SDK's own validator logs a traceback per invalid record and then passes the
+    record on; ours rejects the row through the reporter instead (skip, or stop the run).
+    """
+
+    # Twenty full calls per drain keeps five slots busy for four rounds per drain.
+    MAX_SIZE_DEFAULT = MAX_BATCH_ROWS * MAX_CONCURRENT_REQUESTS * 4
+
+    def __init__(self, target: Any, stream_name: str, schema: dict, key_properties: Any):
+        super().__init__(target, stream_name, schema, key_properties)
+        self.runtime: Runtime = target.runtime
+        self.settings = self.runtime.settings
+        self._record_validator = self._make_validator() if self.validate_schema else None
+        self._position = 0
+        self._warned_columns: set[str] = set()
+
+    def get_validator(self) -> BaseJSONSchemaValidator | None:
+        return None  # see the class docstring: validation happens in process_record
+
+    def _make_validator(self) -> JSONSchemaValidator:
+        return JSONSchemaValidator(self.schema, validate_formats=False)
+
+    def _schema_error(self, record: dict[str, Any]) -> str | None:
+        if self._record_validator is None:
+            return None
+        try:
+            self._record_validator.validate(record)
+        except InvalidRecord as exc:
+            return f"does not match the stream's schema: {exc.error_message}"
+        return None
+
+    def reject_at_intake(
+        self, record: dict[str, Any], key: str, category: str, reason: str
+    ) -> None:
+        self.runtime.reporter.reject(
+            stream=self.stream_name,
+            position=self._position,
+            record=record,
+            key=key,
+            category=category,
+            reason=reason,
+            code=category,
+            during_delivery=False,
+        )
+
+    def warn_ignored_columns(self, columns: list[str]) -> None:
+        fresh = [c for c in columns if c not in self._warned_columns and not c.startswith("_sdc_")]
+        self._warned_columns.update(columns)
+        if fresh:
+            self.logger.warning(
+                "Stream '%s': columns %s are not Pardot %s fields and are not sent. Rename "
+                "them to a field name, or to a custom field's API name ending in __c.",
+                self.stream_name,
+                ", ".join(sorted(fresh)),
+                self.settings.data_object.rstrip("s"),
+            )
+
+
+class ProspectsSink(PardotSink):
+    """Upserts prospects (v4 batches, or v5 upsert by email), adding them to lists."""
+
+    def __init__(self, target: Any, stream_name: str, schema: dict, key_properties: Any):
+        super().__init__(target, stream_name, schema, key_properties)
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.settings.parallel_tasks,
+            thread_name_prefix=f"pardot-{stream_name}",
+        )
+        self.delivery = ProspectDelivery(
+            client=self.runtime.client,
+            settings=self.settings,
+            stats=self.runtime.stats,
+            reporter=self.runtime.reporter,
+            executor=self._executor,
+        )
+
+    def process_record(self, record: dict, context: dict) -> None:
+        self._position += 1
+        self.runtime.stats.add("rows_received")
+        schema_error = self._schema_error(record)
+        if schema_error is not None:
+            self.reject_at_intake(record, _guess_key(record), "invalid_schema", schema_error)
+            return
+        try:
+            row, ignored = prepare_prospect(
+                record,
+                lowercase_emails=self.settings.lowercase_emails,
+                upsert_by_email=self.settings.upsert_by_email,
+                update_only=self.settings.prospect_operation == "update",
+            )
+        except InvalidRow as exc:
+            self.reject_at_intake(record, _guess_key(record), exc.category, exc.message)
+            return
+        if ignored:
+            self.warn_ignored_columns(ignored)
+        context.setdefault("rows", []).append(
+            PendingRow(self.stream_name, self._position, record, row)
+        )
+
+    def process_batch(self, context: dict) -> None:
+        rows = context.get("rows", [])
+        if rows:
+            self.delivery.deliver(rows)
+
+    def clean_up(self) -> None:
+        self._executor.shutdown(wait=True)
+        super().clean_up()
+
+
+def _guess_key(record: dict[str, Any]) -> str:
+    """Best-effort key of a row that failed before it was mapped."""
+    try:
+        fields, _ = map_record(record, lowercase_emails=False)
+    except InvalidRow:
+        return "no key"
+    return prospect_key(fields)
+
+
+class ListMembershipsSink(PardotSink):
+    """Upserts or deletes list memberships, 50 prospects per call."""
+
+    # Membership rows are tiny, and a larger drain lets more rows of one prospect share
+    # one batch element.
+    MAX_SIZE_DEFAULT = 10_000
+
+    def __init__(self, target: Any, stream_name: str, schema: dict, key_properties: Any):
+        super().__init__(target, stream_name, schema, key_properties)
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.settings.parallel_tasks,
+            thread_name_prefix=f"pardot-{stream_name}",
+        )
+        self.delivery = MembershipDelivery(
+            client=self.runtime.client,
+            settings=self.settings,
+            stats=self.runtime.stats,
+            reporter=self.runtime.reporter,
+            executor=self._executor,
+        )
+
+    def process_record(self, record: dict, context: dict) -> None:
+        self._position += 1
+        self.runtime.stats.add("rows_received")
+        key = f"list_id={record.get('list_id')}, prospect_id={record.get('prospect_id')}"
+        schema_error = self._schema_error(record)
+        if schema_error is not None:
+            self.reject_at_intake(record, key, "invalid_schema", schema_error)
+            return
+        try:
+            row = prepare_membership(record)
+        except InvalidRow as exc:
+            self.reject_at_intake(record, key, exc.category, exc.message)
+            return
+        extra = [c for c in record if c not in MEMBERSHIP_COLUMNS]
+        if extra:
+            self.warn_ignored_columns(extra)
+        context.setdefault("rows", []).append(
+            PendingMembership(self.stream_name, self._position, record, row)
+        )
+
+    def process_batch(self, context: dict) -> None:
+        rows = context.get("rows", [])
+        if rows:
+            self.delivery.deliver(rows)
+
+    def clean_up(self) -> None:
+        self._executor.shutdown(wait=True)
+        super().clean_up()

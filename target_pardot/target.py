@@ -1,0 +1,256 @@
+"""TargetPardot: the config schema, stream -> sink choice, and the run's outcome."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import IO, Any
+
+from singer_sdk import typing as th
+from singer_sdk.exceptions import (
+    InvalidInputLine,
+    RecordsWithoutSchemaException,
+)
+from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
+from singer_sdk.plugin_base import _ConfigInput
+from singer_sdk.sinks import Sink
+from singer_sdk.target_base import Target
+
+from target_pardot import redact
+from target_pardot.errors import (
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    ConfigError,
+    RecordRejected,
+    TargetPardotError,
+)
+from target_pardot.limits import DEFAULT_MAX_PAYLOAD, MAX_CONCURRENT_REQUESTS
+from target_pardot.runtime import Runtime
+from target_pardot.settings import parse_settings
+from target_pardot.sinks import ListMembershipsSink, ProspectsSink
+from target_pardot.stats import render_summary
+
+STREAM_SINKS: dict[str, type[Sink]] = {
+    "prospects": ProspectsSink,
+    "list_memberships": ListMembershipsSink,
+}
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "client_id", th.StringType, required=True,
+        description="Consumer key of the Salesforce connected app.",
+    ),
+    th.Property(
+        "client_secret", th.StringType, required=True, secret=True,
+        description="Consumer secret of the Salesforce connected app.",
+    ),
+    th.Property(
+        "refresh_token", th.StringType, secret=True,
+        description="Refresh token from authorising the connected app (auth_flow "
+        "refresh_token).",
+    ),
+    th.Property(
+        "auth_flow", th.StringType, default="refresh_token",
+        allowed_values=["refresh_token", "client_credentials"],
+        description="OAuth grant: refresh_token, or client_credentials (client id and secret "
+        "only; login_url must then be the org's My Domain URL).",
+    ),
+    th.Property(
+        "login_url", th.StringType,
+        description="Salesforce login URL. Default https://login.salesforce.com/, or "
+        "https://test.salesforce.com/ when sandbox is true. Must be https (http only on "
+        "a loopback host).",
+    ),
+    th.Property(
+        "pardot_domain", th.StringType,
+        description="Pardot API host. Default https://pi.pardot.com, or "
+        "https://pi.demo.pardot.com when sandbox is true. Must be https (http only on a "
+        "loopback host).",
+    ),
+    th.Property(
+        "business_unit", th.StringType, required=True,
+        description="Pardot Business Unit ID: starts with 0Uv, 18 characters (Salesforce "
+        "Setup > Pardot Account Setup).",
+    ),
+    th.Property(
+        "data_object", th.StringType, default="prospects",
+        allowed_values=["prospects", "list_memberships"],
+        description="Object loaded from streams not named prospects or list_memberships "
+        "(a stream with one of those names always loads its own object).",
+    ),
+    th.Property(
+        "skip_invalid_records", th.BooleanType, default=False,
+        description="true: skip and report invalid rows; false: stop the run at the first "
+        "one, without emitting STATE for undelivered rows.",
+    ),
+    th.Property(
+        "prospect_operation", th.StringType, default="sync",
+        allowed_values=["sync", "update"],
+        description="sync: upsert (batchUpsert); update: only update existing prospects "
+        "by id or fid, never create (batchUpdate).",
+    ),
+    th.Property(
+        "prospect_lists", th.CustomType({"type": ["string", "array", "integer"]}),
+        description="List ids every sent prospect is added to or removed from: "
+        '"1,2,3" or [1, 2, 3].',
+    ),
+    th.Property(
+        "prospect_list_operation", th.StringType, default="add",
+        allowed_values=["add", "remove"],
+        description="Whether prospects are added to or removed from prospect_lists.",
+    ),
+    th.Property(
+        "upsert_by_email", th.BooleanType, default=False,
+        description="Email-only rows go through v5 upsertLatestByEmail (never duplicates, "
+        "one call per row) instead of v4 batches (which create a new prospect for every "
+        "email-only row on AMPSEA accounts).",
+    ),
+    th.Property(
+        "parallel_tasks", th.IntegerType, default=1,
+        description=f"Pardot calls in flight at once, across all streams; capped at "
+        f"{MAX_CONCURRENT_REQUESTS}, Pardot's per-account limit.",
+    ),
+    th.Property(
+        "max_payload", th.IntegerType, default=DEFAULT_MAX_PAYLOAD,
+        description="Largest body of one batch call, in bytes of the urlencoded body. "
+        "Lower it if Pardot answers 413 or 414.",
+    ),
+    th.Property(
+        "list_membership_operation", th.StringType, default="upsert",
+        allowed_values=["upsert", "delete"],
+        description="For list memberships: upsert (the membership exists afterwards) or "
+        "delete (it is gone afterwards).",
+    ),
+    th.Property(
+        "maximum_retries", th.IntegerType, default=5,
+        description="Retries of a call that failed transiently.",
+    ),
+    th.Property(
+        "initial_retry_wait", th.NumberType, default=1,
+        description="Seconds before the first retry; doubles each retry, with jitter.",
+    ),
+    th.Property(
+        "maximum_retry_wait", th.NumberType, default=120,
+        description="Longest wait between two retries, in seconds.",
+    ),
+    th.Property(
+        "maximum_connection_timeout", th.NumberType, default=300,
+        description="Longest wait for one Pardot reply, in seconds.",
+    ),
+    th.Property(
+        "sandbox", th.BooleanType, default=False,
+        description="Use the sandbox hosts (test.salesforce.com and pi.demo.pardot.com) "
+        "as defaults for login_url and pardot_domain.",
+    ),
+    th.Property(
+        "rejected_records_path", th.StringType,
+        description="JSONL file that receives every rejected row as "
+        '{"stream","record","reason","code"}.',
+    ),
+    th.Property(
+        "dry_run", th.BooleanType, default=False,
+        description="Validate every row and plan every call, but send no write call.",
+    ),
+    th.Property(
+        "search_deleted_prospects", th.BooleanType, default=True,
+        description="v5 secondaryDeletedSearch: when only deleted prospects match the email, "
+        "restore and update the latest one instead of creating a new prospect.",
+    ),
+    th.Property(
+        "lowercase_emails", th.BooleanType, default=False,
+        description="Lowercase emails before sending. Pardot matches emails case-sensitively.",
+    ),
+).to_dict()  # fmt: skip
+
+
+class TargetPardot(Target):
+    """Loads prospects and list memberships into Salesforce Pardot."""
+
+    name = "target-pardot"
+    config_jsonschema = CONFIG_SCHEMA
+    default_sink_class = ProspectsSink
+    capabilities = [
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.SCHEMA_FLATTENING,
+        TargetCapabilities.VALIDATE_RECORDS,
+    ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.settings = parse_settings(self.config)
+        redact.REDACTOR.add(*self.settings.secrets)
+        self.runtime = Runtime.create(self.settings)
+
+    def get_sink_class(self, stream_name: str) -> type[Sink]:
+        if stream_name in STREAM_SINKS:
+            return STREAM_SINKS[stream_name]
+        return STREAM_SINKS[self.settings.data_object]
+
+    # -- running ----------------------------------------------------------------------
+
+    def run(self, file_input: IO[str] | None = None) -> int:
+        """Read the stream, deliver it, log the summary; return the process exit code."""
+        outcome, exit_code = "succeeded", 0
+        try:
+            if self.settings.dry_run:
+                self.logger.info("Dry run: rows are validated and calls planned; none is sent.")
+            self.runtime.client.check_credentials()
+            self.listen(file_input)
+        except RecordRejected as exc:
+            outcome, exit_code = "failed", exc.exit_code
+            if not exc.during_delivery:
+                self._deliver_accepted_rows()
+            self.logger.error("%s", exc)
+        except (RecordsWithoutSchemaException, InvalidInputLine) as exc:
+            outcome, exit_code = "failed", EXIT_FAILURE
+            self._deliver_accepted_rows()
+            self.logger.error("Invalid input: %s", exc)
+        except TargetPardotError as exc:
+            outcome, exit_code = "failed", exc.exit_code
+            self.logger.error("%s", exc)
+        finally:
+            self.logger.info("%s", render_summary(self.runtime.stats.snapshot(outcome=outcome)))
+            self.runtime.close()
+        return exit_code
+
+    def _deliver_accepted_rows(self) -> None:
+        """Input stopped early: deliver what was accepted before it, then emit its STATE."""
+        try:
+            self.drain_all(is_endofpipe=True)
+        except TargetPardotError as exc:
+            self.logger.error("While delivering the rows read so far: %s", exc)
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: _ConfigInput | None = None,
+        file_input: IO[str] | None = None,
+    ) -> None:
+        if about:
+            cls.print_about(about_format)
+            sys.exit(0)
+        redact.install()
+        cls.print_version(print_fn=cls.logger.info)
+        config = config or _ConfigInput()
+        try:
+            target = cls(
+                config=config.config,
+                validate_config=True,
+                parse_env_config=config.parse_env,
+            )
+        except ConfigError as exc:
+            cls.logger.error("Configuration error: %s", exc)
+            sys.exit(EXIT_CONFIG)
+        except (OSError, json.JSONDecodeError) as exc:
+            cls.logger.error("Could not read the config file: %s", exc)
+            sys.exit(EXIT_CONFIG)
+        sys.exit(target.run(file_input))
+
+
+# The SDK logs through the "target-pardot" logger; keep our module loggers on it.
+logging.getLogger("target-pardot")
