@@ -43,7 +43,7 @@ TRANSIENT_CODES = frozenset({CODE_CONFLICTING_UPDATE, CODE_INTERNAL_ERROR, CODE_
 # may have forwarded it. 503 means the service refused the call before doing anything.
 AMBIGUOUS_STATUSES = frozenset({500, 502, 504})
 
-_XML_CODE = re.compile(rb'err_code="?(\d+)|<code>(\d+)</code>')
+_XML_CODE = re.compile(rb'err_code="?(\d+)|<err code="(\d+)"|<code>(\d+)</code>')
 
 #: Per-row messages of v4 batch calls carry no code; these are the ones we can name.
 ROW_MESSAGE_CODES = {
@@ -81,7 +81,7 @@ def error_code(body: Any, content: bytes) -> int | None:
         return None
     match = _XML_CODE.search(content[:4096])
     if match:
-        return int(match.group(1) or match.group(2))
+        return int(next(group for group in match.groups() if group))
     return None
 
 

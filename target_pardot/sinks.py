@@ -49,6 +49,11 @@ class PardotSink(BatchSink):
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         return None  # see the class docstring: validation happens in process_record
 
+    def _singer_validate_message(self, record: dict) -> None:
+        # The SDK would end the run on a record missing a key property; such a row is
+        # an invalid row like any other, rejected or skipped in process_record.
+        return
+
     def _make_validator(self) -> JSONSchemaValidator:
         return JSONSchemaValidator(self.schema, validate_formats=False)
 
