@@ -1,0 +1,347 @@
+"""The emulator's request pipeline, independent of the HTTP plumbing.
+
+Order of checks on every Pardot call (``/api/...``):
+URI length (414) and body size (413) before the body is read; then the
+token-in-URL check, the bearer token (184), the business unit header (181,
+201), the concurrency limit (66), the daily limit (122); then latency, then a
+fault draw (no side effect); then the operation; then the applied-but-lost draw.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import imports, v4, v5
+from .auth import TokenBook, token_grant
+from .config import (
+    SettingError,
+    check_consistency,
+    coerce_settings,
+    defaults,
+    parse_config_body,
+    public_view,
+)
+from .faults import Counters, Dice, draw_fault, latency_seconds
+from .request import Incoming
+from .store import Store
+from .wire import (
+    HTML_TYPE,
+    TEXT_TYPE,
+    XML_TYPE,
+    Reply,
+    auth_xml,
+    v4_error_body,
+)
+
+Handler = Callable[["App", Incoming, "re.Match[str]"], Reply]
+
+MSG_181 = "A required header is missing: Pardot-Business-Unit-Id header not found on request."
+MSG_201 = "Business Unit specified in Pardot-Business-Unit-Id header not found or inactive."
+MSG_184 = "access_token is invalid, unknown, or malformed"
+MSG_66 = "You have exceeded your concurrent request limit. Please wait, before trying again"
+MSG_122 = "Daily API rate limit met"
+MSG_183 = "An internal error occurred, please try your request again"
+BU_HEADER = "Pardot-Business-Unit-Id"
+URL_CREDENTIALS = ("access_token", "api_key")
+
+
+@dataclass(frozen=True)
+class Route:
+    pattern: re.Pattern[str]
+    family: str  # "v4" or "v5"
+    methods: dict[str, tuple[str, Handler]]  # method -> (endpoint name template, handler)
+
+
+def _route(pattern: str, family: str, methods: dict[str, tuple[str, Handler]]) -> Route:
+    return Route(re.compile(pattern), family, methods)
+
+
+_V4_GET_POST = ("GET", "POST")
+
+ROUTES: tuple[Route, ...] = (
+    _route(r"^/api/prospect/version/([34])/do/(batchUpsert|batchUpdate|batchCreate)/?$", "v4",
+           dict.fromkeys(_V4_GET_POST, ("prospect/{1}", v4.batch))),
+    _route(r"^/api/prospect/version/([34])/do/upsert/(email|id|fid)/([^/]+)/?$", "v4",
+           dict.fromkeys(_V4_GET_POST, ("prospect/upsert", v4.single_upsert))),
+    _route(r"^/api/listMembership/version/([34])/do/(create|update|read|delete)"
+           r"/list_id/([^/]+)/prospect_id/([^/]+)/?$", "v4",
+           dict.fromkeys(_V4_GET_POST, ("listMembership/{1}", v4.membership_by_pair))),
+    _route(r"^/api/listMembership/version/([34])/do/(read|update|delete)/id/([^/]+)/?$", "v4",
+           dict.fromkeys(_V4_GET_POST, ("listMembership/{1}", v4.membership_by_id))),
+    _route(r"^/api/v5/objects/prospects/do/upsertLatestByEmail$", "v5",
+           {"POST": ("prospect/upsertLatestByEmail", v5.upsert_latest_by_email)}),
+    _route(r"^/api/v5/objects/list-memberships$", "v5",
+           {"POST": ("v5/list-memberships", v5.memberships_collection),
+            "GET": ("v5/list-memberships/query", v5.memberships_collection)}),
+    _route(r"^/api/v5/objects/list-memberships/(\d+)$", "v5",
+           {"GET": ("v5/list-memberships/read", v5.membership_item),
+            "PATCH": ("v5/list-memberships/update", v5.membership_item),
+            "DELETE": ("v5/list-memberships/delete", v5.membership_item)}),
+    _route(r"^/api/v5/imports$", "v5", {"POST": ("imports/create", imports.imports_collection)}),
+    _route(r"^/api/v5/imports/(\d+)$", "v5",
+           {"GET": ("imports/read", imports.import_item),
+            "PATCH": ("imports/update", imports.import_item)}),
+    _route(r"^/api/v5/imports/(\d+)/batches$", "v5",
+           {"POST": ("imports/batch", imports.import_batches)}),
+    _route(r"^/api/v5/imports/(\d+)/errors$", "v5",
+           {"GET": ("imports/errors", imports.import_errors)}),
+)
+
+_PREFIX_ROUTES: dict[str, tuple[Route, ...]] = {
+    "/api/prospect/": ROUTES[0:2],
+    "/api/listMembership/": ROUTES[2:4],
+    "/api/v5/objects/prospects/": ROUTES[4:5],
+    "/api/v5/objects/list-memberships": ROUTES[5:7],
+    "/api/v5/imports": ROUTES[7:11],
+}
+
+
+def find_route(path: str) -> tuple[Route, re.Match[str]] | None:
+    for prefix, routes in _PREFIX_ROUTES.items():
+        if path.startswith(prefix):
+            for route in routes:
+                m = route.pattern.match(path)
+                if m:
+                    return route, m
+            return None
+    return None
+
+
+def family_of(path: str) -> str:
+    return "v5" if path.startswith("/api/v5/") else "v4"
+
+
+def _html(status: int, title: str) -> Reply:
+    body = f"<html><head><title>{status} {title}</title></head><body><h1>{title}</h1></body></html>"
+    return Reply(status, body.encode(), HTML_TYPE)
+
+
+class App:
+    """State (settings, store, counters, tokens) plus the request pipelines."""
+
+    def __init__(self, **settings: Any) -> None:
+        values = defaults()
+        values.update(coerce_settings(settings))
+        check_consistency(values)
+        self.settings: dict[str, Any] = values
+        self._config_lock = threading.Lock()
+        self.store = Store()
+        self.counters = Counters()
+        self.tokens = TokenBook()
+        self.dice = Dice(values["seed"])
+        self.base_url = ""
+        self.sleep: Callable[[float], None] = time.sleep
+
+    # ------------------------------------------------------------------ control
+
+    def configure(self, **changes: Any) -> dict[str, Any]:
+        coerced = coerce_settings(changes)
+        with self._config_lock:
+            merged = dict(self.settings)
+            merged.update(coerced)
+            check_consistency(merged)
+            self.settings = merged  # one reference swap: readers see old or new, never half
+            if "seed" in coerced:
+                self.dice.reseed(coerced["seed"])
+        return public_view(merged)
+
+    def reset(self) -> None:
+        self.store.reset()
+        self.counters.reset()
+        self.tokens.reset()
+        self.dice.reseed(self.settings["seed"])
+
+    def state(self) -> dict[str, Any]:
+        out = self.store.snapshot()
+        out["counters"] = self.counters.snapshot()
+        out["config"] = public_view(self.settings)
+        return out
+
+    # ------------------------------------------------------------------ entry points
+
+    def precheck(self, path: str, target: str, content_length: int | None) -> Reply | None:
+        """Front-end limits on /api, decided before the body is read."""
+        if not path.startswith("/api/"):
+            return None
+        settings = self.settings
+        reply: Reply | None = None
+        if len(target) > settings["uri_limit"]:
+            reply = _html(414, "Request-URI Too Long")
+        elif content_length is not None and content_length > settings["max_body_bytes"]:
+            reply = _html(413, "Request Entity Too Large")
+        if reply is not None:
+            found = find_route(path)
+            self.counters.call(self._endpoint_name(found))
+        return reply
+
+    @staticmethod
+    def _endpoint_name(found: tuple[Route, re.Match[str]] | None, method: str = "") -> str:
+        if found is None:
+            return "unknown"
+        route, m = found
+        spec = route.methods.get(method) or next(iter(route.methods.values()))
+        return spec[0].format(*m.groups())
+
+    def dispatch(self, req: Incoming) -> Reply:
+        if req.path.startswith("/api/"):
+            return self.pardot(req)
+        if req.path == "/services/oauth2/token":
+            return self.oauth(req)
+        if req.path.startswith("/_emulator/"):
+            return self.control(req)
+        return Reply(404, b"Not Found\n", TEXT_TYPE)
+
+    # ------------------------------------------------------------------ Pardot
+
+    def _auth_error(self, req: Incoming, family: str) -> Reply:
+        settings = self.settings
+        status = settings["auth_error_status"]
+        if settings["auth_error_xml"]:
+            return Reply(status, auth_xml(184, MSG_184), XML_TYPE, err_code=184)
+        if family == "v5":
+            return v5.error(status, 184, MSG_184)
+        return v4.reply(req, status, v4_error_body(184, MSG_184), err_code=184)
+
+    def _error(self, req: Incoming, family: str, code: int, message: str, status: int) -> Reply:
+        if family == "v5":
+            return v5.error(status, code, message)
+        return v4.reply(req, status, v4_error_body(code, message), err_code=code)
+
+    def _token_in_url(self, req: Incoming) -> bool:
+        params = req.params()
+        return any(name in params.query or name in params.form for name in URL_CREDENTIALS)
+
+    def pardot(self, req: Incoming) -> Reply:
+        settings = self.settings
+        found = find_route(req.path)
+        self.counters.call(self._endpoint_name(found, req.method))
+        in_flight = self.counters.enter()
+        try:
+            return self._pardot(req, settings, found, in_flight)
+        finally:
+            self.counters.leave()
+
+    def _pardot(self, req: Incoming, settings: dict[str, Any],
+                found: tuple[Route, re.Match[str]] | None, in_flight: int) -> Reply:
+        family = found[0].family if found else family_of(req.path)
+        if req.method != "GET":  # a repeated status poll or query is not a retry
+            self.counters.seen_before(req.method, req.target, req.body)
+        if self._token_in_url(req):
+            self.counters.bump("token_in_url_violations")
+            return self._auth_error(req, family)
+        auth = req.headers.get("Authorization", "") or ""
+        scheme, _, token = auth.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or not self.tokens.use(token, settings):
+            return self._auth_error(req, family)
+        bu = req.headers.get(BU_HEADER)
+        v4_status = settings["v4_error_status"] if family == "v4" else 400
+        if not bu:
+            return self._error(req, family, 181, MSG_181, v4_status)
+        if bu != settings["business_unit"]:
+            return self._error(req, family, 201, MSG_201, v4_status)
+        if in_flight > settings["concurrency_limit"] - settings["reserved_slots"]:
+            self.counters.bump("rejected_concurrency")
+            return self._error(req, family, 66, MSG_66, settings["rate_limit_status"])
+        if not self.counters.spend_daily(settings["daily_limit"]):
+            return self._error(req, family, 122, MSG_122, settings["rate_limit_status"])
+        if found is None:
+            return self._error(req, family, 2, "Invalid action", 404)
+        route, m = found
+        spec = route.methods.get(req.method)
+        if spec is None:
+            return self._error(req, family, 60, "Invalid HTTP request method", 405)
+        delay = latency_seconds(settings, self.dice)
+        if delay > 0:
+            self.sleep(delay)
+        kind = draw_fault(settings, self.dice)
+        if kind is not None:
+            self.counters.fault(kind)
+            if kind == "http500":
+                return _html(500, "Internal Server Error")
+            if kind == "http503":
+                return _html(503, "Service Unavailable")
+            if kind == "code183":
+                return self._error(req, family, 183, MSG_183,
+                                   settings["v4_error_status"] if family == "v4" else 500)
+            if kind == "drop":
+                return Reply.dropped()
+            self.sleep(settings["slow_ms"] / 1000.0)  # "slow": late but normal answer
+        reply = spec[1](self, req, m)
+        if self.dice.chance(settings["applied_but_lost_rate"]):
+            self.counters.fault("applied_but_lost")
+            return Reply.dropped()
+        return reply
+
+    # ------------------------------------------------------------------ OAuth
+
+    def oauth(self, req: Incoming) -> Reply:
+        settings = self.settings
+        self.counters.call("oauth/token")
+        overlapping = self.tokens.begin_request() > 1
+        try:
+            kind = draw_fault(settings, self.dice, "token_fault_rate")
+            if kind is not None:
+                self.counters.fault("token_" + kind)
+                if kind in ("http500", "code183"):
+                    return _html(500, "Internal Server Error")
+                if kind == "http503":
+                    return _html(503, "Service Unavailable")
+                if kind == "drop":
+                    return Reply.dropped()
+                self.sleep(settings["slow_ms"] / 1000.0)
+            reply, in_url = token_grant(req.method, req.query, req.body, settings, self.tokens,
+                                        self.base_url, overlapping)
+            if in_url:
+                self.counters.bump("token_in_url_violations")
+            if reply.status == 200:
+                self.counters.bump("tokens_issued")
+            return reply
+        finally:
+            self.tokens.end_request()
+
+    # ------------------------------------------------------------------ /_emulator
+
+    def control(self, req: Incoming) -> Reply:
+        name = req.path[len("/_emulator/"):].rstrip("/")
+        try:
+            if name == "state" and req.method == "GET":
+                return Reply.json(200, self.state())
+            if name == "health" and req.method == "GET":
+                return Reply.json(200, {"ok": True})
+            if name == "config" and req.method == "GET":
+                return Reply.json(200, public_view(self.settings))
+            if name == "config" and req.method == "POST":
+                return Reply.json(200, self.configure(**parse_config_body(req.body)))
+            if name == "reset" and req.method == "POST":
+                self.reset()
+                return Reply.json(200, {"ok": True})
+            if name == "expire-tokens" and req.method == "POST":
+                return Reply.json(200, {"expired": self.tokens.expire_all()})
+            if name == "prospects" and req.method == "POST":
+                data = _json_object(req.body)
+                deleted = bool(data.pop("deleted", False))
+                activity = data.pop("last_activity_at", None)
+                pid = self.store.add_prospect(data, deleted=deleted, last_activity_at=activity)
+                return Reply.json(201, {"id": pid})
+            if name == "memberships" and req.method == "POST":
+                data = _json_object(req.body)
+                mid = self.store.add_membership(int(data["list_id"]), int(data["prospect_id"]),
+                                                bool(data.get("opted_out", False)))
+                return Reply.json(201, {"id": mid})
+        except (SettingError, ValueError, KeyError, TypeError) as exc:
+            return Reply.json(400, {"error": str(exc)})
+        return Reply.json(404, {"error": f"unknown control endpoint {req.method} {req.path}"})
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    data = json.loads(body or b"{}")
+    if not isinstance(data, dict):
+        raise ValueError("expected a JSON object")
+    return data

@@ -1,0 +1,143 @@
+"""The Salesforce OAuth token endpoint and the access tokens it hands out."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .wire import Reply, parse_form
+
+ORG_ID = "00D000000000001AAA"
+USER_ID = "005000000000001AAA"
+
+# Salesforce's bodies, byte for byte (compact JSON).
+ERR_INVALID_GRANT = {"error": "invalid_grant", "error_description": "expired access/refresh token"}
+ERR_INVALID_CLIENT_ID = {"error": "invalid_client_id",
+                         "error_description": "client identifier invalid"}
+ERR_INVALID_CLIENT = {"error": "invalid_client", "error_description": "invalid client credentials"}
+ERR_UNSUPPORTED_GRANT = {"error": "unsupported_grant_type",
+                         "error_description": "grant type not supported"}
+ERR_RACE = {"error": "invalid_grant",
+            "error_description": "token request is already being processed"}
+ERR_POST_ONLY = {"error": "invalid_request", "error_description": "must use HTTP POST"}
+ERR_SECRET_IN_URL = {"error": "invalid_request",
+                     "error_description": "credentials must be sent in the request body, "
+                                          "not in the URL"}
+
+_CREDENTIAL_PARAMS = ("client_secret", "refresh_token", "client_id", "assertion")
+
+
+@dataclass
+class TokenInfo:
+    issued_monotonic: float
+    uses: int = 0
+    revoked: bool = False
+
+
+class TokenBook:
+    """Issued access tokens; many may be valid at once. Thread-safe."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.tokens: dict[str, TokenInfo] = {}
+        self.issued: list[str] = []
+        self.requests_in_flight = 0
+
+    def reset(self) -> None:
+        with self.lock:
+            self.tokens.clear()
+            self.issued.clear()
+
+    def issue(self) -> str:
+        token = f"{ORG_ID[:15]}!{secrets.token_urlsafe(48)}"
+        with self.lock:
+            self.tokens[token] = TokenInfo(time.monotonic())
+            self.issued.append(token)
+        return token
+
+    def expire_all(self) -> int:
+        with self.lock:
+            n = 0
+            for info in self.tokens.values():
+                if not info.revoked:
+                    info.revoked = True
+                    n += 1
+            return n
+
+    def use(self, token: str, settings: dict[str, Any]) -> bool:
+        """True if the token is valid for this call (the call counts as a use)."""
+        with self.lock:
+            info = self.tokens.get(token)
+            if info is None or info.revoked:
+                return False
+            life_s = settings["token_lifetime_seconds"]
+            if life_s is not None and time.monotonic() - info.issued_monotonic > life_s:
+                info.revoked = True
+                return False
+            info.uses += 1
+            life_n = settings["token_lifetime_calls"]
+            if life_n is not None and info.uses > life_n:
+                info.revoked = True
+                return False
+            return True
+
+    def begin_request(self) -> int:
+        with self.lock:
+            self.requests_in_flight += 1
+            return self.requests_in_flight
+
+    def end_request(self) -> None:
+        with self.lock:
+            self.requests_in_flight -= 1
+
+    def issued_list(self) -> list[str]:
+        with self.lock:
+            return list(self.issued)
+
+
+def _error(body: dict[str, str]) -> Reply:
+    return Reply.json(400, body, err_code=body["error"])
+
+
+def token_grant(method: str, query: str, body: bytes, settings: dict[str, Any],
+                book: TokenBook, base_url: str, overlapping: bool) -> tuple[Reply, bool]:
+    """Handle POST /services/oauth2/token. Returns (reply, credentials_in_url)."""
+    if method != "POST":
+        return _error(ERR_POST_ONLY), False
+    q = parse_form(query) if query else {}
+    if any(name in q for name in _CREDENTIAL_PARAMS):
+        return _error(ERR_SECRET_IN_URL), True
+    form = parse_form(body.decode("utf-8", "replace"))
+    grant = form.get("grant_type", "")
+    if grant not in ("refresh_token", "client_credentials"):
+        return _error(ERR_UNSUPPORTED_GRANT), False
+    if form.get("client_id") != settings["client_id"]:
+        return _error(ERR_INVALID_CLIENT_ID), False
+    if form.get("client_secret") != settings["client_secret"]:
+        return _error(ERR_INVALID_CLIENT), False
+    if grant == "refresh_token" and form.get("refresh_token") != settings["refresh_token"]:
+        return _error(ERR_INVALID_GRANT), False
+    if overlapping and settings["token_race_errors"]:
+        return _error(ERR_RACE), False
+    token = book.issue()
+    issued_at = str(int(time.time() * 1000))
+    ident = f"{base_url}/id/{ORG_ID}/{USER_ID}"
+    signature = base64.b64encode(
+        hmac.new(settings["client_secret"].encode(), (ident + issued_at).encode(),
+                 hashlib.sha256).digest()).decode()
+    scope = "pardot_api refresh_token" if grant == "refresh_token" else "pardot_api"
+    return Reply.json(200, {
+        "access_token": token,
+        "signature": signature,
+        "scope": scope,
+        "instance_url": base_url,
+        "id": ident,
+        "token_type": "Bearer",
+        "issued_at": issued_at,
+    }), False

@@ -1,0 +1,135 @@
+"""PardotEmulator: the emulator as a Python object for tests and scripts."""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Any
+
+from .app import App
+from .server import LOOPBACK, EmulatorServer
+
+
+class PardotEmulator:
+    """A real HTTP Pardot + Salesforce OAuth emulator on 127.0.0.1, in a thread.
+
+    >>> with PardotEmulator(latency_ms=0, fault_rate=0.0) as emu:
+    ...     emu.url  # doctest: +SKIP
+    'http://127.0.0.1:54321'
+
+    Keyword arguments are the emulator settings (see docs/emulator.md or
+    ``pardot-emulator --help``); ``port`` picks the port (0 = a free one).
+    """
+
+    def __init__(self, port: int = 0, **settings: Any) -> None:
+        self.app = App(**settings)
+        self._port = port
+        self._server: EmulatorServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> PardotEmulator:
+        if self._server is not None:
+            return self
+        server = EmulatorServer(self.app, self._port)
+        self._server = server
+        self.app.base_url = f"http://{LOOPBACK}:{server.port}"
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="pardot-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> PardotEmulator:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ identity
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the emulator is not running; call start() or use 'with'")
+        return self.app.base_url
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the emulator is not running")
+        return self._server.port
+
+    @property
+    def client_id(self) -> str:
+        return str(self.app.settings["client_id"])
+
+    @property
+    def client_secret(self) -> str:
+        return str(self.app.settings["client_secret"])
+
+    @property
+    def refresh_token(self) -> str:
+        return str(self.app.settings["refresh_token"])
+
+    @property
+    def business_unit(self) -> str:
+        return str(self.app.settings["business_unit"])
+
+    # ------------------------------------------------------------------ inspection
+
+    def prospects(self, include_deleted: bool = False) -> list[dict[str, Any]]:
+        return self.app.store.prospect_list(include_deleted)
+
+    def memberships(self) -> list[dict[str, Any]]:
+        return self.app.store.membership_list()
+
+    def imports(self) -> list[dict[str, Any]]:
+        return self.app.store.import_list()
+
+    def counters(self) -> dict[str, Any]:
+        return self.app.counters.snapshot()
+
+    def state(self) -> dict[str, Any]:
+        return self.app.state()
+
+    def issued_tokens(self) -> list[str]:
+        return self.app.tokens.issued_list()
+
+    # ------------------------------------------------------------------ control
+
+    def add_prospect(self, email: str | None = None, *, deleted: bool = False,
+                     last_activity_at: float | None = None, **fields: Any) -> int:
+        """Seed a prospect (v4 snake_case names; ``crm_fid`` or ``fid`` for the
+        Salesforce id). Returns its id."""
+        if "fid" in fields:
+            fields["crm_fid"] = fields.pop("fid")
+        if email is not None:
+            fields["email"] = email
+        return self.app.store.add_prospect(fields, deleted=deleted,
+                                           last_activity_at=last_activity_at)
+
+    def add_membership(self, list_id: int, prospect_id: int, opted_out: bool = False) -> int:
+        return self.app.store.add_membership(list_id, prospect_id, opted_out)
+
+    def configure(self, **settings: Any) -> dict[str, Any]:
+        return self.app.configure(**settings)
+
+    def reset(self) -> None:
+        self.app.reset()
+
+    def expire_tokens(self) -> int:
+        """Invalidate every access token issued so far (the next call gets 184)."""
+        return self.app.tokens.expire_all()

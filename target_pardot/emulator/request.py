@@ -1,0 +1,48 @@
+"""The parsed incoming request handed to the handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from email.message import Message
+
+from .wire import MultipartError, Params, parse_params
+
+
+@dataclass
+class Incoming:
+    method: str
+    path: str
+    query: str
+    headers: Message
+    body: bytes
+    _params: Params | None = field(default=None, repr=False)
+    _params_error: str | None = field(default=None, repr=False)
+
+    @property
+    def target(self) -> str:
+        return f"{self.path}?{self.query}" if self.query else self.path
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "") or ""
+
+    def params(self) -> Params:
+        """Query-string and form-body parameters (parsed once). A broken
+        multipart body yields the query parameters only; see params_error."""
+        if self._params is None:
+            try:
+                self._params = parse_params(self.query, self.body, self.content_type)
+            except MultipartError as exc:
+                self._params_error = str(exc)
+                self._params = parse_params(self.query, b"", "")
+        return self._params
+
+    @property
+    def params_error(self) -> str | None:
+        self.params()
+        return self._params_error
+
+    def wants_json(self) -> bool:
+        """v4 answers JSON only with format=json (query string or form body)."""
+        fmt = self.params().get("format")
+        return fmt is not None and fmt.lower() == "json"

@@ -1,0 +1,469 @@
+"""The emulator's data: prospects, list memberships and imports, thread-safe.
+
+One lock guards everything; each operation (a whole batch of up to 50 rows,
+one v5 upsert, one import's processing) holds it once, so a batch is applied
+atomically with respect to other requests and critical sections stay short.
+Prospects are stored under v4 snake_case names (``fid`` as ``crm_fid``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from .fields import STORE_FIELDS, is_custom
+
+PROSPECT_ID_START = 100_001
+MEMBERSHIP_ID_START = 500_001
+IMPORT_ID_START = 1
+
+META_FIELDS = ("deleted", "created_at", "updated_at", "last_activity_at")
+
+
+def iso_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class OpError(Exception):
+    """An operation Pardot refuses: ``code`` and ``message`` from its error table."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class RowPlan:
+    """One validated write: how to find the prospect and what to change."""
+
+    id: int | None = None
+    fid: str | None = None
+    email: str | None = None  # identifier email (also written on create)
+    updates: dict[str, Any] = field(default_factory=dict)  # store names
+    list_adds: list[int] = field(default_factory=list)
+    list_removes: list[int] = field(default_factory=list)
+
+
+@dataclass
+class ImportJob:
+    id: int
+    operation: str
+    object: str
+    create_on_no_match: bool
+    restore_deleted: bool
+    state: str = "Open"
+    header: list[str] | None = None
+    batches: list[list[dict[str, str]]] = field(default_factory=list)
+    polls_left: int = 0
+    created_count: int = 0
+    updated_count: int = 0
+    error_count: int = 0
+    errors: list[tuple[dict[str, str], str]] = field(default_factory=list)
+    created_at: str = field(default_factory=iso_now)
+    updated_at: str = field(default_factory=iso_now)
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "operation": self.operation,
+            "object": self.object,
+            "state": self.state,
+            "createOnNoMatch": self.create_on_no_match,
+            "restoreDeleted": self.restore_deleted,
+            "batchCount": len(self.batches),
+            "rowCount": sum(len(b) for b in self.batches),
+            "createdCount": self.created_count,
+            "updatedCount": self.updated_count,
+            "errorCount": self.error_count,
+            "isExpired": False,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+        }
+
+
+class Store:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._init()
+
+    def _init(self) -> None:
+        self.prospects: dict[int, dict[str, Any]] = {}
+        self.by_email: dict[str, list[int]] = {}
+        self.by_fid: dict[str, list[int]] = {}
+        self.memberships: dict[int, dict[str, Any]] = {}
+        self.by_pair: dict[tuple[int, int], int] = {}
+        self.imports: dict[int, ImportJob] = {}
+        self.import_batches_total = 0
+        self._next_prospect = PROSPECT_ID_START
+        self._next_membership = MEMBERSHIP_ID_START
+        self._next_import = IMPORT_ID_START
+        self._last_activity = 0.0
+
+    def reset(self) -> None:
+        with self.lock:
+            self._init()
+
+    # ------------------------------------------------------------------ primitives
+    # (callers hold self.lock)
+
+    def _tick(self) -> float:
+        now = time.time()
+        if now <= self._last_activity:
+            now = self._last_activity + 1e-6
+        self._last_activity = now
+        return now
+
+    def _index(self, p: dict[str, Any]) -> None:
+        if p.get("email") is not None:
+            self.by_email.setdefault(p["email"], []).append(p["id"])
+        if p.get("crm_fid") is not None:
+            self.by_fid.setdefault(p["crm_fid"], []).append(p["id"])
+
+    def _unindex(self, p: dict[str, Any]) -> None:
+        for index, key in ((self.by_email, p.get("email")), (self.by_fid, p.get("crm_fid"))):
+            if key is None:
+                continue
+            ids = index.get(key)
+            if ids and p["id"] in ids:
+                ids.remove(p["id"])
+                if not ids:
+                    del index[key]
+
+    def _create(self, updates: dict[str, Any], *, deleted: bool = False,
+                last_activity_at: float | None = None) -> dict[str, Any]:
+        pid = self._next_prospect
+        self._next_prospect += 1
+        p: dict[str, Any] = dict.fromkeys(STORE_FIELDS)
+        p["id"] = pid
+        for k, v in updates.items():
+            if k != "id":
+                p[k] = v
+        now = iso_now()
+        p["deleted"] = deleted
+        p["created_at"] = now
+        p["updated_at"] = now
+        if last_activity_at is None:
+            p["last_activity_at"] = self._tick()
+        else:
+            p["last_activity_at"] = float(last_activity_at)
+            self._last_activity = max(self._last_activity, float(last_activity_at))
+        self.prospects[pid] = p
+        self._index(p)
+        return p
+
+    def _update(self, p: dict[str, Any], updates: dict[str, Any]) -> None:
+        reindex = ("email" in updates and updates["email"] != p.get("email")) or (
+            "crm_fid" in updates and updates["crm_fid"] != p.get("crm_fid"))
+        if reindex:
+            self._unindex(p)
+        for k, v in updates.items():
+            if k != "id":
+                p[k] = v
+        if reindex:
+            self._index(p)
+        p["updated_at"] = iso_now()
+        p["last_activity_at"] = self._tick()
+
+    def _latest(self, ids: Iterable[int], *, deleted: bool) -> dict[str, Any] | None:
+        best: dict[str, Any] | None = None
+        for pid in ids:
+            p = self.prospects[pid]
+            if p["deleted"] != deleted:
+                continue
+            if best is None or p["last_activity_at"] > best["last_activity_at"]:
+                best = p
+        return best
+
+    def _live(self, pid: int) -> dict[str, Any] | None:
+        p = self.prospects.get(pid)
+        if p is None or p["deleted"]:
+            return None
+        return p
+
+    def _apply_lists(self, pid: int, adds: list[int], removes: list[int]) -> None:
+        for list_id in adds:
+            if (list_id, pid) not in self.by_pair:
+                self._add_membership(list_id, pid, False)
+        for list_id in removes:
+            mid = self.by_pair.get((list_id, pid))
+            if mid is not None:
+                self._delete_membership(mid)
+
+    def _add_membership(self, list_id: int, pid: int, opted_out: bool) -> dict[str, Any]:
+        mid = self._next_membership
+        self._next_membership += 1
+        now = iso_now()
+        m = {"id": mid, "list_id": list_id, "prospect_id": pid, "opted_out": opted_out,
+             "created_at": now, "updated_at": now}
+        self.memberships[mid] = m
+        self.by_pair[(list_id, pid)] = mid
+        return m
+
+    def _delete_membership(self, mid: int) -> None:
+        m = self.memberships.pop(mid)
+        self.by_pair.pop((m["list_id"], m["prospect_id"]), None)
+
+    # ------------------------------------------------------------------ seeding / views
+
+    def add_prospect(self, values: dict[str, Any], *, deleted: bool = False,
+                     last_activity_at: float | None = None) -> int:
+        for k in values:
+            if k not in STORE_FIELDS and not is_custom(k):
+                raise ValueError(f"unknown prospect field {k!r} (use v4 snake_case names; "
+                                 "fid is 'crm_fid'; custom fields end in '__c')")
+        with self.lock:
+            return self._create(values, deleted=deleted, last_activity_at=last_activity_at)["id"]
+
+    def add_membership(self, list_id: int, prospect_id: int, opted_out: bool = False) -> int:
+        with self.lock:
+            if prospect_id not in self.prospects:
+                raise ValueError(f"no prospect with id {prospect_id}")
+            if (list_id, prospect_id) in self.by_pair:
+                raise ValueError(f"prospect {prospect_id} is already a member of list {list_id}")
+            return self._add_membership(list_id, prospect_id, opted_out)["id"]
+
+    def prospect_list(self, include_deleted: bool = False) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(p) for p in self.prospects.values()
+                    if include_deleted or not p["deleted"]]
+
+    def membership_list(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [{"id": m["id"], "list_id": m["list_id"], "prospect_id": m["prospect_id"],
+                     "opted_out": m["opted_out"]} for m in self.memberships.values()]
+
+    def import_list(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [j.public() for j in self.imports.values()]
+
+    # ------------------------------------------------------------------ v4 prospects
+
+    def apply_v4(self, plans: list[RowPlan | OpError], op: str, ampsea: bool
+                 ) -> tuple[dict[str, str], int, int]:
+        """Apply validated v4 rows. op: upsert, update or create.
+
+        Returns (errors keyed by 0-based index string, created, updated)."""
+        errors: dict[str, str] = {}
+        created = updated = 0
+        with self.lock:
+            for idx, plan in enumerate(plans):
+                if isinstance(plan, OpError):
+                    errors[str(idx)] = plan.message
+                    continue
+                try:
+                    was_created = self._apply_v4_row(plan, op, ampsea)
+                except OpError as exc:
+                    errors[str(idx)] = exc.message
+                    continue
+                if was_created:
+                    created += 1
+                else:
+                    updated += 1
+        return errors, created, updated
+
+    def apply_v4_single(self, plan: RowPlan, op: str, ampsea: bool
+                        ) -> tuple[bool, dict[str, Any]]:
+        with self.lock:
+            was_created, p = self._apply_v4_row_with_target(plan, op, ampsea)
+            return was_created, dict(p)
+
+    def _apply_v4_row(self, plan: RowPlan, op: str, ampsea: bool) -> bool:
+        return self._apply_v4_row_with_target(plan, op, ampsea)[0]
+
+    def _apply_v4_row_with_target(self, plan: RowPlan, op: str, ampsea: bool
+                                  ) -> tuple[bool, dict[str, Any]]:
+        target = self._match_v4(plan, op, ampsea)
+        if target is None:
+            updates = dict(plan.updates)
+            if plan.fid is not None:
+                updates["crm_fid"] = plan.fid
+            p = self._create(updates)
+            self._apply_lists(p["id"], plan.list_adds, plan.list_removes)
+            return True, p
+        updates = dict(plan.updates)
+        if plan.fid is not None and target.get("crm_fid") is None:
+            updates["crm_fid"] = plan.fid
+        self._update(target, updates)
+        self._apply_lists(target["id"], plan.list_adds, plan.list_removes)
+        return False, target
+
+    def _match_v4(self, plan: RowPlan, op: str, ampsea: bool) -> dict[str, Any] | None:
+        """The prospect a v4 row updates, or None to create one. Raises OpError."""
+        has_email = plan.updates.get("email") is not None
+        if op == "create":
+            if not has_email:
+                raise OpError(4, "Invalid prospect email address")
+            return None
+        if plan.id is not None:
+            p = self._live(plan.id)
+            if p is not None:
+                if plan.fid is not None and p.get("crm_fid") not in (None, plan.fid):
+                    raise OpError(81, "Prospect ID and FID do not match")
+                return p
+            if op == "update":
+                raise OpError(3, "Invalid prospect ID")
+            if has_email:
+                return None
+            raise OpError(14, "Non-existent prospect ID; No email address provided")
+        if plan.fid is not None:
+            p = self._latest(self.by_fid.get(plan.fid, ()), deleted=False)
+            if p is not None:
+                return p
+            if op == "update" or not has_email:
+                raise OpError(77, "Invalid prospect fid")
+            return None
+        if op == "update":
+            raise OpError(3, "Invalid prospect ID")
+        if not has_email:
+            raise OpError(14, "Non-existent prospect ID; No email address provided")
+        if ampsea:
+            return None
+        return self._latest(self.by_email.get(plan.updates["email"], ()), deleted=False)
+
+    # ------------------------------------------------------------------ v5 prospects
+
+    def upsert_latest_by_email(self, match_email: str, updates: dict[str, Any],
+                               secondary_deleted: bool) -> tuple[bool, dict[str, Any]]:
+        with self.lock:
+            ids = self.by_email.get(match_email, ())
+            p = self._latest(ids, deleted=False)
+            if p is None and secondary_deleted:
+                p = self._latest(ids, deleted=True)
+                if p is not None:
+                    p["deleted"] = False
+            if p is None:
+                values = dict(updates)
+                if values.get("email") is None:
+                    values["email"] = match_email
+                return True, dict(self._create(values))
+            self._update(p, updates)
+            return False, dict(p)
+
+    # ------------------------------------------------------------------ list memberships
+
+    def membership_create(self, list_id: int, prospect_id: int, opted_out: bool,
+                          lists: frozenset[int]) -> dict[str, Any]:
+        with self.lock:
+            if list_id not in lists:
+                raise OpError(55, "Invalid list ID")
+            if self._live(prospect_id) is None:
+                raise OpError(3, "Invalid prospect ID")
+            if (list_id, prospect_id) in self.by_pair:
+                raise OpError(58, "That prospect is already a member of that list. "
+                                  "Update the membership instead.")
+            return dict(self._add_membership(list_id, prospect_id, opted_out))
+
+    def membership_find(self, list_id: int, prospect_id: int, lists: frozenset[int]) -> int:
+        """The membership id for a (list, prospect) pair. Caller holds no lock."""
+        with self.lock:
+            if list_id not in lists:
+                raise OpError(55, "Invalid list ID")
+            if self._live(prospect_id) is None:
+                raise OpError(3, "Invalid prospect ID")
+            mid = self.by_pair.get((list_id, prospect_id))
+            if mid is None:
+                raise OpError(109, "The requested record was not found.")
+            return mid
+
+    def membership_get(self, mid: int) -> dict[str, Any]:
+        with self.lock:
+            m = self.memberships.get(mid)
+            if m is None:
+                raise OpError(109, "The requested record was not found.")
+            return dict(m)
+
+    def membership_update(self, mid: int, opted_out: bool | None) -> dict[str, Any]:
+        with self.lock:
+            m = self.memberships.get(mid)
+            if m is None:
+                raise OpError(109, "The requested record was not found.")
+            if opted_out is not None:
+                m["opted_out"] = opted_out
+            m["updated_at"] = iso_now()
+            return dict(m)
+
+    def membership_delete(self, mid: int) -> None:
+        with self.lock:
+            if mid not in self.memberships:
+                raise OpError(109, "The requested record was not found.")
+            self._delete_membership(mid)
+
+    def membership_query(self, list_id: int | None, prospect_id: int | None
+                         ) -> list[dict[str, Any]]:
+        with self.lock:
+            out = [dict(m) for m in self.memberships.values()
+                   if (list_id is None or m["list_id"] == list_id)
+                   and (prospect_id is None or m["prospect_id"] == prospect_id)]
+        out.sort(key=lambda m: m["id"])
+        return out
+
+    # ------------------------------------------------------------------ imports
+
+    def register_import_locked(self, job: ImportJob) -> None:
+        """Give a validated import its id and keep it (caller holds the lock)."""
+        job.id = self._next_import
+        self._next_import += 1
+        self.imports[job.id] = job
+
+    def import_get(self, import_id: int) -> ImportJob:
+        job = self.imports.get(import_id)
+        if job is None:
+            raise OpError(192, "Object specified does not exist")
+        return job
+
+    def import_snapshot(self, import_id: int) -> dict[str, Any]:
+        with self.lock:
+            return self.import_get(import_id).public()
+
+    def import_match_and_write(self, job: ImportJob, kind: str | None, value: Any,
+                               updates: dict[str, Any]) -> bool:
+        """Upsert one import row (caller holds the lock). Returns True if created."""
+        p: dict[str, Any] | None = None
+        if kind == "id":
+            p = self.prospects.get(value)
+            if p is not None and p["deleted"] and not job.restore_deleted:
+                p = None
+            if p is None:
+                raise OpError(3, "Invalid prospect ID")
+        elif kind == "salesforceId":
+            ids = self.by_fid.get(value, ())
+            p = self._latest(ids, deleted=False)
+            if p is None and job.restore_deleted:
+                p = self._latest(ids, deleted=True)
+        elif kind == "email":
+            ids = self.by_email.get(value, ())
+            p = self._latest(ids, deleted=False)
+            if p is None and job.restore_deleted:
+                p = self._latest(ids, deleted=True)
+        if p is None:
+            if not job.create_on_no_match and kind is not None:
+                raise OpError(109, "The requested record was not found.")
+            values = dict(updates)
+            if kind == "salesforceId":
+                values.setdefault("crm_fid", value)
+            if kind == "email":
+                values.setdefault("email", value)
+            if values.get("email") is None:
+                raise OpError(4, "Invalid prospect email address")
+            self._create(values)
+            return True
+        if p["deleted"]:
+            p["deleted"] = False
+        self._update(p, updates)
+        return False
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "prospects": [dict(p) for p in self.prospects.values()],
+                "memberships": [{"id": m["id"], "list_id": m["list_id"],
+                                 "prospect_id": m["prospect_id"], "opted_out": m["opted_out"]}
+                                for m in self.memberships.values()],
+                "imports": [j.public() for j in self.imports.values()],
+            }
+

@@ -1,0 +1,279 @@
+"""Pardot API v5: upsertLatestByEmail and list memberships."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from .fields import (
+    V5_READ_ONLY,
+    V5_TO_STORE,
+    FieldValueError,
+    coerce_int,
+    is_custom,
+    v5_value,
+    valid_email,
+)
+from .store import OpError
+from .wire import Reply
+
+if TYPE_CHECKING:
+    from .app import App
+    from .request import Incoming
+
+
+class V5Error(Exception):
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def error(status: int, code: int, message: str) -> Reply:
+    return Reply.json(status, {"code": code, "message": message}, err_code=code)
+
+
+def _json_body(req: Incoming) -> Any:
+    ctype = req.content_type.split(";", 1)[0].strip().lower()
+    if ctype != "application/json":
+        raise V5Error(400, 151, "Unsupported content-type")
+    if not req.body.strip():
+        raise V5Error(400, 152, "Request body can't be empty")
+    try:
+        return json.loads(req.body)
+    except ValueError:
+        raise V5Error(400, 150, "Input needs to be valid JSON") from None
+
+
+def _missing(name: str) -> V5Error:
+    return V5Error(400, 153, f"Missing required property in request: {name}")
+
+
+def _invalid(name: str, why: str = "") -> V5Error:
+    return V5Error(400, 154, f"Invalid property in request: {name}{(' ' + why) if why else ''}")
+
+
+def _bad_fields(names: list[str]) -> V5Error:
+    return V5Error(400, 180, "One or more of the specified fields are invalid: "
+                   + ", ".join(names))
+
+
+# --------------------------------------------------------------------------- prospects
+
+UPSERT_KEYS = frozenset({"matchEmail", "prospect", "secondaryDeletedSearch", "fields"})
+
+
+def prospect_value(p: dict[str, Any], name: str) -> Any:
+    if name in V5_TO_STORE:
+        return p.get(V5_TO_STORE[name])
+    if name in V5_READ_ONLY:
+        return p.get(V5_READ_ONLY[name])
+    return p.get(name)
+
+
+def upsert_latest_by_email(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+    try:
+        return _upsert(app, req)
+    except V5Error as exc:
+        if exc.status == 400:
+            app.counters.rows(0, 0, 1)
+        return error(exc.status, exc.code, exc.message)
+
+
+def _upsert(app: App, req: Incoming) -> Reply:
+    data = _json_body(req)
+    if not isinstance(data, dict):
+        raise V5Error(400, 150, "Input needs to be valid JSON")
+    unknown = sorted(set(data) - UPSERT_KEYS)
+    if unknown:
+        raise _invalid(unknown[0], "is not a known property")
+    if "matchEmail" not in data:
+        raise _missing("matchEmail")
+    match_email = data["matchEmail"]
+    if not valid_email(match_email):
+        raise V5Error(400, 4, "Invalid prospect email address")
+    if "prospect" not in data:
+        raise _missing("prospect")
+    prospect = data["prospect"]
+    if not isinstance(prospect, dict):
+        raise _invalid("prospect", "must be an object")
+    if "fields" not in data:
+        raise _missing("fields")
+    fields = data["fields"]
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        raise _invalid("fields", "must be an array of field names")
+    bad = [f for f in fields if f not in V5_TO_STORE and f not in V5_READ_ONLY
+           and not is_custom(f)]
+    if bad:
+        raise _bad_fields(bad)
+    secondary = data.get("secondaryDeletedSearch", False)
+    if not isinstance(secondary, bool):
+        raise _invalid("secondaryDeletedSearch", "must be a boolean")
+    updates: dict[str, Any] = {}
+    bad = [k for k in prospect if k not in V5_TO_STORE and not is_custom(k)]
+    if bad:
+        raise _bad_fields(bad)
+    try:
+        for key, value in prospect.items():
+            if key in V5_TO_STORE:
+                updates[V5_TO_STORE[key]] = v5_value(V5_TO_STORE[key], value)
+            else:
+                if isinstance(value, (dict, list)):
+                    raise _invalid(key, "must be a scalar")
+                updates[key] = value
+    except FieldValueError as exc:
+        raise V5Error(400, exc.code, exc.message) from None
+    created, p = app.store.upsert_latest_by_email(match_email, updates, secondary)
+    app.counters.rows(int(created), int(not created))
+    return Reply.json(201 if created else 200, {f: prospect_value(p, f) for f in fields})
+
+
+# --------------------------------------------------------------------------- list memberships
+
+MEMBERSHIP_FIELDS = {"id": "id", "listId": "list_id", "prospectId": "prospect_id",
+                     "optedOut": "opted_out", "createdAt": "created_at",
+                     "updatedAt": "updated_at"}
+DEFAULT_MEMBERSHIP_FIELDS = ["id", "listId", "prospectId", "optedOut"]
+MAX_PAGE = 1000
+DEFAULT_PAGE = 200
+
+
+def _query(req: Incoming) -> dict[str, str]:
+    return dict(parse_qsl(req.query, keep_blank_values=True))
+
+
+def _fields_param(q: dict[str, str], required: bool) -> list[str]:
+    raw = q.get("fields")
+    if raw is None or raw == "":
+        if required:
+            raise _missing("fields")
+        return DEFAULT_MEMBERSHIP_FIELDS
+    names = [f.strip() for f in raw.split(",") if f.strip()]
+    bad = [f for f in names if f not in MEMBERSHIP_FIELDS]
+    if bad:
+        raise _bad_fields(bad)
+    return names
+
+
+def _membership_out(mem: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    return {f: mem[MEMBERSHIP_FIELDS[f]] for f in fields}
+
+
+def _op_error(exc: OpError) -> V5Error:
+    if exc.code == 109:
+        return V5Error(404, 192, "Object specified does not exist")
+    return V5Error(400, exc.code, exc.message)
+
+
+def memberships_collection(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+    try:
+        if req.method == "POST":
+            return _membership_create(app, req)
+        return _membership_query(app, req)
+    except V5Error as exc:
+        return error(exc.status, exc.code, exc.message)
+    except OpError as exc:
+        e = _op_error(exc)
+        return error(e.status, e.code, e.message)
+
+
+def _int_prop(data: dict[str, Any], name: str) -> int:
+    if name not in data:
+        raise _missing(name)
+    v = data[name]
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise _invalid(name, "must be an integer")
+    return v
+
+
+def _membership_create(app: App, req: Incoming) -> Reply:
+    fields = _fields_param(_query(req), required=False)
+    data = _json_body(req)
+    if not isinstance(data, dict):
+        raise V5Error(400, 150, "Input needs to be valid JSON")
+    unknown = sorted(set(data) - {"listId", "prospectId", "optedOut"})
+    if unknown:
+        raise _invalid(unknown[0], "is not a writable property")
+    list_id = _int_prop(data, "listId")
+    prospect_id = _int_prop(data, "prospectId")
+    opted = data.get("optedOut", False)
+    if not isinstance(opted, bool):
+        raise _invalid("optedOut", "must be a boolean")
+    mem = app.store.membership_create(list_id, prospect_id, opted, app.settings["lists"])
+    return Reply.json(201, _membership_out(mem, fields))
+
+
+def _encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise V5Error(400, 211, "Page token is invalid.") from None
+    if not raw.startswith("o:") or not raw[2:].isdigit():
+        raise V5Error(400, 211, "Page token is invalid.")
+    return int(raw[2:])
+
+
+def _membership_query(app: App, req: Incoming) -> Reply:
+    q = _query(req)
+    fields = _fields_param(q, required=True)
+    filters: dict[str, int | None] = {}
+    for name in ("listId", "prospectId"):
+        raw = q.get(name)
+        if raw is None:
+            filters[name] = None
+            continue
+        iv = coerce_int(raw)
+        if iv is None:
+            raise _invalid(name, "must be an integer")
+        filters[name] = iv
+    limit = DEFAULT_PAGE
+    if "limit" in q:
+        lv = coerce_int(q["limit"])
+        if lv is None or not 1 <= lv <= MAX_PAGE:
+            raise V5Error(400, 23, "Invalid value specified for limit")
+        limit = lv
+    offset = _decode_token(q["nextPageToken"]) if q.get("nextPageToken") else 0
+    rows = app.store.membership_query(filters["listId"], filters["prospectId"])
+    page = rows[offset:offset + limit]
+    next_token = _encode_token(offset + limit) if offset + limit < len(rows) else None
+    next_url = None
+    if next_token is not None:
+        next_url = f"{app.base_url}{req.path}?nextPageToken={next_token}"
+    return Reply.json(200, {"values": [_membership_out(r, fields) for r in page],
+                            "nextPageToken": next_token, "nextPageUrl": next_url})
+
+
+def membership_item(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+    mid = int(m.group(1))
+    try:
+        if req.method == "DELETE":
+            app.store.membership_delete(mid)
+            return Reply(204, b"", "")
+        if req.method == "GET":
+            fields = _fields_param(_query(req), required=True)
+            return Reply.json(200, _membership_out(app.store.membership_get(mid), fields))
+        fields = _fields_param(_query(req), required=False)
+        data = _json_body(req)
+        if not isinstance(data, dict):
+            raise V5Error(400, 150, "Input needs to be valid JSON")
+        unknown = sorted(set(data) - {"optedOut"})
+        if unknown:
+            raise _invalid(unknown[0], "is not a writable property")
+        opted = data.get("optedOut")
+        if opted is not None and not isinstance(opted, bool):
+            raise _invalid("optedOut", "must be a boolean")
+        return Reply.json(200, _membership_out(app.store.membership_update(mid, opted), fields))
+    except V5Error as exc:
+        return error(exc.status, exc.code, exc.message)
+    except OpError as exc:
+        e = _op_error(exc)
+        return error(e.status, e.code, e.message)
+
