@@ -32,6 +32,9 @@ logger = logging.getLogger("target-pardot")
 
 BUSINESS_UNIT_HEADER = "Pardot-Business-Unit-Id"
 _CONNECT_TIMEOUT_CAP = 30.0
+# A token may also expire while other threads use it, so a replay can meet 184 again;
+# only a run of refusals means the credentials cannot work.
+_TOKEN_REFRESHES_PER_CALL = 3
 
 
 def _not_sent(exc: requests.RequestException) -> bool:
@@ -185,18 +188,20 @@ class PardotClient:
         json_body: Mapping[str, Any] | None,
     ) -> Reply:
         token = self.auth.token()
-        try:
-            return self._send_once(token, method, path, endpoint, params, data, json_body)
-        except TokenExpired:
-            self.stats.retry("token_refresh")
-            token = self.auth.refresh(token)
+        for _ in range(_TOKEN_REFRESHES_PER_CALL):
+            try:
+                return self._send_once(token, method, path, endpoint, params, data, json_body)
+            except TokenExpired:
+                self.stats.retry("token_refresh")
+                token = self.auth.refresh(token)
         try:
             return self._send_once(token, method, path, endpoint, params, data, json_body)
         except TokenExpired:
             raise AuthFailed(
-                "Pardot refused a freshly issued access token (error 184). Check that the "
-                "connected app has the 'pardot_api' scope, that its user has Pardot access, "
-                "and that 'pardot_domain' and 'business_unit' belong to the same account."
+                f"Pardot refused {_TOKEN_REFRESHES_PER_CALL + 1} access tokens in a row for "
+                "one call (error 184). Check that the connected app has the 'pardot_api' "
+                "scope, that its user has Pardot access, and that 'pardot_domain' and "
+                "'business_unit' belong to the same account."
             ) from None
 
     def _send_once(

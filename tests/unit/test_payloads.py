@@ -150,7 +150,12 @@ def test_json_handles_dates_and_decimals():
             "d": decimal.Decimal("2.5"),
         }
     )
-    assert json.loads(text) == {"a": "2024-01-02T03:04:05+00:00", "b": "2024-01-02", "c": 3, "d": 2.5}
+    assert json.loads(text) == {
+        "a": "2024-01-02T03:04:05+00:00",
+        "b": "2024-01-02",
+        "c": 3,
+        "d": 2.5,
+    }
 
 
 def test_v5_body_is_camel_case_and_matches_on_email():
@@ -176,7 +181,9 @@ def test_v5_body_is_camel_case_and_matches_on_email():
 def test_batch_body_is_urlencoded_json_in_a_form_field():
     body = batch_body([{"email": "a+b@x.com", "list_3": 1}])
     parsed = parse_qs(body)
-    assert json.loads(parsed["prospects"][0]) == {"prospects": [{"email": "a+b@x.com", "list_3": 1}]}
+    assert json.loads(parsed["prospects"][0]) == {
+        "prospects": [{"email": "a+b@x.com", "list_3": 1}]
+    }
 
 
 def test_list_flags():
@@ -193,9 +200,7 @@ def test_batches_respect_row_count():
 def test_batches_respect_payload_size_measured_on_the_real_body():
     elements = [{"email": f"user{i}@example.com", "comments": "x" * 200} for i in range(30)]
     max_payload = 2_000
-    batches = list(
-        plan_batches(elements, size_of=encoded_size, max_payload=max_payload)
-    )
+    batches = list(plan_batches(elements, size_of=encoded_size, max_payload=max_payload))
     assert len(batches) > 1
     for batch in batches:
         assert len(batch_body(batch)) <= max_payload
@@ -203,25 +208,35 @@ def test_batches_respect_payload_size_measured_on_the_real_body():
 
 
 def test_an_oversized_single_row_still_goes_alone():
-    batches = list(plan_batches(["big", "small"], size_of=lambda x: 10**6 if x == "big" else 1,
-                                max_payload=1_000))
+    batches = list(
+        plan_batches(
+            ["big", "small"], size_of=lambda x: 10**6 if x == "big" else 1, max_payload=1_000
+        )
+    )
     assert batches == [["big"], ["small"]]
 
 
 def test_membership_rows():
     row = prepare_membership({"list_id": "7", "prospect_id": 9})
     assert (row.list_id, row.prospect_id, row.opted_out) == (7, 9, None)
-    assert prepare_membership({"list_id": 1, "prospect_id": 2, "opted_out": False}).opted_out is False
+    assert (
+        prepare_membership({"list_id": 1, "prospect_id": 2, "opted_out": False}).opted_out is False
+    )
     assert prepare_membership({"list_id": 1, "prospect_id": 2, "opted_out": "true"}).opted_out
-    for bad in ({"list_id": 1}, {"list_id": "x", "prospect_id": 1}, {"list_id": 0, "prospect_id": 1},
-                {"list_id": 1, "prospect_id": 2, "opted_out": "sometimes"}):
+    for bad in (
+        {"list_id": 1},
+        {"list_id": "x", "prospect_id": 1},
+        {"list_id": 0, "prospect_id": 1},
+        {"list_id": 1, "prospect_id": 2, "opted_out": "sometimes"},
+    ):
         with pytest.raises(InvalidRow):
             prepare_membership(bad)
 
 
 def test_memberships_group_by_prospect_in_order():
-    rows = [prepare_membership({"list_id": l, "prospect_id": p}) for l, p in
-            [(1, 10), (2, 11), (3, 10)]]
+    rows = [
+        prepare_membership({"list_id": l, "prospect_id": p}) for l, p in [(1, 10), (2, 11), (3, 10)]
+    ]
     groups = group_memberships_by_prospect(rows, key=lambda r: r)
     assert list(groups) == [10, 11]
     assert [r.list_id for r in groups[10]] == [1, 3]

@@ -67,7 +67,9 @@ def test_transient_codes_are_retryable_and_not_ambiguous(code):
     assert info.value.ambiguous is False
 
 
-@pytest.mark.parametrize(("status", "ambiguous"), [(500, True), (502, True), (503, False), (504, True)])
+@pytest.mark.parametrize(
+    ("status", "ambiguous"), [(500, True), (502, True), (503, False), (504, True)]
+)
 def test_server_errors(status, ambiguous):
     with pytest.raises(RetryableError) as info:
         classify(status, b"<html>oops</html>")
