@@ -10,13 +10,55 @@ import json
 import random
 from pathlib import Path
 
-FIRST = ["Ann", "Bjorn", "Chen", "Dara", "Emeka", "Fatima", "Gus", "Hana", "Ivan", "Jo",
-         "Kofi", "Lena", "Mateo", "Nia", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tara"]  # fmt: skip
-LAST = ["Smith", "Larsen", "Wang", "Okafor", "Haddad", "Novak", "Garcia", "Kim", "Rossi",
-        "Müller", "Dubois", "Silva", "Tanaka", "Cohen", "Ahmed", "Jensen"]  # fmt: skip
-COMPANIES = [("Acme Corp", "acme.com"), ("Globex", "globex.io"), ("Initech", "initech.com"),
-             ("Umbrella Labs", "umbrella-labs.org"), ("Hooli", "hooli.xyz"),
-             ("Stark Industries", "stark.example"), ("Wayne Enterprises", "wayne.example")]  # fmt: skip
+FIRST = [
+    "Ann",
+    "Bjorn",
+    "Chen",
+    "Dara",
+    "Emeka",
+    "Fatima",
+    "Gus",
+    "Hana",
+    "Ivan",
+    "Jo",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nia",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tara",
+]
+LAST = [
+    "Smith",
+    "Larsen",
+    "Wang",
+    "Okafor",
+    "Haddad",
+    "Novak",
+    "Garcia",
+    "Kim",
+    "Rossi",
+    "Müller",
+    "Dubois",
+    "Silva",
+    "Tanaka",
+    "Cohen",
+    "Ahmed",
+    "Jensen",
+]
+COMPANIES = [
+    ("Acme Corp", "acme.com"),
+    ("Globex", "globex.io"),
+    ("Initech", "initech.com"),
+    ("Umbrella Labs", "umbrella-labs.org"),
+    ("Hooli", "hooli.xyz"),
+    ("Stark Industries", "stark.example"),
+    ("Wayne Enterprises", "wayne.example"),
+]
 TITLES = ["Data Engineer", "VP Marketing", "CTO", "Analyst", "Growth Lead", "Head of Sales"]
 COUNTRIES = ["Norway", "Nigeria", "Japan", "Brazil", "Germany", "United States", "India"]
 COLORS = ["teal", "orange", "violet", "green"]
@@ -80,16 +122,25 @@ def main() -> None:
         rows.insert(position, record)
     lines = [json.dumps(SCHEMA)]
     for number, record in enumerate(rows, start=1):
-        lines.append(json.dumps({"type": "RECORD", "stream": "prospects", "record": record},
-                                ensure_ascii=False))
+        lines.append(
+            json.dumps(
+                {"type": "RECORD", "stream": "prospects", "record": record}, ensure_ascii=False
+            )
+        )
         if number % 100 == 0:
             state = {"bookmarks": {"prospects": {"replication_key_value": number}}}
             lines.append(json.dumps({"type": "STATE", "value": state}))
-    lines.append(json.dumps({"type": "STATE", "value": {"bookmarks": {"prospects": {
-        "replication_key_value": len(rows)}}}}))
+    lines.append(
+        json.dumps(
+            {
+                "type": "STATE",
+                "value": {"bookmarks": {"prospects": {"replication_key_value": len(rows)}}},
+            }
+        )
+    )
     out = Path(__file__).with_name("prospects.singer")
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"wrote {out} ({len(rows)} records)")  # noqa: T201
+    print(f"wrote {out} ({len(rows)} records)")
 
 
 if __name__ == "__main__":

@@ -21,8 +21,10 @@ def emulator_state(url: str) -> dict:
 def run_target(config: dict, stream: Path, name: str) -> None:
     config_path = WORK / f"{name}.config.json"
     config_path.write_text(json.dumps(config, indent=2))
-    print(f"\n$ target-pardot --config {config_path.relative_to(ROOT)} "
-          f"< {stream.relative_to(ROOT)}", flush=True)
+    print(
+        f"\n$ target-pardot --config {config_path.relative_to(ROOT)} < {stream.relative_to(ROOT)}",
+        flush=True,
+    )
     with stream.open("rb") as stdin:
         result = subprocess.run(
             [str(BIN / "target-pardot"), "--config", str(config_path)],
@@ -32,7 +34,7 @@ def run_target(config: dict, stream: Path, name: str) -> None:
         )
     sys.stderr.flush()
     stderr = result.stderr.decode()
-    summary = stderr[stderr.rfind("run summary:"):] if "run summary:" in stderr else stderr
+    summary = stderr[stderr.rfind("run summary:") :] if "run summary:" in stderr else stderr
     print("--- log (stderr), last part: run summary ---")
     print(summary.rstrip())
     print("--- STATE messages (stdout) ---")
@@ -42,14 +44,18 @@ def run_target(config: dict, stream: Path, name: str) -> None:
 
 def membership_stream(prospect_ids: list[int]) -> Path:
     """Memberships for the prospects just loaded, plus one unknown list and prospect."""
-    records = [{"list_id": list_id, "prospect_id": pid}
-               for pid in prospect_ids[:60] for list_id in (3, 4)]
+    records = [
+        {"list_id": list_id, "prospect_id": pid} for pid in prospect_ids[:60] for list_id in (3, 4)
+    ]
     records.append({"list_id": 99_999, "prospect_id": prospect_ids[0]})
     records.append({"list_id": 3, "prospect_id": 987_654_321})
-    schema = {"type": "object", "properties": {"list_id": {"type": "integer"},
-                                               "prospect_id": {"type": "integer"}}}
-    lines = [{"type": "SCHEMA", "stream": "list_memberships", "schema": schema,
-              "key_properties": []}]
+    schema = {
+        "type": "object",
+        "properties": {"list_id": {"type": "integer"}, "prospect_id": {"type": "integer"}},
+    }
+    lines = [
+        {"type": "SCHEMA", "stream": "list_memberships", "schema": schema, "key_properties": []}
+    ]
     lines += [{"type": "RECORD", "stream": "list_memberships", "record": r} for r in records]
     lines.append({"type": "STATE", "value": {"memberships_done": len(records)}})
     path = WORK / "list_memberships.singer"
@@ -84,11 +90,15 @@ def main() -> int:
         run_target(config, ROOT / "examples" / "prospects.singer", "prospects")
         state = emulator_state(url)
         prospects = state["prospects"]
-        print(f"\nThe emulator now holds {len(prospects)} prospects and "
-              f"{len(state['memberships'])} list memberships. First three prospects:")
+        print(
+            f"\nThe emulator now holds {len(prospects)} prospects and "
+            f"{len(state['memberships'])} list memberships. First three prospects:"
+        )
         for p in prospects[:3]:
-            shown = {k: p.get(k) for k in ("id", "email", "first_name", "last_name", "company",
-                                           "favorite_color__c")}
+            shown = {
+                k: p.get(k)
+                for k in ("id", "email", "first_name", "last_name", "company", "favorite_color__c")
+            }
             print("  ", json.dumps(shown, ensure_ascii=False))
         print(f"Rejected rows are in {(WORK / 'rejected.jsonl').relative_to(ROOT)}:")
         for line in (WORK / "rejected.jsonl").read_text().splitlines():
@@ -99,9 +109,11 @@ def main() -> int:
         run_target({**config, "prospect_lists": None}, membership_stream(ids), "memberships")
         state = emulator_state(url)
         counters = state["counters"]
-        print(f"\nThe emulator now holds {len(state['memberships'])} list memberships; it "
-              f"served {counters.get('calls_total')} calls, at most "
-              f"{counters.get('max_in_flight')} at once.")
+        print(
+            f"\nThe emulator now holds {len(state['memberships'])} list memberships; it "
+            f"served {counters.get('calls_total')} calls, at most "
+            f"{counters.get('max_in_flight')} at once."
+        )
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)

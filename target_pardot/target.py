@@ -173,7 +173,7 @@ class TargetPardot(Target):
     capabilities = [
         PluginCapabilities.ABOUT,
         PluginCapabilities.STREAM_MAPS,
-        PluginCapabilities.SCHEMA_FLATTENING,
+        PluginCapabilities.FLATTENING,
         TargetCapabilities.VALIDATE_RECORDS,
     ]
 

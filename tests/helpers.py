@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from target_pardot.target import TargetPardot
+
 BIN = Path(sys.executable).parent
 
 PROSPECT_SCHEMA: dict[str, Any] = {
@@ -121,8 +123,6 @@ def parse_states(stdout: str) -> list[dict[str, Any]]:
 def run_inprocess(
     config: Mapping[str, Any], messages: Iterable[Any], capsys: Any, caplog: Any
 ) -> Result:
-    from target_pardot.target import TargetPardot
-
     caplog.clear()
     capsys.readouterr()
     caplog.set_level("INFO")

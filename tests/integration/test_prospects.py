@@ -8,6 +8,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from target_pardot.payloads import batch_body
 from tests.helpers import (
     base_config,
     record_message,
@@ -331,7 +332,7 @@ def test_summary_lists_calls_and_is_on_stderr_only(emu, run):
 def test_dry_run_sends_no_write_call(emu, run):
     result = run(
         base_config(emu, dry_run=True, upsert_by_email=True, prospect_lists="3"),
-        stream_of("prospects", people(7) + [{"id": 5}]),
+        stream_of("prospects", [*people(7), {"id": 5}]),
     )
     assert result.exit_code == 0
     assert emu.prospects() == []
@@ -473,8 +474,6 @@ def test_requests_carry_token_in_header_only(emu, run):
 
 def test_urlencoded_body_round_trip_is_what_pardot_parses():
     """The body the target builds decodes to exactly the array that was planned."""
-    from target_pardot.payloads import batch_body
-
     elements = [{"email": "a&b=c@example.com", "comments": "100% + ünïcode"}]
     decoded = json.loads(parse_qs(batch_body(elements))["prospects"][0])
     assert decoded == {"prospects": elements}

@@ -235,7 +235,8 @@ def test_membership_rows():
 
 def test_memberships_group_by_prospect_in_order():
     rows = [
-        prepare_membership({"list_id": l, "prospect_id": p}) for l, p in [(1, 10), (2, 11), (3, 10)]
+        prepare_membership({"list_id": lst, "prospect_id": p})
+        for lst, p in [(1, 10), (2, 11), (3, 10)]
     ]
     groups = group_memberships_by_prospect(rows, key=lambda r: r)
     assert list(groups) == [10, 11]

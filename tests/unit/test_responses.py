@@ -107,7 +107,8 @@ def test_success_and_partial_batch():
     assert batch_row_errors(reply.body) == {}
     reply = classify(
         200,
-        b'{"@attributes":{"stat":"fail","version":1},"errors":{"1":"Invalid prospect email address"}}',
+        b'{"@attributes":{"stat":"fail","version":1},'
+        b'"errors":{"1":"Invalid prospect email address"}}',
     )
     assert batch_row_errors(reply.body) == {1: "Invalid prospect email address"}
 
