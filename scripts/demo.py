@@ -103,7 +103,7 @@ def main() -> int:
         print(f"Rejected rows are in {(WORK / 'rejected.jsonl').relative_to(ROOT)}:")
         for line in (WORK / "rejected.jsonl").read_text().splitlines():
             row = json.loads(line)
-            print(f"   - {row['reason']} (code {row['code']})")
+            print(f"   - {row['reason'][:110]} (code {row['code']})")
 
         ids = [int(p["id"]) for p in prospects]
         run_target({**config, "prospect_lists": None}, membership_stream(ids), "memberships")

@@ -45,6 +45,7 @@ class PardotSink(BatchSink):
         self._record_validator = self._make_validator() if self.validate_schema else None
         self._position = 0
         self._warned_columns: set[str] = set()
+        self._schema_error: str | None = None
 
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         return None  # see the class docstring: validation happens in process_record
@@ -57,14 +58,19 @@ class PardotSink(BatchSink):
     def _make_validator(self) -> JSONSchemaValidator:
         return JSONSchemaValidator(self.schema, validate_formats=False)
 
-    def _schema_error(self, record: dict[str, Any]) -> str | None:
-        if self._record_validator is None:
-            return None
-        try:
-            self._record_validator.validate(record)
-        except InvalidRecord as exc:
-            return f"does not match the stream's schema: {exc.error_message}"
-        return None
+    def _validate_and_parse(self, record: dict) -> dict:
+        """Validate the record as received, for process_record to reject if needed.
+
+        The SDK would also turn date-time strings into datetime objects, which Pardot
+        never needs: values are sent exactly as the tap wrote them.
+        """
+        self._schema_error = None
+        if self._record_validator is not None:
+            try:
+                self._record_validator.validate(record)
+            except InvalidRecord as exc:
+                self._schema_error = f"does not match the stream's schema: {exc.error_message}"
+        return record
 
     def reject_at_intake(
         self, record: dict[str, Any], key: str, category: str, reason: str
@@ -113,7 +119,7 @@ class ProspectsSink(PardotSink):
     def process_record(self, record: dict, context: dict) -> None:
         self._position += 1
         self.runtime.stats.add("rows_received")
-        schema_error = self._schema_error(record)
+        schema_error = self._schema_error
         if schema_error is not None:
             self.reject_at_intake(record, _guess_key(record), "invalid_schema", schema_error)
             return
@@ -177,7 +183,7 @@ class ListMembershipsSink(PardotSink):
         self._position += 1
         self.runtime.stats.add("rows_received")
         key = f"list_id={record.get('list_id')}, prospect_id={record.get('prospect_id')}"
-        schema_error = self._schema_error(record)
+        schema_error = self._schema_error
         if schema_error is not None:
             self.reject_at_intake(record, key, "invalid_schema", schema_error)
             return

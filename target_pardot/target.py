@@ -7,6 +7,7 @@ import logging
 import sys
 from typing import IO, Any
 
+import click
 from singer_sdk import typing as th
 from singer_sdk.exceptions import (
     InvalidInputLine,
@@ -221,6 +222,15 @@ class TargetPardot(Target):
             self.drain_all(is_endofpipe=True)
         except TargetPardotError as exc:
             self.logger.error("While delivering the rows read so far: %s", exc)
+
+    @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
+        """Turn a missing config file into a one-line error instead of a traceback."""
+        try:
+            return super().cb_config(ctx, param, value)
+        except OSError as exc:
+            cls.logger.error("Could not read the config file: %s", exc)  # noqa: TRY400
+            ctx.exit(EXIT_CONFIG)
 
     @classmethod
     def invoke(  # type: ignore[override]
