@@ -229,7 +229,7 @@ class TargetPardot(Target):
         try:
             return super().cb_config(ctx, param, value)
         except OSError as exc:
-            cls.logger.error("Could not read the config file: %s", exc)  # noqa: TRY400
+            cls.logger.error("Could not read the config file: %s", exc)
             ctx.exit(EXIT_CONFIG)
 
     @classmethod

@@ -102,7 +102,7 @@ def test_no_secret_ever_leaves_the_process(emu, tmp_path, scenario):
         upsert_by_email=True,
         parallel_tasks=3,
     )
-    records = people(30) + [{"email": "bad address"}, {"first_name": "no key"}]
+    records = [*people(30), {"email": "bad address"}, {"first_name": "no key"}]
     if scenario == "bad_refresh_token":
         config["refresh_token"] = "a-revoked-refresh-token-value"
     if scenario == "expiring":
