@@ -149,7 +149,7 @@ class PardotClient:
             reason = _retry_reason(exc) if exc is not None else "unknown"
             self.stats.retry(reason)
             logger.info(
-                "Retrying %s in %.1fs after %s (attempt %d of %d).",
+                "Retrying %s in %.3fs after %s (attempt %d of %d).",
                 endpoint,
                 details.get("wait", 0.0),
                 reason,

@@ -247,7 +247,7 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         initial_retry_wait=_number(config, "initial_retry_wait", 1, minimum=0, integer=False),
         maximum_retry_wait=_number(config, "maximum_retry_wait", 120, minimum=0, integer=False),
         maximum_connection_timeout=_number(
-            config, "maximum_connection_timeout", 300, minimum=1, integer=False
+            config, "maximum_connection_timeout", 300, minimum=0.1, integer=False
         ),
         sandbox=sandbox,
         rejected_records_path=str(rejected_path) if rejected_path else None,
