@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import sys
@@ -169,7 +170,9 @@ class TargetPardot(Target):
     """Loads prospects and list memberships into Salesforce Pardot."""
 
     name = "target-pardot"
-    config_jsonschema = CONFIG_SCHEMA
+    # A copy: the SDK appends its built-in settings to the class's schema in place, and
+    # CONFIG_SCHEMA must keep listing only ours (the docs agreement test reads it).
+    config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     default_sink_class = ProspectsSink
     capabilities = [
         PluginCapabilities.ABOUT,
