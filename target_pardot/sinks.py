@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
-from singer_sdk.sinks.core import JSONSchemaValidator
 
 from target_pardot.delivery import PendingRow, ProspectDelivery
 from target_pardot.limits import MAX_BATCH_ROWS, MAX_CONCURRENT_REQUESTS
@@ -19,6 +18,7 @@ from target_pardot.payloads import (
     prepare_prospect,
     prospect_key,
 )
+from target_pardot.validation import FastRecordValidator
 
 MEMBERSHIP_COLUMNS = frozenset({"list_id", "prospect_id", "opted_out"})
 
@@ -55,8 +55,8 @@ class PardotSink(BatchSink):
         # an invalid row like any other, rejected or skipped in process_record.
         return
 
-    def _make_validator(self) -> JSONSchemaValidator:
-        return JSONSchemaValidator(self.schema, validate_formats=False)
+    def _make_validator(self) -> FastRecordValidator:
+        return FastRecordValidator(self.schema, validate_formats=False)
 
     def _validate_and_parse(self, record: dict) -> dict:
         """Validate the record as received, for process_record to reject if needed.

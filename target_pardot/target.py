@@ -28,6 +28,7 @@ from target_pardot.errors import (
     TargetPardotError,
 )
 from target_pardot.limits import DEFAULT_MAX_PAYLOAD, MAX_CONCURRENT_REQUESTS
+from target_pardot.reader import FastSingerReader
 from target_pardot.runtime import Runtime
 from target_pardot.settings import parse_settings
 from target_pardot.sinks import ListMembershipsSink, ProspectsSink
@@ -174,6 +175,7 @@ class TargetPardot(Target):
     # CONFIG_SCHEMA must keep listing only ours (the docs agreement test reads it).
     config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     default_sink_class = ProspectsSink
+    message_reader_class = FastSingerReader
     capabilities = [
         PluginCapabilities.ABOUT,
         PluginCapabilities.STREAM_MAPS,
