@@ -12,7 +12,6 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote_plus
 
 from target_pardot.fields import (
     BOOLEAN_FIELDS,
@@ -37,11 +36,13 @@ class InvalidRow(ValueError):
 
 @dataclass(frozen=True)
 class ProspectRow:
-    """One prospect ready to send. ``fields`` are v4 names, nulls already dropped."""
+    """One prospect ready to send. ``fields`` are v4 names, nulls already dropped;
+    ``text`` is their compact JSON, kept from the row-length check for reuse."""
 
     fields: dict[str, Any]
     key: str
     route: str
+    text: str = ""
 
 
 def _json_default(value: Any) -> Any:
@@ -52,9 +53,28 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+# One encoder for the process: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_default)
+
+
 def to_json(value: Any) -> str:
     """Compact JSON, as sent on the wire and as measured by the row-length rule."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+    return _ENCODER.encode(value)
+
+
+# urllib's quote_plus looks up every byte in a Python dict; str.translate does the same
+# mapping in C. Bytes are mapped as Latin-1 characters, so multi-byte UTF-8 characters
+# come out byte by byte as %XX, exactly as quote_plus writes them.
+_ALWAYS_SAFE = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+)
+_FORM_QUOTE = {byte: f"%{byte:02X}" for byte in range(256) if byte not in _ALWAYS_SAFE}
+_FORM_QUOTE[ord(" ")] = "+"
+
+
+def form_quote(text: str) -> str:
+    """Same result as urllib.parse.quote_plus(text), several times faster."""
+    return text.encode("utf-8").decode("latin-1").translate(_FORM_QUOTE)
 
 
 def clean_email(value: Any, *, lowercase: bool) -> str:
@@ -131,14 +151,15 @@ def prepare_prospect(
             "prospect_operation 'update' only updates existing prospects, which needs "
             "'id' or 'fid'",
         )
-    length = len(to_json(fields))
+    text = to_json(fields)
+    length = len(text)
     if length > MAX_ROW_JSON_CHARS:
         raise InvalidRow(
             "row_too_long",
             f"the row is {length} characters as JSON; the limit is {MAX_ROW_JSON_CHARS}",
         )
     route = ROUTE_V5 if upsert_by_email and not has_identity else ROUTE_V4
-    return ProspectRow(fields=fields, key=prospect_key(fields), route=route), ignored
+    return ProspectRow(fields=fields, key=prospect_key(fields), route=route, text=text), ignored
 
 
 def list_flags(list_ids: Iterable[int], *, add: bool) -> dict[str, int]:
@@ -172,7 +193,22 @@ def v5_upsert_body(
 
 def batch_body(elements: list[Mapping[str, Any]]) -> str:
     """The urlencoded POST body of a v4 batch call: the JSON never goes in the URL."""
-    return "prospects=" + quote_plus(to_json({"prospects": elements}))
+    return "prospects=" + form_quote(to_json({"prospects": elements}))
+
+
+_BODY_HEAD = "prospects=" + form_quote('{"prospects":[')
+_BODY_TAIL = form_quote("]}")
+_QUOTED_COMMA = form_quote(",")
+
+
+def batch_body_from_quoted(quoted_elements: list[str]) -> str:
+    """batch_body() from elements already serialised and quoted (see quoted_element)."""
+    return _BODY_HEAD + _QUOTED_COMMA.join(quoted_elements) + _BODY_TAIL
+
+
+def quoted_element(element: Mapping[str, Any]) -> str:
+    """One element as it appears, urlencoded, inside a batch body."""
+    return form_quote(to_json(element))
 
 
 # Fixed framing of a batch body: `prospects=` + urlencoded `{"prospects":[` ... `]}`.
@@ -181,7 +217,7 @@ _BODY_FRAMING = len(batch_body([]))
 
 def encoded_size(element: Mapping[str, Any]) -> int:
     """Bytes one element adds to a batch body, including the separating comma."""
-    return len(quote_plus(to_json(element))) + len(quote_plus(","))
+    return len(quoted_element(element)) + len(_QUOTED_COMMA)
 
 
 def plan_batches(
