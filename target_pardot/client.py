@@ -7,9 +7,8 @@ retry policy and the classification of replies. It knows nothing about Singer.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import backoff
 import requests
@@ -17,8 +16,11 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
 from target_pardot.auth import TokenProvider
+from target_pardot.concurrency import AdaptiveLimit
 from target_pardot.errors import (
     AuthFailed,
+    CallCancelled,
+    RateLimited,
     RetriesExhausted,
     RetryableError,
     TokenExpired,
@@ -29,6 +31,9 @@ from target_pardot.settings import Settings
 from target_pardot.stats import RunStats
 
 logger = logging.getLogger("target-pardot")
+
+#: Multipart parts for requests: name -> (filename or None, content, content type).
+Files = Mapping[str, tuple[str | None, bytes | str, str]]
 
 BUSINESS_UNIT_HEADER = "Pardot-Business-Unit-Id"
 _CONNECT_TIMEOUT_CAP = 30.0
@@ -55,6 +60,12 @@ def _retry_reason(exc: BaseException) -> str:
     return "connection"
 
 
+class _Expired(NamedTuple):
+    """Pardot refused this access token (error 184 or HTTP 401)."""
+
+    token: str
+
+
 class PardotClient:
     """Sends Pardot calls within the concurrency gate, with retries and token refresh."""
 
@@ -68,9 +79,12 @@ class PardotClient:
         self.session.mount("http://", adapter)
         timeout = settings.maximum_connection_timeout
         self.timeout = (min(_CONNECT_TIMEOUT_CAP, timeout), timeout)
-        # One gate for the whole process: every stream and every SDK drain thread goes
-        # through it, so the account never sees more than `parallel_tasks` calls from us.
-        self.gate = threading.BoundedSemaphore(settings.parallel_tasks)
+        # One gate for the whole process: every stream and every sending thread goes
+        # through it, so the account never sees more than `parallel_tasks` calls from us,
+        # and fewer while error 66 says other integrations hold some of the slots.
+        self.gate = AdaptiveLimit(settings.parallel_tasks)
+        # Set by the runtime: true once delivery has failed, so that no new call starts.
+        self.cancelled: Callable[[], bool] = lambda: False
         self.auth = TokenProvider(
             settings,
             self.session,
@@ -132,6 +146,7 @@ class PardotClient:
         params: Mapping[str, str] | None = None,
         data: str | None = None,
         json_body: Mapping[str, Any] | None = None,
+        files: Files | None = None,
         idempotent: bool,
     ) -> Reply:
         """Send with retries. Ambiguous failures of non-idempotent calls are raised at once.
@@ -169,7 +184,7 @@ class PardotClient:
             max_value=self.settings.maximum_retry_wait,
         )(self._send_with_token_refresh)
         try:
-            return send(method, path, endpoint, params, data, json_body)
+            return send(method, path, endpoint, params, data, json_body, files)
         except RetryableError as exc:
             if give_up(exc):
                 raise
@@ -186,55 +201,76 @@ class PardotClient:
         params: Mapping[str, str] | None,
         data: str | None,
         json_body: Mapping[str, Any] | None,
+        files: Files | None = None,
     ) -> Reply:
-        token = self.auth.token()
-        for _ in range(_TOKEN_REFRESHES_PER_CALL):
-            try:
-                return self._send_once(token, method, path, endpoint, params, data, json_body)
-            except TokenExpired:
+        for attempt in range(_TOKEN_REFRESHES_PER_CALL + 1):
+            outcome = self._send_once(method, path, endpoint, params, data, json_body, files)
+            if not isinstance(outcome, _Expired):
+                return outcome
+            if attempt < _TOKEN_REFRESHES_PER_CALL:
                 self.stats.retry("token_refresh")
-                token = self.auth.refresh(token)
-        try:
-            return self._send_once(token, method, path, endpoint, params, data, json_body)
-        except TokenExpired:
-            raise AuthFailed(
-                f"Pardot refused {_TOKEN_REFRESHES_PER_CALL + 1} access tokens in a row for "
-                "one call (error 184). Check that the connected app has the 'pardot_api' "
-                "scope, that its user has Pardot access, and that 'pardot_domain' and "
-                "'business_unit' belong to the same account."
-            ) from None
+                self.auth.refresh(outcome.token)
+        raise AuthFailed(
+            f"Pardot refused {_TOKEN_REFRESHES_PER_CALL + 1} access tokens in a row for "
+            "one call (error 184). Check that the connected app has the 'pardot_api' "
+            "scope, that its user has Pardot access, and that 'pardot_domain' and "
+            "'business_unit' belong to the same account."
+        )
 
     def _send_once(
         self,
-        token: str,
         method: str,
         path: str,
         endpoint: str,
         params: Mapping[str, str] | None,
         data: str | None,
         json_body: Mapping[str, Any] | None,
-    ) -> Reply:
-        headers = {
-            "Authorization": f"Bearer {token}",
-            BUSINESS_UNIT_HEADER: self.settings.business_unit,
-        }
-        if data is not None:
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        with self.gate:
+        files: Files | None = None,
+    ) -> Reply | _Expired:
+        """One request. Returns the token Pardot refused (184/401) instead of raising, so
+        the caller refreshes exactly that token."""
+        ticket = self.gate.acquire()
+        try:
+            if self.cancelled():
+                raise CallCancelled(endpoint)
+            # Read the token once the call may go: a thread that waited at the gate would
+            # otherwise send a token that another thread has already replaced.
+            token = self.auth.token()
+            headers = {
+                "Authorization": f"Bearer {token}",
+                BUSINESS_UNIT_HEADER: self.settings.business_unit,
+            }
+            if data is not None:
+                headers["Content-Type"] = "application/x-www-form-urlencoded"
             self.stats.call(endpoint)
-            try:
-                response = self.session.request(
-                    method,
-                    f"{self.settings.pardot_domain}{path}",
-                    params=params,
-                    data=data,
-                    json=json_body,
-                    headers=headers,
-                    timeout=self.timeout,
-                )
-            except requests.RequestException as exc:
-                raise RetryableError(
-                    f"{endpoint}: {type(exc).__name__} talking to {self.settings.pardot_domain}",
-                    ambiguous=not _not_sent(exc),
-                ) from None
-        return classify(response.status_code, response.content)
+            response = self.session.request(
+                method,
+                f"{self.settings.pardot_domain}{path}",
+                params=params,
+                data=data,
+                files=files,
+                json=json_body,
+                headers=headers,
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            self.gate.feedback(ticket, refused=False)
+            raise RetryableError(
+                f"{endpoint}: {type(exc).__name__} talking to {self.settings.pardot_domain}",
+                ambiguous=not _not_sent(exc),
+            ) from None
+        finally:
+            self.gate.release()
+        try:
+            reply = classify(response.status_code, response.content)
+        except RateLimited:
+            self.gate.feedback(ticket, refused=True)
+            raise
+        except TokenExpired:
+            self.gate.feedback(ticket, refused=False)
+            return _Expired(token)
+        except BaseException:
+            self.gate.feedback(ticket, refused=False)
+            raise
+        self.gate.feedback(ticket, refused=False)
+        return reply

@@ -1,8 +1,8 @@
 """Deliver prepared prospect rows: batching, parallel calls, and mapping replies to rows.
 
-Sinks hand over rows; this module decides which call carries each row, runs the calls
-with up to `parallel_tasks` in flight (the client's gate holds the process-wide limit),
-and turns every per-row outcome into a count or a rejection.
+Sinks hand over rows; this module decides which call carries each row, hands the calls
+to the background sender (the client's gate holds the process-wide limit on calls in
+flight), and turns every per-row outcome into a count or a rejection.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -21,13 +20,15 @@ from target_pardot.payloads import (
     ROUTE_V4,
     ROUTE_V5,
     ProspectRow,
-    batch_body,
-    encoded_size,
+    batch_body_from_quoted,
+    form_quote,
     list_flags,
     plan_batches,
+    quoted_element,
     v4_element,
     v5_upsert_body,
 )
+from target_pardot.pipeline import Sender
 from target_pardot.rejects import RejectionReporter
 from target_pardot.responses import (
     CODE_CONFLICTING_UPDATE,
@@ -43,6 +44,9 @@ logger = logging.getLogger("target-pardot")
 V5_RETURN_FIELDS = ("id", "email")
 _TRANSIENT_ROW_CODES = frozenset({CODE_UNABLE_TO_SAVE, CODE_CONFLICTING_UPDATE})
 _TRANSIENT_ROW_MESSAGES = ("Unable to save the prospect", "Conflicting Update")
+_QUOTED_SEPARATOR = len(form_quote(","))
+#: An upsert_by_email load this large is worth a hint about prospect_operation: import.
+V5_CALLS_BEFORE_IMPORT_HINT = 5_000
 
 
 @dataclass
@@ -57,34 +61,32 @@ class PendingRow:
 
 @dataclass
 class _Item:
+    """One element of a v4 batch; ``quoted`` is how it appears in the urlencoded body."""
+
     pending: PendingRow
     element: dict[str, Any]
+    quoted: str
     attempts: int = 0
 
 
-def run_in_parallel(executor: ThreadPoolExecutor, jobs: Iterable[Callable[[], None]]) -> None:
-    """Run every job; after the first failure start no new one, wait for the rest, re-raise.
+class _Upserted:
+    """The prospect ids of one hand-over's v5 rows. The last upsert to finish passes
+    them on (for their list flags), so no thread waits for the others."""
 
-    Calls already in flight are never abandoned, so their outcome is always known.
-    """
-    stop = threading.Event()
+    def __init__(self, expected: int, then: Callable[[list[tuple[PendingRow, int]]], None]):
+        self._expected = expected
+        self._then = then
+        self._items: list[tuple[PendingRow, int]] = []
+        self._lock = threading.Lock()
 
-    def guarded(job: Callable[[], None]) -> None:
-        if not stop.is_set():
-            try:
-                job()
-            except BaseException:
-                stop.set()
-                raise
-
-    futures: list[Future[None]] = [executor.submit(guarded, job) for job in jobs]
-    first_error: BaseException | None = None
-    for future in futures:
-        error = future.exception()
-        if error is not None and first_error is None:
-            first_error = error
-    if first_error is not None:
-        raise first_error
+    def add(self, pending: PendingRow, prospect_id: int | None) -> None:
+        with self._lock:
+            if prospect_id is not None:
+                self._items.append((pending, prospect_id))
+            self._expected -= 1
+            finished = self._expected == 0
+        if finished and self._items:
+            self._then(self._items)
 
 
 def _is_transient_row_error(message: str) -> bool:
@@ -103,51 +105,62 @@ class ProspectDelivery:
         settings: Settings,
         stats: RunStats,
         reporter: RejectionReporter,
-        executor: ThreadPoolExecutor,
+        sender: Sender,
     ) -> None:
         self.client = client
         self.settings = settings
         self.stats = stats
         self.reporter = reporter
-        self.executor = executor
+        self.sender = sender
         self.operation = "batchUpdate" if settings.prospect_operation == "update" else "batchUpsert"
         self.flags = list_flags(
             settings.prospect_lists, add=settings.prospect_list_operation == "add"
         )
         self._warned_split = False
+        self._v5_rows = 0
 
     # -- entry point ------------------------------------------------------------------
 
     def deliver(self, rows: Sequence[PendingRow]) -> None:
-        v4_items = [
-            _Item(p, v4_element(p.row.fields, self.flags)) for p in rows if p.row.route == ROUTE_V4
-        ]
+        """Plan the calls for these rows and hand them to the sender; returns at once
+        unless the sender's queue is full."""
+        v4_items = [self._item(p) for p in rows if p.row.route == ROUTE_V4]
         v5_rows = [p for p in rows if p.row.route == ROUTE_V5]
+        self._count_v5(len(v5_rows))
         if self.settings.dry_run:
             self._plan_only(v4_items, v5_rows)
             return
-        jobs: list[Callable[[], None]] = [
-            partial(self._send_v4, batch) for batch in self._batches(v4_items)
-        ]
-        upserted: list[tuple[PendingRow, int]] = []
-        lock = threading.Lock()
+        for batch in self._batches(v4_items):
+            self.sender.submit(partial(self._send_v4, batch))
+        if v5_rows:
+            upserted = _Upserted(len(v5_rows), self._apply_lists_by_id) if self.flags else None
+            for pending in v5_rows:
+                self.sender.submit(partial(self._upsert, pending, upserted))
 
-        def upsert(pending: PendingRow) -> None:
-            prospect_id = self._send_v5(pending)
-            if prospect_id is not None:
-                with lock:
-                    upserted.append((pending, prospect_id))
+    def _item(self, pending: PendingRow) -> _Item:
+        row = pending.row
+        if self.flags or not row.text:
+            element = v4_element(row.fields, self.flags)
+            return _Item(pending, element, quoted_element(element))
+        # Without list flags the element is the row's fields: reuse their JSON.
+        return _Item(pending, row.fields, form_quote(row.text))
 
-        jobs += [partial(upsert, p) for p in v5_rows]
-        run_in_parallel(self.executor, jobs)
-        if self.flags and upserted:
-            self._apply_lists_by_id(upserted)
+    def _count_v5(self, rows: int) -> None:
+        before = self._v5_rows
+        self._v5_rows += rows
+        if before <= V5_CALLS_BEFORE_IMPORT_HINT < self._v5_rows:
+            logger.info(
+                "upsert_by_email has now needed over %d upsertLatestByEmail calls, one per "
+                "row; for loads this size, prospect_operation 'import' loads email-keyed "
+                "rows through the Import API in about one call per 100,000 rows.",
+                V5_CALLS_BEFORE_IMPORT_HINT,
+            )
 
     def _batches(self, items: Iterable[_Item]) -> list[list[_Item]]:
         return list(
             plan_batches(
                 items,
-                size_of=lambda item: encoded_size(item.element),
+                size_of=lambda item: len(item.quoted) + _QUOTED_SEPARATOR,
                 max_payload=self.settings.max_payload,
             )
         )
@@ -165,7 +178,7 @@ class ProspectDelivery:
 
     def _send_v4(self, batch: list[_Item], operation: str | None = None) -> None:
         operation = operation or self.operation
-        body = batch_body([item.element for item in batch])
+        body = batch_body_from_quoted([item.quoted for item in batch])
         # On AMPSEA accounts an email-only row always creates a prospect: sending it twice
         # creates two. Such a batch is not replayed blindly after an ambiguous failure.
         idempotent = operation == "batchUpdate" or all(
@@ -256,6 +269,11 @@ class ProspectDelivery:
 
     # -- v5 upsert by email ----------------------------------------------------------
 
+    def _upsert(self, pending: PendingRow, upserted: _Upserted | None) -> None:
+        prospect_id = self._send_v5(pending)
+        if upserted is not None:
+            upserted.add(pending, prospect_id)
+
     def _send_v5(self, pending: PendingRow) -> int | None:
         body = v5_upsert_body(
             pending.row.fields,
@@ -276,14 +294,15 @@ class ProspectDelivery:
 
     def _apply_lists_by_id(self, upserted: list[tuple[PendingRow, int]]) -> None:
         """List flags for rows upserted through v5, in batchUpdate calls keyed by id."""
-        jobs = [
-            partial(self._send_v4, batch, "batchUpdate")
-            for batch in self._batches(self._list_items(upserted))
-        ]
-        run_in_parallel(self.executor, jobs)
+        for batch in self._batches(self._list_items(upserted)):
+            self.sender.submit_followup(partial(self._send_v4, batch, "batchUpdate"))
 
     def _list_items(self, upserted: list[tuple[PendingRow, int]]) -> list[_Item]:
-        return [_Item(pending, {"id": pid, **self.flags}) for pending, pid in upserted]
+        items = []
+        for pending, pid in upserted:
+            element = {"id": pid, **self.flags}
+            items.append(_Item(pending, element, quoted_element(element)))
+        return items
 
     def _reject(self, pending: PendingRow, category: str, reason: str, code: Any) -> None:
         self.reporter.reject(

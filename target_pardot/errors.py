@@ -93,3 +93,10 @@ class RecordRejected(TargetPardotError):
     def __init__(self, message: str, *, during_delivery: bool):
         super().__init__(message)
         self.during_delivery = during_delivery
+
+
+class CallCancelled(Exception):
+    """A call was not sent because delivery already failed elsewhere in the run.
+
+    Not a TargetPardotError: the failure that caused it is the one reported.
+    """

@@ -9,14 +9,12 @@ API call each, so they are used only where a batch cannot say it: `opted_out`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from target_pardot.client import PardotClient
-from target_pardot.delivery import run_in_parallel
 from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
 from target_pardot.payloads import (
     MembershipRow,
@@ -26,6 +24,7 @@ from target_pardot.payloads import (
     membership_element,
     plan_batches,
 )
+from target_pardot.pipeline import Sender
 from target_pardot.rejects import RejectionReporter
 from target_pardot.responses import (
     CODE_ALREADY_MEMBER,
@@ -72,13 +71,13 @@ class MembershipDelivery:
         settings: Settings,
         stats: RunStats,
         reporter: RejectionReporter,
-        executor: ThreadPoolExecutor,
+        sender: Sender,
     ) -> None:
         self.client = client
         self.settings = settings
         self.stats = stats
         self.reporter = reporter
-        self.executor = executor
+        self.sender = sender
         self.add = settings.list_membership_operation == "upsert"
 
     def deliver(self, rows: Sequence[PendingMembership]) -> None:
@@ -97,9 +96,10 @@ class MembershipDelivery:
             for _ in explicit:
                 self.stats.plan("listMembership/create", 1)
             return
-        jobs: list[Callable[[], None]] = [partial(self._send_groups, batch) for batch in batches]
-        jobs += [partial(self._send_explicit, p) for p in explicit]
-        run_in_parallel(self.executor, jobs)
+        for batch in batches:
+            self.sender.submit(partial(self._send_groups, batch))
+        for pending in explicit:
+            self.sender.submit(partial(self._send_explicit, pending))
 
     def _element(self, group: _ProspectGroup) -> dict[str, Any]:
         return membership_element(group.prospect_id, group.list_ids, add=self.add)

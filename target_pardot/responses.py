@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from target_pardot.errors import (
@@ -55,10 +55,11 @@ ROW_MESSAGE_CODES = {
 
 @dataclass(frozen=True)
 class Reply:
-    """A successful reply, parsed."""
+    """A successful reply, parsed. ``content`` keeps the raw bytes (a CSV, say)."""
 
     status: int
     body: Any
+    content: bytes = field(default=b"", repr=False)
 
 
 def parse_body(content: bytes) -> Any:
@@ -119,7 +120,7 @@ def classify(status: int, content: bytes) -> Reply:
         )
     if status >= 400:
         raise PardotApiError(f"HTTP {status}: {message or 'request refused'}", status=status)
-    return Reply(status=status, body=body)
+    return Reply(status=status, body=body, content=content)
 
 
 def raise_for_code(code: int, status: int, message: str) -> None:

@@ -5,34 +5,54 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from target_pardot.client import PardotClient
+from target_pardot.pipeline import Sender
 from target_pardot.rejects import RejectionReporter
 from target_pardot.settings import Settings
 from target_pardot.stats import RunStats
 
+#: Jobs (calls, mostly of 50 rows) queued ahead of the senders, per slot: enough that no
+#: slot waits for the reading thread, few enough to bound memory.
+QUEUED_JOBS_PER_SLOT = 4
+
 
 @dataclass
 class Runtime:
-    """Settings, counters, the single client (one token, one gate) and the reporter."""
+    """Settings, counters, the single client (one token, one gate), the reporter and the
+    background sender."""
 
     settings: Settings
     stats: RunStats
     client: PardotClient
     reporter: RejectionReporter
+    sender: Sender
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
         stats = RunStats()
+        slots = settings.parallel_tasks
+        # One more worker than slots: a worker preparing its next call (building the
+        # body, reading the reply) does not leave a slot idle.
+        sender = Sender(workers=slots + 1, max_queued=QUEUED_JOBS_PER_SLOT * slots)
+        client = PardotClient(settings, stats)
+        client.cancelled = lambda: sender.failed
         return cls(
             settings=settings,
             stats=stats,
-            client=PardotClient(settings, stats),
+            client=client,
             reporter=RejectionReporter(
                 skip=settings.skip_invalid_records,
                 path=settings.rejected_records_path,
                 stats=stats,
             ),
+            sender=sender,
         )
 
+    def settle(self) -> None:
+        """Return once every row handed over so far is delivered or rejected; raise the
+        failure that stopped delivery instead. STATE may be written only after this."""
+        self.sender.wait()
+
     def close(self) -> None:
+        self.sender.close()
         self.client.close()
         self.reporter.close()

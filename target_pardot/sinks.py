@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.exceptions import InvalidRecord
@@ -104,16 +103,12 @@ class ProspectsSink(PardotSink):
 
     def __init__(self, target: Any, stream_name: str, schema: dict, key_properties: Any):
         super().__init__(target, stream_name, schema, key_properties)
-        self._executor = ThreadPoolExecutor(
-            max_workers=self.settings.parallel_tasks,
-            thread_name_prefix=f"pardot-{stream_name}",
-        )
         self.delivery = ProspectDelivery(
             client=self.runtime.client,
             settings=self.settings,
             stats=self.runtime.stats,
             reporter=self.runtime.reporter,
-            executor=self._executor,
+            sender=self.runtime.sender,
         )
 
     def process_record(self, record: dict, context: dict) -> None:
@@ -144,10 +139,6 @@ class ProspectsSink(PardotSink):
         if rows:
             self.delivery.deliver(rows)
 
-    def clean_up(self) -> None:
-        self._executor.shutdown(wait=True)
-        super().clean_up()
-
 
 def _guess_key(record: dict[str, Any]) -> str:
     """Best-effort key of a row that failed before it was mapped."""
@@ -167,16 +158,12 @@ class ListMembershipsSink(PardotSink):
 
     def __init__(self, target: Any, stream_name: str, schema: dict, key_properties: Any):
         super().__init__(target, stream_name, schema, key_properties)
-        self._executor = ThreadPoolExecutor(
-            max_workers=self.settings.parallel_tasks,
-            thread_name_prefix=f"pardot-{stream_name}",
-        )
         self.delivery = MembershipDelivery(
             client=self.runtime.client,
             settings=self.settings,
             stats=self.runtime.stats,
             reporter=self.runtime.reporter,
-            executor=self._executor,
+            sender=self.runtime.sender,
         )
 
     def process_record(self, record: dict, context: dict) -> None:
@@ -203,7 +190,3 @@ class ListMembershipsSink(PardotSink):
         rows = context.get("rows", [])
         if rows:
             self.delivery.deliver(rows)
-
-    def clean_up(self) -> None:
-        self._executor.shutdown(wait=True)
-        super().clean_up()

@@ -225,8 +225,20 @@ class TargetPardot(Target):
         """Input stopped early: deliver what was accepted before it, then emit its STATE."""
         try:
             self.drain_all(is_endofpipe=True)
+            self.runtime.settle()
         except TargetPardotError as exc:
             self.logger.error("While delivering the rows read so far: %s", exc)
+
+    def process_endofpipe(self) -> None:
+        super().process_endofpipe()
+        # Without a STATE message to write, nothing above waited for the last calls.
+        self.runtime.settle()
+
+    def _write_state_message(self, state: dict) -> None:
+        # Calls run in the background (see pipeline.py): STATE waits for every row before
+        # it, and a failed delivery is raised here instead of letting STATE through.
+        self.runtime.settle()
+        super()._write_state_message(state)
 
     @classmethod
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
