@@ -105,7 +105,11 @@ def target_config(emu: PardotEmulator, **overrides: Any) -> dict[str, Any]:
 
 
 def run_target(
-    config: Mapping[str, Any], stdin_path: Path, *, argv: list[str] | None = None, timeout: float = 1800
+    config: Mapping[str, Any],
+    stdin_path: Path,
+    *,
+    argv: list[str] | None = None,
+    timeout: float = 1800,
 ) -> Run:
     WORK.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix="config-", suffix=".json", dir=WORK)

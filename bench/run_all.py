@@ -18,17 +18,26 @@ from pathlib import Path
 # Run as a script (`python bench/run_all.py`), the repository root is not on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.suite import BENCHMARKS, FULL, SMOKE, scaled  # noqa: E402
+from bench.suite import BENCHMARKS, FULL, SMOKE, scaled
 
 
 def main(argv: list[str] | None = None) -> int:
     names = [name for name, _ in BENCHMARKS]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("only", nargs="*", choices=[[], *names], metavar="NAME",
-                        help=f"benchmarks to run (default: all): {', '.join(names)}")
+    parser.add_argument(
+        "only",
+        nargs="*",
+        choices=[[], *names],
+        metavar="NAME",
+        help=f"benchmarks to run (default: all): {', '.join(names)}",
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes")
-    parser.add_argument("--factor", type=float, default=1.0,
-                        help="multiply every row count (e.g. 0.1 for a quick look)")
+    parser.add_argument(
+        "--factor",
+        type=float,
+        default=1.0,
+        help="multiply every row count (e.g. 0.1 for a quick look)",
+    )
     args = parser.parse_args(argv)
     scale = scaled(SMOKE if args.smoke else FULL, args.factor)
     failed = False

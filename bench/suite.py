@@ -106,9 +106,7 @@ def v5_ceiling(scale: Scale) -> Line:
     rows = scale.v5_rows
     latency = scale.ceiling_latency_ms / 1000
     with emulator(latency_ms=scale.ceiling_latency_ms) as emu:
-        run = run_target(
-            target_config(emu, upsert_by_email=True), datasets.prospects_file(rows)
-        )
+        run = run_target(target_config(emu, upsert_by_email=True), datasets.prospects_file(rows))
         calls = emu.counters()["calls_by_endpoint"].get("prospect/upsertLatestByEmail", 0)
     _require_all_sent(run, rows)
     best = MAX_CONCURRENT_REQUESTS / latency
@@ -208,9 +206,7 @@ def bulk_import(scale: Scale) -> Line:
     )
     share = made / v5_calls
     rps = _rows_per_second(run)
-    figure = (
-        f"{made} calls ({share:.4%} of the v5 path's {v5_calls:,}), {rps:,.0f} rows/s"
-    )
+    figure = f"{made} calls ({share:.4%} of the v5 path's {v5_calls:,}), {rps:,.0f} rows/s"
     ok = share < 0.01 and rps >= 20_000
     return Line("7", "import", figure, "<1%, >=20k rows/s", ok, rps)
 
@@ -236,7 +232,9 @@ def unchanged(scale: Scale) -> Line:
         raise RuntimeError(f"the re-run counted {again.summary.get('rows_unchanged')} unchanged")
     rps = _rows_per_second(again)
     figure = f"{writes} write calls, {rps:,.0f} rows/s on the re-run"
-    return Line("8", "skip unchanged", figure, "0, >= 30,000 rows/s", writes == 0 and rps >= 30_000, rps)
+    return Line(
+        "8", "skip unchanged", figure, "0, >= 30,000 rows/s", writes == 0 and rps >= 30_000, rps
+    )
 
 
 # --------------------------------------------------------------------------- adaptive
@@ -246,9 +244,7 @@ def adaptive(scale: Scale) -> Line:
     """Another integration holds 2 of the 5 slots; error 66 must stay rare."""
     rows = scale.adaptive_rows
     with emulator(latency_ms=scale.adaptive_latency_ms, reserved_slots=2) as emu:
-        run = run_target(
-            target_config(emu, initial_retry_wait=0.2), datasets.prospects_file(rows)
-        )
+        run = run_target(target_config(emu, initial_retry_wait=0.2), datasets.prospects_file(rows))
         counters = emu.counters()
     _require_all_sent(run, rows)
     made = pardot_calls(counters)
@@ -284,4 +280,3 @@ def scaled(scale: Scale, factor: float) -> Scale:
         if name.endswith("_rows")
     }
     return replace(scale, **sizes)
-
