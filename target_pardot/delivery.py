@@ -17,14 +17,15 @@ from typing import Any
 from target_pardot.client import PardotClient
 from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
 from target_pardot.payloads import (
+    QUOTED_COMMA_SIZE,
     ROUTE_V4,
     ROUTE_V5,
     ProspectRow,
-    batch_body_from_quoted,
-    form_quote,
+    batch_body_from_json,
+    form_quoted_length,
     list_flags,
     plan_batches,
-    quoted_element,
+    to_json,
     v4_element,
     v5_upsert_body,
 )
@@ -44,7 +45,6 @@ logger = logging.getLogger("target-pardot")
 V5_RETURN_FIELDS = ("id", "email")
 _TRANSIENT_ROW_CODES = frozenset({CODE_UNABLE_TO_SAVE, CODE_CONFLICTING_UPDATE})
 _TRANSIENT_ROW_MESSAGES = ("Unable to save the prospect", "Conflicting Update")
-_QUOTED_SEPARATOR = len(form_quote(","))
 #: An upsert_by_email load this large is worth a hint about prospect_operation: import.
 V5_CALLS_BEFORE_IMPORT_HINT = 5_000
 
@@ -61,12 +61,18 @@ class PendingRow:
 
 @dataclass
 class _Item:
-    """One element of a v4 batch; ``quoted`` is how it appears in the urlencoded body."""
+    """One element of a v4 batch: its JSON, and the bytes it adds to the urlencoded body."""
 
     pending: PendingRow
     element: dict[str, Any]
-    quoted: str
+    text: str
+    size: int
     attempts: int = 0
+
+    @classmethod
+    def of(cls, pending: PendingRow, element: dict[str, Any], text: str = "") -> _Item:
+        text = text or to_json(element)
+        return cls(pending, element, text, form_quoted_length(text) + QUOTED_COMMA_SIZE)
 
 
 class _Upserted:
@@ -139,11 +145,10 @@ class ProspectDelivery:
 
     def _item(self, pending: PendingRow) -> _Item:
         row = pending.row
-        if self.flags or not row.text:
-            element = v4_element(row.fields, self.flags)
-            return _Item(pending, element, quoted_element(element))
+        if self.flags:
+            return _Item.of(pending, v4_element(row.fields, self.flags))
         # Without list flags the element is the row's fields: reuse their JSON.
-        return _Item(pending, row.fields, form_quote(row.text))
+        return _Item.of(pending, row.fields, row.text)
 
     def _count_v5(self, rows: int) -> None:
         before = self._v5_rows
@@ -160,7 +165,7 @@ class ProspectDelivery:
         return list(
             plan_batches(
                 items,
-                size_of=lambda item: len(item.quoted) + _QUOTED_SEPARATOR,
+                size_of=lambda item: item.size,
                 max_payload=self.settings.max_payload,
             )
         )
@@ -178,7 +183,7 @@ class ProspectDelivery:
 
     def _send_v4(self, batch: list[_Item], operation: str | None = None) -> None:
         operation = operation or self.operation
-        body = batch_body_from_quoted([item.quoted for item in batch])
+        body = batch_body_from_json([item.text for item in batch])
         # On AMPSEA accounts an email-only row always creates a prospect: sending it twice
         # creates two. Such a batch is not replayed blindly after an ambiguous failure.
         idempotent = operation == "batchUpdate" or all(
@@ -298,11 +303,7 @@ class ProspectDelivery:
             self.sender.submit_followup(partial(self._send_v4, batch, "batchUpdate"))
 
     def _list_items(self, upserted: list[tuple[PendingRow, int]]) -> list[_Item]:
-        items = []
-        for pending, pid in upserted:
-            element = {"id": pid, **self.flags}
-            items.append(_Item(pending, element, quoted_element(element)))
-        return items
+        return [_Item.of(pending, {"id": pid, **self.flags}) for pending, pid in upserted]
 
     def _reject(self, pending: PendingRow, category: str, reason: str, code: Any) -> None:
         self.reporter.reject(

@@ -62,19 +62,38 @@ def to_json(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
-# urllib's quote_plus looks up every byte in a Python dict; str.translate does the same
-# mapping in C. Bytes are mapped as Latin-1 characters, so multi-byte UTF-8 characters
-# come out byte by byte as %XX, exactly as quote_plus writes them.
-_ALWAYS_SAFE = frozenset(
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
-)
-_FORM_QUOTE = {byte: f"%{byte:02X}" for byte in range(256) if byte not in _ALWAYS_SAFE}
-_FORM_QUOTE[ord(" ")] = "+"
+# urllib's quote_plus maps every byte through a Python-level lookup. JSON rows use only
+# a handful of distinct characters that need escaping, so escaping each distinct one with
+# str.replace (a C loop) is several times faster. Non-ASCII text is escaped byte by byte,
+# as quote_plus does, by viewing its UTF-8 bytes as Latin-1 characters.
+_ALWAYS_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+_ESCAPES = {chr(byte): f"%{byte:02X}" for byte in range(256) if chr(byte) not in _ALWAYS_SAFE}
+_ESCAPES[" "] = "+"
+_SAFE_BYTES = bytes(sorted(ord(c) for c in _ALWAYS_SAFE | {" "}))
 
 
 def form_quote(text: str) -> str:
     """Same result as urllib.parse.quote_plus(text), several times faster."""
-    return text.encode("utf-8").decode("latin-1").translate(_FORM_QUOTE)
+    if not text.isascii():
+        text = text.encode("utf-8").decode("latin-1")
+    present = set(text)
+    present.difference_update(_ALWAYS_SAFE)
+    # Escapes introduce "%" and "+": escape those two first, and spaces (-> "+") last.
+    for char in ("%", "+"):
+        if char in present:
+            present.discard(char)
+            text = text.replace(char, _ESCAPES[char])
+    space = " " in present
+    present.discard(" ")
+    for char in present:
+        text = text.replace(char, _ESCAPES[char])
+    return text.replace(" ", "+") if space else text
+
+
+def form_quoted_length(text: str) -> int:
+    """len(form_quote(text)), without building it: every unsafe byte becomes three."""
+    data = text.encode("utf-8")
+    return len(data) + 2 * len(data.translate(None, _SAFE_BYTES))
 
 
 def clean_email(value: Any, *, lowercase: bool) -> str:
@@ -196,28 +215,22 @@ def batch_body(elements: list[Mapping[str, Any]]) -> str:
     return "prospects=" + form_quote(to_json({"prospects": elements}))
 
 
-_BODY_HEAD = "prospects=" + form_quote('{"prospects":[')
-_BODY_TAIL = form_quote("]}")
-_QUOTED_COMMA = form_quote(",")
-
-
-def batch_body_from_quoted(quoted_elements: list[str]) -> str:
-    """batch_body() from elements already serialised and quoted (see quoted_element)."""
-    return _BODY_HEAD + _QUOTED_COMMA.join(quoted_elements) + _BODY_TAIL
-
-
-def quoted_element(element: Mapping[str, Any]) -> str:
-    """One element as it appears, urlencoded, inside a batch body."""
-    return form_quote(to_json(element))
+def batch_body_from_json(element_texts: list[str]) -> str:
+    """batch_body() from elements already serialised with to_json()."""
+    return "prospects=" + form_quote('{"prospects":[' + ",".join(element_texts) + "]}")
 
 
 # Fixed framing of a batch body: `prospects=` + urlencoded `{"prospects":[` ... `]}`.
 _BODY_FRAMING = len(batch_body([]))
 
 
+#: Bytes a separating comma adds to a batch body ("%2C").
+QUOTED_COMMA_SIZE = 3
+
+
 def encoded_size(element: Mapping[str, Any]) -> int:
     """Bytes one element adds to a batch body, including the separating comma."""
-    return len(quoted_element(element)) + len(_QUOTED_COMMA)
+    return form_quoted_length(to_json(element)) + QUOTED_COMMA_SIZE
 
 
 def plan_batches(

@@ -9,11 +9,11 @@ import pytest
 
 from target_pardot.payloads import (
     batch_body,
-    batch_body_from_quoted,
+    batch_body_from_json,
     encoded_size,
     form_quote,
+    form_quoted_length,
     prepare_prospect,
-    quoted_element,
     to_json,
 )
 
@@ -26,20 +26,26 @@ def test_form_quote_is_quote_plus(seed):
     for _ in range(300):
         text = "".join(rng.choice(ALPHABET) for _ in range(rng.randrange(0, 40)))
         assert form_quote(text) == quote_plus(text)
+        assert form_quoted_length(text) == len(quote_plus(text))
 
 
 def test_every_byte_value_matches_quote_plus():
     text = "".join(chr(code) for code in range(0x800))
     assert form_quote(text) == quote_plus(text)
+    assert form_quoted_length(text) == len(quote_plus(text))
 
 
-def test_body_from_quoted_elements_is_the_body():
+def test_escapes_that_introduce_escape_characters_are_not_escaped_twice():
+    assert form_quote("% +%2B") == quote_plus("% +%2B") == "%25+%2B%252B"
+
+
+def test_body_from_element_json_is_the_body():
     elements = [
         {"email": "a+b@x.com", "first_name": "Zoë", "list_3": 1},
         {"id": 7, "comments": "100% & more"},
     ]
-    assert batch_body_from_quoted([quoted_element(e) for e in elements]) == batch_body(elements)
-    assert batch_body_from_quoted([]) == batch_body([])
+    assert batch_body_from_json([to_json(e) for e in elements]) == batch_body(elements)
+    assert batch_body_from_json([]) == batch_body([])
 
 
 def test_encoded_size_counts_the_element_and_its_comma():
