@@ -16,6 +16,7 @@ from typing import Any
 
 from target_pardot.client import PardotClient
 from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
+from target_pardot.ledger import PROSPECTS, Ledger, prospect_fingerprint
 from target_pardot.payloads import (
     QUOTED_COMMA_SIZE,
     ROUTE_V4,
@@ -57,6 +58,8 @@ class PendingRow:
     position: int
     record: dict[str, Any]
     row: ProspectRow
+    #: Of the payload, for skip_unchanged; recorded once Pardot accepts the row.
+    fingerprint: bytes | None = None
 
 
 @dataclass
@@ -68,6 +71,8 @@ class _Item:
     text: str
     size: int
     attempts: int = 0
+    #: Only sets the lists of a row already sent (through v5): not a row sent again.
+    lists_only: bool = False
 
     @classmethod
     def of(cls, pending: PendingRow, element: dict[str, Any], text: str = "") -> _Item:
@@ -112,12 +117,14 @@ class ProspectDelivery:
         stats: RunStats,
         reporter: RejectionReporter,
         sender: Sender,
+        ledger: Ledger | None = None,
     ) -> None:
         self.client = client
         self.settings = settings
         self.stats = stats
         self.reporter = reporter
         self.sender = sender
+        self.ledger = ledger
         self.operation = "batchUpdate" if settings.prospect_operation == "update" else "batchUpsert"
         self.flags = list_flags(
             settings.prospect_lists, add=settings.prospect_list_operation == "add"
@@ -130,6 +137,8 @@ class ProspectDelivery:
     def deliver(self, rows: Sequence[PendingRow]) -> None:
         """Plan the calls for these rows and hand them to the sender; returns at once
         unless the sender's queue is full."""
+        if self.ledger is not None:
+            rows = self._changed(rows, self.ledger)
         v4_items = [self._item(p) for p in rows if p.row.route == ROUTE_V4]
         v5_rows = [p for p in rows if p.row.route == ROUTE_V5]
         self._count_v5(len(v5_rows))
@@ -142,6 +151,24 @@ class ProspectDelivery:
             upserted = _Upserted(len(v5_rows), self._apply_lists_by_id) if self.flags else None
             for pending in v5_rows:
                 self.sender.submit(partial(self._upsert, pending, upserted))
+
+    def _changed(self, rows: Sequence[PendingRow], ledger: Ledger) -> list[PendingRow]:
+        """The rows whose payload differs from what Pardot last accepted for their key."""
+        for pending in rows:
+            pending.fingerprint = prospect_fingerprint(pending.row.fields, self.flags)
+        same = ledger.unchanged(
+            PROSPECTS,
+            [(p.row.key, p.fingerprint) for p in rows],  # type: ignore[misc]
+        )
+        changed = [pending for pending, unchanged in zip(rows, same, strict=True) if not unchanged]
+        self.stats.add("unchanged", len(rows) - len(changed))
+        return changed
+
+    def _accepted(self, rows: Iterable[PendingRow]) -> None:
+        if self.ledger is not None and not self.settings.dry_run:
+            self.ledger.accept(
+                PROSPECTS, [(p.row.key, p.fingerprint) for p in rows if p.fingerprint]
+            )
 
     def _item(self, pending: PendingRow) -> _Item:
         row = pending.row
@@ -199,17 +226,19 @@ class ProspectDelivery:
             return
         errors = batch_row_errors(reply.body)
         retry_later: list[_Item] = []
-        delivered = 0
+        accepted: list[_Item] = []
         for index, item in enumerate(batch):
             message = errors.get(index)
             if message is None:
-                delivered += 1
+                accepted.append(item)
                 continue
             if _is_transient_row_error(message) and item.attempts < self.settings.maximum_retries:
                 item.attempts += 1
                 retry_later.append(item)
                 continue
             self._reject(item.pending, "pardot_rejected", message, row_error_code(message))
+        self._accepted(item.pending for item in accepted)
+        delivered = sum(1 for item in accepted if not item.lists_only)
         self.stats.add("rows_sent", delivered)
         self.stats.add("updated" if reply.status == 200 else "created_or_updated", delivered)
         if retry_later:
@@ -294,6 +323,9 @@ class ProspectDelivery:
             return None
         self.stats.add("rows_sent")
         self.stats.add("created" if reply.status == 201 else "updated")
+        if not self.flags:
+            # With list flags the row is accepted only once its lists are set too.
+            self._accepted([pending])
         prospect_id = reply.body.get("id") if isinstance(reply.body, dict) else None
         return int(prospect_id) if prospect_id is not None else None
 
@@ -303,7 +335,10 @@ class ProspectDelivery:
             self.sender.submit_followup(partial(self._send_v4, batch, "batchUpdate"))
 
     def _list_items(self, upserted: list[tuple[PendingRow, int]]) -> list[_Item]:
-        return [_Item.of(pending, {"id": pid, **self.flags}) for pending, pid in upserted]
+        items = [_Item.of(pending, {"id": pid, **self.flags}) for pending, pid in upserted]
+        for item in items:
+            item.lists_only = True
+        return items
 
     def _reject(self, pending: PendingRow, category: str, reason: str, code: Any) -> None:
         self.reporter.reject(

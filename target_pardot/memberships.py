@@ -16,6 +16,7 @@ from typing import Any
 
 from target_pardot.client import PardotClient
 from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
+from target_pardot.ledger import MEMBERSHIPS, Ledger, membership_fingerprint
 from target_pardot.payloads import (
     MembershipRow,
     batch_body,
@@ -48,6 +49,12 @@ class PendingMembership:
     position: int
     record: dict[str, Any]
     row: MembershipRow
+    #: Of the change, for skip_unchanged; recorded once Pardot accepts it.
+    fingerprint: bytes | None = None
+
+    @property
+    def ledger_key(self) -> str:
+        return f"{self.row.list_id}/{self.row.prospect_id}"
 
 
 @dataclass
@@ -72,15 +79,19 @@ class MembershipDelivery:
         stats: RunStats,
         reporter: RejectionReporter,
         sender: Sender,
+        ledger: Ledger | None = None,
     ) -> None:
         self.client = client
         self.settings = settings
         self.stats = stats
         self.reporter = reporter
         self.sender = sender
+        self.ledger = ledger
         self.add = settings.list_membership_operation == "upsert"
 
     def deliver(self, rows: Sequence[PendingMembership]) -> None:
+        if self.ledger is not None:
+            rows = self._changed(rows, self.ledger)
         explicit = [p for p in rows if self.add and p.row.opted_out is not None]
         batched = [p for p in rows if not (self.add and p.row.opted_out is not None)]
         groups = [
@@ -100,6 +111,26 @@ class MembershipDelivery:
             self.sender.submit(partial(self._send_groups, batch))
         for pending in explicit:
             self.sender.submit(partial(self._send_explicit, pending))
+
+    def _changed(
+        self, rows: Sequence[PendingMembership], ledger: Ledger
+    ) -> list[PendingMembership]:
+        """The memberships whose change differs from what Pardot last accepted."""
+        for pending in rows:
+            pending.fingerprint = membership_fingerprint(self.add, pending.row.opted_out)
+        same = ledger.unchanged(
+            MEMBERSHIPS,
+            [(p.ledger_key, p.fingerprint) for p in rows],  # type: ignore[misc]
+        )
+        changed = [pending for pending, unchanged in zip(rows, same, strict=True) if not unchanged]
+        self.stats.add("unchanged", len(rows) - len(changed))
+        return changed
+
+    def _accepted(self, rows: list[PendingMembership]) -> None:
+        if self.ledger is not None and not self.settings.dry_run:
+            self.ledger.accept(
+                MEMBERSHIPS, [(p.ledger_key, p.fingerprint) for p in rows if p.fingerprint]
+            )
 
     def _element(self, group: _ProspectGroup) -> dict[str, Any]:
         return membership_element(group.prospect_id, group.list_ids, add=self.add)
@@ -128,11 +159,11 @@ class MembershipDelivery:
             return
         errors = batch_row_errors(reply.body)
         again: list[_ProspectGroup] = []
-        done = 0
+        accepted: list[PendingMembership] = []
         for index, group in enumerate(groups):
             message = errors.get(index)
             if message is None:
-                done += len(group.members)
+                accepted += group.members
                 continue
             code = row_error_code(message)
             if code == CODE_INVALID_LIST_ID and len(group.list_ids) > 1:
@@ -149,6 +180,8 @@ class MembershipDelivery:
             else:
                 for member in group.members:
                     self._reject(member, "pardot_rejected", message, code)
+        self._accepted(accepted)
+        done = len(accepted)
         self.stats.add("memberships_added" if self.add else "memberships_removed", done)
         self.stats.add("rows_sent", done)
         if again:
@@ -175,6 +208,7 @@ class MembershipDelivery:
                 raise
             self._reject(pending, "pardot_rejected", str(exc), exc.code)
             return
+        self._accepted([pending])
         self.stats.add("memberships_added")
         self.stats.add("rows_sent")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from target_pardot.client import PardotClient
+from target_pardot.ledger import Ledger, open_ledger
 from target_pardot.pipeline import Sender
 from target_pardot.rejects import RejectionReporter
 from target_pardot.settings import Settings
@@ -25,6 +26,7 @@ class Runtime:
     client: PardotClient
     reporter: RejectionReporter
     sender: Sender
+    ledger: Ledger | None = None
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -45,14 +47,23 @@ class Runtime:
                 stats=stats,
             ),
             sender=sender,
+            ledger=(
+                open_ledger(settings.ledger_path, settings.business_unit)
+                if settings.skip_unchanged
+                else None
+            ),
         )
 
     def settle(self) -> None:
         """Return once every row handed over so far is delivered or rejected; raise the
         failure that stopped delivery instead. STATE may be written only after this."""
         self.sender.wait()
+        if self.ledger is not None:
+            self.ledger.flush()
 
     def close(self) -> None:
         self.sender.close()
+        if self.ledger is not None:
+            self.ledger.close()
         self.client.close()
         self.reporter.close()

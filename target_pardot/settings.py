@@ -31,7 +31,7 @@ PRODUCTION_PARDOT_DOMAIN = "https://pi.pardot.com"
 DEMO_PARDOT_DOMAIN = "https://pi.demo.pardot.com"
 
 DATA_OBJECTS = ("prospects", "list_memberships")
-PROSPECT_OPERATIONS = ("sync", "update")
+PROSPECT_OPERATIONS = ("sync", "update", "import")
 PROSPECT_LIST_OPERATIONS = ("add", "remove")
 LIST_MEMBERSHIP_OPERATIONS = ("upsert", "delete")
 AUTH_FLOWS = ("refresh_token", "client_credentials")
@@ -66,6 +66,8 @@ class Settings:
     dry_run: bool
     search_deleted_prospects: bool
     lowercase_emails: bool
+    skip_unchanged: bool = False
+    ledger_path: str | None = None
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -216,6 +218,15 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
     login_default = SANDBOX_LOGIN_URL if sandbox else PRODUCTION_LOGIN_URL
     domain_default = DEMO_PARDOT_DOMAIN if sandbox else PRODUCTION_PARDOT_DOMAIN
     rejected_path = config.get("rejected_records_path")
+    ledger_path = config.get("ledger_path")
+    prospect_operation = _choice(config, "prospect_operation", PROSPECT_OPERATIONS, "sync")
+    prospect_lists = parse_list_ids(config.get("prospect_lists"))
+    if prospect_operation == "import" and prospect_lists:
+        raise ConfigError(
+            "Setting 'prospect_lists' cannot be used with prospect_operation 'import': the "
+            "Import API does not set list memberships. Use prospect_operation 'sync', or "
+            "load the memberships as a list_memberships stream."
+        )
     return Settings(
         client_id=client_id,
         client_secret=client_secret,
@@ -228,8 +239,8 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         business_unit=check_business_unit(config.get("business_unit")),
         data_object=_choice(config, "data_object", DATA_OBJECTS, "prospects"),
         skip_invalid_records=_boolean(config, "skip_invalid_records", False),
-        prospect_operation=_choice(config, "prospect_operation", PROSPECT_OPERATIONS, "sync"),
-        prospect_lists=parse_list_ids(config.get("prospect_lists")),
+        prospect_operation=prospect_operation,
+        prospect_lists=prospect_lists,
         prospect_list_operation=_choice(
             config, "prospect_list_operation", PROSPECT_LIST_OPERATIONS, "add"
         ),
@@ -254,4 +265,6 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         dry_run=_boolean(config, "dry_run", False),
         search_deleted_prospects=_boolean(config, "search_deleted_prospects", True),
         lowercase_emails=_boolean(config, "lowercase_emails", False),
+        skip_unchanged=_boolean(config, "skip_unchanged", False),
+        ledger_path=str(ledger_path).strip() if ledger_path else None,
     )

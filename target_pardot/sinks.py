@@ -109,6 +109,7 @@ class ProspectsSink(PardotSink):
             stats=self.runtime.stats,
             reporter=self.runtime.reporter,
             sender=self.runtime.sender,
+            ledger=self.runtime.ledger,
         )
 
     def process_record(self, record: dict, context: dict) -> None:
@@ -164,6 +165,7 @@ class ListMembershipsSink(PardotSink):
             stats=self.runtime.stats,
             reporter=self.runtime.reporter,
             sender=self.runtime.sender,
+            ledger=self.runtime.ledger,
         )
 
     def process_record(self, record: dict, context: dict) -> None:

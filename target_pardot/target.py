@@ -89,9 +89,10 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "prospect_operation", th.StringType, default="sync",
-        allowed_values=["sync", "update"],
+        allowed_values=["sync", "update", "import"],
         description="sync: upsert (batchUpsert); update: only update existing prospects "
-        "by id or fid, never create (batchUpdate).",
+        "by id or fid, never create (batchUpdate); import: bulk upsert through the v5 "
+        "Import API, matching by id, fid or email (a few calls per million rows).",
     ),
     th.Property(
         "prospect_lists", th.CustomType({"type": ["string", "array", "integer"]}),
@@ -163,6 +164,16 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "lowercase_emails", th.BooleanType, default=False,
         description="Lowercase emails before sending. Pardot matches emails case-sensitively.",
+    ),
+    th.Property(
+        "skip_unchanged", th.BooleanType, default=False,
+        description="Keep a local ledger of what Pardot accepted and do not send a row "
+        "whose payload is unchanged since (counted as unchanged in the run summary).",
+    ),
+    th.Property(
+        "ledger_path", th.StringType,
+        description="SQLite file of the skip_unchanged ledger. Default: "
+        "target-pardot/ledger-<business_unit>.sqlite3 under the user's cache directory.",
     ),
 ).to_dict()  # fmt: skip
 

@@ -1,0 +1,148 @@
+"""skip_unchanged: a local ledger of what Pardot last accepted, so unchanged rows cost no call.
+
+For every prospect key (id, fid or email, as the row identifies its prospect) and every
+list membership, the ledger keeps a fingerprint of the last payload Pardot accepted. A
+row whose payload has the same fingerprint is not sent again.
+
+Two rules keep it safe:
+
+* Only acceptance writes. A fingerprint is recorded after Pardot accepted the row (a
+  batch call without an error for it, a v5 upsert that answered 200/201, an import that
+  completed without listing it), so a crash can never mark an unsent row as sent. The
+  reverse (accepted, then the process died before the ledger was written) only means
+  the row is sent once more next time.
+* Writes are buffered and committed in one transaction at every STATE (and every
+  ``FLUSH_EVERY`` rows), so the ledger costs no disk sync per row.
+
+The ledger knows only what this target sent. A change made in Pardot by someone else is
+invisible to it: delete the ledger file (or point ``ledger_path`` elsewhere) to send
+every row again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import sys
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from target_pardot.errors import ConfigError
+from target_pardot.payloads import to_json
+
+PROSPECTS = "prospect"
+MEMBERSHIPS = "membership"
+#: Accepted rows buffered before a commit, at most (a STATE commits earlier).
+FLUSH_EVERY = 20_000
+#: Keys per lookup query; SQLite's oldest limit on query parameters is 999.
+_LOOKUP_CHUNK = 900
+
+
+def default_ledger_path(business_unit: str) -> Path:
+    """Under the user's cache directory, one file per business unit."""
+    if os.environ.get("XDG_CACHE_HOME"):
+        cache = Path(os.environ["XDG_CACHE_HOME"])
+    elif sys.platform == "darwin":
+        cache = Path.home() / "Library" / "Caches"
+    elif sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
+        cache = Path(os.environ["LOCALAPPDATA"])
+    else:
+        cache = Path.home() / ".cache"
+    return cache / "target-pardot" / f"ledger-{business_unit}.sqlite3"
+
+
+def fingerprint(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
+def prospect_fingerprint(fields: Mapping[str, Any], flags: Mapping[str, int]) -> bytes:
+    """Of the fields and list flags a row sends; column order does not matter."""
+    return fingerprint(to_json([sorted(fields.items()), sorted(flags.items())]))
+
+
+def membership_fingerprint(add: bool, opted_out: bool | None) -> bytes:
+    return fingerprint(to_json(["add" if add else "remove", opted_out]))
+
+
+class Ledger:
+    """The SQLite ledger of one business unit. Thread-safe: the reading thread looks
+    rows up, sending threads record what Pardot accepted."""
+
+    def __init__(self, path: Path, business_unit: str) -> None:
+        self.path = path
+        self.business_unit = business_unit
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[str, str], bytes] = {}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS accepted (business_unit TEXT NOT NULL, "
+                "scope TEXT NOT NULL, key TEXT NOT NULL, fingerprint BLOB NOT NULL, "
+                "PRIMARY KEY (business_unit, scope, key)) WITHOUT ROWID"
+            )
+            self._db.commit()
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(
+                f"skip_unchanged: cannot open the ledger at {path} ({exc}). Set "
+                "'ledger_path' to a writable file, or turn skip_unchanged off."
+            ) from None
+
+    def unchanged(self, scope: str, rows: Sequence[tuple[str, bytes]]) -> list[bool]:
+        """For each (key, fingerprint): was exactly this payload accepted last time?"""
+        known: dict[str, bytes] = {}
+        keys = list({key for key, _ in rows})
+        with self._lock:
+            for start in range(0, len(keys), _LOOKUP_CHUNK):
+                chunk = keys[start : start + _LOOKUP_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                cursor = self._db.execute(
+                    "SELECT key, fingerprint FROM accepted WHERE business_unit = ? AND "
+                    f"scope = ? AND key IN ({marks})",
+                    (self.business_unit, scope, *chunk),
+                )
+                known.update(cursor.fetchall())
+            for key in keys:
+                buffered = self._pending.get((scope, key))
+                if buffered is not None:
+                    known[key] = buffered
+        return [known.get(key) == print_ for key, print_ in rows]
+
+    def accept(self, scope: str, rows: Iterable[tuple[str, bytes]]) -> None:
+        """Record what Pardot accepted (buffered; see the module docstring)."""
+        with self._lock:
+            for key, print_ in rows:
+                self._pending[(scope, key)] = print_
+            if len(self._pending) >= FLUSH_EVERY:
+                self._flush_locked()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._flush_locked()
+
+    def close(self) -> None:
+        with self._lock:
+            self._flush_locked()
+            self._db.close()
+
+    def _flush_locked(self) -> None:
+        if not self._pending:
+            return
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO accepted (business_unit, scope, key, fingerprint) "
+                "VALUES (?, ?, ?, ?)",
+                [(self.business_unit, scope, key, print_)
+                 for (scope, key), print_ in self._pending.items()],
+            )  # fmt: skip
+        self._pending.clear()
+
+
+def open_ledger(path: str | None, business_unit: str) -> Ledger:
+    return Ledger(Path(path).expanduser() if path else default_ledger_path(business_unit),
+                  business_unit)  # fmt: skip
