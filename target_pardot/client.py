@@ -6,6 +6,7 @@ retry policy and the classification of replies. It knows nothing about Singer.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -132,6 +133,54 @@ class PardotClient:
             endpoint=f"listMembership/{action}",
             params={"format": "json"},
             data=data,
+            idempotent=True,
+        )
+
+    # -- v5 Import API ------------------------------------------------------------------
+    # Uploads are replayed after an ambiguous failure: a batch applied twice upserts the
+    # same rows twice (matching by id or email, so nothing is duplicated), and an import
+    # created twice leaves one import that is never set Ready and expires unprocessed.
+
+    def import_create(self, settings: Mapping[str, Any], csv: bytes) -> Reply:
+        return self.request(
+            "POST",
+            "/api/v5/imports",
+            endpoint="imports/create",
+            files={
+                "input": (None, json.dumps(dict(settings)), "application/json"),
+                "file": ("prospects.csv", csv, "text/csv"),
+            },
+            idempotent=True,
+        )
+
+    def import_add_batch(self, import_id: int, csv: bytes) -> Reply:
+        return self.request(
+            "POST",
+            f"/api/v5/imports/{import_id}/batches",
+            endpoint="imports/batch",
+            files={"file": ("prospects.csv", csv, "text/csv")},
+            idempotent=True,
+        )
+
+    def import_set_ready(self, import_id: int) -> Reply:
+        return self.request(
+            "PATCH",
+            f"/api/v5/imports/{import_id}",
+            endpoint="imports/update",
+            json_body={"state": "Ready"},
+            idempotent=True,
+        )
+
+    def import_status(self, import_id: int) -> Reply:
+        return self.request(
+            "GET", f"/api/v5/imports/{import_id}", endpoint="imports/read", idempotent=True
+        )
+
+    def import_errors(self, import_id: int) -> Reply:
+        return self.request(
+            "GET",
+            f"/api/v5/imports/{import_id}/errors",
+            endpoint="imports/errors",
             idempotent=True,
         )
 

@@ -22,3 +22,9 @@ BUSINESS_UNIT_LENGTH = 18
 
 #: How many rejected rows are logged one by one before only counting them.
 REJECTED_ROWS_LOGGED = 10
+
+#: Import API: bytes of one CSV batch. Pardot says "under 10 MB"; 10,000,000 is under
+#: either reading of MB, header row included.
+MAX_IMPORT_BATCH_BYTES = 10_000_000
+#: Import API: batches per import; more gets error 160.
+MAX_BATCHES_PER_IMPORT = 10

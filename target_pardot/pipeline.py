@@ -59,10 +59,28 @@ class Sender:
         room could wait for itself."""
         self._enqueue(job, holds_room=False)
 
+    def submit_later(self, delay: float, job: Job) -> None:
+        """Queue a job after ``delay`` seconds without tying up a worker meanwhile (for
+        polls). It counts as outstanding from now, so ``wait`` waits for it too."""
+        with self._lock:
+            self._outstanding += 1
+        timer = threading.Timer(delay, lambda: self._queue.put((job, False)))
+        timer.daemon = True
+        timer.start()
+
     def wait(self) -> None:
         """Block until every job submitted so far has finished; raise the first failure."""
         with self._idle:
             while self._outstanding:
+                self._idle.wait()
+        self.raise_failure()
+
+    def wait_until(self, condition: Callable[[], bool]) -> None:
+        """Block until ``condition()`` holds, re-checking whenever a job finishes; raise
+        the first failure instead if there is one. For callers that bound their own
+        work in flight (a few large uploads rather than many small calls)."""
+        with self._idle:
+            while not condition() and self._failure is None:
                 self._idle.wait()
         self.raise_failure()
 
@@ -100,5 +118,5 @@ class Sender:
                     self._room.release()
                 with self._lock:
                     self._outstanding -= 1
-                    if not self._outstanding:
-                        self._idle.notify_all()
+                    # Waiters are the main thread only: wait() and wait_until().
+                    self._idle.notify_all()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from target_pardot.client import PardotClient
 from target_pardot.ledger import Ledger, open_ledger
@@ -27,6 +28,9 @@ class Runtime:
     reporter: RejectionReporter
     sender: Sender
     ledger: Ledger | None = None
+    #: Run before every settle (imports send their partial batch), and at close.
+    finishers: list[Callable[[], None]] = field(default_factory=list)
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -57,12 +61,16 @@ class Runtime:
     def settle(self) -> None:
         """Return once every row handed over so far is delivered or rejected; raise the
         failure that stopped delivery instead. STATE may be written only after this."""
+        for finish in self.finishers:
+            finish()
         self.sender.wait()
         if self.ledger is not None:
             self.ledger.flush()
 
     def close(self) -> None:
         self.sender.close()
+        for close in self.closers:
+            close()
         if self.ledger is not None:
             self.ledger.close()
         self.client.close()

@@ -8,6 +8,7 @@ from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 
 from target_pardot.delivery import PendingRow, ProspectDelivery
+from target_pardot.imports import ImportDelivery
 from target_pardot.limits import MAX_BATCH_ROWS, MAX_CONCURRENT_REQUESTS
 from target_pardot.memberships import MembershipDelivery, PendingMembership
 from target_pardot.payloads import (
@@ -103,14 +104,29 @@ class ProspectsSink(PardotSink):
 
     def __init__(self, target: Any, stream_name: str, schema: dict, key_properties: Any):
         super().__init__(target, stream_name, schema, key_properties)
-        self.delivery = ProspectDelivery(
-            client=self.runtime.client,
-            settings=self.settings,
-            stats=self.runtime.stats,
-            reporter=self.runtime.reporter,
-            sender=self.runtime.sender,
-            ledger=self.runtime.ledger,
-        )
+        self.delivery: ProspectDelivery | ImportDelivery
+        if self.settings.prospect_operation == "import":
+            self.delivery = ImportDelivery(
+                client=self.runtime.client,
+                settings=self.settings,
+                stats=self.runtime.stats,
+                reporter=self.runtime.reporter,
+                sender=self.runtime.sender,
+                ledger=self.runtime.ledger,
+                stream=stream_name,
+                schema_columns=self.schema.get("properties", {}),
+            )
+            self.runtime.finishers.append(self.delivery.finish)
+            self.runtime.closers.append(self.delivery.close)
+        else:
+            self.delivery = ProspectDelivery(
+                client=self.runtime.client,
+                settings=self.settings,
+                stats=self.runtime.stats,
+                reporter=self.runtime.reporter,
+                sender=self.runtime.sender,
+                ledger=self.runtime.ledger,
+            )
 
     def process_record(self, record: dict, context: dict) -> None:
         self._position += 1
