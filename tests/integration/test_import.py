@@ -1,0 +1,211 @@
+"""prospect_operation import: bulk loads through the v5 Import API, against the emulator."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import target_pardot.delivery as delivery_module
+import target_pardot.imports as imports_module
+from target_pardot.errors import ConfigError
+from target_pardot.settings import parse_settings
+from target_pardot.target import TargetPardot
+from tests.helpers import (
+    base_config,
+    record_message,
+    run_inprocess,
+    schema_message,
+    state_message,
+    stream_of,
+)
+
+
+def people(n: int, start: int = 0) -> list[dict]:
+    return [{"email": f"u{i}@example.com", "first_name": f"F{i}"} for i in range(start, start + n)]
+
+
+def calls(emu) -> dict[str, int]:
+    return {k: v for k, v in emu.counters()["calls_by_endpoint"].items() if k != "oauth/token"}
+
+
+@pytest.fixture(autouse=True)
+def quick_polls(monkeypatch):
+    monkeypatch.setattr(imports_module, "IMPORT_FIRST_POLL_SECONDS", 0.02)
+
+
+@pytest.fixture
+def run(capsys, caplog):
+    def runner(config, messages):
+        return run_inprocess(config, messages, capsys, caplog)
+
+    return runner
+
+
+@pytest.fixture
+def config(emu):
+    return base_config(emu, prospect_operation="import", parallel_tasks=3)
+
+
+def test_rows_load_in_a_handful_of_calls(emu, run, config):
+    result = run(config, stream_of("prospects", people(1_200), final_state={"s": 1}))
+    assert result.exit_code == 0, result.stderr[-2000:]
+    assert len(emu.prospects()) == 1_200
+    assert calls(emu) == {"imports/create": 1, "imports/update": 1, "imports/read": 2}
+    [job] = emu.imports()
+    assert (job["state"], job["rowCount"], job["batchCount"]) == ("Complete", 1_200, 1)
+    summary = result.summary
+    assert (summary["rows_sent"], summary["prospects_created"]) == (1_200, 1_200)
+    assert result.states == [{"s": 1}]
+
+
+def test_matching_by_email_never_duplicates(emu, run, config):
+    emu.add_prospect(email="u0@example.com", first_name="Before")
+    run(config, stream_of("prospects", people(10)))
+    again = run(config, stream_of("prospects", people(10)))
+    assert again.exit_code == 0
+    prospects = emu.prospects()
+    assert len(prospects) == 10
+    assert {p["first_name"] for p in prospects if p["email"] == "u0@example.com"} == {"F0"}
+    assert again.summary["prospects_updated"] == 10
+
+
+def test_rows_match_by_id_and_fid_and_failures_are_rejected(emu, run, config, tmp_path):
+    pid = emu.add_prospect(email="id@example.com", city="Oslo")
+    emu.add_prospect(email="fid@example.com", crm_fid="00Q000000000001")
+    rejected = tmp_path / "rejected.jsonl"
+    records = [
+        {"id": pid, "city": "Bergen"},
+        {"fid": "00Q000000000001", "city": "Tromsø"},
+        {"id": 999_999, "city": "Nowhere"},
+        {"email": "not an email", "city": "Nowhere"},
+    ]
+    result = run(
+        {**config, "skip_invalid_records": True, "rejected_records_path": str(rejected)},
+        stream_of("prospects", records, final_state={"s": 1}),
+    )
+    assert result.exit_code == 0, result.stderr[-2000:]
+    cities = {p["email"]: p["city"] for p in emu.prospects()}
+    assert cities == {"id@example.com": "Bergen", "fid@example.com": "Tromsø"}
+    lines = [json.loads(line) for line in rejected.read_text().splitlines()]
+    assert sorted((line["code"], line["record"].get("id")) for line in lines) == [
+        (3, 999_999),
+        (4, None),
+    ]
+    assert {line["record"]["city"] for line in lines} == {"Nowhere"}, "the input rows"
+    assert result.summary["rejected_by_reason"] == {"pardot_rejected": 2}
+    assert result.summary["rows_sent"] == 2
+    assert result.states == [{"s": 1}]
+
+
+def test_a_failed_row_stops_the_run_without_state(emu, run, config):
+    records = people(5)
+    records[3]["email"] = "broken"
+    result = run(config, stream_of("prospects", records, final_state={"s": 1}))
+    assert result.exit_code == 1
+    assert "row 4 of stream 'prospects' (email=broken)" in result.stderr
+    assert result.states == []
+
+
+def test_batches_and_imports_stay_within_the_limits(emu, run, config, monkeypatch):
+    monkeypatch.setattr(imports_module, "MAX_IMPORT_BATCH_BYTES", 1_000)
+    monkeypatch.setattr(imports_module, "MAX_BATCHES_PER_IMPORT", 3)
+    result = run(config, stream_of("prospects", people(300)))
+    assert result.exit_code == 0, result.stderr[-2000:]
+    jobs = emu.imports()
+    assert len(jobs) > 3
+    assert all(job["batchCount"] <= 3 and job["state"] == "Complete" for job in jobs)
+    assert sum(job["rowCount"] for job in jobs) == 300
+    assert len(emu.prospects()) == 300
+
+
+def test_an_import_is_set_ready_after_its_row_quota(emu, run, config, monkeypatch):
+    monkeypatch.setattr(imports_module, "ROWS_PER_IMPORT", 40)
+    result = run(config, stream_of("prospects", people(100)))
+    assert result.exit_code == 0
+    assert [job["rowCount"] for job in emu.imports()] == [40, 40, 20]
+
+
+def test_every_state_waits_for_the_imports_before_it(emu, run, config, monkeypatch):
+    # Make the SDK drain (and write STATE) after every record, as it does every 5 minutes.
+    monkeypatch.setattr(TargetPardot, "_MAX_RECORD_AGE_IN_MINUTES", -1.0)
+    messages = [schema_message("prospects")]
+    for i in range(3):
+        messages += [record_message("prospects", people(1, start=i)[0]), state_message({"i": i})]
+    result = run(config, messages)
+    assert result.exit_code == 0
+    # The first drain has no STATE to write yet, so its row joins the next import.
+    assert [job["rowCount"] for job in emu.imports()] == [2, 1]
+    assert all(job["state"] == "Complete" for job in emu.imports())
+    assert result.states == [{"i": 0}, {"i": 1}, {"i": 2}]
+
+
+def test_a_row_with_a_new_field_starts_an_import_with_a_wider_header(emu, run, config):
+    schema = {"type": "object", "properties": {"email": {"type": "string"}}}
+    messages = [
+        schema_message("prospects", schema),
+        record_message("prospects", {"email": "a@example.com"}),
+        record_message("prospects", {"email": "b@example.com", "Color__c": "teal"}),
+    ]
+    result = run(config, messages)
+    assert result.exit_code == 0, result.stderr[-2000:]
+    assert {p["email"]: p.get("Color__c") for p in emu.prospects()} == {
+        "a@example.com": None,
+        "b@example.com": "teal",
+    }
+    assert len(emu.imports()) == 2
+
+
+def test_empty_strings_do_not_clear_and_say_so(emu, run, config):
+    emu.add_prospect(email="keep@example.com", city="Oslo")
+    records = [{"email": "keep@example.com", "city": ""}]
+    schema = {"type": "object", "properties": {"email": {"type": "string"},
+                                               "city": {"type": "string"}}}  # fmt: skip
+    result = run(config, stream_of("prospects", records, schema=schema))
+    assert result.exit_code == 0
+    assert [p["city"] for p in emu.prospects()] == ["Oslo"]
+    assert "1 rows had empty strings" in result.stderr
+    assert "prospect_operation 'sync'" in result.stderr
+
+
+def test_dry_run_plans_the_import_calls(emu, run, config):
+    result = run({**config, "dry_run": True}, stream_of("prospects", people(30)))
+    assert result.exit_code == 0
+    assert calls(emu) == {}
+    assert result.summary["planned_calls_by_endpoint"] == {
+        "imports/create": 1,
+        "imports/update": 1,
+    }
+    assert result.summary["planned_rows_by_endpoint"]["imports/create"] == 30
+
+
+def test_skip_unchanged_works_with_imports(emu, run, config, tmp_path):
+    ledgered = {**config, "skip_unchanged": True, "ledger_path": str(tmp_path / "l.sqlite3")}
+    first = run(ledgered, stream_of("prospects", people(50)))
+    assert first.summary["rows_sent"] == 50
+    before = calls(emu)
+    again = run(ledgered, stream_of("prospects", people(50)))
+    assert again.summary["rows_unchanged"] == 50
+    assert calls(emu) == before
+
+
+def test_the_daily_import_batch_limit_stops_the_run(emu, run, config):
+    emu.configure(import_daily_batch_limit=0)
+    result = run(config, stream_of("prospects", people(5), final_state={"s": 1}))
+    assert result.exit_code == 3
+    assert "daily import batches" in result.stderr
+    assert result.states == []
+
+
+def test_lists_cannot_be_set_by_an_import(emu):
+    with pytest.raises(ConfigError, match="prospect_lists"):
+        parse_settings({**base_config(emu, prospect_operation="import"), "prospect_lists": "1"})
+
+
+def test_a_large_upsert_by_email_load_recommends_imports(emu, run, monkeypatch):
+    monkeypatch.setattr(delivery_module, "V5_CALLS_BEFORE_IMPORT_HINT", 10)
+    result = run(base_config(emu, upsert_by_email=True, parallel_tasks=5),
+                 stream_of("prospects", people(30)))  # fmt: skip
+    assert result.exit_code == 0
+    hints = [line for line in result.stderr.splitlines() if "prospect_operation 'import'" in line]
+    assert len(hints) == 1
