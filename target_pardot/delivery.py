@@ -155,7 +155,7 @@ class ProspectDelivery:
     def _changed(self, rows: Sequence[PendingRow], ledger: Ledger) -> list[PendingRow]:
         """The rows whose payload differs from what Pardot last accepted for their key."""
         for pending in rows:
-            pending.fingerprint = prospect_fingerprint(pending.row.fields, self.flags)
+            pending.fingerprint = prospect_fingerprint(pending.row, self.flags)
         same = ledger.unchanged(
             PROSPECTS,
             [(p.row.key, p.fingerprint) for p in rows],  # type: ignore[misc]

@@ -212,7 +212,7 @@ class ImportDelivery:
 
     def _changed(self, rows: Sequence[PendingRow], ledger: Ledger) -> list[PendingRow]:
         for pending in rows:
-            pending.fingerprint = prospect_fingerprint(pending.row.fields, {})
+            pending.fingerprint = prospect_fingerprint(pending.row, {})
         same = ledger.unchanged(
             PROSPECTS,
             [(p.row.key, p.fingerprint) for p in rows],  # type: ignore[misc]

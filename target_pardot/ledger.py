@@ -28,10 +28,9 @@ import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from target_pardot.errors import ConfigError
-from target_pardot.payloads import to_json
+from target_pardot.payloads import ProspectRow, to_json
 
 PROSPECTS = "prospect"
 MEMBERSHIPS = "membership"
@@ -58,9 +57,13 @@ def fingerprint(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 
 
-def prospect_fingerprint(fields: Mapping[str, Any], flags: Mapping[str, int]) -> bytes:
-    """Of the fields and list flags a row sends; column order does not matter."""
-    return fingerprint(to_json([sorted(fields.items()), sorted(flags.items())]))
+def prospect_fingerprint(row: ProspectRow, flags: Mapping[str, int]) -> bytes:
+    """Of the fields and list flags a row sends; column order does not matter (the row's
+    text has sorted keys)."""
+    text = row.text or to_json(sorted(row.fields.items()))
+    if flags:
+        text += "|" + to_json(sorted(flags.items()))
+    return fingerprint(text)
 
 
 def membership_fingerprint(add: bool, opted_out: bool | None) -> bytes:

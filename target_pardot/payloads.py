@@ -37,7 +37,7 @@ class InvalidRow(ValueError):
 @dataclass(frozen=True)
 class ProspectRow:
     """One prospect ready to send. ``fields`` are v4 names, nulls already dropped;
-    ``text`` is their compact JSON, kept from the row-length check for reuse."""
+    ``text`` is their compact JSON with sorted keys, kept from the row-length check."""
 
     fields: dict[str, Any]
     key: str
@@ -60,6 +60,14 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_
 def to_json(value: Any) -> str:
     """Compact JSON, as sent on the wire and as measured by the row-length rule."""
     return _ENCODER.encode(value)
+
+
+# A row's fields are serialised with sorted keys: the same length (the row-length rule),
+# just as good on the wire, and the same text whatever the column order, which lets
+# skip_unchanged fingerprint the text itself.
+_ROW_ENCODER = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, default=_json_default, sort_keys=True
+)
 
 
 # urllib's quote_plus maps every byte through a Python-level lookup. JSON rows use only
@@ -170,7 +178,7 @@ def prepare_prospect(
             "prospect_operation 'update' only updates existing prospects, which needs "
             "'id' or 'fid'",
         )
-    text = to_json(fields)
+    text = _ROW_ENCODER.encode(fields)
     length = len(text)
     if length > MAX_ROW_JSON_CHARS:
         raise InvalidRow(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from urllib.parse import quote_plus
 
@@ -60,4 +61,5 @@ def test_prepared_row_keeps_the_json_of_its_fields():
         upsert_by_email=False,
         update_only=False,
     )
-    assert row.text == to_json(row.fields)
+    assert json.loads(row.text) == row.fields
+    assert list(json.loads(row.text)) == sorted(row.fields), "keys sorted"
