@@ -33,6 +33,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import marshal
 import os
 import pickle
 import tempfile
@@ -75,6 +76,8 @@ _IN_PROGRESS = frozenset({"Open", "Ready", "Waiting", "Processing"})
 #: Match columns, in the order Pardot tries them (v4 names).
 _KEYS = ("id", "fid", "email")
 _PLAIN_CELL_TYPES = frozenset({str, int, type(None)})
+#: How a chunk of the spill file is encoded (its first byte).
+_MARSHAL, _PICKLE = b"m", b"p"
 
 
 def _cell(value: Any) -> Any:
@@ -164,7 +167,7 @@ class ImportDelivery:
             if self._current is None:
                 self._start_import()
             header = self._header
-            if all(type(v) in _PLAIN_CELL_TYPES for v in fields.values()):
+            if _PLAIN_CELL_TYPES.issuperset(map(type, fields.values())):
                 writerow([fields.get(name) for name in header])
             else:
                 writerow([_cell(fields.get(name)) for name in header])
@@ -274,7 +277,11 @@ class ImportDelivery:
         if self._spill_fd is None:
             self._spill_fd, name = tempfile.mkstemp(prefix="target-pardot-import-")
             os.unlink(name)  # the file lives as long as the descriptor, and no longer
-        data = pickle.dumps(self._spill_rows, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            # marshal is three times faster than pickle, but knows only the JSON types.
+            data = _MARSHAL + marshal.dumps(self._spill_rows)
+        except ValueError:  # a Decimal or datetime in a record
+            data = _PICKLE + pickle.dumps(self._spill_rows, protocol=pickle.HIGHEST_PROTOCOL)
         self._spill_rows = []
         written = 0
         while written < len(data):
@@ -409,7 +416,10 @@ class ImportDelivery:
         assert self._spill_fd is not None or not imp.spill
         for offset, length in imp.spill:
             data = os.pread(self._spill_fd, length, offset)  # type: ignore[arg-type]
-            yield from pickle.loads(data)
+            if data[:1] == _MARSHAL:
+                yield from marshal.loads(data[1:])
+            else:
+                yield from pickle.loads(data[1:])
 
     def _reject(self, position: int, record: dict[str, Any], key: str, message: str) -> None:
         self.reporter.reject(

@@ -209,3 +209,19 @@ def test_a_large_upsert_by_email_load_recommends_imports(emu, run, monkeypatch):
     assert result.exit_code == 0
     hints = [line for line in result.stderr.splitlines() if "prospect_operation 'import'" in line]
     assert len(hints) == 1
+
+
+def test_records_with_decimals_are_reported_as_they_came(emu, run, config, tmp_path):
+    rejected = tmp_path / "rejected.jsonl"
+    schema = {"type": "object", "properties": {"email": {"type": "string"},
+                                               "Amount__c": {"type": "number"}}}  # fmt: skip
+    records = [{"email": "ok@example.com", "Amount__c": 1.5},
+               {"email": "bad email", "Amount__c": 2.25}]  # fmt: skip
+    result = run(
+        {**config, "skip_invalid_records": True, "rejected_records_path": str(rejected)},
+        stream_of("prospects", records, schema=schema),
+    )
+    assert result.exit_code == 0
+    assert [p["Amount__c"] for p in emu.prospects()] == ["1.5"]
+    [line] = [json.loads(line) for line in rejected.read_text().splitlines()]
+    assert line["record"] == {"email": "bad email", "Amount__c": 2.25}
