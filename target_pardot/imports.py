@@ -12,11 +12,11 @@ How rows travel:
   ``email``, in that order: email matching updates the prospect with the latest
   activity, so an import never duplicates prospects.
 * A batch is uploaded as soon as it is full (10 MB), in order: the first one creates the
-  import, later ones are added to it. After 10 batches or 250,000 rows the import is set
+  import, later ones are added to it. After 10 batches or 200,000 rows the import is set
   Ready, so that Pardot processes it while the target reads on, and a new one begins.
   At every STATE (and at the end) the partial batch goes too and the import is set
   Ready: STATE is written only once every import before it has completed.
-* Completion is polled with backoff (0.5 s, then doubling to 60 s): polls count against
+* Completion is polled with backoff (0.25 s, then doubling to 60 s): polls count against
   the daily API quota, so they stay few.
 * Rows Pardot could not import come back in the import's errors CSV. Each is matched to
   its input row and rejected through the usual rejected-row handling. To do that
@@ -59,13 +59,13 @@ from target_pardot.stats import RunStats
 
 logger = logging.getLogger("target-pardot")
 
-IMPORT_FIRST_POLL_SECONDS = 0.5
+IMPORT_FIRST_POLL_SECONDS = 0.25
 IMPORT_MAX_POLL_SECONDS = 60.0
 #: An import is set Ready once it holds this many rows, even with fewer than 10 batches:
 #: Pardot processes an import only once it is Ready, and a million rows held back until
 #: ten 10 MB batches are full would leave it idle while the target reads. Around 30
-#: calls per million rows either way (uploads, one Ready and a few polls per import).
-ROWS_PER_IMPORT = 250_000
+#: calls per million rows (uploads, then one Ready and a few polls per import).
+ROWS_PER_IMPORT = 200_000
 #: Uploads (10 MB each) handed to the sender and not yet finished, at most.
 MAX_PENDING_UPLOADS = 3
 #: Import error codes (Pardot's table): the import is no longer Open; the account's

@@ -16,10 +16,13 @@ class FastSingerReader(SingerReader):
     """Same messages, same errors: a line that does not parse goes the SDK's way."""
 
     def deserialize_json(self, line: str) -> dict:
+        # raw_decode skips decode()'s two whitespace regexes; the line's end is checked
+        # here instead, and anything unusual (leading blanks, trailing text) goes the
+        # SDK's way, which accepts or refuses it exactly as before.
         try:
-            message = _DECODER.decode(line)
+            message, end = _DECODER.raw_decode(line)
         except ValueError:
             return super().deserialize_json(line)
-        if not isinstance(message, dict):
+        if not isinstance(message, dict) or (end != len(line) and not line[end:].isspace()):
             return super().deserialize_json(line)
         return message
