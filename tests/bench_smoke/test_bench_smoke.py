@@ -1,0 +1,57 @@
+"""Every benchmark of `make bench`, at a tiny size, so that none of them can rot.
+
+Timing goals are not checked here (a shared 2-core machine makes any timing assert
+flaky); what a benchmark measures that does not depend on timing is: the rows all
+arrive, the call counts, the ledger's zero write calls, the import's share of calls.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bench import suite
+
+pytestmark = pytest.mark.slow
+
+LINE = re.compile(r"^ ?[0-9A] \S.* goal .+ (PASS|FAIL)$")
+
+
+def run(name: str) -> suite.Line:
+    [benchmark] = [fn for n, fn in suite.BENCHMARKS if n == name]
+    line = benchmark(suite.SMOKE)
+    assert LINE.match(line.render()), line.render()
+    return line
+
+
+@pytest.mark.parametrize(
+    "name", ["ceiling", "v5_ceiling", "own_cost", "end_to_end", "memory", "adaptive"]
+)
+def test_timed_benchmarks_run_and_print_one_line(name):
+    line = run(name)
+    assert line.value > 0
+
+
+def test_calls_are_one_per_fifty_rows():
+    line = run("calls")
+    assert line.passed
+    assert line.value == pytest.approx(200.0)
+
+
+def test_an_unchanged_rerun_makes_no_write_call():
+    line = run("unchanged")
+    assert line.figure.startswith("0 write calls")
+
+
+def test_an_import_costs_a_handful_of_calls():
+    line = run("import")
+    calls = int(line.figure.split()[0])
+    assert calls <= 8, line.figure
+    assert "% of the v5 path's" in line.figure
+
+
+def test_every_benchmark_has_a_smoke_test():
+    tested = {"ceiling", "v5_ceiling", "own_cost", "end_to_end", "memory", "adaptive", "calls",
+              "unchanged", "import"}  # fmt: skip
+    assert {name for name, _ in suite.BENCHMARKS} == tested
