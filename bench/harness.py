@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ BIN = Path(sys.executable).parent
 WORK = ROOT / ".bench" / "work"
 TARGET = [str(BIN / "target-pardot")]
 NOOP_TARGET = [sys.executable, str(ROOT / "bench" / "noop_target.py")]
+LAUNCHER = ROOT / "bench" / "rss_launcher.py"
 
 
 @dataclass
@@ -62,29 +62,33 @@ class Run:
 
 
 def run_process(argv: list[str], stdin_path: Path, *, timeout: float = 1800) -> Run:
-    """Run argv with stdin from a file; measure wall time and the child's peak RSS."""
+    """Run argv with stdin from a file; measure wall time and the process's peak RSS."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    fd, rss_path = tempfile.mkstemp(prefix="rss-", dir=WORK)
+    os.close(fd)
     with (
         stdin_path.open("rb") as stdin,
         tempfile.TemporaryFile() as out,
         tempfile.TemporaryFile() as err,
     ):
         started = time.perf_counter()
-        proc = subprocess.Popen(argv, stdin=stdin, stdout=out, stderr=err)
-        watchdog = threading.Timer(timeout, proc.kill)
-        watchdog.start()
+        proc = subprocess.Popen(
+            [sys.executable, str(LAUNCHER), rss_path, *argv], stdin=stdin, stdout=out, stderr=err
+        )
         try:
-            # wait4 gives this child's own resource usage, not the sum over all children.
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            watchdog.cancel()
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
         wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
+        rss_text = Path(rss_path).read_text().strip()
+        os.unlink(rss_path)
         return Run(
             exit_code=proc.returncode,
             wall_seconds=wall,
-            max_rss_kb=int(usage.ru_maxrss),
+            max_rss_kb=int(rss_text or 0),
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace"),
         )
