@@ -36,6 +36,7 @@ class Sender:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._outstanding = 0
+        self._scheduled = 0  # of the outstanding jobs, those waiting for their time
         self._failure: BaseException | None = None
         self._threads = [
             threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
@@ -64,14 +65,23 @@ class Sender:
         polls). It counts as outstanding from now, so ``wait`` waits for it too."""
         with self._lock:
             self._outstanding += 1
-        timer = threading.Timer(delay, lambda: self._queue.put((job, False)))
+            self._scheduled += 1
+
+        def due() -> None:
+            with self._lock:
+                self._scheduled -= 1
+            self._queue.put((job, False))
+
+        timer = threading.Timer(delay, due)
         timer.daemon = True
         timer.start()
 
     def wait(self) -> None:
         """Block until every job submitted so far has finished; raise the first failure."""
         with self._idle:
-            while self._outstanding:
+            # After a failure, jobs still waiting for their time would only be skipped:
+            # do not wait for them (a poll may be a minute away).
+            while self._outstanding - (self._scheduled if self._failure else 0) > 0:
                 self._idle.wait()
         self.raise_failure()
 

@@ -84,7 +84,7 @@ def render_summary(summary: dict[str, Any]) -> str:
         ("outcome", str(summary["outcome"])),
         ("rows received", str(summary["rows_received"])),
         ("rows sent", str(summary["rows_sent"])),
-        ("rows unchanged, not sent (skip_unchanged)", str(summary["rows_unchanged"])),
+        ("rows unchanged (skip_unchanged)", str(summary["rows_unchanged"])),
         ("prospects created", str(summary["prospects_created"])),
         ("prospects updated", str(summary["prospects_updated"])),
         ("prospects created or updated (v4 batch)", str(summary["prospects_created_or_updated"])),

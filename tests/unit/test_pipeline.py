@@ -88,3 +88,21 @@ def test_jobs_queued_behind_a_failure_are_skipped():
         sender.wait()
     sender.close()
     assert ran == []
+
+
+def test_a_scheduled_job_runs_later_and_is_waited_for(sender):
+    ran = []
+    started = time.monotonic()
+    sender.submit_later(0.1, lambda: ran.append(time.monotonic() - started))
+    sender.wait()
+    assert len(ran) == 1
+    assert ran[0] >= 0.1
+
+
+def test_after_a_failure_wait_does_not_wait_for_scheduled_jobs(sender):
+    sender.submit_later(3600, lambda: None)
+    sender.submit(lambda: (_ for _ in ()).throw(Boom("now")))
+    started = time.monotonic()
+    with pytest.raises(Boom):
+        sender.wait()
+    assert time.monotonic() - started < 600, "it waited for the scheduled job"
