@@ -477,3 +477,17 @@ def test_urlencoded_body_round_trip_is_what_pardot_parses():
     elements = [{"email": "a&b=c@example.com", "comments": "100% + ünïcode"}]
     decoded = json.loads(parse_qs(batch_body(elements))["prospects"][0])
     assert decoded == {"prospects": elements}
+
+
+def test_calls_in_flight_adapt_to_another_integration_holding_slots(emu, run):
+    emu.configure(reserved_slots=2, latency_ms=20)
+    result = run(
+        base_config(emu, parallel_tasks=5, maximum_retries=10), stream_of("prospects", people(3000))
+    )
+    assert result.exit_code == 0, result.stderr[-2000:]
+    assert len(emu.prospects()) == 3000
+    counters = emu.counters()
+    refused = counters["errors_by_code"].get("66", 0)
+    assert 1 <= refused <= 6, "one overload lowers the limit; probes back up are rare"
+    assert counters["max_in_flight"] <= 5
+    assert "Now at most 3 calls in flight" in result.stderr
