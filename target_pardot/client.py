@@ -19,8 +19,11 @@ from urllib3.exceptions import NewConnectionError
 from target_pardot.auth import TokenProvider
 from target_pardot.errors import (
     AuthFailed,
+    CallBudgetReached,
+    DailyLimitReached,
     RetriesExhausted,
     RetryableError,
+    TargetPardotError,
     TokenExpired,
 )
 from target_pardot.limits import MAX_CONCURRENT_REQUESTS
@@ -71,6 +74,12 @@ class PardotClient:
         # One gate for the whole process: every stream and every SDK drain thread goes
         # through it, so the account never sees more than `parallel_tasks` calls from us.
         self.gate = threading.BoundedSemaphore(settings.parallel_tasks)
+        # Once the daily limit is met or the run is interrupted, no further call may start,
+        # including retries already waiting in a backoff.
+        self._halted: TargetPardotError | None = None
+        self._in_flight = 0
+        self._pardot_calls = 0
+        self._idle = threading.Condition()
         self.auth = TokenProvider(
             settings,
             self.session,
@@ -81,6 +90,38 @@ class PardotClient:
 
     def close(self) -> None:
         self.session.close()
+
+    def halt(self, reason: TargetPardotError) -> None:
+        """Refuse every further call with ``reason``; calls in flight finish normally."""
+        with self._idle:
+            if self._halted is None:
+                self._halted = reason
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no call is in flight; False if some still are after ``timeout``."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout)
+
+    def _start_call(self) -> None:
+        with self._idle:
+            if self._halted is not None:
+                raise self._halted
+            limit = self.settings.max_api_calls
+            if limit is not None and self._pardot_calls >= limit:
+                self._halted = CallBudgetReached(
+                    f"This run has made {limit} Pardot API calls, the limit set by "
+                    "'max_api_calls', and stops to leave the rest of the daily quota to "
+                    "other integrations."
+                )
+                raise self._halted
+            self._pardot_calls += 1
+            self._in_flight += 1
+
+    def _end_call(self) -> None:
+        with self._idle:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.notify_all()
 
     def check_credentials(self) -> None:
         """Fetch a token now, so bad credentials fail before any row is read."""
@@ -221,6 +262,7 @@ class PardotClient:
         if data is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         with self.gate:
+            self._start_call()
             self.stats.call(endpoint)
             try:
                 response = self.session.request(
@@ -237,4 +279,10 @@ class PardotClient:
                     f"{endpoint}: {type(exc).__name__} talking to {self.settings.pardot_domain}",
                     ambiguous=not _not_sent(exc),
                 ) from None
-        return classify(response.status_code, response.content)
+            finally:
+                self._end_call()
+        try:
+            return classify(response.status_code, response.content)
+        except DailyLimitReached as exc:
+            self.halt(exc)
+            raise

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from target_pardot.checkpoints import StateTracker
 from target_pardot.client import PardotClient
 from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
 from target_pardot.payloads import (
@@ -104,12 +105,14 @@ class ProspectDelivery:
         stats: RunStats,
         reporter: RejectionReporter,
         executor: ThreadPoolExecutor,
+        tracker: StateTracker,
     ) -> None:
         self.client = client
         self.settings = settings
         self.stats = stats
         self.reporter = reporter
         self.executor = executor
+        self.tracker = tracker
         self.operation = "batchUpdate" if settings.prospect_operation == "update" else "batchUpsert"
         self.flags = list_flags(
             settings.prospect_lists, add=settings.prospect_list_operation == "add"
@@ -125,6 +128,8 @@ class ProspectDelivery:
         v5_rows = [p for p in rows if p.row.route == ROUTE_V5]
         if self.settings.dry_run:
             self._plan_only(v4_items, v5_rows)
+            for pending in rows:
+                self._settle(pending)
             return
         jobs: list[Callable[[], None]] = [
             partial(self._send_v4, batch) for batch in self._batches(v4_items)
@@ -186,6 +191,7 @@ class ProspectDelivery:
             message = errors.get(index)
             if message is None:
                 delivered += 1
+                self._settle(item.pending)
                 continue
             if _is_transient_row_error(message) and item.attempts < self.settings.maximum_retries:
                 item.attempts += 1
@@ -272,6 +278,9 @@ class ProspectDelivery:
         self.stats.add("rows_sent")
         self.stats.add("created" if reply.status == 201 else "updated")
         prospect_id = reply.body.get("id") if isinstance(reply.body, dict) else None
+        if not self.flags or prospect_id is None:
+            # With lists to apply, the row settles when its list call succeeds.
+            self._settle(pending)
         return int(prospect_id) if prospect_id is not None else None
 
     def _apply_lists_by_id(self, upserted: list[tuple[PendingRow, int]]) -> None:
@@ -285,6 +294,9 @@ class ProspectDelivery:
     def _list_items(self, upserted: list[tuple[PendingRow, int]]) -> list[_Item]:
         return [_Item(pending, {"id": pid, **self.flags}) for pending, pid in upserted]
 
+    def _settle(self, pending: PendingRow) -> None:
+        self.tracker.settle(pending.stream, (pending.position,))
+
     def _reject(self, pending: PendingRow, category: str, reason: str, code: Any) -> None:
         self.reporter.reject(
             stream=pending.stream,
@@ -296,3 +308,4 @@ class ProspectDelivery:
             code=code,
             during_delivery=True,
         )
+        self._settle(pending)

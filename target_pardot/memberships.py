@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from target_pardot.checkpoints import StateTracker
 from target_pardot.client import PardotClient
 from target_pardot.delivery import run_in_parallel
 from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
@@ -73,12 +74,14 @@ class MembershipDelivery:
         stats: RunStats,
         reporter: RejectionReporter,
         executor: ThreadPoolExecutor,
+        tracker: StateTracker,
     ) -> None:
         self.client = client
         self.settings = settings
         self.stats = stats
         self.reporter = reporter
         self.executor = executor
+        self.tracker = tracker
         self.add = settings.list_membership_operation == "upsert"
 
     def deliver(self, rows: Sequence[PendingMembership]) -> None:
@@ -96,6 +99,8 @@ class MembershipDelivery:
                 self.stats.plan("prospect/batchUpdate", sum(len(g.members) for g in batch))
             for _ in explicit:
                 self.stats.plan("listMembership/create", 1)
+            for pending in rows:
+                self._settle(pending)
             return
         jobs: list[Callable[[], None]] = [partial(self._send_groups, batch) for batch in batches]
         jobs += [partial(self._send_explicit, p) for p in explicit]
@@ -133,6 +138,8 @@ class MembershipDelivery:
             message = errors.get(index)
             if message is None:
                 done += len(group.members)
+                for member in group.members:
+                    self._settle(member)
                 continue
             code = row_error_code(message)
             if code == CODE_INVALID_LIST_ID and len(group.list_ids) > 1:
@@ -177,6 +184,10 @@ class MembershipDelivery:
             return
         self.stats.add("memberships_added")
         self.stats.add("rows_sent")
+        self._settle(pending)
+
+    def _settle(self, pending: PendingMembership) -> None:
+        self.tracker.settle(pending.stream, (pending.position,))
 
     def _reject(self, pending: PendingMembership, category: str, reason: str, code: Any) -> None:
         self.reporter.reject(
@@ -189,3 +200,4 @@ class MembershipDelivery:
             code=code,
             during_delivery=True,
         )
+        self._settle(pending)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from target_pardot.checkpoints import StateTracker, write_state_line
 from target_pardot.client import PardotClient
 from target_pardot.rejects import RejectionReporter
 from target_pardot.settings import Settings
@@ -18,6 +20,7 @@ class Runtime:
     stats: RunStats
     client: PardotClient
     reporter: RejectionReporter
+    tracker: StateTracker
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -31,8 +34,13 @@ class Runtime:
                 path=settings.rejected_records_path,
                 stats=stats,
             ),
+            tracker=StateTracker(write=_discard if settings.dry_run else write_state_line),
         )
 
     def close(self) -> None:
         self.client.close()
         self.reporter.close()
+
+
+def _discard(state: dict[str, Any]) -> None:
+    """A dry run delivers nothing, so its STATE would claim rows that were never sent."""

@@ -66,6 +66,7 @@ class Settings:
     dry_run: bool
     search_deleted_prospects: bool
     lowercase_emails: bool
+    max_api_calls: int | None = None
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -254,4 +255,11 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         dry_run=_boolean(config, "dry_run", False),
         search_deleted_prospects=_boolean(config, "search_deleted_prospects", True),
         lowercase_emails=_boolean(config, "lowercase_emails", False),
+        max_api_calls=_optional_count(config, "max_api_calls"),
     )
+
+
+def _optional_count(config: Mapping[str, Any], name: str) -> int | None:
+    if config.get(name) in (None, ""):
+        return None
+    return int(_number(config, name, 0, minimum=1, integer=True))

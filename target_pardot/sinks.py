@@ -85,6 +85,7 @@ class PardotSink(BatchSink):
             code=category,
             during_delivery=False,
         )
+        self.runtime.tracker.settle(self.stream_name, (self._position,))
 
     def warn_ignored_columns(self, columns: list[str]) -> None:
         fresh = [c for c in columns if c not in self._warned_columns and not c.startswith("_sdc_")]
@@ -114,10 +115,11 @@ class ProspectsSink(PardotSink):
             stats=self.runtime.stats,
             reporter=self.runtime.reporter,
             executor=self._executor,
+            tracker=self.runtime.tracker,
         )
 
     def process_record(self, record: dict, context: dict) -> None:
-        self._position += 1
+        self._position = self.runtime.tracker.row_received(self.stream_name)
         self.runtime.stats.add("rows_received")
         schema_error = self._schema_error
         if schema_error is not None:
@@ -143,6 +145,7 @@ class ProspectsSink(PardotSink):
         rows = context.get("rows", [])
         if rows:
             self.delivery.deliver(rows)
+        self.runtime.tracker.emit_ready()
 
     def clean_up(self) -> None:
         self._executor.shutdown(wait=True)
@@ -177,10 +180,11 @@ class ListMembershipsSink(PardotSink):
             stats=self.runtime.stats,
             reporter=self.runtime.reporter,
             executor=self._executor,
+            tracker=self.runtime.tracker,
         )
 
     def process_record(self, record: dict, context: dict) -> None:
-        self._position += 1
+        self._position = self.runtime.tracker.row_received(self.stream_name)
         self.runtime.stats.add("rows_received")
         key = f"list_id={record.get('list_id')}, prospect_id={record.get('prospect_id')}"
         schema_error = self._schema_error
@@ -203,6 +207,7 @@ class ListMembershipsSink(PardotSink):
         rows = context.get("rows", [])
         if rows:
             self.delivery.deliver(rows)
+        self.runtime.tracker.emit_ready()
 
     def clean_up(self) -> None:
         self._executor.shutdown(wait=True)

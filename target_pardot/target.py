@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 import sys
 from typing import IO, Any
 
@@ -23,10 +25,13 @@ from target_pardot.errors import (
     EXIT_CONFIG,
     EXIT_FAILURE,
     ConfigError,
+    DailyLimitReached,
+    Interrupted,
     RecordRejected,
     TargetPardotError,
 )
 from target_pardot.limits import DEFAULT_MAX_PAYLOAD, MAX_CONCURRENT_REQUESTS
+from target_pardot.reader import PardotMessageReader
 from target_pardot.runtime import Runtime
 from target_pardot.settings import parse_settings
 from target_pardot.sinks import ListMembershipsSink, ProspectsSink
@@ -162,6 +167,11 @@ CONFIG_SCHEMA = th.PropertiesList(
         "lowercase_emails", th.BooleanType, default=False,
         description="Lowercase emails before sending. Pardot matches emails case-sensitively.",
     ),
+    th.Property(
+        "max_api_calls", th.IntegerType,
+        description="Stop cleanly after this many Pardot API calls in one run, leaving the "
+        "rest of the daily quota to other integrations. Unlimited when unset.",
+    ),
 ).to_dict()  # fmt: skip
 
 
@@ -171,6 +181,9 @@ class TargetPardot(Target):
     name = "target-pardot"
     config_jsonschema = CONFIG_SCHEMA
     default_sink_class = ProspectsSink
+    message_reader_class = PardotMessageReader
+    #: Seconds that calls in flight get to finish after SIGTERM or SIGINT.
+    termination_grace_seconds = 5.0
     capabilities = [
         PluginCapabilities.ABOUT,
         PluginCapabilities.STREAM_MAPS,
@@ -188,6 +201,19 @@ class TargetPardot(Target):
         if stream_name in STREAM_SINKS:
             return STREAM_SINKS[stream_name]
         return STREAM_SINKS[self.settings.data_object]
+
+    # -- STATE: only what is settled -----------------------------------------------------
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        previous = self._latest_state
+        super()._process_state_message(message_dict)
+        if self._latest_state is not None and self._latest_state != previous:
+            self.runtime.tracker.state_received(self._latest_state)
+
+    def _write_state_message(self, state: dict) -> None:
+        # The SDK calls this after draining every sink; the tracker writes the newest
+        # STATE whose rows are all settled, which after a full drain is the latest one.
+        self.runtime.tracker.emit_ready()
 
     # -- running ----------------------------------------------------------------------
 
@@ -207,14 +233,58 @@ class TargetPardot(Target):
         except (RecordsWithoutSchemaException, InvalidInputLine) as exc:
             outcome, exit_code = "failed", EXIT_FAILURE
             self._deliver_accepted_rows()
-            self.logger.error("Invalid input: %s", exc)
+            self.logger.error("Invalid input at line %d: %s", self._line_number(), exc)
+        except DailyLimitReached as exc:
+            outcome, exit_code = "stopped at the API limit", exc.exit_code
+            self.runtime.tracker.emit_ready()
+            self.logger.error("%s %s", exc, self._resume_advice())
         except TargetPardotError as exc:
             outcome, exit_code = "failed", exc.exit_code
+            self.runtime.tracker.emit_ready()
             self.logger.error("%s", exc)
         finally:
             self.logger.info("%s", render_summary(self.runtime.stats.snapshot(outcome=outcome)))
             self.runtime.close()
         return exit_code
+
+    def _line_number(self) -> int:
+        return getattr(self.message_reader, "line_number", 0)
+
+    def _resume_advice(self) -> str:
+        stats = self.runtime.stats.snapshot()
+        unsettled = self.runtime.tracker.unsettled_rows()
+        return (
+            f"{stats['rows_sent']} rows were delivered and {unsettled} were not. Re-run from "
+            "the last STATE after the limit resets (midnight in the account's time zone) to "
+            "deliver the rest."
+        )
+
+    def _handle_termination(self, signum: int, frame: Any) -> None:
+        """Stop sending, give calls in flight a few seconds, emit the true STATE, exit."""
+        name = signal.Signals(signum).name
+        self.logger.warning(
+            "Received %s: no new calls start; calls in flight get %.0f s to finish.",
+            name,
+            self.termination_grace_seconds,
+        )
+        interruption = Interrupted(f"Interrupted by {name}.", signal_number=signum)
+        self.runtime.client.halt(interruption)
+        settled = self.runtime.client.wait_idle(self.termination_grace_seconds)
+        self.runtime.tracker.emit_ready()
+        self.logger.error(
+            "Interrupted by %s%s. %s",
+            name,
+            "" if settled else " with calls still in flight (abandoned)",
+            self._resume_advice().replace(
+                "after the limit resets (midnight in the account's time zone) ", ""
+            ),
+        )
+        self.logger.info("%s", render_summary(self.runtime.stats.snapshot(outcome="interrupted")))
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        # Worker threads may still wait on the network; exiting the interpreter normally
+        # would join them, so leave at once.
+        os._exit(interruption.exit_code)
 
     def _deliver_accepted_rows(self) -> None:
         """Input stopped early: deliver what was accepted before it, then emit its STATE."""

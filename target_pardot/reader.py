@@ -1,0 +1,75 @@
+"""Read Singer messages with errors that name the line, never dump it, and show no traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable
+from typing import IO, Any
+
+from singer_sdk.singerlib.encoding import SimpleSingerReader
+from singer_sdk.singerlib.exceptions import InvalidInputLine
+from singer_sdk.singerlib.json import deserialize_json
+
+
+class PardotMessageReader(SimpleSingerReader):
+    """Like the SDK's reader, but decodes bytes itself so non-UTF-8 input gets a clear error.
+
+    The SDK's reader logs the whole unparsable line with a traceback; a multi-megabyte
+    line would flood the log, so errors here give the line number and the parser's reason.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.line_number = 0
+
+    @property
+    def default_input(self) -> IO[Any]:  # type: ignore[override]
+        return sys.stdin.buffer
+
+    def deserialize_json(self, line: str) -> dict:
+        try:
+            message = deserialize_json(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidInputLine(
+                f"line {self.line_number} is not valid JSON ({exc.msg}, column {exc.colno})"
+            ) from None
+        if not isinstance(message, dict):
+            raise InvalidInputLine(f"line {self.line_number} is not a JSON object")
+        return message
+
+    def process_lines(
+        self,
+        file_input: IO[Any] | None,
+        callbacks: dict[str, Callable[[dict], None]],
+    ) -> Counter[str]:
+        stats: Counter[str] = Counter()
+        source = file_input if file_input is not None else self.default_input
+        for raw in source:
+            self.line_number += 1
+            line = self._decode(raw)
+            if not line.strip():
+                continue
+            message = self.deserialize_json(line)
+            kind = message.get("type")
+            if kind is None:
+                raise InvalidInputLine(f"line {self.line_number} has no 'type'")
+            callback = callbacks.get(kind)
+            if callback is None:
+                raise InvalidInputLine(
+                    f"line {self.line_number} has an unknown message type {kind!r}"
+                )
+            callback(message)
+            stats[kind] += 1
+        return stats
+
+    def _decode(self, raw: str | bytes) -> str:
+        if isinstance(raw, str):
+            return raw
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInputLine(
+                f"line {self.line_number} is not valid UTF-8 (byte {exc.start + 1})"
+            ) from None
