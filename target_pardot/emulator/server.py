@@ -18,6 +18,7 @@ from .request import Headers, Incoming
 from .wire import TEXT_TYPE, Reply
 
 LOOPBACK = "127.0.0.1"
+TOKEN_PATH = "/services/oauth2/token"
 _MAX_LINE = 65536
 _MAX_HEADERS = 100
 
@@ -191,9 +192,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             traceback.print_exc(file=sys.stderr)
             reply = Reply(500, b"emulator internal error (see its stderr)\n", TEXT_TYPE,
                           err_code="emulator_bug")
-        self._send(reply)
+        self._send(reply, counted=path.startswith("/api/") or path == TOKEN_PATH)
 
-    def _send(self, reply: Reply) -> None:
+    def _send(self, reply: Reply, counted: bool = True) -> None:
         app = self.server.app
         if reply.drop:
             app.counters.status("dropped", None)
@@ -201,7 +202,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
-        app.counters.status(reply.status, reply.err_code)
+        if counted:  # control endpoints (/_emulator/...) are not client traffic
+            app.counters.status(reply.status, reply.err_code)
         phrase = _PHRASES.get(reply.status, "Unknown")
         head = [f"HTTP/1.1 {reply.status} {phrase}",
                 f"Server: {self.server_version}",

@@ -8,6 +8,7 @@ emulator fails a test instead of agreeing with itself.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -58,12 +59,25 @@ def server() -> Iterator[PardotEmulator]:
         yield emu
 
 
+def wait_idle(emu: PardotEmulator, timeout: float = 10.0) -> None:
+    """Wait for requests still running in the server (a client that timed out
+    leaves its request running) so that they cannot leak into the next test."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if emu.counters()["in_flight"] == 0 and emu.app.tokens.requests_in_flight == 0:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the emulator still has requests in flight")
+
+
 @pytest.fixture
-def emu(server: PardotEmulator) -> PardotEmulator:
+def emu(server: PardotEmulator) -> Iterator[PardotEmulator]:
     """The shared emulator, with default settings and no data."""
+    wait_idle(server)
     server.configure(**DEFAULTS)
     server.reset()
-    return server
+    yield server
+    wait_idle(server)
 
 
 def get_token(emu: PardotEmulator) -> str:
