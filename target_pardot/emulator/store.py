@@ -167,8 +167,9 @@ class Store:
 
     def _create(self, updates: dict[str, Any], *, deleted: bool = False,
                 last_activity_at: float | None = None) -> dict[str, Any]:
+        # The hottest code of a batch call: kept flat on purpose.
         pid = self._next_prospect
-        self._next_prospect += 1
+        self._next_prospect = pid + 1
         now = self._now or iso_now()
         # Stored sparse (only the fields ever set); public_prospect() expands it.
         p: dict[str, Any] = dict(updates)
@@ -182,7 +183,15 @@ class Store:
             p["last_activity_at"] = float(last_activity_at)
             self._last_activity = max(self._last_activity, float(last_activity_at))
         self.prospects[pid] = p
-        self._index(p)
+        email = p.get("email")
+        if email is not None:
+            ids = self.by_email.get(email)
+            if ids is None:
+                self.by_email[email] = [pid]
+            else:
+                ids.append(pid)
+        if p.get("crm_fid") is not None:
+            self.by_fid.setdefault(p["crm_fid"], []).append(pid)
         return p
 
     def _update(self, p: dict[str, Any], updates: dict[str, Any]) -> None:

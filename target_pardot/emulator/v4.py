@@ -19,6 +19,7 @@ from .fields import (
     custom_value,
     is_custom,
     v4_value,
+    valid_email,
 )
 from .store import OpError, RowPlan
 from .wire import XML_TYPE, Reply, dumps, v4_error_body, v4_ok_body, v4_xml
@@ -65,6 +66,11 @@ def parse_row(row: Any, lists: frozenset[int]) -> RowPlan | OpError:
         for key, value in row.items():
             if key in PLAIN_TEXT_FIELDS and type(value) is str:
                 updates[key] = value  # fast path: most values are text
+                continue
+            if key == "email" and type(value) is str:
+                if not valid_email(value):
+                    return OpError(4, "Invalid prospect email address")
+                updates["email"] = value
                 continue
             if key in V4_FIELDS:
                 if value is None:
