@@ -101,8 +101,6 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             self.close_connection = "close" in conn
         else:
             self.close_connection = "keep-alive" not in conn
-        if (headers.get("Expect") or "").lower() == "100-continue" and version == "HTTP/1.1":
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         return True
 
     # -- connection tracking (so stop() can close idle keep-alive sockets) -------------
@@ -178,6 +176,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             self.close_connection = True  # the body is left unread
             self._send(pre)
             return
+        expect = (self.headers.get("Expect") or "").lower()
+        if expect == "100-continue" and self.request_version == "HTTP/1.1":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # only once 413 is ruled out
         limit = app.settings["max_body_bytes"] if path.startswith("/api/") else None
         try:
             body = self._read_body(limit)

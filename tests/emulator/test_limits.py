@@ -199,3 +199,16 @@ def test_keep_alive_connections_are_reused(emu: PardotEmulator) -> None:
             assert chunk, "connection closed early"
             data += chunk
     assert b"Connection: close" not in data
+
+
+def test_expect_100_continue_is_answered_only_below_the_body_limit(emu: PardotEmulator) -> None:
+    # curl sends "Expect: 100-continue" for larger bodies and waits for the go-ahead.
+    emu.configure(max_body_bytes=100)
+    host, port = emu.url.removeprefix("http://").split(":")
+    first_lines = []
+    for size in (50, 500):
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(f"POST {CREATE} HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n"
+                         "Expect: 100-continue\r\n\r\n".encode())
+            first_lines.append(sock.recv(4096).split(b"\r\n")[0])
+    assert first_lines == [b"HTTP/1.1 100 Continue", b"HTTP/1.1 413 Request Entity Too Large"]
