@@ -200,6 +200,9 @@ class ProspectDelivery:
             self._reject(item.pending, "pardot_rejected", message, row_error_code(message))
         self.stats.add("rows_sent", delivered)
         self.stats.add("updated" if reply.status == 200 else "created_or_updated", delivered)
+        # Emit STATE as soon as it is covered, not only when the whole drain is over, so
+        # an interrupted run resumes as close as possible to where it stopped.
+        self.tracker.emit_ready()
         if retry_later:
             self.stats.retry("row_transient_error")
             self._send_v4(retry_later, operation)

@@ -158,6 +158,7 @@ class MembershipDelivery:
                     self._reject(member, "pardot_rejected", message, code)
         self.stats.add("memberships_added" if self.add else "memberships_removed", done)
         self.stats.add("rows_sent", done)
+        self.tracker.emit_ready()
         if again:
             self.stats.retry("membership_row_resent")
             for batch in self._batches(again):

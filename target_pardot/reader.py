@@ -32,11 +32,9 @@ class PardotMessageReader(SimpleSingerReader):
         try:
             message = deserialize_json(line)
         except json.JSONDecodeError as exc:
-            raise InvalidInputLine(
-                f"line {self.line_number} is not valid JSON ({exc.msg}, column {exc.colno})"
-            ) from None
+            raise InvalidInputLine(f"not valid JSON ({exc.msg}, column {exc.colno})") from None
         if not isinstance(message, dict):
-            raise InvalidInputLine(f"line {self.line_number} is not a JSON object")
+            raise InvalidInputLine("not a JSON object")
         return message
 
     def process_lines(
@@ -54,12 +52,10 @@ class PardotMessageReader(SimpleSingerReader):
             message = self.deserialize_json(line)
             kind = message.get("type")
             if kind is None:
-                raise InvalidInputLine(f"line {self.line_number} has no 'type'")
+                raise InvalidInputLine("the message has no 'type'")
             callback = callbacks.get(kind)
             if callback is None:
-                raise InvalidInputLine(
-                    f"line {self.line_number} has an unknown message type {kind!r}"
-                )
+                raise InvalidInputLine(f"unknown message type {kind!r}")
             callback(message)
             stats[kind] += 1
         return stats
@@ -70,6 +66,4 @@ class PardotMessageReader(SimpleSingerReader):
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise InvalidInputLine(
-                f"line {self.line_number} is not valid UTF-8 (byte {exc.start + 1})"
-            ) from None
+            raise InvalidInputLine(f"not valid UTF-8 (byte {exc.start + 1} of the line)") from None

@@ -50,6 +50,11 @@ class PardotSink(BatchSink):
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         return None  # see the class docstring: validation happens in process_record
 
+    def _after_process_record(self, context: dict) -> None:
+        # The SDK logs the whole batch context at DEBUG after every record: with rows
+        # buffered in it, that is quadratic in the batch size and floods the log.
+        return
+
     def _singer_validate_message(self, record: dict) -> None:
         # The SDK would end the run on a record missing a key property; such a row is
         # an invalid row like any other, rejected or skipped in process_record.

@@ -210,6 +210,14 @@ class TargetPardot(Target):
         if self._latest_state is not None and self._latest_state != previous:
             self.runtime.tracker.state_received(self._latest_state)
 
+    def _process_schema_message(self, message_dict: dict) -> None:
+        schema = message_dict.get("schema")
+        if not isinstance(schema, dict) or "properties" not in schema:
+            raise InvalidInputLine(
+                f"the SCHEMA of stream '{message_dict.get('stream')}' has no 'properties'"
+            )
+        super()._process_schema_message(message_dict)
+
     def _write_state_message(self, state: dict) -> None:
         # The SDK calls this after draining every sink; the tracker writes the newest
         # STATE whose rows are all settled, which after a full drain is the latest one.
@@ -298,7 +306,7 @@ class TargetPardot(Target):
         """Turn a missing config file into a one-line error instead of a traceback."""
         try:
             return super().cb_config(ctx, param, value)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             cls.logger.error("Could not read the config file: %s", exc)
             ctx.exit(EXIT_CONFIG)
 
