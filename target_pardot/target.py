@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -179,7 +180,8 @@ class TargetPardot(Target):
     """Loads prospects and list memberships into Salesforce Pardot."""
 
     name = "target-pardot"
-    config_jsonschema = CONFIG_SCHEMA
+    # The SDK adds its built-in settings to this dict in place; CONFIG_SCHEMA stays ours.
+    config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     default_sink_class = ProspectsSink
     message_reader_class = PardotMessageReader
     #: Seconds that calls in flight get to finish after SIGTERM or SIGINT.

@@ -47,7 +47,7 @@ def test_transient_faults_token_expiry_and_competing_load(emu, run):
         fault_kinds=["http500", "http503", "code183", "drop"],
         token_lifetime_calls=40,
         reserved_slots=2,
-        latency_ms=5,
+        latency_ms=30,
         seed=42,
     )
     keyed = seeded_updates(emu, 600)
