@@ -68,6 +68,7 @@ def main() -> int:
     emulator = subprocess.Popen(
         [str(BIN / "pardot-emulator"), "--port", "0"],
         stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # its start-up line would interleave with ours
         text=True,
     )
     try:

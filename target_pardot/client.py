@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -20,10 +21,13 @@ from target_pardot.auth import TokenProvider
 from target_pardot.concurrency import AdaptiveLimit
 from target_pardot.errors import (
     AuthFailed,
+    CallBudgetReached,
     CallCancelled,
+    DailyLimitReached,
     RateLimited,
     RetriesExhausted,
     RetryableError,
+    TargetPardotError,
     TokenExpired,
 )
 from target_pardot.limits import MAX_CONCURRENT_REQUESTS
@@ -86,6 +90,12 @@ class PardotClient:
         self.gate = AdaptiveLimit(settings.parallel_tasks)
         # Set by the runtime: true once delivery has failed, so that no new call starts.
         self.cancelled: Callable[[], bool] = lambda: False
+        # Once the daily limit is met or the run is interrupted, no further call may start,
+        # including retries already waiting in a backoff.
+        self._halted: TargetPardotError | None = None
+        self._in_flight = 0
+        self._pardot_calls = 0
+        self._idle = threading.Condition()
         self.auth = TokenProvider(
             settings,
             self.session,
@@ -96,6 +106,38 @@ class PardotClient:
 
     def close(self) -> None:
         self.session.close()
+
+    def halt(self, reason: TargetPardotError) -> None:
+        """Refuse every further call with ``reason``; calls in flight finish normally."""
+        with self._idle:
+            if self._halted is None:
+                self._halted = reason
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no call is in flight; False if some still are after ``timeout``."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout)
+
+    def _start_call(self) -> None:
+        with self._idle:
+            if self._halted is not None:
+                raise self._halted
+            limit = self.settings.max_api_calls
+            if limit is not None and self._pardot_calls >= limit:
+                self._halted = CallBudgetReached(
+                    f"This run has made {limit} Pardot API calls, the limit set by "
+                    "'max_api_calls', and stops to leave the rest of the daily quota to "
+                    "other integrations."
+                )
+                raise self._halted
+            self._pardot_calls += 1
+            self._in_flight += 1
+
+    def _end_call(self) -> None:
+        with self._idle:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.notify_all()
 
     def check_credentials(self) -> None:
         """Fetch a token now, so bad credentials fail before any row is read."""
@@ -282,32 +324,36 @@ class PardotClient:
         try:
             if self.cancelled():
                 raise CallCancelled(endpoint)
-            # Read the token once the call may go: a thread that waited at the gate would
-            # otherwise send a token that another thread has already replaced.
-            token = self.auth.token()
-            headers = {
-                "Authorization": f"Bearer {token}",
-                BUSINESS_UNIT_HEADER: self.settings.business_unit,
-            }
-            if data is not None:
-                headers["Content-Type"] = "application/x-www-form-urlencoded"
-            self.stats.call(endpoint)
-            response = self.session.request(
-                method,
-                f"{self.settings.pardot_domain}{path}",
-                params=params,
-                data=data,
-                files=files,
-                json=json_body,
-                headers=headers,
-                timeout=self.timeout,
-            )
-        except requests.RequestException as exc:
-            self.gate.feedback(ticket, refused=False)
-            raise RetryableError(
-                f"{endpoint}: {type(exc).__name__} talking to {self.settings.pardot_domain}",
-                ambiguous=not _not_sent(exc),
-            ) from None
+            self._start_call()
+            try:
+                # Read the token once the call may go: a thread that waited at the gate
+                # would otherwise send a token that another thread has already replaced.
+                token = self.auth.token()
+                headers = {
+                    "Authorization": f"Bearer {token}",
+                    BUSINESS_UNIT_HEADER: self.settings.business_unit,
+                }
+                if data is not None:
+                    headers["Content-Type"] = "application/x-www-form-urlencoded"
+                self.stats.call(endpoint)
+                response = self.session.request(
+                    method,
+                    f"{self.settings.pardot_domain}{path}",
+                    params=params,
+                    data=data,
+                    files=files,
+                    json=json_body,
+                    headers=headers,
+                    timeout=self.timeout,
+                )
+            except requests.RequestException as exc:
+                self.gate.feedback(ticket, refused=False)
+                raise RetryableError(
+                    f"{endpoint}: {type(exc).__name__} talking to {self.settings.pardot_domain}",
+                    ambiguous=not _not_sent(exc),
+                ) from None
+            finally:
+                self._end_call()
         finally:
             self.gate.release()
         try:
@@ -318,6 +364,10 @@ class PardotClient:
         except TokenExpired:
             self.gate.feedback(ticket, refused=False)
             return _Expired(token)
+        except DailyLimitReached as exc:
+            self.gate.feedback(ticket, refused=False)
+            self.halt(exc)
+            raise
         except BaseException:
             self.gate.feedback(ticket, refused=False)
             raise

@@ -42,6 +42,8 @@ class AdaptiveLimit:
         self._epoch = 0
         self._lowest = ceiling
         self._condition = threading.Condition()
+        self._next_turn = 0  # tickets of the threads that asked for a slot, in order
+        self._serving = 0
 
     @property
     def limit(self) -> int:
@@ -53,16 +55,23 @@ class AdaptiveLimit:
         return self._lowest
 
     def acquire(self) -> int:
+        # First come, first served: a thread that just released a slot must not take it
+        # back ahead of one already waiting, or an early batch can wait for the whole run
+        # (and the STATE after it with it).
         with self._condition:
-            while self._in_flight >= self._limit:
+            turn = self._next_turn
+            self._next_turn += 1
+            while turn != self._serving or self._in_flight >= self._limit:
                 self._condition.wait()
+            self._serving += 1
             self._in_flight += 1
+            self._condition.notify_all()
             return self._epoch
 
     def release(self) -> None:
         with self._condition:
             self._in_flight -= 1
-            self._condition.notify()
+            self._condition.notify_all()
 
     def feedback(self, ticket: int, *, refused: bool) -> None:
         """Adapt to one finished call: ``refused`` when Pardot answered error 66."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from target_pardot.checkpoints import StateTracker
 from target_pardot.client import PardotClient
 from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
 from target_pardot.ledger import PROSPECTS, Ledger, prospect_fingerprint
@@ -117,6 +118,7 @@ class ProspectDelivery:
         stats: RunStats,
         reporter: RejectionReporter,
         sender: Sender,
+        tracker: StateTracker,
         ledger: Ledger | None = None,
     ) -> None:
         self.client = client
@@ -124,6 +126,7 @@ class ProspectDelivery:
         self.stats = stats
         self.reporter = reporter
         self.sender = sender
+        self.tracker = tracker
         self.ledger = ledger
         self.operation = "batchUpdate" if settings.prospect_operation == "update" else "batchUpsert"
         self.flags = list_flags(
@@ -144,6 +147,8 @@ class ProspectDelivery:
         self._count_v5(len(v5_rows))
         if self.settings.dry_run:
             self._plan_only(v4_items, v5_rows)
+            for pending in rows:
+                self._settle(pending)
             return
         for batch in self._batches(v4_items):
             self.sender.submit(partial(self._send_v4, batch))
@@ -160,15 +165,23 @@ class ProspectDelivery:
             PROSPECTS,
             [(p.row.key, p.fingerprint) for p in rows],  # type: ignore[misc]
         )
-        changed = [pending for pending, unchanged in zip(rows, same, strict=True) if not unchanged]
+        changed = []
+        for pending, unchanged in zip(rows, same, strict=True):
+            if unchanged:
+                self._settle(pending)  # nothing to send: it is as delivered
+            else:
+                changed.append(pending)
         self.stats.add("unchanged", len(rows) - len(changed))
         return changed
 
-    def _accepted(self, rows: Iterable[PendingRow]) -> None:
+    def _accepted(self, rows: Sequence[PendingRow]) -> None:
+        """Pardot accepted these rows: record them in the ledger, and settle them."""
         if self.ledger is not None and not self.settings.dry_run:
             self.ledger.accept(
                 PROSPECTS, [(p.row.key, p.fingerprint) for p in rows if p.fingerprint]
             )
+        if rows:  # all of one sink, so of one stream
+            self.tracker.settle(rows[0].stream, [p.position for p in rows])
 
     def _item(self, pending: PendingRow) -> _Item:
         row = pending.row
@@ -237,10 +250,13 @@ class ProspectDelivery:
                 retry_later.append(item)
                 continue
             self._reject(item.pending, "pardot_rejected", message, row_error_code(message))
-        self._accepted(item.pending for item in accepted)
+        self._accepted([item.pending for item in accepted])
         delivered = sum(1 for item in accepted if not item.lists_only)
         self.stats.add("rows_sent", delivered)
         self.stats.add("updated" if reply.status == 200 else "created_or_updated", delivered)
+        # Emit STATE as soon as it is covered, not only when the whole drain is over, so
+        # an interrupted run resumes as close as possible to where it stopped.
+        self.tracker.emit_ready()
         if retry_later:
             self.stats.retry("row_transient_error")
             self._send_v4(retry_later, operation)
@@ -323,10 +339,13 @@ class ProspectDelivery:
             return None
         self.stats.add("rows_sent")
         self.stats.add("created" if reply.status == 201 else "updated")
-        if not self.flags:
-            # With list flags the row is accepted only once its lists are set too.
-            self._accepted([pending])
         prospect_id = reply.body.get("id") if isinstance(reply.body, dict) else None
+        if not self.flags:
+            self._accepted([pending])
+        elif prospect_id is None:
+            # No id to set its lists by: settle it now, but the ledger does not record it.
+            self._settle(pending)
+        # Otherwise the row is accepted (and settles) when its list call succeeds.
         return int(prospect_id) if prospect_id is not None else None
 
     def _apply_lists_by_id(self, upserted: list[tuple[PendingRow, int]]) -> None:
@@ -340,6 +359,9 @@ class ProspectDelivery:
             item.lists_only = True
         return items
 
+    def _settle(self, pending: PendingRow) -> None:
+        self.tracker.settle(pending.stream, (pending.position,))
+
     def _reject(self, pending: PendingRow, category: str, reason: str, code: Any) -> None:
         self.reporter.reject(
             stream=pending.stream,
@@ -351,3 +373,4 @@ class ProspectDelivery:
             code=code,
             during_delivery=True,
         )
+        self._settle(pending)

@@ -78,6 +78,18 @@ class DailyLimitReached(TargetPardotError):
     exit_code = EXIT_DAILY_LIMIT
 
 
+class CallBudgetReached(DailyLimitReached):
+    """This run made `max_api_calls` Pardot calls: it stops to leave quota for others."""
+
+
+class Interrupted(TargetPardotError):
+    """SIGTERM or SIGINT: stop sending, settle what is in flight, emit the true STATE."""
+
+    def __init__(self, message: str, *, signal_number: int):
+        super().__init__(message)
+        self.exit_code = 128 + signal_number
+
+
 class RetriesExhausted(TargetPardotError):
     """A transient failure outlasted `maximum_retries`."""
 

@@ -38,12 +38,14 @@ import os
 import pickle
 import tempfile
 import threading
+from array import array
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from target_pardot.checkpoints import StateTracker
 from target_pardot.client import PardotClient
 from target_pardot.delivery import PendingRow
 from target_pardot.errors import DailyLimitReached, PardotApiError
@@ -108,6 +110,8 @@ class _Import:
     rows: int = 0
     #: (offset, length) of this import's records in the spill file.
     spill: list[tuple[int, int]] = field(default_factory=list)
+    #: Stream positions of its rows: they settle (for STATE) when the import completes.
+    positions: array[int] = field(default_factory=lambda: array("q"))
     polls: int = 0
 
 
@@ -123,6 +127,7 @@ class ImportDelivery:
         stats: RunStats,
         reporter: RejectionReporter,
         sender: Sender,
+        tracker: StateTracker,
         ledger: Ledger | None,
         stream: str,
         schema_columns: Iterable[str],
@@ -132,6 +137,7 @@ class ImportDelivery:
         self.stats = stats
         self.reporter = reporter
         self.sender = sender
+        self.tracker = tracker
         self.ledger = ledger
         self.stream = stream
         names = [pardot_field_name(column) for column in schema_columns]
@@ -186,12 +192,15 @@ class ImportDelivery:
                 lines.append(line)
             self._batch_bytes += size
             self._batch_rows += 1
+            self._current.positions.append(pending.position)  # type: ignore[union-attr]
             if not self.settings.dry_run:
                 self._spill_rows.append(
                     (pending.position, pending.record, line, pending.row.key,
                      pending.fingerprint)
                 )  # fmt: skip
         self._flush_spill()
+        if self.settings.dry_run:  # nothing will be sent: the rows are as far as they go
+            self.tracker.settle(self.stream, [p.position for p in rows])
 
     def finish(self) -> None:
         """Before a STATE: send the partial batch and set the open import Ready. The
@@ -220,7 +229,12 @@ class ImportDelivery:
             PROSPECTS,
             [(p.row.key, p.fingerprint) for p in rows],  # type: ignore[misc]
         )
-        changed = [pending for pending, unchanged in zip(rows, same, strict=True) if not unchanged]
+        changed = []
+        for pending, unchanged in zip(rows, same, strict=True):
+            if unchanged:
+                self.tracker.settle(self.stream, (pending.position,))
+            else:
+                changed.append(pending)
         self.stats.add("unchanged", len(rows) - len(changed))
         return changed
 
@@ -390,6 +404,10 @@ class ImportDelivery:
             self._reject(0, dict(zip(imp.header, cells, strict=False)), "unmatched row", message)
         if self.ledger is not None and accepted:
             self.ledger.accept(PROSPECTS, accepted)
+        # Every row of the import is now accepted or rejected (a rejection that stops the
+        # run raised above, leaving the rows unsettled and their STATE unwritten).
+        self.tracker.settle(self.stream, imp.positions)
+        self.tracker.emit_ready()
         self.stats.add("rows_sent", imp.rows - failed)
         self.stats.add("created", int(status.get("createdCount") or 0))
         self.stats.add("updated", int(status.get("updatedCount") or 0))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from target_pardot.checkpoints import StateTracker
 from target_pardot.client import PardotClient
 from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
 from target_pardot.ledger import MEMBERSHIPS, Ledger, membership_fingerprint
@@ -79,6 +80,7 @@ class MembershipDelivery:
         stats: RunStats,
         reporter: RejectionReporter,
         sender: Sender,
+        tracker: StateTracker,
         ledger: Ledger | None = None,
     ) -> None:
         self.client = client
@@ -86,6 +88,7 @@ class MembershipDelivery:
         self.stats = stats
         self.reporter = reporter
         self.sender = sender
+        self.tracker = tracker
         self.ledger = ledger
         self.add = settings.list_membership_operation == "upsert"
 
@@ -106,6 +109,8 @@ class MembershipDelivery:
                 self.stats.plan("prospect/batchUpdate", sum(len(g.members) for g in batch))
             for _ in explicit:
                 self.stats.plan("listMembership/create", 1)
+            for pending in rows:
+                self._settle(pending)
             return
         for batch in batches:
             self.sender.submit(partial(self._send_groups, batch))
@@ -122,15 +127,23 @@ class MembershipDelivery:
             MEMBERSHIPS,
             [(p.ledger_key, p.fingerprint) for p in rows],  # type: ignore[misc]
         )
-        changed = [pending for pending, unchanged in zip(rows, same, strict=True) if not unchanged]
+        changed = []
+        for pending, unchanged in zip(rows, same, strict=True):
+            if unchanged:
+                self._settle(pending)  # nothing to send: it is as delivered
+            else:
+                changed.append(pending)
         self.stats.add("unchanged", len(rows) - len(changed))
         return changed
 
     def _accepted(self, rows: list[PendingMembership]) -> None:
+        """Pardot accepted these rows: record them in the ledger, and settle them."""
         if self.ledger is not None and not self.settings.dry_run:
             self.ledger.accept(
                 MEMBERSHIPS, [(p.ledger_key, p.fingerprint) for p in rows if p.fingerprint]
             )
+        if rows:  # all of one sink, so of one stream
+            self.tracker.settle(rows[0].stream, [p.position for p in rows])
 
     def _element(self, group: _ProspectGroup) -> dict[str, Any]:
         return membership_element(group.prospect_id, group.list_ids, add=self.add)
@@ -184,6 +197,7 @@ class MembershipDelivery:
         done = len(accepted)
         self.stats.add("memberships_added" if self.add else "memberships_removed", done)
         self.stats.add("rows_sent", done)
+        self.tracker.emit_ready()
         if again:
             self.stats.retry("membership_row_resent")
             for batch in self._batches(again):
@@ -208,9 +222,12 @@ class MembershipDelivery:
                 raise
             self._reject(pending, "pardot_rejected", str(exc), exc.code)
             return
-        self._accepted([pending])
         self.stats.add("memberships_added")
         self.stats.add("rows_sent")
+        self._accepted([pending])
+
+    def _settle(self, pending: PendingMembership) -> None:
+        self.tracker.settle(pending.stream, (pending.position,))
 
     def _reject(self, pending: PendingMembership, category: str, reason: str, code: Any) -> None:
         self.reporter.reject(
@@ -223,3 +240,4 @@ class MembershipDelivery:
             code=code,
             during_delivery=True,
         )
+        self._settle(pending)

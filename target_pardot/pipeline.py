@@ -78,12 +78,16 @@ class Sender:
 
     def wait(self) -> None:
         """Block until every job submitted so far has finished; raise the first failure."""
+        # After a failure, jobs still waiting for their time would only be skipped: do
+        # not wait for them (a poll may be a minute away).
+        self.drain()
+        self.raise_failure()
+
+    def drain(self) -> None:
+        """Like wait, without raising the failure (the caller is already handling one)."""
         with self._idle:
-            # After a failure, jobs still waiting for their time would only be skipped:
-            # do not wait for them (a poll may be a minute away).
             while self._outstanding - (self._scheduled if self._failure else 0) > 0:
                 self._idle.wait()
-        self.raise_failure()
 
     def wait_until(self, condition: Callable[[], bool]) -> None:
         """Block until ``condition()`` holds, re-checking whenever a job finishes; raise

@@ -26,6 +26,10 @@ class SecretRedactor(logging.Filter):
             fresh = {s for s in secrets if s and len(s) >= _MIN_SECRET_LENGTH}
             self._secrets = tuple(sorted(set(self._secrets) | fresh, key=len, reverse=True))
 
+    def known(self) -> tuple[str, ...]:
+        """Every registered secret (tests check none reaches any output)."""
+        return self._secrets
+
     def redact(self, text: str) -> str:
         for secret in self._secrets:
             if secret in text:

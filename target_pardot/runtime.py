@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from target_pardot.checkpoints import StateTracker, write_state_line
 from target_pardot.client import PardotClient
 from target_pardot.ledger import Ledger, open_ledger
 from target_pardot.pipeline import Sender
@@ -27,6 +29,7 @@ class Runtime:
     client: PardotClient
     reporter: RejectionReporter
     sender: Sender
+    tracker: StateTracker
     ledger: Ledger | None = None
     #: Run before every settle (imports send their partial batch), and at close.
     finishers: list[Callable[[], None]] = field(default_factory=list)
@@ -51,6 +54,7 @@ class Runtime:
                 stats=stats,
             ),
             sender=sender,
+            tracker=StateTracker(write=_discard if settings.dry_run else write_state_line),
             ledger=(
                 open_ledger(settings.ledger_path, settings.business_unit)
                 if settings.skip_unchanged
@@ -60,12 +64,18 @@ class Runtime:
 
     def settle(self) -> None:
         """Return once every row handed over so far is delivered or rejected; raise the
-        failure that stopped delivery instead. STATE may be written only after this."""
+        failure that stopped delivery instead. The newest STATE may be written after this
+        (the tracker also writes earlier ones as soon as their rows are settled)."""
         for finish in self.finishers:
             finish()
         self.sender.wait()
         if self.ledger is not None:
             self.ledger.flush()
+
+    def quiesce(self) -> None:
+        """After a failure: let the calls already running finish, so that their rows are
+        settled (or not) before the STATE that is still true is written."""
+        self.sender.drain()
 
     def close(self) -> None:
         self.sender.close()
@@ -75,3 +85,7 @@ class Runtime:
             self.ledger.close()
         self.client.close()
         self.reporter.close()
+
+
+def _discard(state: dict[str, Any]) -> None:
+    """A dry run delivers nothing, so its STATE would claim rows that were never sent."""

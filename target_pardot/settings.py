@@ -68,6 +68,7 @@ class Settings:
     lowercase_emails: bool
     skip_unchanged: bool = False
     ledger_path: str | None = None
+    max_api_calls: int | None = None
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -267,4 +268,11 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         lowercase_emails=_boolean(config, "lowercase_emails", False),
         skip_unchanged=_boolean(config, "skip_unchanged", False),
         ledger_path=str(ledger_path).strip() if ledger_path else None,
+        max_api_calls=_optional_count(config, "max_api_calls"),
     )
+
+
+def _optional_count(config: Mapping[str, Any], name: str) -> int | None:
+    if config.get(name) in (None, ""):
+        return None
+    return int(_number(config, name, 0, minimum=1, integer=True))

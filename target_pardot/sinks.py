@@ -50,6 +50,11 @@ class PardotSink(BatchSink):
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         return None  # see the class docstring: validation happens in process_record
 
+    def _after_process_record(self, context: dict) -> None:
+        # The SDK logs the whole batch context at DEBUG after every record: with rows
+        # buffered in it, that is quadratic in the batch size and floods the log.
+        return
+
     def _singer_validate_message(self, record: dict) -> None:
         # The SDK would end the run on a record missing a key property; such a row is
         # an invalid row like any other, rejected or skipped in process_record.
@@ -85,6 +90,7 @@ class PardotSink(BatchSink):
             code=category,
             during_delivery=False,
         )
+        self.runtime.tracker.settle(self.stream_name, (self._position,))
 
     def warn_ignored_columns(self, columns: list[str]) -> None:
         fresh = [c for c in columns if c not in self._warned_columns and not c.startswith("_sdc_")]
@@ -112,6 +118,7 @@ class ProspectsSink(PardotSink):
                 stats=self.runtime.stats,
                 reporter=self.runtime.reporter,
                 sender=self.runtime.sender,
+                tracker=self.runtime.tracker,
                 ledger=self.runtime.ledger,
                 stream=stream_name,
                 schema_columns=self.schema.get("properties", {}),
@@ -125,11 +132,12 @@ class ProspectsSink(PardotSink):
                 stats=self.runtime.stats,
                 reporter=self.runtime.reporter,
                 sender=self.runtime.sender,
+                tracker=self.runtime.tracker,
                 ledger=self.runtime.ledger,
             )
 
     def process_record(self, record: dict, context: dict) -> None:
-        self._position += 1
+        self._position = self.runtime.tracker.row_received(self.stream_name)
         self.runtime.stats.add("rows_received")
         schema_error = self._schema_error
         if schema_error is not None:
@@ -155,6 +163,7 @@ class ProspectsSink(PardotSink):
         rows = context.get("rows", [])
         if rows:
             self.delivery.deliver(rows)
+        self.runtime.tracker.emit_ready()
 
 
 def _guess_key(record: dict[str, Any]) -> str:
@@ -181,11 +190,12 @@ class ListMembershipsSink(PardotSink):
             stats=self.runtime.stats,
             reporter=self.runtime.reporter,
             sender=self.runtime.sender,
+            tracker=self.runtime.tracker,
             ledger=self.runtime.ledger,
         )
 
     def process_record(self, record: dict, context: dict) -> None:
-        self._position += 1
+        self._position = self.runtime.tracker.row_received(self.stream_name)
         self.runtime.stats.add("rows_received")
         key = f"list_id={record.get('list_id')}, prospect_id={record.get('prospect_id')}"
         schema_error = self._schema_error
@@ -208,3 +218,4 @@ class ListMembershipsSink(PardotSink):
         rows = context.get("rows", [])
         if rows:
             self.delivery.deliver(rows)
+        self.runtime.tracker.emit_ready()

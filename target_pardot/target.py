@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
+import signal
 import sys
 from typing import IO, Any, Literal
 
@@ -25,11 +27,13 @@ from target_pardot.errors import (
     EXIT_CONFIG,
     EXIT_FAILURE,
     ConfigError,
+    DailyLimitReached,
+    Interrupted,
     RecordRejected,
     TargetPardotError,
 )
 from target_pardot.limits import DEFAULT_MAX_PAYLOAD, MAX_CONCURRENT_REQUESTS
-from target_pardot.reader import FastSingerReader
+from target_pardot.reader import PardotMessageReader
 from target_pardot.runtime import Runtime
 from target_pardot.settings import parse_settings
 from target_pardot.sinks import ListMembershipsSink, PardotSink, ProspectsSink
@@ -176,6 +180,11 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="SQLite file of the skip_unchanged ledger. Default: "
         "target-pardot/ledger-<business_unit>.sqlite3 under the user's cache directory.",
     ),
+    th.Property(
+        "max_api_calls", th.IntegerType,
+        description="Stop cleanly after this many Pardot API calls in one run, leaving the "
+        "rest of the daily quota to other integrations. Unlimited when unset.",
+    ),
 ).to_dict()  # fmt: skip
 
 
@@ -183,11 +192,12 @@ class TargetPardot(Target):
     """Loads prospects and list memberships into Salesforce Pardot."""
 
     name = "target-pardot"
-    # A copy: the SDK appends its built-in settings to the class's schema in place, and
-    # CONFIG_SCHEMA must keep listing only ours (the docs agreement test reads it).
+    # The SDK adds its built-in settings to this dict in place; CONFIG_SCHEMA stays ours.
     config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     default_sink_class = ProspectsSink
-    message_reader_class = FastSingerReader
+    message_reader_class = PardotMessageReader
+    #: Seconds that calls in flight get to finish after SIGTERM or SIGINT.
+    termination_grace_seconds = 5.0
     capabilities = [
         PluginCapabilities.ABOUT,
         PluginCapabilities.STREAM_MAPS,
@@ -208,10 +218,6 @@ class TargetPardot(Target):
         return STREAM_SINKS[self.settings.data_object]
 
     # -- reading ----------------------------------------------------------------------
-
-    def _process_schema_message(self, message_dict: dict) -> None:
-        self._plain_sinks.clear()  # a schema may replace the stream's sink or its maps
-        super()._process_schema_message(message_dict)
 
     def _process_record_message(self, message_dict: dict) -> None:
         """The SDK's record handling without the steps that do nothing for this target.
@@ -258,6 +264,31 @@ class TargetPardot(Target):
         )
         return sink if plain and isinstance(sink, PardotSink) else False
 
+    # -- STATE: only what is settled -----------------------------------------------------
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        previous = self._latest_state
+        super()._process_state_message(message_dict)
+        if self._latest_state is not None and self._latest_state != previous:
+            self.runtime.tracker.state_received(self._latest_state)
+
+    def _process_schema_message(self, message_dict: dict) -> None:
+        schema = message_dict.get("schema")
+        if not isinstance(schema, dict) or "properties" not in schema:
+            raise InvalidInputLine(
+                f"the SCHEMA of stream '{message_dict.get('stream')}' has no 'properties'"
+            )
+        self._plain_sinks.clear()  # a schema may replace the stream's sink or its maps
+        super()._process_schema_message(message_dict)
+
+    def _write_state_message(self, state: dict) -> None:
+        # The SDK calls this after draining every sink. Calls run in the background (see
+        # pipeline.py): wait for every row handed over, raising a failed delivery instead;
+        # then the tracker writes the newest STATE whose rows are all settled, which after
+        # a full drain is the latest one.
+        self.runtime.settle()
+        self.runtime.tracker.emit_ready()
+
     # -- running ----------------------------------------------------------------------
 
     def run(self, file_input: IO[str] | None = None) -> int:
@@ -276,14 +307,60 @@ class TargetPardot(Target):
         except (RecordsWithoutSchemaException, InvalidInputLine) as exc:
             outcome, exit_code = "failed", EXIT_FAILURE
             self._deliver_accepted_rows()
-            self.logger.error("Invalid input: %s", exc)
+            self.logger.error("Invalid input at line %d: %s", self._line_number(), exc)
+        except DailyLimitReached as exc:
+            outcome, exit_code = "stopped at the API limit", exc.exit_code
+            self.runtime.quiesce()
+            self.runtime.tracker.emit_ready()
+            self.logger.error("%s %s", exc, self._resume_advice())
         except TargetPardotError as exc:
             outcome, exit_code = "failed", exc.exit_code
+            self.runtime.quiesce()
+            self.runtime.tracker.emit_ready()
             self.logger.error("%s", exc)
         finally:
             self.logger.info("%s", render_summary(self.runtime.stats.snapshot(outcome=outcome)))
             self.runtime.close()
         return exit_code
+
+    def _line_number(self) -> int:
+        return getattr(self.message_reader, "line_number", 0)
+
+    def _resume_advice(self) -> str:
+        stats = self.runtime.stats.snapshot()
+        unsettled = self.runtime.tracker.unsettled_rows()
+        return (
+            f"{stats['rows_sent']} rows were delivered and {unsettled} were not. Re-run from "
+            "the last STATE after the limit resets (midnight in the account's time zone) to "
+            "deliver the rest."
+        )
+
+    def _handle_termination(self, signum: int, frame: Any) -> None:
+        """Stop sending, give calls in flight a few seconds, emit the true STATE, exit."""
+        name = signal.Signals(signum).name
+        self.logger.warning(
+            "Received %s: no new calls start; calls in flight get %.0f s to finish.",
+            name,
+            self.termination_grace_seconds,
+        )
+        interruption = Interrupted(f"Interrupted by {name}.", signal_number=signum)
+        self.runtime.client.halt(interruption)
+        settled = self.runtime.client.wait_idle(self.termination_grace_seconds)
+        self.runtime.tracker.emit_ready()
+        self.logger.error(
+            "Interrupted by %s%s. %s",
+            name,
+            "" if settled else " with calls still in flight (abandoned)",
+            self._resume_advice().replace(
+                "after the limit resets (midnight in the account's time zone) ", ""
+            ),
+        )
+        self.logger.info("%s", render_summary(self.runtime.stats.snapshot(outcome="interrupted")))
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        # Worker threads may still wait on the network; exiting the interpreter normally
+        # would join them, so leave at once.
+        os._exit(interruption.exit_code)
 
     def _deliver_accepted_rows(self) -> None:
         """Input stopped early: deliver what was accepted before it, then emit its STATE."""
@@ -298,18 +375,12 @@ class TargetPardot(Target):
         # Without a STATE message to write, nothing above waited for the last calls.
         self.runtime.settle()
 
-    def _write_state_message(self, state: dict) -> None:
-        # Calls run in the background (see pipeline.py): STATE waits for every row before
-        # it, and a failed delivery is raised here instead of letting STATE through.
-        self.runtime.settle()
-        super()._write_state_message(state)
-
     @classmethod
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
         """Turn a missing config file into a one-line error instead of a traceback."""
         try:
             return super().cb_config(ctx, param, value)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             cls.logger.error("Could not read the config file: %s", exc)
             ctx.exit(EXIT_CONFIG)
 

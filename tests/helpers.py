@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from target_pardot.redact import REDACTOR
 from target_pardot.target import TargetPardot
 
 BIN = Path(sys.executable).parent
@@ -123,29 +124,40 @@ def parse_states(stdout: str) -> list[dict[str, Any]]:
 def run_inprocess(
     config: Mapping[str, Any], messages: Iterable[Any], capsys: Any, caplog: Any
 ) -> Result:
+    """Run the target in this process at DEBUG level; fail if any secret reached the logs."""
     caplog.clear()
     capsys.readouterr()
-    caplog.set_level("INFO")
+    caplog.set_level("DEBUG")
     target = TargetPardot(config=dict(config), validate_config=True)
     code = target.run(io.StringIO(to_lines(messages)))
     captured = capsys.readouterr()
-    return Result(code, captured.out, caplog.text, parse_states(captured.out))
+    result = Result(code, captured.out, caplog.text, parse_states(captured.out))
+    secrets = [config.get("client_secret"), config.get("refresh_token"), *REDACTOR.known()]
+    for secret in filter(None, secrets):
+        assert str(secret) not in result.stdout + result.stderr + captured.err
+    return result
 
 
 def run_cli(
-    config: Mapping[str, Any],
-    messages: Iterable[Any] | str,
+    config: Mapping[str, Any] | Path,
+    messages: Iterable[Any] | str | bytes,
     tmp_path: Path,
     *,
     env: Mapping[str, str] | None = None,
     timeout: float = 120,
 ) -> Result:
-    config_path = tmp_path / "config.json"
-    config_path.write_text(json.dumps(dict(config)))
-    text = messages if isinstance(messages, str) else to_lines(messages)
+    if isinstance(config, Path):
+        config_path = config
+    else:
+        config_path = tmp_path / "config.json"
+        config_path.write_text(json.dumps(dict(config)))
+    if isinstance(messages, bytes):
+        data = messages
+    else:
+        data = (messages if isinstance(messages, str) else to_lines(messages)).encode()
     completed = subprocess.run(
         [str(BIN / "target-pardot"), "--config", str(config_path)],
-        input=text.encode(),
+        input=data,
         capture_output=True,
         timeout=timeout,
         env={**os.environ, **(env or {})},
@@ -158,3 +170,17 @@ def run_cli(
         completed.stderr.decode(errors="replace"),
         parse_states(stdout),
     )
+
+
+def assert_no_secrets(result: Result, config: Mapping[str, Any], emu: Any, *files: Path) -> None:
+    """No configured secret and no issued access token in any output of the run."""
+    secrets = [
+        str(config.get("client_secret", "")),
+        str(config.get("refresh_token", "")),
+        *emu.issued_tokens(),
+    ]
+    texts = [result.stdout, result.stderr] + [f.read_text() for f in files if f.exists()]
+    for secret in filter(None, secrets):
+        for text in texts:
+            assert secret not in text
+    assert emu.counters()["token_in_url_violations"] == 0

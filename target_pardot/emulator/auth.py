@@ -113,7 +113,7 @@ def token_grant(method: str, query: str, body: bytes, settings: dict[str, Any],
     q = parse_form(query) if query else {}
     if any(name in q for name in _CREDENTIAL_PARAMS):
         return _error(ERR_SECRET_IN_URL), True
-    form = parse_form(body.decode("utf-8", "replace"))
+    form = parse_form(body)
     grant = form.get("grant_type", "")
     if grant not in ("refresh_token", "client_credentials"):
         return _error(ERR_UNSUPPORTED_GRANT), False

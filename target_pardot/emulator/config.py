@@ -186,7 +186,7 @@ SPECS: tuple[Spec, ...] = (
          "concurrency_limit - reserved_slots."),
     Spec("daily_limit", None, _non_negative(_opt_int), "N",
          "Pardot calls allowed in total; every call after that gets error 122 "
-         "(default: unlimited)."),
+         "(none = unlimited)."),
     Spec("rate_limit_status", 429, _choice(200, 400, 429), "STATUS",
          "HTTP status carrying errors 66 and 122 (200, 400 or 429; the real one is unknown)."),
     Spec("auth_error_status", 401, _choice(400, 401), "STATUS",
@@ -205,9 +205,9 @@ SPECS: tuple[Spec, ...] = (
     Spec("latency_jitter_ms", 0.0, _non_negative(_float), "MS",
          "Extra uniform random latency, 0..N ms, per Pardot call."),
     Spec("token_lifetime_calls", None, _non_negative(_opt_int), "N",
-         "An access token works for N Pardot calls, then gets error 184 (default: unlimited)."),
+         "An access token works for N Pardot calls, then gets error 184 (none = unlimited)."),
     Spec("token_lifetime_seconds", None, _non_negative(_opt_float), "SECONDS",
-         "An access token expires N seconds after it was issued (default: never)."),
+         "An access token expires N seconds after it was issued (none = never)."),
     Spec("token_fault_rate", 0.0, _rate, "RATE",
          "Probability that the token endpoint answers with a fault (http500, http503, "
          "drop or slow from --fault-kinds; code183 becomes http500 there)."),
@@ -228,7 +228,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("import_daily_batch_limit", 1000, _non_negative(_int), "N",
          "Import batches accepted in total; more get error 164."),
     Spec("seed", None, _opt_int, "N",
-         "Random seed for reproducible faults, latency jitter and token values."),
+         "Random seed for reproducible fault draws and latency jitter (none = random)."),
     Spec("verbose", False, _bool, "BOOL",
          "Log every request to stderr.", is_bool=True),
 )

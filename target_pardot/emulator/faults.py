@@ -8,6 +8,8 @@ import threading
 from collections import Counter
 from typing import Any
 
+_MAX_SEEN = 2_000_000
+
 
 class Counters:
     """Everything GET /_emulator/state reports under "counters". Thread-safe."""
@@ -69,6 +71,8 @@ class Counters:
             if key in self._seen:
                 self.retries_seen += 1
                 return True
+            if len(self._seen) >= _MAX_SEEN:  # bounded memory on very long runs
+                self._seen.clear()
             self._seen.add(key)
             return False
 

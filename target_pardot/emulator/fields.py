@@ -154,6 +154,8 @@ def v4_value(store_name: str, value: Any) -> Any:
     v4 is form-based and lenient about scalar types: numbers are accepted for
     text fields. Raises FieldValueError."""
     ftype = STORE_TYPES[store_name]
+    if ftype == "str" and type(value) is str and store_name != "email":
+        return value  # the common case, first
     if ftype == "int":
         iv = coerce_int(value)
         if iv is None:

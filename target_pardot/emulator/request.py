@@ -3,9 +3,43 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from email.message import Message
+from typing import Protocol
 
 from .wire import MultipartError, Params, parse_params
+
+
+class HeaderLookup(Protocol):
+    def get(self, name: str, default: str | None = None) -> str | None: ...
+
+
+class Headers:
+    """Case-insensitive request headers (a repeated header's values are joined)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: dict[str, str] | None = None) -> None:
+        self._items: dict[str, str] = {}
+        for name, value in (items or {}).items():
+            self.add(name, value)
+
+    def add(self, name: str, value: str) -> None:
+        key = name.lower()
+        if key in self._items:
+            self._items[key] = f"{self._items[key]}, {value}"
+        else:
+            self._items[key] = value
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._items.get(name.lower(), default)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items.items())
 
 
 @dataclass
@@ -13,7 +47,7 @@ class Incoming:
     method: str
     path: str
     query: str
-    headers: Message
+    headers: HeaderLookup
     body: bytes
     _params: Params | None = field(default=None, repr=False)
     _params_error: str | None = field(default=None, repr=False)

@@ -11,13 +11,16 @@ import traceback
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 
 from .app import App
-from .request import Incoming
+from .request import Headers, Incoming
 from .wire import TEXT_TYPE, Reply
 
 LOOPBACK = "127.0.0.1"
+TOKEN_PATH = "/services/oauth2/token"
+_MAX_LINE = 65536
+_MAX_HEADERS = 100
 
 _PHRASES = {s.value: s.phrase for s in HTTPStatus}
 _date_cache: tuple[int, str] = (0, "")
@@ -53,6 +56,52 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         if self.server.app.settings["verbose"]:
             super().log_request(code, size)
+
+    # -- request line and headers -------------------------------------------------------
+    # BaseHTTPRequestHandler parses headers with the email package, which cost
+    # more than a whole 50-row batch; this is a minimal HTTP/1.x header parser.
+
+    def parse_request(self) -> bool:
+        self.command = None  # type: ignore[assignment]
+        self.request_version = self.default_request_version
+        self.close_connection = True
+        raw: bytes = getattr(self, "raw_requestline", b"")
+        requestline = str(raw, "iso-8859-1").rstrip("\r\n")
+        self.requestline = requestline
+        words = requestline.split()
+        if not words:
+            return False
+        if len(words) != 3:
+            self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request line {requestline!r}")
+            return False
+        command, target, version = words
+        if version not in ("HTTP/1.1", "HTTP/1.0"):
+            self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED)
+            return False
+        self.command, self.path, self.request_version = command, target, version
+        headers = Headers()
+        while True:
+            line = self.rfile.readline(_MAX_LINE + 1)
+            if len(line) > _MAX_LINE:
+                self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Header line too long")
+                return False
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, sep, value = line.decode("iso-8859-1").partition(":")
+            if not sep or not name.strip():
+                self.send_error(HTTPStatus.BAD_REQUEST, "Bad header line")
+                return False
+            headers.add(name.strip(), value.strip())
+            if len(headers) > _MAX_HEADERS:
+                self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers")
+                return False
+        self.headers = cast(Any, headers)
+        conn = (headers.get("Connection") or "").lower()
+        if version == "HTTP/1.1":
+            self.close_connection = "close" in conn
+        else:
+            self.close_connection = "keep-alive" not in conn
+        return True
 
     # -- connection tracking (so stop() can close idle keep-alive sockets) -------------
 
@@ -127,6 +176,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             self.close_connection = True  # the body is left unread
             self._send(pre)
             return
+        expect = (self.headers.get("Expect") or "").lower()
+        if expect == "100-continue" and self.request_version == "HTTP/1.1":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # only once 413 is ruled out
         limit = app.settings["max_body_bytes"] if path.startswith("/api/") else None
         try:
             body = self._read_body(limit)
@@ -134,16 +186,16 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(Reply(413, b"Request Entity Too Large\n", TEXT_TYPE))
             return
-        req = Incoming(self.command, path, query, self.headers, body)
+        req = Incoming(self.command, path, query, cast(Headers, self.headers), body)
         try:
             reply = app.dispatch(req)
         except Exception:  # an emulator bug: say so loudly, never hang the client
             traceback.print_exc(file=sys.stderr)
             reply = Reply(500, b"emulator internal error (see its stderr)\n", TEXT_TYPE,
                           err_code="emulator_bug")
-        self._send(reply)
+        self._send(reply, counted=path.startswith("/api/") or path == TOKEN_PATH)
 
-    def _send(self, reply: Reply) -> None:
+    def _send(self, reply: Reply, counted: bool = True) -> None:
         app = self.server.app
         if reply.drop:
             app.counters.status("dropped", None)
@@ -151,7 +203,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
-        app.counters.status(reply.status, reply.err_code)
+        if counted:  # control endpoints (/_emulator/...) are not client traffic
+            app.counters.status(reply.status, reply.err_code)
         phrase = _PHRASES.get(reply.status, "Unknown")
         head = [f"HTTP/1.1 {reply.status} {phrase}",
                 f"Server: {self.server_version}",

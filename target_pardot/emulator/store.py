@@ -21,11 +21,20 @@ PROSPECT_ID_START = 100_001
 MEMBERSHIP_ID_START = 500_001
 IMPORT_ID_START = 1
 
-META_FIELDS = ("deleted", "created_at", "updated_at", "last_activity_at")
+
+
+_iso_cache: tuple[int, str] = (0, "")
 
 
 def iso_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    """UTC timestamp with milliseconds, cached per millisecond (strftime is slow)."""
+    global _iso_cache  # noqa: PLW0603 - racing writers store the same value
+    now = time.time()
+    ms = int(now * 1000)
+    if _iso_cache[0] != ms:
+        stamp = datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+        _iso_cache = (ms, stamp[:-3] + "Z")
+    return _iso_cache[1]
 
 
 class OpError(Exception):
@@ -37,16 +46,19 @@ class OpError(Exception):
         self.message = message
 
 
-@dataclass
 class RowPlan:
-    """One validated write: how to find the prospect and what to change."""
+    """One validated write: how to find the prospect and what to change.
 
-    id: int | None = None
-    fid: str | None = None
-    email: str | None = None  # identifier email (also written on create)
-    updates: dict[str, Any] = field(default_factory=dict)  # store names
-    list_adds: list[int] = field(default_factory=list)
-    list_removes: list[int] = field(default_factory=list)
+    A plain slotted class: one is built per row, so it must be cheap."""
+
+    __slots__ = ("fid", "id", "list_adds", "list_removes", "updates")
+
+    def __init__(self) -> None:
+        self.id: int | None = None
+        self.fid: str | None = None
+        self.updates: dict[str, Any] = {}  # store names
+        self.list_adds: list[int] = []
+        self.list_removes: list[int] = []
 
 
 @dataclass
@@ -86,6 +98,24 @@ class ImportJob:
         }
 
 
+_META_ORDER = ("deleted", "created_at", "updated_at", "last_activity_at")
+
+
+def public_prospect(p: dict[str, Any]) -> dict[str, Any]:
+    """A stored prospect with every standard field (None when unset), custom
+    fields, then the metadata: the shape PardotEmulator.prospects() returns."""
+    out: dict[str, Any] = {"id": p["id"]}
+    for name in STORE_FIELDS:
+        if name != "id":
+            out[name] = p.get(name)
+    for key, value in p.items():
+        if key not in out and key not in _META_ORDER:
+            out[key] = value
+    for key in _META_ORDER:
+        out[key] = p[key]
+    return out
+
+
 class Store:
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -103,6 +133,7 @@ class Store:
         self._next_membership = MEMBERSHIP_ID_START
         self._next_import = IMPORT_ID_START
         self._last_activity = 0.0
+        self._now = ""  # a batch's timestamp while it is applied (lock held)
 
     def reset(self) -> None:
         with self.lock:
@@ -136,14 +167,13 @@ class Store:
 
     def _create(self, updates: dict[str, Any], *, deleted: bool = False,
                 last_activity_at: float | None = None) -> dict[str, Any]:
+        # The hottest code of a batch call: kept flat on purpose.
         pid = self._next_prospect
-        self._next_prospect += 1
-        p: dict[str, Any] = dict.fromkeys(STORE_FIELDS)
+        self._next_prospect = pid + 1
+        now = self._now or iso_now()
+        # Stored sparse (only the fields ever set); public_prospect() expands it.
+        p: dict[str, Any] = dict(updates)
         p["id"] = pid
-        for k, v in updates.items():
-            if k != "id":
-                p[k] = v
-        now = iso_now()
         p["deleted"] = deleted
         p["created_at"] = now
         p["updated_at"] = now
@@ -153,7 +183,15 @@ class Store:
             p["last_activity_at"] = float(last_activity_at)
             self._last_activity = max(self._last_activity, float(last_activity_at))
         self.prospects[pid] = p
-        self._index(p)
+        email = p.get("email")
+        if email is not None:
+            ids = self.by_email.get(email)
+            if ids is None:
+                self.by_email[email] = [pid]
+            else:
+                ids.append(pid)
+        if p.get("crm_fid") is not None:
+            self.by_fid.setdefault(p["crm_fid"], []).append(pid)
         return p
 
     def _update(self, p: dict[str, Any], updates: dict[str, Any]) -> None:
@@ -166,7 +204,7 @@ class Store:
                 p[k] = v
         if reindex:
             self._index(p)
-        p["updated_at"] = iso_now()
+        p["updated_at"] = self._now or iso_now()
         p["last_activity_at"] = self._tick()
 
     def _latest(self, ids: Iterable[int], *, deleted: bool) -> dict[str, Any] | None:
@@ -197,7 +235,7 @@ class Store:
     def _add_membership(self, list_id: int, pid: int, opted_out: bool) -> dict[str, Any]:
         mid = self._next_membership
         self._next_membership += 1
-        now = iso_now()
+        now = self._now or iso_now()
         m = {"id": mid, "list_id": list_id, "prospect_id": pid, "opted_out": opted_out,
              "created_at": now, "updated_at": now}
         self.memberships[mid] = m
@@ -229,7 +267,7 @@ class Store:
 
     def prospect_list(self, include_deleted: bool = False) -> list[dict[str, Any]]:
         with self.lock:
-            return [dict(p) for p in self.prospects.values()
+            return [public_prospect(p) for p in self.prospects.values()
                     if include_deleted or not p["deleted"]]
 
     def membership_list(self) -> list[dict[str, Any]]:
@@ -249,47 +287,55 @@ class Store:
 
         Returns (errors keyed by 0-based index string, created, updated)."""
         errors: dict[str, str] = {}
-        created = updated = 0
         with self.lock:
-            for idx, plan in enumerate(plans):
-                if isinstance(plan, OpError):
-                    errors[str(idx)] = plan.message
-                    continue
-                try:
-                    was_created = self._apply_v4_row(plan, op, ampsea)
-                except OpError as exc:
-                    errors[str(idx)] = exc.message
-                    continue
-                if was_created:
-                    created += 1
-                else:
-                    updated += 1
+            self._now = iso_now()
+            try:
+                created, updated = self._apply_plans(plans, op, ampsea, errors)
+            finally:
+                self._now = ""
         return errors, created, updated
+
+    def _apply_plans(self, plans: list[RowPlan | OpError], op: str, ampsea: bool,
+                     errors: dict[str, str]) -> tuple[int, int]:
+        created = updated = 0
+        for idx, plan in enumerate(plans):
+            if isinstance(plan, OpError):
+                errors[str(idx)] = plan.message
+                continue
+            try:
+                was_created = self._apply_v4_row_with_target(plan, op, ampsea)[0]
+            except OpError as exc:
+                errors[str(idx)] = exc.message
+                continue
+            if was_created:
+                created += 1
+            else:
+                updated += 1
+        return created, updated
 
     def apply_v4_single(self, plan: RowPlan, op: str, ampsea: bool
                         ) -> tuple[bool, dict[str, Any]]:
         with self.lock:
             was_created, p = self._apply_v4_row_with_target(plan, op, ampsea)
-            return was_created, dict(p)
-
-    def _apply_v4_row(self, plan: RowPlan, op: str, ampsea: bool) -> bool:
-        return self._apply_v4_row_with_target(plan, op, ampsea)[0]
+            return was_created, public_prospect(p)
 
     def _apply_v4_row_with_target(self, plan: RowPlan, op: str, ampsea: bool
                                   ) -> tuple[bool, dict[str, Any]]:
         target = self._match_v4(plan, op, ampsea)
         if target is None:
-            updates = dict(plan.updates)
+            updates = plan.updates
             if plan.fid is not None:
-                updates["crm_fid"] = plan.fid
+                updates = {**updates, "crm_fid": plan.fid}
             p = self._create(updates)
-            self._apply_lists(p["id"], plan.list_adds, plan.list_removes)
+            if plan.list_adds or plan.list_removes:
+                self._apply_lists(p["id"], plan.list_adds, plan.list_removes)
             return True, p
-        updates = dict(plan.updates)
+        updates = plan.updates
         if plan.fid is not None and target.get("crm_fid") is None:
-            updates["crm_fid"] = plan.fid
+            updates = {**updates, "crm_fid": plan.fid}
         self._update(target, updates)
-        self._apply_lists(target["id"], plan.list_adds, plan.list_removes)
+        if plan.list_adds or plan.list_removes:
+            self._apply_lists(target["id"], plan.list_adds, plan.list_removes)
         return False, target
 
     def _match_v4(self, plan: RowPlan, op: str, ampsea: bool) -> dict[str, Any] | None:
@@ -340,9 +386,9 @@ class Store:
                 values = dict(updates)
                 if values.get("email") is None:
                     values["email"] = match_email
-                return True, dict(self._create(values))
+                return True, public_prospect(self._create(values))
             self._update(p, updates)
-            return False, dict(p)
+            return False, public_prospect(p)
 
     # ------------------------------------------------------------------ list memberships
 
@@ -460,7 +506,7 @@ class Store:
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
             return {
-                "prospects": [dict(p) for p in self.prospects.values()],
+                "prospects": [public_prospect(p) for p in self.prospects.values()],
                 "memberships": [{"id": m["id"], "list_id": m["list_id"],
                                  "prospect_id": m["prospect_id"], "opted_out": m["opted_out"]}
                                 for m in self.memberships.values()],

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from .fields import (
+    FIELD_TYPES,
     LIST_FLAG_RE,
     STORE_FIELDS,
     STORE_NAME,
@@ -18,6 +19,7 @@ from .fields import (
     custom_value,
     is_custom,
     v4_value,
+    valid_email,
 )
 from .store import OpError, RowPlan
 from .wire import XML_TYPE, Reply, dumps, v4_error_body, v4_ok_body, v4_xml
@@ -27,6 +29,9 @@ if TYPE_CHECKING:
     from .request import Incoming
 
 MAX_BATCH_ROWS = 50
+# Text fields stored under their own name with no further check.
+PLAIN_TEXT_FIELDS = frozenset(
+    n for n in V4_FIELDS if FIELD_TYPES[n] == "str" and n not in ("email", "fid"))
 # Parameters of a single v4 call that are not prospect fields.
 _NON_FIELD_PARAMS = frozenset({"format", "output", "api_key", "user_key", "access_token"})
 
@@ -56,28 +61,38 @@ def parse_row(row: Any, lists: frozenset[int]) -> RowPlan | OpError:
     if not isinstance(row, dict):
         return OpError(90, "Prospect array should be a flat array of attributes")
     plan = RowPlan()
+    updates = plan.updates
     try:
         for key, value in row.items():
-            if not isinstance(key, str):
-                return invalid_field(str(key))
-            flag = LIST_FLAG_RE.match(key)
-            known = key in V4_FIELDS or flag is not None or is_custom(key)
-            if not known:
-                return invalid_field(key)
-            if value is None:
-                continue  # null leaves the field unchanged
-            if key == "id":
-                iv = coerce_int(value)
-                if iv is None:
-                    return OpError(3, "Invalid prospect ID")
-                plan.id = iv
-            elif key == "fid":
-                if isinstance(value, bool) or not isinstance(value, (str, int)):
-                    return OpError(77, "Invalid prospect fid")
-                fid = str(value)
-                if fid:
-                    plan.fid = fid
-            elif flag is not None:
+            if key in PLAIN_TEXT_FIELDS and type(value) is str:
+                updates[key] = value  # fast path: most values are text
+                continue
+            if key == "email" and type(value) is str:
+                if not valid_email(value):
+                    return OpError(4, "Invalid prospect email address")
+                updates["email"] = value
+                continue
+            if key in V4_FIELDS:
+                if value is None:
+                    continue  # null leaves the field unchanged
+                if key == "id":
+                    iv = coerce_int(value)
+                    if iv is None:
+                        return OpError(3, "Invalid prospect ID")
+                    plan.id = iv
+                elif key == "fid":
+                    if isinstance(value, bool) or not isinstance(value, (str, int)):
+                        return OpError(77, "Invalid prospect fid")
+                    if value != "":
+                        plan.fid = str(value)
+                else:
+                    store_name = STORE_NAME[key]
+                    updates[store_name] = v4_value(store_name, value)
+                continue
+            flag = LIST_FLAG_RE.match(key) if key.startswith("list_") else None
+            if flag is not None:
+                if value is None:
+                    continue
                 on = coerce_bool_v4(value)
                 if on is None:
                     return OpError(50, "Invalid boolean")
@@ -85,15 +100,13 @@ def parse_row(row: Any, lists: frozenset[int]) -> RowPlan | OpError:
                 if list_id not in lists:
                     return OpError(55, "Invalid list ID")
                 (plan.list_adds if on else plan.list_removes).append(list_id)
-            elif key in V4_FIELDS:
-                store_name = STORE_NAME[key]
-                plan.updates[store_name] = v4_value(store_name, value)
+            elif key.endswith("__c") and is_custom(key):
+                if value is not None:
+                    updates[key] = custom_value(value)
             else:
-                plan.updates[key] = custom_value(value)
+                return invalid_field(key)
     except FieldValueError as exc:
         return OpError(exc.code, exc.message)
-    if "email" in plan.updates:
-        plan.email = plan.updates["email"]
     return plan
 
 

@@ -65,6 +65,8 @@ def _bad_fields(names: list[str]) -> V5Error:
 # --------------------------------------------------------------------------- prospects
 
 UPSERT_KEYS = frozenset({"matchEmail", "prospect", "secondaryDeletedSearch", "fields"})
+# Writable prospect fields (camelCase -> store name): the standard ones but ``id``.
+V5_WRITABLE = {name: store for name, store in V5_TO_STORE.items() if name != "id"}
 
 
 def prospect_value(p: dict[str, Any], name: str) -> Any:
@@ -114,13 +116,13 @@ def _upsert(app: App, req: Incoming) -> Reply:
     if not isinstance(secondary, bool):
         raise _invalid("secondaryDeletedSearch", "must be a boolean")
     updates: dict[str, Any] = {}
-    bad = [k for k in prospect if k not in V5_TO_STORE and not is_custom(k)]
+    bad = [k for k in prospect if k not in V5_WRITABLE and not is_custom(k)]
     if bad:
         raise _bad_fields(bad)
     try:
         for key, value in prospect.items():
-            if key in V5_TO_STORE:
-                updates[V5_TO_STORE[key]] = v5_value(V5_TO_STORE[key], value)
+            if key in V5_WRITABLE:
+                updates[V5_WRITABLE[key]] = v5_value(V5_WRITABLE[key], value)
             else:
                 if isinstance(value, (dict, list)):
                     raise _invalid(key, "must be a scalar")

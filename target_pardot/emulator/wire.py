@@ -5,11 +5,12 @@ Everything here is pure (no server state), so the handlers stay small.
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 from xml.sax.saxutils import escape, quoteattr
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -191,9 +192,32 @@ def parse_multipart(body: bytes, content_type: str) -> list[Part]:
     return parts
 
 
-def parse_form(raw: str) -> dict[str, str]:
+def unquote_form(raw: bytes) -> str:
+    """``application/x-www-form-urlencoded`` value decoding (``+`` and ``%XX``).
+
+    urllib's unquote is pure Python and dominated the cost of a 50-row batch;
+    this hands the %XX escapes to the C-level escape decoder instead, and falls
+    back to urllib for malformed escapes."""
+    raw = raw.replace(b"+", b" ")
+    if b"%" not in raw:
+        return raw.decode("utf-8", "replace")
+    try:
+        decoded = codecs.escape_decode(raw.replace(b"\\", b"\\\\").replace(b"%", b"\\x"))[0]
+    except ValueError:
+        return unquote_plus(raw.decode("latin-1"), encoding="utf-8", errors="replace")
+    return decoded.decode("utf-8", "replace")
+
+
+def parse_form(raw: str | bytes) -> dict[str, str]:
     """Urlencoded pairs to a dict (the last value of a repeated key wins)."""
-    return dict(parse_qsl(raw, keep_blank_values=True))
+    data = raw.encode("latin-1", "replace") if isinstance(raw, str) else raw
+    out: dict[str, str] = {}
+    for pair in data.split(b"&"):
+        if not pair:
+            continue
+        key, _, value = pair.partition(b"=")
+        out[unquote_form(key)] = unquote_form(value)
+    return out
 
 
 @dataclass
@@ -232,5 +256,5 @@ def parse_params(query: str, body: bytes, content_type: str) -> Params:
                 if p.filename is None or p.name == "prospects":
                     form[p.name] = p.data.decode("utf-8", "replace")
         elif ctype in ("application/x-www-form-urlencoded", ""):
-            form = parse_form(body.decode("utf-8", "replace"))
+            form = parse_form(body)
     return Params(q, form, parts)

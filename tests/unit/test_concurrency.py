@@ -91,3 +91,33 @@ def test_threads_never_exceed_the_limit():
     for thread in threads:
         thread.join()
     assert 1 <= peak <= 3
+
+
+def test_slots_go_to_waiting_threads_in_order():
+    limit = AdaptiveLimit(1)
+    limit.acquire()
+    order = []
+    waiting = []
+    for name in ("first", "second"):
+        ready = threading.Event()
+
+        def take(name=name, ready=ready):
+            ready.set()
+            limit.acquire()
+            order.append(name)
+            limit.release()
+
+        thread = threading.Thread(target=take)
+        thread.start()
+        ready.wait(5)
+        # the ticket is taken under the lock right after `ready`; wait until it is
+        while limit._next_turn < len(waiting) + 2:
+            threading.Event().wait(0.001)
+        waiting.append(thread)
+    limit.release()
+    limit.acquire()  # a thread that just released must queue behind both waiters
+    order.append("again")
+    limit.release()
+    for thread in waiting:
+        thread.join(5)
+    assert order == ["first", "second", "again"]
