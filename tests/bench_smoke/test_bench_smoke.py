@@ -48,7 +48,7 @@ def test_an_import_costs_a_handful_of_calls():
     line = run("import")
     calls = int(line.figure.split()[0])
     assert calls <= 8, line.figure
-    assert "% of the v5 path's" in line.figure
+    assert "% of v5's" in line.figure
 
 
 def test_every_benchmark_has_a_smoke_test():
