@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 lint: install
-	$(BIN)/ruff check target_pardot tests bench scripts examples
+	$(BIN)/ruff check target_pardot tests scripts examples $(wildcard bench)
 	$(BIN)/mypy
 
 test: install lint
