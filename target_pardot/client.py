@@ -16,9 +16,10 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
-from target_pardot.auth import TokenProvider
+from target_pardot.auth import TokenProvider, business_unit_hint
 from target_pardot.errors import (
     AuthFailed,
+    BusinessUnitRejected,
     RetriesExhausted,
     RetryableError,
     TokenExpired,
@@ -237,4 +238,7 @@ class PardotClient:
                     f"{endpoint}: {type(exc).__name__} talking to {self.settings.pardot_domain}",
                     ambiguous=not _not_sent(exc),
                 ) from None
-        return classify(response.status_code, response.content)
+        try:
+            return classify(response.status_code, response.content)
+        except BusinessUnitRejected as exc:
+            raise BusinessUnitRejected(f"{exc} {business_unit_hint(self.settings)}") from None
