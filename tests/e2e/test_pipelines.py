@@ -70,6 +70,11 @@ def v5_calls(state: dict[str, Any]) -> int:
     return int(state["counters"]["calls_by_endpoint"].get(V5_UPSERT, 0))
 
 
+def created_updated(state: dict[str, Any]) -> tuple[int, int]:
+    """Rows the emulator created and updated since its last reset."""
+    return int(state["counters"]["rows_created"]), int(state["counters"]["rows_updated"])
+
+
 def test_meltano_run_loads_every_row_then_only_new_ones(
     meltano: MeltanoProject, postgres: Postgres, emulator: EmulatorProcess, timings: list[str]
 ) -> None:
@@ -82,6 +87,7 @@ def test_meltano_run_loads_every_row_then_only_new_ones(
     state = emulator.state()
     assert emulator_rows(state) == table_rows(postgres, "contacts")
     assert v5_calls(state) == FIRST_LOAD
+    assert created_updated(state) == (FIRST_LOAD, 0)
     assert "run summary:" in output, "the target's run summary reaches Meltano's log"
     bookmark = meltano.state()["singer_state"]["bookmarks"][CONTACTS_STREAM]
     assert bookmark["replication_key"] == "updated_at"
@@ -96,13 +102,14 @@ def test_meltano_run_loads_every_row_then_only_new_ones(
         UPDATE contacts SET last_name = 'Changed', updated_at = now()
         WHERE id <= {CHANGED_ROWS};
     """)
-    calls_before = v5_calls(state)
+    calls_before, (created, updated) = v5_calls(state), created_updated(state)
     with timed(f"meltano run, incremental ({NEW_ROWS} new, {CHANGED_ROWS} changed)", timings):
         meltano("run", "tap-postgres", "target-pardot")
     state = emulator.state()
     assert emulator_rows(state) == table_rows(postgres, "contacts")
     assert resent == 1
     assert v5_calls(state) - calls_before == NEW_ROWS + CHANGED_ROWS + resent
+    assert created_updated(state) == (created + NEW_ROWS, updated + CHANGED_ROWS + resent)
 
     # Nothing new: only the rows at the bookmark (the changed rows share one now()) again.
     bookmark = meltano.state()["singer_state"]["bookmarks"][CONTACTS_STREAM]
