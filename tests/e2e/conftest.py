@@ -55,17 +55,23 @@ def meltano(
     tmp_path_factory: pytest.TempPathFactory, postgres: Postgres, emulator: EmulatorProcess
 ) -> MeltanoProject:
     config = emulator.target_config(upsert_by_email=True, parallel_tasks=5)
-    secrets = {name: str(config.pop(name)) for name in ("client_secret", "refresh_token")}
+    client_secret = str(config.pop("client_secret"))
     tap_config = postgres.tap_config()
     project = MeltanoProject(
         tmp_path_factory.mktemp("meltano") / "project",
         tap_config=tap_config,
-        target_config=config,
+        target_config={k: v for k, v in config.items() if k != "refresh_token"},
+        # Secrets stay out of meltano.yml: the environment (<PLUGIN>_<SETTING>) for two...
         secrets={
-            **{f"TARGET_PARDOT_{name.upper()}": value for name, value in secrets.items()},
+            "TARGET_PARDOT_REFRESH_TOKEN": str(config["refresh_token"]),
             "TAP_POSTGRES_PASSWORD": tap_config.pop("password"),
         },
     )
     with timed("meltano install (tap-postgres from PyPI, target-pardot from checkout)", TIMINGS):
         project.install()
+    # ...and `meltano config set` for the third, which stores a sensitive setting in .env.
+    project("config", "set", "target-pardot", "client_secret", client_secret)
+    assert client_secret not in (project.root / "meltano.yml").read_text()
+    assert client_secret in (project.root / ".env").read_text()
+    project.secret_values.append(client_secret)
     return project

@@ -66,7 +66,6 @@ class MeltanoProject:
         loader["pip_url"] = str(REPO)
         loader["config"] = {**target_config, "stream_maps": {CONTACTS_STREAM: EMAIL_KEYED}}
         project = {
-            "version": 1,
             "send_anonymous_usage_stats": False,
             "project_id": "target-pardot-e2e",
             "default_environment": "e2e",
@@ -102,9 +101,9 @@ class MeltanoProject:
             },
         }  # fmt: skip
         (root / "meltano.yml").write_text(yaml.safe_dump(project, sort_keys=False))
-        # Secrets reach the plugins through Meltano's environment variables
-        # (<PLUGIN>_<SETTING>), never through meltano.yml.
         self.env = {"MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "NO_COLOR": "1", **secrets}
+        #: Values that must never appear in any output.
+        self.secret_values: list[str] = list(secrets.values())
 
     def __call__(self, *args: str, timeout: float = 600) -> str:
         """Run `meltano <args>` in the project; return its combined output."""

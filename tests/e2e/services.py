@@ -45,9 +45,14 @@ def run(
         check=False,
     )
     if completed.returncode != 0:
+        # The whole output goes to a file: Meltano's logs of a failed run are long, and the
+        # cause is often far above the last lines.
+        log = Path(tempfile.mkdtemp(prefix="target-pardot-e2e-failure-")) / "output.log"
+        log.write_text(f"$ {' '.join(argv)}\n--- stdout\n{completed.stdout}\n"
+                       f"--- stderr\n{completed.stderr}")  # fmt: skip
         raise AssertionError(
-            f"{' '.join(argv)} exited {completed.returncode}\n"
-            f"--- stdout\n{completed.stdout[-4000:]}\n--- stderr\n{completed.stderr[-8000:]}"
+            f"{' '.join(argv)} exited {completed.returncode}; whole output in {log}\n"
+            f"--- stdout\n{completed.stdout[-4000:]}\n--- stderr\n{completed.stderr[-20000:]}"
         )
     return completed
 

@@ -89,6 +89,7 @@ def test_meltano_run_loads_every_row_then_only_new_ones(
     assert v5_calls(state) == FIRST_LOAD
     assert created_updated(state) == (FIRST_LOAD, 0)
     assert "run summary:" in output, "the target's run summary reaches Meltano's log"
+    assert not [secret for secret in meltano.secret_values if secret in output]
     bookmark = meltano.state()["singer_state"]["bookmarks"][CONTACTS_STREAM]
     assert bookmark["replication_key"] == "updated_at"
     assert bookmark["replication_key_value"].startswith("2024-01-01T00:50:00")

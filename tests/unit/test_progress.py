@@ -33,7 +33,8 @@ def test_line_counts_rows_calls_and_the_rate_over_the_last_interval():
     )
     stats.add("rows_sent", 40)
     clock.now += 20
-    assert "40 rows/s" not in reporter.line()  # the rate is per window, not cumulative
+    # The rate covers the rows sent since the previous line only.
+    assert "540 sent, 1 rejected; 2.0 rows/s sent in the last 20 s;" in reporter.line()
     clock.now += 10
     assert "0.0 rows/s sent in the last 10 s" in reporter.line()
 
