@@ -35,6 +35,8 @@ PROSPECT_OPERATIONS = ("sync", "update")
 PROSPECT_LIST_OPERATIONS = ("add", "remove")
 LIST_MEMBERSHIP_OPERATIONS = ("upsert", "delete")
 AUTH_FLOWS = ("refresh_token", "client_credentials")
+#: Salesforce's shared login hosts, which do not serve the client credentials flow [doc].
+GENERIC_LOGIN_HOSTS = frozenset({"login.salesforce.com", "test.salesforce.com"})
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class Settings:
     search_deleted_prospects: bool
     lowercase_emails: bool
     max_api_calls: int | None = None
+    dry_run_offline: bool = False
+    progress_interval_seconds: float = 10.0
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -198,6 +202,19 @@ def effective_parallel_tasks(requested: int) -> int:
     return requested
 
 
+def check_client_credentials_host(auth_flow: str, login_url: str) -> None:
+    """Salesforce issues client-credentials tokens only on the org's own My Domain host."""
+    host = urlsplit(login_url).hostname or ""
+    if auth_flow == "client_credentials" and host in GENERIC_LOGIN_HOSTS:
+        raise ConfigError(
+            f"auth_flow 'client_credentials' does not work with 'login_url' {login_url}: "
+            "Salesforce serves that flow only on the org's My Domain URL. Set 'login_url' to "
+            "it, e.g. https://MyCompany.my.salesforce.com (sandbox: "
+            "https://MyCompany--SandboxName.sandbox.my.salesforce.com); find it in Setup > "
+            "My Domain."
+        )
+
+
 def _required_text(config: Mapping[str, Any], name: str) -> str:
     value = config.get(name)
     if value is None or str(value).strip() == "":
@@ -217,12 +234,15 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
     login_default = SANDBOX_LOGIN_URL if sandbox else PRODUCTION_LOGIN_URL
     domain_default = DEMO_PARDOT_DOMAIN if sandbox else PRODUCTION_PARDOT_DOMAIN
     rejected_path = config.get("rejected_records_path")
+    login_url = check_url("login_url", str(config.get("login_url") or login_default))
+    check_client_credentials_host(auth_flow, login_url)
+    dry_run_offline = _boolean(config, "dry_run_offline", False)
     return Settings(
         client_id=client_id,
         client_secret=client_secret,
         refresh_token=refresh_token,
         auth_flow=auth_flow,
-        login_url=check_url("login_url", str(config.get("login_url") or login_default)),
+        login_url=login_url,
         pardot_domain=check_url(
             "pardot_domain", str(config.get("pardot_domain") or domain_default)
         ),
@@ -252,10 +272,15 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         ),
         sandbox=sandbox,
         rejected_records_path=str(rejected_path) if rejected_path else None,
-        dry_run=_boolean(config, "dry_run", False),
+        # Offline is a kind of dry run: it plans the same calls and sends none of them.
+        dry_run=_boolean(config, "dry_run", False) or dry_run_offline,
         search_deleted_prospects=_boolean(config, "search_deleted_prospects", True),
         lowercase_emails=_boolean(config, "lowercase_emails", False),
         max_api_calls=_optional_count(config, "max_api_calls"),
+        dry_run_offline=dry_run_offline,
+        progress_interval_seconds=_number(
+            config, "progress_interval_seconds", 10, minimum=0, integer=False
+        ),
     )
 
 
