@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test lint demo bench bench-smoke clean
+.PHONY: install test lint demo bench bench-smoke clean e2e
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,11 +15,15 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 lint: install
-	$(BIN)/ruff check target_pardot tests bench scripts examples
+	$(BIN)/ruff check target_pardot tests scripts examples $(wildcard bench)
 	$(BIN)/mypy
 
 test: install lint
 	$(BIN)/pytest
+
+# PostgreSQL (apt), Meltano and tap-postgres (PyPI), target-pardot from this checkout.
+e2e: install
+	bash tests/e2e/run.sh
 
 demo: install
 	$(BIN)/python scripts/demo.py
@@ -28,4 +32,4 @@ bench: install
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .demo .bench .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-e2e .demo .bench .pytest_cache .mypy_cache .ruff_cache

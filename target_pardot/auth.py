@@ -12,7 +12,11 @@ import requests
 from target_pardot.errors import AuthFailed, RetryableError
 from target_pardot.redact import REDACTOR
 from target_pardot.responses import parse_body
-from target_pardot.settings import Settings
+from target_pardot.settings import (
+    DEMO_PARDOT_DOMAIN,
+    PRODUCTION_PARDOT_DOMAIN,
+    Settings,
+)
 
 logger = logging.getLogger("target-pardot")
 
@@ -39,7 +43,11 @@ def explain_token_error(settings: Settings, status: int, error: str, description
     said = f"Salesforce refused the token request ({error or f'HTTP {status}'}"
     said += f": {description})" if description else ")"
     if error == "invalid_client_id":
-        return f"{said}. Check 'client_id' (the connected app's consumer key) and 'login_url'."
+        return (
+            f"{said}. Check 'client_id' (the connected app's consumer key), and that "
+            f"'login_url' ({settings.login_url}) belongs to the app's org: a sandbox's app "
+            "needs 'sandbox': true or the sandbox's own login URL."
+        )
     if error == "invalid_client":
         return f"{said}. Check 'client_secret' and 'client_id'."
     if error == "invalid_grant" and settings.auth_flow == "refresh_token":
@@ -53,6 +61,30 @@ def explain_token_error(settings: Settings, status: int, error: str, description
             "on the connected app and set 'login_url' to the org's My Domain URL."
         )
     return f"{said} at {where}. Check 'login_url' and the connected app settings."
+
+
+def business_unit_hint(settings: Settings) -> str:
+    """What error 201 most likely means on this host: a business unit of the other kind.
+
+    Production business units exist only on pi.pardot.com, sandbox and developer-org ones
+    only on pi.demo.pardot.com, and the two hosts share one login, so the token works on
+    both and only the first Pardot call notices.
+    """
+    if settings.pardot_domain == DEMO_PARDOT_DOMAIN:
+        chosen = "'sandbox': true" if settings.sandbox else "'pardot_domain'"
+        return (
+            f"This run calls {DEMO_PARDOT_DOMAIN} (from {chosen}), the host of sandboxes and "
+            "developer orgs. A production business unit is known only to "
+            f"{PRODUCTION_PARDOT_DOMAIN}: set 'sandbox' to false and leave 'pardot_domain' "
+            "unset."
+        )
+    if settings.pardot_domain == PRODUCTION_PARDOT_DOMAIN:
+        return (
+            f"This run calls {PRODUCTION_PARDOT_DOMAIN}, the production host. A sandbox "
+            f"business unit is known only to {DEMO_PARDOT_DOMAIN}: set 'sandbox': true (or "
+            f"'pardot_domain': {DEMO_PARDOT_DOMAIN} for a developer org)."
+        )
+    return f"This run calls {settings.pardot_domain} ('pardot_domain')."
 
 
 class TokenProvider:

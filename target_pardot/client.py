@@ -17,10 +17,11 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
-from target_pardot.auth import TokenProvider
+from target_pardot.auth import TokenProvider, business_unit_hint
 from target_pardot.concurrency import AdaptiveLimit
 from target_pardot.errors import (
     AuthFailed,
+    BusinessUnitRejected,
     CallBudgetReached,
     CallCancelled,
     DailyLimitReached,
@@ -117,6 +118,12 @@ class PardotClient:
         """Wait until no call is in flight; False if some still are after ``timeout``."""
         with self._idle:
             return self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout)
+
+    def calls_left(self) -> int | None:
+        """Calls this run may still make under `max_api_calls`; None when unlimited."""
+        limit = self.settings.max_api_calls
+        with self._idle:
+            return None if limit is None else max(limit - self._pardot_calls, 0)
 
     def _start_call(self) -> None:
         with self._idle:
@@ -368,6 +375,9 @@ class PardotClient:
             self.gate.feedback(ticket, refused=False)
             self.halt(exc)
             raise
+        except BusinessUnitRejected as exc:
+            self.gate.feedback(ticket, refused=False)
+            raise BusinessUnitRejected(f"{exc} {business_unit_hint(self.settings)}") from None
         except BaseException:
             self.gate.feedback(ticket, refused=False)
             raise

@@ -31,6 +31,10 @@ class AuthFailed(TargetPardotError):
     exit_code = EXIT_CONFIG
 
 
+class BusinessUnitRejected(AuthFailed):
+    """Error 201: the business unit is unknown on this Pardot host (or inactive)."""
+
+
 class PardotApiError(TargetPardotError):
     """Pardot answered with an error we do not retry and that is not about one row."""
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from target_pardot.errors import (
     AuthFailed,
+    BusinessUnitRejected,
     DailyLimitReached,
     PardotApiError,
     PayloadTooLarge,
@@ -136,10 +137,10 @@ def raise_for_code(code: int, status: int, message: str) -> None:
     if code == CODE_HEADER_MISSING:
         raise AuthFailed(f"{text}. Check the setting 'business_unit'.")
     if code == CODE_BUSINESS_UNIT:
-        raise AuthFailed(
-            f"{text}. Check 'business_unit', and that 'pardot_domain' matches the account: "
-            "pi.pardot.com for production, pi.demo.pardot.com for sandboxes and developer "
-            "orgs (or set 'sandbox': true)."
+        raise BusinessUnitRejected(
+            f"{text.rstrip('.')}. Check 'business_unit', and that 'pardot_domain' (or "
+            "'sandbox') matches the account: pi.pardot.com for production, pi.demo.pardot.com "
+            "for sandboxes and developer orgs."
         )
     raise PardotApiError(text, code=code, status=status)
 

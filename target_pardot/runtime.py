@@ -49,7 +49,9 @@ class Runtime:
             stats=stats,
             client=client,
             reporter=RejectionReporter(
-                skip=settings.skip_invalid_records,
+                # A dry run reports every invalid row rather than stop at the first
+                # (target_pardot.dryrun.verdict still fails the run).
+                skip=settings.skip_invalid_records or settings.dry_run,
                 path=settings.rejected_records_path,
                 stats=stats,
             ),

@@ -35,6 +35,8 @@ PROSPECT_OPERATIONS = ("sync", "update", "import")
 PROSPECT_LIST_OPERATIONS = ("add", "remove")
 LIST_MEMBERSHIP_OPERATIONS = ("upsert", "delete")
 AUTH_FLOWS = ("refresh_token", "client_credentials")
+#: Salesforce's shared login hosts, which do not serve the client credentials flow [doc].
+GENERIC_LOGIN_HOSTS = frozenset({"login.salesforce.com", "test.salesforce.com"})
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class Settings:
     skip_unchanged: bool = False
     ledger_path: str | None = None
     max_api_calls: int | None = None
+    dry_run_offline: bool = False
+    progress_interval_seconds: float = 10.0
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -200,6 +204,19 @@ def effective_parallel_tasks(requested: int) -> int:
     return requested
 
 
+def check_client_credentials_host(auth_flow: str, login_url: str) -> None:
+    """Salesforce issues client-credentials tokens only on the org's own My Domain host."""
+    host = urlsplit(login_url).hostname or ""
+    if auth_flow == "client_credentials" and host in GENERIC_LOGIN_HOSTS:
+        raise ConfigError(
+            f"auth_flow 'client_credentials' does not work with 'login_url' {login_url}: "
+            "Salesforce serves that flow only on the org's My Domain URL. Set 'login_url' to "
+            "it, e.g. https://MyCompany.my.salesforce.com (sandbox: "
+            "https://MyCompany--SandboxName.sandbox.my.salesforce.com); find it in Setup > "
+            "My Domain."
+        )
+
+
 def _required_text(config: Mapping[str, Any], name: str) -> str:
     value = config.get(name)
     if value is None or str(value).strip() == "":
@@ -219,6 +236,9 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
     login_default = SANDBOX_LOGIN_URL if sandbox else PRODUCTION_LOGIN_URL
     domain_default = DEMO_PARDOT_DOMAIN if sandbox else PRODUCTION_PARDOT_DOMAIN
     rejected_path = config.get("rejected_records_path")
+    login_url = check_url("login_url", str(config.get("login_url") or login_default))
+    check_client_credentials_host(auth_flow, login_url)
+    dry_run_offline = _boolean(config, "dry_run_offline", False)
     ledger_path = config.get("ledger_path")
     prospect_operation = _choice(config, "prospect_operation", PROSPECT_OPERATIONS, "sync")
     prospect_lists = parse_list_ids(config.get("prospect_lists"))
@@ -233,7 +253,7 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         client_secret=client_secret,
         refresh_token=refresh_token,
         auth_flow=auth_flow,
-        login_url=check_url("login_url", str(config.get("login_url") or login_default)),
+        login_url=login_url,
         pardot_domain=check_url(
             "pardot_domain", str(config.get("pardot_domain") or domain_default)
         ),
@@ -263,12 +283,17 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         ),
         sandbox=sandbox,
         rejected_records_path=str(rejected_path) if rejected_path else None,
-        dry_run=_boolean(config, "dry_run", False),
+        # Offline is a kind of dry run: it plans the same calls and sends none of them.
+        dry_run=_boolean(config, "dry_run", False) or dry_run_offline,
         search_deleted_prospects=_boolean(config, "search_deleted_prospects", True),
         lowercase_emails=_boolean(config, "lowercase_emails", False),
         skip_unchanged=_boolean(config, "skip_unchanged", False),
         ledger_path=str(ledger_path).strip() if ledger_path else None,
         max_api_calls=_optional_count(config, "max_api_calls"),
+        dry_run_offline=dry_run_offline,
+        progress_interval_seconds=_number(
+            config, "progress_interval_seconds", 10, minimum=0, integer=False
+        ),
     )
 
 

@@ -22,7 +22,7 @@ from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
 
-from target_pardot import redact
+from target_pardot import dryrun, redact
 from target_pardot.errors import (
     EXIT_CONFIG,
     EXIT_FAILURE,
@@ -33,6 +33,7 @@ from target_pardot.errors import (
     TargetPardotError,
 )
 from target_pardot.limits import DEFAULT_MAX_PAYLOAD, MAX_CONCURRENT_REQUESTS
+from target_pardot.progress import ProgressReporter
 from target_pardot.reader import PardotMessageReader
 from target_pardot.runtime import Runtime
 from target_pardot.settings import parse_settings
@@ -162,6 +163,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Validate every row and plan every call, but send no write call.",
     ),
     th.Property(
+        "dry_run_offline", th.BooleanType, default=False,
+        description="A dry run that sends nothing at all, not even the token request: it "
+        "needs no reachable host and does not check the credentials.",
+    ),
+    th.Property(
+        "progress_interval_seconds", th.NumberType, default=10,
+        description="Seconds between two progress lines on stderr (rows received and sent, "
+        "rows/s, API calls); 0 turns them off.",
+    ),
+    th.Property(
         "search_deleted_prospects", th.BooleanType, default=True,
         description="v5 secondaryDeletedSearch: when only deleted prospects match the email, "
         "restore and update the latest one instead of creating a new prospect.",
@@ -192,7 +203,8 @@ class TargetPardot(Target):
     """Loads prospects and list memberships into Salesforce Pardot."""
 
     name = "target-pardot"
-    # The SDK adds its built-in settings to this dict in place; CONFIG_SCHEMA stays ours.
+    # A copy: the SDK adds its built-in settings to config_jsonschema in place, and
+    # CONFIG_SCHEMA must stay the list of this target's own settings (the docs test uses it).
     config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     default_sink_class = ProspectsSink
     message_reader_class = PardotMessageReader
@@ -282,6 +294,9 @@ class TargetPardot(Target):
         super()._process_schema_message(message_dict)
 
     def _write_state_message(self, state: dict) -> None:
+        if self.settings.dry_run:
+            self.logger.info("%s", dryrun.state_note(json.dumps(state)))
+            return
         # The SDK calls this after draining every sink. Calls run in the background (see
         # pipeline.py): wait for every row handed over, raising a failed delivery instead;
         # then the tracker writes the newest STATE whose rows are all settled, which after
@@ -294,11 +309,22 @@ class TargetPardot(Target):
     def run(self, file_input: IO[str] | None = None) -> int:
         """Read the stream, deliver it, log the summary; return the process exit code."""
         outcome, exit_code = "succeeded", 0
+        progress = ProgressReporter(
+            self.runtime.stats,
+            self.settings.progress_interval_seconds,
+            calls_left=self.runtime.client.calls_left,
+        )
         try:
             if self.settings.dry_run:
-                self.logger.info("Dry run: rows are validated and calls planned; none is sent.")
-            self.runtime.client.check_credentials()
+                self.logger.info("%s", dryrun.banner(self.settings))
+            if not self.settings.dry_run_offline:
+                self.runtime.client.check_credentials()
+            progress.start()
             self.listen(file_input)
+            problem = dryrun.verdict(self.settings, self.runtime.stats)
+            if problem:
+                outcome, exit_code = "failed", EXIT_FAILURE
+                self.logger.error("%s", problem)
         except RecordRejected as exc:
             outcome, exit_code = "failed", exc.exit_code
             if not exc.during_delivery:
@@ -319,6 +345,7 @@ class TargetPardot(Target):
             self.runtime.tracker.emit_ready()
             self.logger.error("%s", exc)
         finally:
+            progress.stop()
             self.logger.info("%s", render_summary(self.runtime.stats.snapshot(outcome=outcome)))
             self.runtime.close()
         return exit_code

@@ -131,7 +131,8 @@ def test_bad_values_name_their_setting(name, value):
 def test_refresh_token_required_for_refresh_flow_only():
     with pytest.raises(ConfigError, match="refresh_token"):
         parse_settings({**BASE, "refresh_token": ""})
-    s = parse_settings({**BASE, "refresh_token": "", "auth_flow": "client_credentials"})
+    s = parse_settings({**BASE, "refresh_token": "", "auth_flow": "client_credentials",
+                        "login_url": "https://acme.my.salesforce.com"})  # fmt: skip
     assert s.auth_flow == "client_credentials"
 
 

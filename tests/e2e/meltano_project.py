@@ -1,0 +1,124 @@
+"""A throwaway Meltano project: the real tap-postgres from PyPI, target-pardot from this checkout.
+
+Both plugins are declared in full (namespace, pip_url, executable), so Meltano never asks
+Meltano Hub about them: the tests run with network access to the package registries only.
+The loader's definition (capabilities and every setting) is read from the repository's own
+meltano.yml, so the tests exercise the file users copy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.e2e.services import REPO, run
+
+#: The tap under test, pinned so that a new release cannot change the test under our feet.
+TAP_POSTGRES_PIP_URL = "meltanolabs-tap-postgres==0.10.0"
+#: tap-postgres names a stream <schema>-<table>.
+CONTACTS_STREAM = "public-contacts"
+JOB_STATE_ID = "e2e:tap-postgres-to-target-pardot"
+
+
+def meltano_executable() -> Path:
+    path = Path(os.environ.get("E2E_MELTANO", REPO / ".venv-e2e" / "bin" / "meltano"))
+    if not path.exists():
+        raise AssertionError(
+            f"Meltano not found at {path}: tests/e2e/run.sh installs it into .venv-e2e; run "
+            "the end-to-end tests with `make e2e`."
+        )
+    return path
+
+
+def repo_loader() -> dict[str, Any]:
+    """The target-pardot loader exactly as the repository's meltano.yml declares it."""
+    project = yaml.safe_load((REPO / "meltano.yml").read_text())
+    [loader] = [p for p in project["plugins"]["loaders"] if p["name"] == "target-pardot"]
+    return dict(loader)
+
+
+#: The tap's `id` column is the contacts table's primary key, not a Pardot prospect id:
+#: sent as is, Pardot would update (or fail to find) prospect 1, 2, 3... So the stream map
+#: drops it and keys the stream by email. It cannot be deselected instead: a primary key
+#: column is always emitted (inclusion "automatic").
+EMAIL_KEYED = {"id": "__NULL__", "__key_properties__": ["email"]}
+
+
+class MeltanoProject:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        tap_config: Mapping[str, Any],
+        target_config: Mapping[str, Any],
+        secrets: Mapping[str, str],
+    ) -> None:
+        self.root = root
+        self.meltano = meltano_executable()
+        root.mkdir(parents=True, exist_ok=True)
+        loader = repo_loader()
+        # From this checkout, installed as a user would install a release (not editable).
+        loader["pip_url"] = str(REPO)
+        loader["config"] = {**target_config, "stream_maps": {CONTACTS_STREAM: EMAIL_KEYED}}
+        project = {
+            "send_anonymous_usage_stats": False,
+            "project_id": "target-pardot-e2e",
+            "default_environment": "e2e",
+            "environments": [{"name": "e2e"}],
+            "plugins": {
+                "extractors": [
+                    {
+                        "name": "tap-postgres",
+                        "namespace": "tap_postgres",
+                        "pip_url": TAP_POSTGRES_PIP_URL,
+                        "executable": "tap-postgres",
+                        "capabilities": ["catalog", "discover", "state", "about",
+                                         "stream-maps"],
+                        "settings": [
+                            {"name": "host"},
+                            {"name": "port", "kind": "integer"},
+                            {"name": "user"},
+                            {"name": "password", "kind": "password", "sensitive": True},
+                            {"name": "database"},
+                            {"name": "filter_schemas", "kind": "array"},
+                        ],
+                        "config": {**tap_config, "filter_schemas": ["public"]},
+                        "select": [f"{CONTACTS_STREAM}.*"],
+                        "metadata": {
+                            CONTACTS_STREAM: {
+                                "replication-method": "INCREMENTAL",
+                                "replication-key": "updated_at",
+                            }
+                        },
+                    }
+                ],
+                "loaders": [loader],
+            },
+        }  # fmt: skip
+        (root / "meltano.yml").write_text(yaml.safe_dump(project, sort_keys=False))
+        self.env = {"MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "NO_COLOR": "1", **secrets}
+        #: Values that must never appear in any output.
+        self.secret_values: list[str] = list(secrets.values())
+
+    def __call__(self, *args: str, timeout: float = 600) -> str:
+        """Run `meltano <args>` in the project; return its combined output."""
+        completed = run([str(self.meltano), *args], env=self.env, cwd=self.root,
+                        timeout=timeout)  # fmt: skip
+        return completed.stdout + completed.stderr
+
+    def install(self) -> None:
+        self("install")
+
+    def state(self) -> dict[str, Any]:
+        text = self("state", "get", JOB_STATE_ID)
+        start = text.index("{")
+        return dict(json.loads(text[start : text.rindex("}") + 1]))
+
+    def plugin_bin(self, kind: str, name: str) -> Path:
+        """The executable Meltano installed in the plugin's own virtualenv."""
+        return self.root / ".meltano" / kind / name / "venv" / "bin" / name
