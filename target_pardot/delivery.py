@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from target_pardot.checkpoints import StateTracker
-from target_pardot.client import PardotClient
+from target_pardot.delivery_base import RuntimeDelivery
 from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
 from target_pardot.ledger import PROSPECTS, Ledger, prospect_fingerprint
 from target_pardot.payloads import (
@@ -31,16 +30,13 @@ from target_pardot.payloads import (
     v4_element,
     v5_upsert_body,
 )
-from target_pardot.pipeline import Sender
-from target_pardot.rejects import RejectionReporter
 from target_pardot.responses import (
     CODE_CONFLICTING_UPDATE,
     CODE_UNABLE_TO_SAVE,
     batch_row_errors,
     row_error_code,
 )
-from target_pardot.settings import Settings
-from target_pardot.stats import RunStats
+from target_pardot.runtime import Runtime
 
 logger = logging.getLogger("target-pardot")
 
@@ -107,27 +103,12 @@ def _is_transient_row_error(message: str) -> bool:
     )
 
 
-class ProspectDelivery:
+class ProspectDelivery(RuntimeDelivery):
     """Sends prospect rows for one sink. Thread-safe; shares the client with other sinks."""
 
-    def __init__(
-        self,
-        *,
-        client: PardotClient,
-        settings: Settings,
-        stats: RunStats,
-        reporter: RejectionReporter,
-        sender: Sender,
-        tracker: StateTracker,
-        ledger: Ledger | None = None,
-    ) -> None:
-        self.client = client
-        self.settings = settings
-        self.stats = stats
-        self.reporter = reporter
-        self.sender = sender
-        self.tracker = tracker
-        self.ledger = ledger
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime)
+        settings = self.settings
         self.operation = "batchUpdate" if settings.prospect_operation == "update" else "batchUpsert"
         self.flags = list_flags(
             settings.prospect_lists, add=settings.prospect_list_operation == "add"
@@ -360,10 +341,10 @@ class ProspectDelivery:
         return items
 
     def _settle(self, pending: PendingRow) -> None:
-        self.tracker.settle(pending.stream, (pending.position,))
+        self.settle_position(pending.stream, pending.position)
 
     def _reject(self, pending: PendingRow, category: str, reason: str, code: Any) -> None:
-        self.reporter.reject(
+        self.reject_row(
             stream=pending.stream,
             position=pending.position,
             record=pending.record,
@@ -371,6 +352,4 @@ class ProspectDelivery:
             category=category,
             reason=reason,
             code=code,
-            during_delivery=True,
         )
-        self._settle(pending)

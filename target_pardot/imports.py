@@ -45,19 +45,15 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from target_pardot.checkpoints import StateTracker
-from target_pardot.client import PardotClient
 from target_pardot.delivery import PendingRow
+from target_pardot.delivery_base import RuntimeDelivery
 from target_pardot.errors import DailyLimitReached, PardotApiError
 from target_pardot.fields import pardot_field_name, v5_field_name
 from target_pardot.ledger import PROSPECTS, Ledger, prospect_fingerprint
 from target_pardot.limits import MAX_BATCHES_PER_IMPORT, MAX_IMPORT_BATCH_BYTES
 from target_pardot.payloads import to_json
-from target_pardot.pipeline import Sender
-from target_pardot.rejects import RejectionReporter
 from target_pardot.responses import row_error_code
-from target_pardot.settings import Settings
-from target_pardot.stats import RunStats
+from target_pardot.runtime import Runtime
 
 logger = logging.getLogger("target-pardot")
 
@@ -115,30 +111,12 @@ class _Import:
     polls: int = 0
 
 
-class ImportDelivery:
+class ImportDelivery(RuntimeDelivery):
     """Loads one stream's prospects through imports. Used by the reading thread
     (``deliver``, ``finish``) and by the sender's threads (uploads, polls)."""
 
-    def __init__(
-        self,
-        *,
-        client: PardotClient,
-        settings: Settings,
-        stats: RunStats,
-        reporter: RejectionReporter,
-        sender: Sender,
-        tracker: StateTracker,
-        ledger: Ledger | None,
-        stream: str,
-        schema_columns: Iterable[str],
-    ) -> None:
-        self.client = client
-        self.settings = settings
-        self.stats = stats
-        self.reporter = reporter
-        self.sender = sender
-        self.tracker = tracker
-        self.ledger = ledger
+    def __init__(self, runtime: Runtime, *, stream: str, schema_columns: Iterable[str]) -> None:
+        super().__init__(runtime)
         self.stream = stream
         names = [pardot_field_name(column) for column in schema_columns]
         self._header: tuple[str, ...] = tuple(dict.fromkeys(n for n in names if n))
@@ -463,9 +441,7 @@ class _ErrorRows:
 
     def __init__(self, header: Sequence[str], rows: list[list[str]]) -> None:
         lowered = [name.lower() for name in header]
-        message_at = next(
-            (i for i, name in enumerate(lowered) if "error" in name), len(header) - 1
-        )
+        message_at = next((i for i, name in enumerate(lowered) if "error" in name), len(header) - 1)
         self._columns = [i for i in range(len(header)) if i != message_at]
         self._key_at = {
             name: header.index(column)

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from target_pardot.checkpoints import StateTracker
-from target_pardot.client import PardotClient
+from target_pardot.delivery_base import RuntimeDelivery
 from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
 from target_pardot.ledger import MEMBERSHIPS, Ledger, membership_fingerprint
 from target_pardot.payloads import (
@@ -26,8 +25,6 @@ from target_pardot.payloads import (
     membership_element,
     plan_batches,
 )
-from target_pardot.pipeline import Sender
-from target_pardot.rejects import RejectionReporter
 from target_pardot.responses import (
     CODE_ALREADY_MEMBER,
     CODE_CONFLICTING_UPDATE,
@@ -36,8 +33,7 @@ from target_pardot.responses import (
     batch_row_errors,
     row_error_code,
 )
-from target_pardot.settings import Settings
-from target_pardot.stats import RunStats
+from target_pardot.runtime import Runtime
 
 logger = logging.getLogger("target-pardot")
 
@@ -71,26 +67,10 @@ class _ProspectGroup:
         return list(dict.fromkeys(m.row.list_id for m in self.members))
 
 
-class MembershipDelivery:
-    def __init__(
-        self,
-        *,
-        client: PardotClient,
-        settings: Settings,
-        stats: RunStats,
-        reporter: RejectionReporter,
-        sender: Sender,
-        tracker: StateTracker,
-        ledger: Ledger | None = None,
-    ) -> None:
-        self.client = client
-        self.settings = settings
-        self.stats = stats
-        self.reporter = reporter
-        self.sender = sender
-        self.tracker = tracker
-        self.ledger = ledger
-        self.add = settings.list_membership_operation == "upsert"
+class MembershipDelivery(RuntimeDelivery):
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime)
+        self.add = self.settings.list_membership_operation == "upsert"
 
     def deliver(self, rows: Sequence[PendingMembership]) -> None:
         if self.ledger is not None:
@@ -227,10 +207,10 @@ class MembershipDelivery:
         self._accepted([pending])
 
     def _settle(self, pending: PendingMembership) -> None:
-        self.tracker.settle(pending.stream, (pending.position,))
+        self.settle_position(pending.stream, pending.position)
 
     def _reject(self, pending: PendingMembership, category: str, reason: str, code: Any) -> None:
-        self.reporter.reject(
+        self.reject_row(
             stream=pending.stream,
             position=pending.position,
             record=pending.record,
@@ -238,6 +218,4 @@ class MembershipDelivery:
             category=category,
             reason=reason,
             code=code,
-            during_delivery=True,
         )
-        self._settle(pending)

@@ -92,6 +92,14 @@ class PardotSink(BatchSink):
         )
         self.runtime.tracker.settle(self.stream_name, (self._position,))
 
+    delivery: Any  # each sink sets the delivery path of its object
+
+    def process_batch(self, context: dict) -> None:
+        rows = context.get("rows", [])
+        if rows:
+            self.delivery.deliver(rows)
+        self.runtime.tracker.emit_ready()
+
     def warn_ignored_columns(self, columns: list[str]) -> None:
         fresh = [c for c in columns if c not in self._warned_columns and not c.startswith("_sdc_")]
         self._warned_columns.update(columns)
@@ -113,28 +121,14 @@ class ProspectsSink(PardotSink):
         self.delivery: ProspectDelivery | ImportDelivery
         if self.settings.prospect_operation == "import":
             self.delivery = ImportDelivery(
-                client=self.runtime.client,
-                settings=self.settings,
-                stats=self.runtime.stats,
-                reporter=self.runtime.reporter,
-                sender=self.runtime.sender,
-                tracker=self.runtime.tracker,
-                ledger=self.runtime.ledger,
+                self.runtime,
                 stream=stream_name,
                 schema_columns=self.schema.get("properties", {}),
             )
             self.runtime.finishers.append(self.delivery.finish)
             self.runtime.closers.append(self.delivery.close)
         else:
-            self.delivery = ProspectDelivery(
-                client=self.runtime.client,
-                settings=self.settings,
-                stats=self.runtime.stats,
-                reporter=self.runtime.reporter,
-                sender=self.runtime.sender,
-                tracker=self.runtime.tracker,
-                ledger=self.runtime.ledger,
-            )
+            self.delivery = ProspectDelivery(self.runtime)
 
     def process_record(self, record: dict, context: dict) -> None:
         self._position = self.runtime.tracker.row_received(self.stream_name)
@@ -159,12 +153,6 @@ class ProspectsSink(PardotSink):
             PendingRow(self.stream_name, self._position, record, row)
         )
 
-    def process_batch(self, context: dict) -> None:
-        rows = context.get("rows", [])
-        if rows:
-            self.delivery.deliver(rows)
-        self.runtime.tracker.emit_ready()
-
 
 def _guess_key(record: dict[str, Any]) -> str:
     """Best-effort key of a row that failed before it was mapped."""
@@ -184,15 +172,7 @@ class ListMembershipsSink(PardotSink):
 
     def __init__(self, target: Any, stream_name: str, schema: dict, key_properties: Any):
         super().__init__(target, stream_name, schema, key_properties)
-        self.delivery = MembershipDelivery(
-            client=self.runtime.client,
-            settings=self.settings,
-            stats=self.runtime.stats,
-            reporter=self.runtime.reporter,
-            sender=self.runtime.sender,
-            tracker=self.runtime.tracker,
-            ledger=self.runtime.ledger,
-        )
+        self.delivery = MembershipDelivery(self.runtime)
 
     def process_record(self, record: dict, context: dict) -> None:
         self._position = self.runtime.tracker.row_received(self.stream_name)
@@ -213,9 +193,3 @@ class ListMembershipsSink(PardotSink):
         context.setdefault("rows", []).append(
             PendingMembership(self.stream_name, self._position, record, row)
         )
-
-    def process_batch(self, context: dict) -> None:
-        rows = context.get("rows", [])
-        if rows:
-            self.delivery.deliver(rows)
-        self.runtime.tracker.emit_ready()
