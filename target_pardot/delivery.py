@@ -16,7 +16,7 @@ from typing import Any
 
 from target_pardot.delivery_base import RuntimeDelivery
 from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
-from target_pardot.ledger import PROSPECTS, Ledger, prospect_fingerprint
+from target_pardot.ledger import PROSPECTS, prospect_fingerprint
 from target_pardot.payloads import (
     QUOTED_COMMA_SIZE,
     ROUTE_V4,
@@ -122,7 +122,13 @@ class ProspectDelivery(RuntimeDelivery):
         """Plan the calls for these rows and hand them to the sender; returns at once
         unless the sender's queue is full."""
         if self.ledger is not None:
-            rows = self._changed(rows, self.ledger)
+            rows = self.drop_unchanged(
+                rows,
+                self.ledger,
+                PROSPECTS,
+                key_of=_prospect_key,
+                fingerprint_of=lambda p: prospect_fingerprint(p.row, self.flags),
+            )
         v4_items = [self._item(p) for p in rows if p.row.route == ROUTE_V4]
         v5_rows = [p for p in rows if p.row.route == ROUTE_V5]
         self._count_v5(len(v5_rows))
@@ -137,32 +143,6 @@ class ProspectDelivery(RuntimeDelivery):
             upserted = _Upserted(len(v5_rows), self._apply_lists_by_id) if self.flags else None
             for pending in v5_rows:
                 self.sender.submit(partial(self._upsert, pending, upserted))
-
-    def _changed(self, rows: Sequence[PendingRow], ledger: Ledger) -> list[PendingRow]:
-        """The rows whose payload differs from what Pardot last accepted for their key."""
-        for pending in rows:
-            pending.fingerprint = prospect_fingerprint(pending.row, self.flags)
-        same = ledger.unchanged(
-            PROSPECTS,
-            [(p.row.key, p.fingerprint) for p in rows],  # type: ignore[misc]
-        )
-        changed = []
-        for pending, unchanged in zip(rows, same, strict=True):
-            if unchanged:
-                self._settle(pending)  # nothing to send: it is as delivered
-            else:
-                changed.append(pending)
-        self.stats.add("unchanged", len(rows) - len(changed))
-        return changed
-
-    def _accepted(self, rows: Sequence[PendingRow]) -> None:
-        """Pardot accepted these rows: record them in the ledger, and settle them."""
-        if self.ledger is not None and not self.settings.dry_run:
-            self.ledger.accept(
-                PROSPECTS, [(p.row.key, p.fingerprint) for p in rows if p.fingerprint]
-            )
-        if rows:  # all of one sink, so of one stream
-            self.tracker.settle(rows[0].stream, [p.position for p in rows])
 
     def _item(self, pending: PendingRow) -> _Item:
         row = pending.row
@@ -231,7 +211,7 @@ class ProspectDelivery(RuntimeDelivery):
                 retry_later.append(item)
                 continue
             self._reject(item.pending, "pardot_rejected", message, row_error_code(message))
-        self._accepted([item.pending for item in accepted])
+        self.record_accepted([item.pending for item in accepted], PROSPECTS, _prospect_key)
         delivered = sum(1 for item in accepted if not item.lists_only)
         self.stats.add("rows_sent", delivered)
         self.stats.add("updated" if reply.status == 200 else "created_or_updated", delivered)
@@ -322,7 +302,7 @@ class ProspectDelivery(RuntimeDelivery):
         self.stats.add("created" if reply.status == 201 else "updated")
         prospect_id = reply.body.get("id") if isinstance(reply.body, dict) else None
         if not self.flags:
-            self._accepted([pending])
+            self.record_accepted([pending], PROSPECTS, _prospect_key)
         elif prospect_id is None:
             # No id to set its lists by: settle it now, but the ledger does not record it.
             self._settle(pending)
@@ -353,3 +333,7 @@ class ProspectDelivery(RuntimeDelivery):
             reason=reason,
             code=code,
         )
+
+
+def _prospect_key(pending: PendingRow) -> str:
+    return pending.row.key

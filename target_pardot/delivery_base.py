@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
+from target_pardot.ledger import Ledger
 from target_pardot.runtime import Runtime
+
+Row = TypeVar("Row", bound=Any)
 
 
 class RuntimeDelivery:
@@ -45,3 +49,37 @@ class RuntimeDelivery:
             during_delivery=True,
         )
         self.settle_position(stream, position)
+
+    def drop_unchanged(
+        self,
+        rows: Sequence[Row],
+        ledger: Ledger,
+        table: str,
+        key_of: Callable[[Row], str],
+        fingerprint_of: Callable[[Row], bytes],
+    ) -> list[Row]:
+        """The rows whose payload differs from what Pardot last accepted for their key.
+
+        Each row keeps its fingerprint, for the ledger once Pardot accepts it; an unchanged
+        row is settled at once, as if delivered.
+        """
+        for row in rows:
+            row.fingerprint = fingerprint_of(row)
+        same = ledger.unchanged(table, [(key_of(r), r.fingerprint) for r in rows])
+        changed = []
+        for row, unchanged in zip(rows, same, strict=True):
+            if unchanged:
+                self.settle_position(row.stream, row.position)
+            else:
+                changed.append(row)
+        self.stats.add("unchanged", len(rows) - len(changed))
+        return changed
+
+    def record_accepted(
+        self, rows: Sequence[Row], table: str, key_of: Callable[[Row], str]
+    ) -> None:
+        """Pardot accepted these rows (all of one stream): into the ledger, and settled."""
+        if self.ledger is not None and not self.settings.dry_run:
+            self.ledger.accept(table, [(key_of(r), r.fingerprint) for r in rows if r.fingerprint])
+        if rows:
+            self.tracker.settle(rows[0].stream, [r.position for r in rows])

@@ -16,7 +16,7 @@ from typing import Any
 
 from target_pardot.delivery_base import RuntimeDelivery
 from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
-from target_pardot.ledger import MEMBERSHIPS, Ledger, membership_fingerprint
+from target_pardot.ledger import MEMBERSHIPS, membership_fingerprint
 from target_pardot.payloads import (
     MembershipRow,
     batch_body,
@@ -74,7 +74,13 @@ class MembershipDelivery(RuntimeDelivery):
 
     def deliver(self, rows: Sequence[PendingMembership]) -> None:
         if self.ledger is not None:
-            rows = self._changed(rows, self.ledger)
+            rows = self.drop_unchanged(
+                rows,
+                self.ledger,
+                MEMBERSHIPS,
+                key_of=_ledger_key,
+                fingerprint_of=lambda p: membership_fingerprint(self.add, p.row.opted_out),
+            )
         explicit = [p for p in rows if self.add and p.row.opted_out is not None]
         batched = [p for p in rows if not (self.add and p.row.opted_out is not None)]
         groups = [
@@ -96,34 +102,6 @@ class MembershipDelivery(RuntimeDelivery):
             self.sender.submit(partial(self._send_groups, batch))
         for pending in explicit:
             self.sender.submit(partial(self._send_explicit, pending))
-
-    def _changed(
-        self, rows: Sequence[PendingMembership], ledger: Ledger
-    ) -> list[PendingMembership]:
-        """The memberships whose change differs from what Pardot last accepted."""
-        for pending in rows:
-            pending.fingerprint = membership_fingerprint(self.add, pending.row.opted_out)
-        same = ledger.unchanged(
-            MEMBERSHIPS,
-            [(p.ledger_key, p.fingerprint) for p in rows],  # type: ignore[misc]
-        )
-        changed = []
-        for pending, unchanged in zip(rows, same, strict=True):
-            if unchanged:
-                self._settle(pending)  # nothing to send: it is as delivered
-            else:
-                changed.append(pending)
-        self.stats.add("unchanged", len(rows) - len(changed))
-        return changed
-
-    def _accepted(self, rows: list[PendingMembership]) -> None:
-        """Pardot accepted these rows: record them in the ledger, and settle them."""
-        if self.ledger is not None and not self.settings.dry_run:
-            self.ledger.accept(
-                MEMBERSHIPS, [(p.ledger_key, p.fingerprint) for p in rows if p.fingerprint]
-            )
-        if rows:  # all of one sink, so of one stream
-            self.tracker.settle(rows[0].stream, [p.position for p in rows])
 
     def _element(self, group: _ProspectGroup) -> dict[str, Any]:
         return membership_element(group.prospect_id, group.list_ids, add=self.add)
@@ -173,7 +151,7 @@ class MembershipDelivery(RuntimeDelivery):
             else:
                 for member in group.members:
                     self._reject(member, "pardot_rejected", message, code)
-        self._accepted(accepted)
+        self.record_accepted(accepted, MEMBERSHIPS, _ledger_key)
         done = len(accepted)
         self.stats.add("memberships_added" if self.add else "memberships_removed", done)
         self.stats.add("rows_sent", done)
@@ -204,7 +182,7 @@ class MembershipDelivery(RuntimeDelivery):
             return
         self.stats.add("memberships_added")
         self.stats.add("rows_sent")
-        self._accepted([pending])
+        self.record_accepted([pending], MEMBERSHIPS, _ledger_key)
 
     def _settle(self, pending: PendingMembership) -> None:
         self.settle_position(pending.stream, pending.position)
@@ -219,3 +197,7 @@ class MembershipDelivery(RuntimeDelivery):
             reason=reason,
             code=code,
         )
+
+
+def _ledger_key(pending: PendingMembership) -> str:
+    return pending.ledger_key
