@@ -320,20 +320,6 @@ class ProspectDelivery(RuntimeDelivery):
             item.lists_only = True
         return items
 
-    def _settle(self, pending: PendingRow) -> None:
-        self.settle_position(pending.stream, pending.position)
-
-    def _reject(self, pending: PendingRow, category: str, reason: str, code: Any) -> None:
-        self.reject_row(
-            stream=pending.stream,
-            position=pending.position,
-            record=pending.record,
-            key=pending.row.key,
-            category=category,
-            reason=reason,
-            code=code,
-        )
-
 
 def _prospect_key(pending: PendingRow) -> str:
     return pending.row.key

@@ -12,7 +12,11 @@ Row = TypeVar("Row", bound=Any)
 
 
 class RuntimeDelivery:
-    """Holds the run's shared objects, and reports a row's end: settled or rejected."""
+    """Holds the run's shared objects, and reports a row's end: settled or rejected.
+
+    Rows are PendingRow or PendingMembership: both carry stream, position, record and
+    row.key.
+    """
 
     def __init__(self, runtime: Runtime) -> None:
         self.client = runtime.client
@@ -23,32 +27,23 @@ class RuntimeDelivery:
         self.tracker = runtime.tracker
         self.ledger = runtime.ledger
 
-    def settle_position(self, stream: str, position: int) -> None:
-        self.tracker.settle(stream, (position,))
+    def _settle(self, pending: Any) -> None:
+        """The row (PendingRow or PendingMembership) is done: STATE may now cover it."""
+        self.tracker.settle(pending.stream, (pending.position,))
 
-    def reject_row(
-        self,
-        *,
-        stream: str,
-        position: int,
-        record: dict[str, Any],
-        key: str,
-        category: str,
-        reason: str,
-        code: Any,
-    ) -> None:
+    def _reject(self, pending: Any, category: str, reason: str, code: Any) -> None:
         """Report a row Pardot refused (raises if the run stops on it), then settle it."""
         self.reporter.reject(
-            stream=stream,
-            position=position,
-            record=record,
-            key=key,
+            stream=pending.stream,
+            position=pending.position,
+            record=pending.record,
+            key=pending.row.key,
             category=category,
             reason=reason,
             code=code,
             during_delivery=True,
         )
-        self.settle_position(stream, position)
+        self._settle(pending)
 
     def drop_unchanged(
         self,
@@ -69,7 +64,7 @@ class RuntimeDelivery:
         changed = []
         for row, unchanged in zip(rows, same, strict=True):
             if unchanged:
-                self.settle_position(row.stream, row.position)
+                self._settle(row)
             else:
                 changed.append(row)
         self.stats.add("unchanged", len(rows) - len(changed))

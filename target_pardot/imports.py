@@ -374,12 +374,14 @@ class ImportDelivery(RuntimeDelivery):
             for position, record, line, key, fingerprint in self._spilled(imp):
                 message = errors.take(line, key) if failed else None
                 if message is not None:
-                    self._reject(position, record, key, message)
+                    self._reject_error_row(position, record, key, message)
                 elif fingerprint is not None:
                     accepted.append((key, fingerprint))
         for cells, message in errors.leftover():
             # Not matched to an input row (Pardot rewrote it): report the row as imported.
-            self._reject(0, dict(zip(imp.header, cells, strict=False)), "unmatched row", message)
+            self._reject_error_row(
+                0, dict(zip(imp.header, cells, strict=False)), "unmatched row", message
+            )
         if self.ledger is not None and accepted:
             self.ledger.accept(PROSPECTS, accepted)
         # Every row of the import is now accepted or rejected (a rejection that stops the
@@ -417,7 +419,9 @@ class ImportDelivery(RuntimeDelivery):
             else:
                 yield from pickle.loads(data[1:])
 
-    def _reject(self, position: int, record: dict[str, Any], key: str, message: str) -> None:
+    def _reject_error_row(
+        self, position: int, record: dict[str, Any], key: str, message: str
+    ) -> None:
         self.reporter.reject(
             stream=self.stream,
             position=position,

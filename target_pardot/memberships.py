@@ -184,20 +184,6 @@ class MembershipDelivery(RuntimeDelivery):
         self.stats.add("rows_sent")
         self.record_accepted([pending], MEMBERSHIPS, _ledger_key)
 
-    def _settle(self, pending: PendingMembership) -> None:
-        self.settle_position(pending.stream, pending.position)
-
-    def _reject(self, pending: PendingMembership, category: str, reason: str, code: Any) -> None:
-        self.reject_row(
-            stream=pending.stream,
-            position=pending.position,
-            record=pending.record,
-            key=pending.row.key,
-            category=category,
-            reason=reason,
-            code=code,
-        )
-
 
 def _ledger_key(pending: PendingMembership) -> str:
     return pending.ledger_key
