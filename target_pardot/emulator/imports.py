@@ -24,6 +24,7 @@ from .fields import (
     valid_email,
 )
 from .store import ImportJob, OpError, iso_now
+from .v5 import V5Error, error
 from .wire import CSV_TYPE, MultipartError, Part, Reply, parse_multipart
 
 if TYPE_CHECKING:
@@ -38,32 +39,20 @@ MATCH_COLUMNS = ("matchId", "matchSalesforceId", "matchEmail")
 INPUT_KEYS = frozenset({"operation", "object", "createOnNoMatch", "restoreDeleted", "state"})
 
 
-class ImportFailure(Exception):
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-def error(status: int, code: int, message: str) -> Reply:
-    return Reply.json(status, {"code": code, "message": message}, err_code=code)
-
-
 def _parts(req: Incoming) -> list[Part]:
     ctype = req.content_type.split(";", 1)[0].strip().lower()
     if ctype != "multipart/form-data":
-        raise ImportFailure(400, 151, "Unsupported content-type")
+        raise V5Error(400, 151, "Unsupported content-type")
     try:
         return parse_multipart(req.body, req.content_type)
     except MultipartError:
-        raise ImportFailure(400, 158, "Uploading a file was unsuccessful") from None
+        raise V5Error(400, 158, "Uploading a file was unsuccessful") from None
 
 
 def _file_parts(parts: list[Part]) -> list[Part]:
     files = [p for p in parts if p.name in FILE_PART_NAMES]
     if len(files) > 1:
-        raise ImportFailure(400, 163, "Too many files were specified or uploaded")
+        raise V5Error(400, 163, "Too many files were specified or uploaded")
     return files
 
 
@@ -74,34 +63,34 @@ def _valid_column(name: str) -> bool:
 
 
 def parse_csv(data: bytes) -> tuple[list[str], list[dict[str, str]]]:
-    """Header and rows of one batch file. Raises ImportFailure 159 / 204."""
+    """Header and rows of one batch file. Raises V5Error 159 / 204."""
     if len(data) > MAX_BATCH_BYTES:
-        raise ImportFailure(400, 204, "File size exceeds the max post size or the body "
+        raise V5Error(400, 204, "File size exceeds the max post size or the body "
                                      "message can't be empty")
     if not data.strip():
-        raise ImportFailure(400, 159, "The file is not in a valid CSV format: the file is empty")
+        raise V5Error(400, 159, "The file is not in a valid CSV format: the file is empty")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ImportFailure(400, 159, "The file is not in a valid CSV format: "
+        raise V5Error(400, 159, "The file is not in a valid CSV format: "
                                      "it is not UTF-8") from None
     try:
         records = list(csv.reader(io.StringIO(text, newline=""), strict=True))
     except csv.Error as exc:
-        raise ImportFailure(400, 159, f"The file is not in a valid CSV format: {exc}") from None
+        raise V5Error(400, 159, f"The file is not in a valid CSV format: {exc}") from None
     header = [h.strip() for h in records[0]]
     bad = [h for h in header if not _valid_column(h)]
     if bad:
-        raise ImportFailure(400, 159, "The file is not in a valid CSV format: unknown column(s) "
+        raise V5Error(400, 159, "The file is not in a valid CSV format: unknown column(s) "
                            + ", ".join(repr(b) for b in bad))
     if len(set(header)) != len(header):
-        raise ImportFailure(400, 159, "The file is not in a valid CSV format: duplicate columns")
+        raise V5Error(400, 159, "The file is not in a valid CSV format: duplicate columns")
     rows: list[dict[str, str]] = []
     for lineno, rec in enumerate(records[1:], start=2):
         if not rec:
             continue  # blank line
         if len(rec) != len(header):
-            raise ImportFailure(400, 159, f"The file is not in a valid CSV format: line {lineno} "
+            raise V5Error(400, 159, f"The file is not in a valid CSV format: line {lineno} "
                                          f"has {len(rec)} cells, the header has {len(header)}")
         rows.append(dict(zip(header, rec, strict=True)))
     return header, rows
@@ -110,15 +99,15 @@ def parse_csv(data: bytes) -> tuple[list[str], list[dict[str, str]]]:
 def _add_batch(app: App, job: ImportJob, part: Part) -> None:
     """Validate and attach one CSV batch (caller holds the store lock)."""
     if job.state != "Open":
-        raise ImportFailure(400, 161, "The current state of the import does not allow the "
+        raise V5Error(400, 161, "The current state of the import does not allow the "
                                      "operation")
     if len(job.batches) >= MAX_BATCHES_PER_IMPORT:
-        raise ImportFailure(400, 160, "The limit of batches per import has been reached")
+        raise V5Error(400, 160, "The limit of batches per import has been reached")
     if app.store.import_batches_total >= app.settings["import_daily_batch_limit"]:
-        raise ImportFailure(400, 164, "Daily limit of import batches has been reached")
+        raise V5Error(400, 164, "Daily limit of import batches has been reached")
     header, rows = parse_csv(part.data)
     if job.header is not None and header != job.header:
-        raise ImportFailure(400, 159, "The file is not in a valid CSV format: every batch must "
+        raise V5Error(400, 159, "The file is not in a valid CSV format: every batch must "
                                      "have the same columns in the same order")
     job.header = header
     job.batches.append(rows)
@@ -129,7 +118,7 @@ def _add_batch(app: App, job: ImportJob, part: Part) -> None:
 def _bool_prop(data: dict[str, Any], name: str, default: bool) -> bool:
     value = data.get(name, default)
     if not isinstance(value, bool):
-        raise ImportFailure(400, 154, f"Invalid property in request: {name} must be a boolean")
+        raise V5Error(400, 154, f"Invalid property in request: {name} must be a boolean")
     return value
 
 
@@ -140,30 +129,30 @@ def imports_collection(app: App, req: Incoming, m: re.Match[str]) -> Reply:
         parts = _parts(req)
         inputs = [p for p in parts if p.name in JSON_PART_NAMES]
         if not inputs:
-            raise ImportFailure(400, 153, "Missing required property in request: input")
+            raise V5Error(400, 153, "Missing required property in request: input")
         try:
             data = json.loads(inputs[0].data)
         except ValueError:
-            raise ImportFailure(400, 150, "Input needs to be valid JSON") from None
+            raise V5Error(400, 150, "Input needs to be valid JSON") from None
         if not isinstance(data, dict):
-            raise ImportFailure(400, 150, "Input needs to be valid JSON")
+            raise V5Error(400, 150, "Input needs to be valid JSON")
         unknown = sorted(set(data) - INPUT_KEYS)
         if unknown:
-            raise ImportFailure(400, 154, f"Invalid property in request: {unknown[0]}")
+            raise V5Error(400, 154, f"Invalid property in request: {unknown[0]}")
         if data.get("operation") != "Upsert":
-            raise ImportFailure(400, 154, "Invalid property in request: operation must be "
+            raise V5Error(400, 154, "Invalid property in request: operation must be "
                                          "'Upsert'")
         if data.get("object") != "Prospect":
-            raise ImportFailure(400, 154, "Invalid property in request: object must be "
+            raise V5Error(400, 154, "Invalid property in request: object must be "
                                          "'Prospect'")
         create = _bool_prop(data, "createOnNoMatch", True)
         restore = _bool_prop(data, "restoreDeleted", False)
         state = data.get("state", "Open")
         if state not in ("Open", "Ready"):
-            raise ImportFailure(400, 154, "Invalid property in request: state")
+            raise V5Error(400, 154, "Invalid property in request: state")
         files = _file_parts(parts)
         if state == "Ready" and not files:
-            raise ImportFailure(400, 156, "Can't start processing. Import has no associated data.")
+            raise V5Error(400, 156, "Can't start processing. Import has no associated data.")
         job = ImportJob(0, "Upsert", "Prospect", create, restore)
         with app.store.lock:
             if files:
@@ -173,7 +162,7 @@ def imports_collection(app: App, req: Incoming, m: re.Match[str]) -> Reply:
             app.store.register_import_locked(job)  # only once everything is valid
             body = job.public()
         return Reply.json(201, body)
-    except ImportFailure as exc:
+    except V5Error as exc:
         return error(exc.status, exc.code, exc.message)
 
 
@@ -181,7 +170,7 @@ def _get_job(app: App, import_id: int) -> ImportJob:
     try:
         return app.store.import_get(import_id)
     except OpError:
-        raise ImportFailure(404, 192, "Object specified does not exist") from None
+        raise V5Error(404, 192, "Object specified does not exist") from None
 
 
 def import_batches(app: App, req: Incoming, m: re.Match[str]) -> Reply:
@@ -189,21 +178,21 @@ def import_batches(app: App, req: Incoming, m: re.Match[str]) -> Reply:
         parts = _parts(req)
         files = _file_parts(parts)
         if not files:
-            raise ImportFailure(400, 162, "No file was specified or uploaded")
+            raise V5Error(400, 162, "No file was specified or uploaded")
         with app.store.lock:
             job = _get_job(app, int(m.group(1)))
             _add_batch(app, job, files[0])
             body = job.public()
         return Reply.json(200, body)
-    except ImportFailure as exc:
+    except V5Error as exc:
         return error(exc.status, exc.code, exc.message)
 
 
 def _set_ready(app: App, job: ImportJob) -> None:
     if job.state != "Open":
-        raise ImportFailure(400, 155, 'Can\'t update. Import must be in "Open" state.')
+        raise V5Error(400, 155, 'Can\'t update. Import must be in "Open" state.')
     if not job.batches:
-        raise ImportFailure(400, 156, "Can't start processing. Import has no associated data.")
+        raise V5Error(400, 156, "Can't start processing. Import has no associated data.")
     job.state = "Ready"
     job.polls_left = app.settings["import_processing_polls"]
     job.updated_at = iso_now()
@@ -216,25 +205,25 @@ def import_item(app: App, req: Incoming, m: re.Match[str]) -> Reply:
             return Reply.json(200, poll(app, import_id))
         ctype = req.content_type.split(";", 1)[0].strip().lower()
         if ctype != "application/json":
-            raise ImportFailure(400, 151, "Unsupported content-type")
+            raise V5Error(400, 151, "Unsupported content-type")
         try:
             data = json.loads(req.body or b"null")
         except ValueError:
-            raise ImportFailure(400, 150, "Input needs to be valid JSON") from None
+            raise V5Error(400, 150, "Input needs to be valid JSON") from None
         if not isinstance(data, dict) or "state" not in data:
-            raise ImportFailure(400, 153, "Missing required property in request: state")
+            raise V5Error(400, 153, "Missing required property in request: state")
         unknown = sorted(set(data) - {"state"})
         if unknown:
-            raise ImportFailure(400, 154, f"Invalid property in request: {unknown[0]}")
+            raise V5Error(400, 154, f"Invalid property in request: {unknown[0]}")
         with app.store.lock:
             job = _get_job(app, import_id)
             if data["state"] != "Ready":
-                raise ImportFailure(400, 154, "Invalid property in request: state can only be "
+                raise V5Error(400, 154, "Invalid property in request: state can only be "
                                              "set to 'Ready'")
             _set_ready(app, job)
             body = job.public()
         return Reply.json(200, body)
-    except ImportFailure as exc:
+    except V5Error as exc:
         return error(exc.status, exc.code, exc.message)
 
 
@@ -315,7 +304,7 @@ def import_errors(app: App, req: Incoming, m: re.Match[str]) -> Reply:
         with app.store.lock:
             job = _get_job(app, int(m.group(1)))
             if job.state != "Complete":
-                raise ImportFailure(400, 161, "The current state of the import does not allow "
+                raise V5Error(400, 161, "The current state of the import does not allow "
                                              "the operation")
             header = list(job.header or [])
             errors = list(job.errors)
@@ -325,5 +314,5 @@ def import_errors(app: App, req: Incoming, m: re.Match[str]) -> Reply:
         for row, message in errors:
             writer.writerow([*(row.get(h, "") for h in header), message])
         return Reply(200, out.getvalue().encode("utf-8"), CSV_TYPE)
-    except ImportFailure as exc:
+    except V5Error as exc:
         return error(exc.status, exc.code, exc.message)
