@@ -20,6 +20,7 @@ from target_pardot.fields import (
     v5_field_name,
 )
 from target_pardot.limits import MAX_BATCH_ROWS, MAX_ROW_JSON_CHARS
+from target_pardot.unusable import UnusableValue
 
 ROUTE_V4 = "v4_batch"
 ROUTE_V5 = "v5_upsert_by_email"
@@ -45,16 +46,46 @@ class ProspectRow:
     text: str = ""
 
 
+#: Decimals beyond this many digits before the point are not numbers Pardot can hold;
+#: converting them to int would also take time and memory without bound (1e999999999).
+_MAX_INTEGER_DIGITS = 100
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        return _decimal_number(value)
+    if isinstance(value, UnusableValue):
+        raise InvalidRow("invalid_value", f"a value {value.reason}")
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def _decimal_number(value: decimal.Decimal) -> int | float:
+    """An int when integral, else a float; InvalidRow when it is no finite JSON number."""
+    if not value.is_finite() or value.adjusted() >= _MAX_INTEGER_DIGITS:
+        raise InvalidRow("invalid_value", f"the number {shorten(str(value))} is out of range")
+    if value == value.to_integral_value():
+        return int(value)
+    return float(value)
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """A value for a message: never a whole multi-megabyte cell."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def is_ascii_digits(text: str) -> bool:
+    """str.isdigit() also accepts digits that int() refuses ("²"): only 0-9 here, and few
+    enough of them that int() converts them."""
+    return text.isascii() and text.isdigit() and len(text) <= _MAX_INTEGER_DIGITS
+
+
 # One encoder for the process: json.dumps with options builds a new one per call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_default)
+# allow_nan=False: NaN and Infinity are not JSON, and must never reach the wire or a file.
+_ENCODER = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, default=_json_default, allow_nan=False
+)
 
 
 def to_json(value: Any) -> str:
@@ -66,7 +97,8 @@ def to_json(value: Any) -> str:
 # just as good on the wire, and the same text whatever the column order, which lets
 # skip_unchanged fingerprint the text itself.
 _ROW_ENCODER = json.JSONEncoder(
-    separators=(",", ":"), ensure_ascii=False, default=_json_default, sort_keys=True
+    separators=(",", ":"), ensure_ascii=False, default=_json_default, sort_keys=True,
+    allow_nan=False,
 )
 
 
@@ -112,15 +144,17 @@ def clean_email(value: Any, *, lowercase: bool) -> str:
 def _coerce(name: str, value: Any) -> Any:
     if name in INTEGER_FIELDS:
         if isinstance(value, bool):
-            raise InvalidRow("invalid_value", f"'{name}' must be a whole number, got {value!r}")
+            raise InvalidRow("invalid_value", f"'{name}' must be a whole number, got {value}")
         if isinstance(value, int):
             return value
         text = str(value).strip()
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        if text.isdigit():
+        if is_ascii_digits(text):
             return int(text)
-        raise InvalidRow("invalid_value", f"'{name}' must be a whole number, got {value!r}")
+        raise InvalidRow(
+            "invalid_value", f"'{name}' must be a whole number, got {shorten(repr(value))}"
+        )
     if name in BOOLEAN_FIELDS and isinstance(value, bool):
         return 1 if value else 0
     if name == "fid":
@@ -178,7 +212,7 @@ def prepare_prospect(
             "prospect_operation 'update' only updates existing prospects, which needs "
             "'id' or 'fid'",
         )
-    text = _ROW_ENCODER.encode(fields)
+    text = _row_text(fields)
     length = len(text)
     if length > MAX_ROW_JSON_CHARS:
         raise InvalidRow(
@@ -187,6 +221,18 @@ def prepare_prospect(
         )
     route = ROUTE_V5 if upsert_by_email and not has_identity else ROUTE_V4
     return ProspectRow(fields=fields, key=prospect_key(fields), route=route, text=text), ignored
+
+
+def _row_text(fields: Mapping[str, Any]) -> str:
+    try:
+        return _ROW_ENCODER.encode(fields)
+    except ValueError as exc:  # NaN or Infinity from a stream map, an int too long to print
+        if isinstance(exc, InvalidRow):
+            raise
+        raise InvalidRow("invalid_value", "the row holds a number that JSON cannot carry") from None
+    except TypeError as exc:
+        reason = f"the row holds a value that is not JSON: {exc}"
+        raise InvalidRow("invalid_value", reason) from None
 
 
 def list_flags(list_ids: Iterable[int], *, add: bool) -> dict[str, int]:
@@ -284,9 +330,10 @@ def _positive_id(record: Mapping[str, Any], name: str) -> int:
     if value is None:
         raise InvalidRow("missing_key", f"the row has no '{name}'")
     text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or int(text) <= 0:
+    if isinstance(value, bool) or not is_ascii_digits(text) or int(text) <= 0:
         raise InvalidRow(
-            "invalid_value", f"'{name}' must be a positive whole number, got {value!r}"
+            "invalid_value",
+            f"'{name}' must be a positive whole number, got {shorten(repr(value))}",
         )
     return int(text)
 
@@ -301,7 +348,9 @@ def _explicit_boolean(value: Any) -> bool | None:
         return True
     if text in {"false", "0"}:
         return False
-    raise InvalidRow("invalid_value", f"'opted_out' must be true or false, got {value!r}")
+    raise InvalidRow(
+        "invalid_value", f"'opted_out' must be true or false, got {shorten(repr(value))}"
+    )
 
 
 def prepare_membership(record: Mapping[str, Any]) -> MembershipRow:

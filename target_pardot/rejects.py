@@ -3,14 +3,60 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import IO, Any
 
-from target_pardot.errors import RecordRejected
+from target_pardot.errors import ConfigError, RecordRejected, TargetPardotError
 from target_pardot.limits import REJECTED_ROWS_LOGGED
 from target_pardot.payloads import to_json
 from target_pardot.stats import RunStats
+from target_pardot.unusable import json_safe
+
+#: Rejected rows are whole input rows (emails, names, phone numbers): personal data, so
+#: the file is readable by its owner only, like an SSH key.
+PRIVATE_FILE_MODE = 0o600
+
+
+class RejectedFileFailed(TargetPardotError):
+    """Writing rejected_records_path failed mid-run: the row cannot be reported, so the
+    run stops (its STATE does not cover that row)."""
+
+
+def check_writable_file(path: Path, setting: str) -> None:
+    """Raise ConfigError unless ``path`` is, or can be created as, a writable file."""
+    if path.is_dir():
+        raise ConfigError(f"Setting '{setting}' is {path}, which is a directory; name a file.")
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise ConfigError(f"Setting '{setting}': {path} is not writable by this user.")
+        return
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"Setting '{setting}': cannot create {path}, because {folder} is not a writable "
+            "folder."
+        )
+
+
+def open_private(path: Path, mode: str = "a") -> IO[str]:
+    """Open for appending, creating the file readable and writable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE_MODE)
+    return os.fdopen(fd, mode, encoding="utf-8")
+
+
+def strict_json_line(entry: dict[str, Any]) -> str:
+    """One line of strict JSON: values JSON cannot hold are written as their input text."""
+    try:
+        text = to_json(entry)
+        text.encode("utf-8")  # a lone surrogate cannot be written as UTF-8
+    except (ValueError, TypeError):
+        return to_json(json_safe(entry))
+    return text
 
 logger = logging.getLogger("target-pardot")
 
@@ -23,7 +69,9 @@ class RejectionReporter:
 
     def __init__(self, *, skip: bool, path: str | None, stats: RunStats) -> None:
         self.skip = skip
-        self.path = Path(path) if path else None
+        self.path = Path(path).expanduser() if path else None
+        if self.path is not None:
+            check_writable_file(self.path, "rejected_records_path")
         self.stats = stats
         self._lock = threading.Lock()
         self._file: IO[str] | None = None
@@ -49,6 +97,20 @@ class RejectionReporter:
                 "true to skip such rows and list them in rejected_records_path.",
                 during_delivery=during_delivery,
             )
+        self._report(where, reason, {"stream": stream, "record": record, "reason": reason,
+                                     "code": code})
+
+    def reject_line(self, *, line: int, stream: Any, reason: str) -> None:
+        """A line of input that is no usable message (skip_invalid_records is true)."""
+        self.stats.reject("invalid_line")
+        self._report(
+            f"line {line} of the input",
+            reason,
+            {"stream": stream if isinstance(stream, str) else None, "record": None,
+             "line": line, "reason": reason, "code": "invalid_line"},
+        )  # fmt: skip
+
+    def _report(self, where: str, reason: str, entry: dict[str, Any]) -> None:
         with self._lock:
             if self._logged < REJECTED_ROWS_LOGGED:
                 self._logged += 1
@@ -59,15 +121,25 @@ class RejectionReporter:
                         f" and written to {self.path}" if self.path else "",
                     )
             if self.path is not None:
-                if self._file is None:
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                    self._file = self.path.open("a", encoding="utf-8")
-                line = {"stream": stream, "record": record, "reason": reason, "code": code}
-                self._file.write(to_json(line) + "\n")
-                self._file.flush()
+                self._write(strict_json_line(entry) + "\n")
+
+    def _write(self, line: str) -> None:
+        try:
+            if self._file is None:
+                self._file = open_private(self.path)  # type: ignore[arg-type]
+            self._file.write(line)
+            self._file.flush()
+        except OSError as exc:
+            raise RejectedFileFailed(
+                f"Could not write a rejected row to rejected_records_path {self.path} "
+                f"({exc.strerror or exc}); stopping, so that no rejected row goes unreported."
+            ) from None
 
     def close(self) -> None:
         with self._lock:
             if self._file is not None:
-                self._file.close()
+                try:
+                    self._file.close()
+                except OSError as exc:
+                    logger.error("Could not finish writing %s: %s", self.path, exc)
                 self._file = None

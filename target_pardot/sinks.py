@@ -17,6 +17,7 @@ from target_pardot.payloads import (
     prepare_membership,
     prepare_prospect,
     prospect_key,
+    shorten,
 )
 from target_pardot.validation import FastRecordValidator
 
@@ -78,7 +79,7 @@ class PardotSink(BatchSink):
         return record
 
     def reject_at_intake(
-        self, record: dict[str, Any], key: str, category: str, reason: str
+        self, record: Any, key: str, category: str, reason: str
     ) -> None:
         self.runtime.reporter.reject(
             stream=self.stream_name,
@@ -91,6 +92,14 @@ class PardotSink(BatchSink):
             during_delivery=False,
         )
         self.runtime.tracker.settle(self.stream_name, (self._position,))
+
+    def reject_unusable(self, record: Any, category: str, reason: str) -> None:
+        """A row that cannot be used at all (not an object, an unusable value): it takes
+        its place in the stream, and is rejected with its reason."""
+        self._position = self.runtime.tracker.row_received(self.stream_name)
+        self.runtime.stats.add("rows_received")
+        key = _guess_key(record) if isinstance(record, dict) else "no key"
+        self.reject_at_intake(record, key, category, reason)
 
     delivery: Any  # each sink sets the delivery path of its object
 
@@ -158,9 +167,10 @@ def _guess_key(record: dict[str, Any]) -> str:
     """Best-effort key of a row that failed before it was mapped."""
     try:
         fields, _ = map_record(record, lowercase_emails=False)
-    except InvalidRow:
+    except (InvalidRow, TypeError, ValueError):
         return "no key"
-    return prospect_key(fields)
+    key = prospect_key(fields)
+    return shorten(key.encode("utf-8", "backslashreplace").decode("utf-8"), 120)
 
 
 class ListMembershipsSink(PardotSink):

@@ -22,7 +22,7 @@ from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
 
-from target_pardot import dryrun, redact
+from target_pardot import batches, dryrun, redact
 from target_pardot.errors import (
     EXIT_CONFIG,
     EXIT_FAILURE,
@@ -34,7 +34,7 @@ from target_pardot.errors import (
 )
 from target_pardot.limits import DEFAULT_MAX_PAYLOAD, MAX_CONCURRENT_REQUESTS
 from target_pardot.progress import ProgressReporter
-from target_pardot.reader import PardotMessageReader
+from target_pardot.reader import UNUSABLE, PardotMessageReader
 from target_pardot.runtime import Runtime
 from target_pardot.settings import parse_settings
 from target_pardot.sinks import ListMembershipsSink, PardotSink, ProspectsSink
@@ -223,6 +223,9 @@ class TargetPardot(Target):
         redact.REDACTOR.add(*self.settings.secrets)
         self.runtime = Runtime.create(self.settings)
         self._plain_sinks: dict[str, PardotSink | Literal[False]] = {}
+        reader = self.message_reader
+        if isinstance(reader, PardotMessageReader) and self.runtime.reporter.skip:
+            reader.on_bad_line = self._reject_bad_line
 
     def get_sink_class(self, stream_name: str) -> type[Sink]:
         if stream_name in STREAM_SINKS:
@@ -240,11 +243,17 @@ class TargetPardot(Target):
         other stream, or any unusual message, takes the SDK's own path.
         """
         stream = message_dict.get("stream")
-        sink = self._plain_sinks.get(stream) if isinstance(stream, str) else None
-        if sink is None and isinstance(stream, str):
+        if not isinstance(stream, str):
+            raise InvalidInputLine("the RECORD message has no stream name")
+        sink = self._plain_sinks.get(stream)
+        if sink is None:
             sink = self._plain_sinks[stream] = self._plain_sink(stream)
         record = message_dict.get("record")
-        if not sink or not isinstance(record, dict):
+        problem = message_dict.get(UNUSABLE) or _record_problem(record)
+        if problem is not None or not isinstance(record, dict):
+            self._reject_unusable_record(stream, record, str(problem))
+            return
+        if not sink:
             super()._process_record_message(message_dict)
             return
         context = sink._get_context(record)
@@ -261,6 +270,47 @@ class TargetPardot(Target):
             )
             self.drain_one(sink)
         self._handle_max_record_age()
+
+    def _reject_unusable_record(self, stream: str, record: Any, problem: str) -> None:
+        """A RECORD whose row cannot be used at all: rejected with its reason in the
+        stream's sink, so it keeps its place and STATE stays true."""
+        if stream not in self.mapper.stream_maps:
+            self._assert_sink_exists(stream)  # raises: a RECORD before its SCHEMA
+        sinks = [self._sinks_active.get(m.stream_alias) for m in self.mapper.stream_maps[stream]]
+        sink = next((s for s in sinks if isinstance(s, PardotSink)), None)
+        if sink is None:
+            raise InvalidInputLine(f"stream '{stream[:100]}' has no sink for its rows")
+        category = "invalid_value" if isinstance(record, dict) else "invalid_record"
+        sink.reject_unusable(record, category, problem)
+
+    def _reject_bad_line(self, reason: str, message: dict[str, Any] | None) -> None:
+        """skip_invalid_records: a line that is no usable message is reported, not fatal."""
+        stream = message.get("stream") if isinstance(message, dict) else None
+        self.runtime.reporter.reject_line(line=self._line_number(), stream=stream, reason=reason)
+
+    def _process_batch_message(self, message_dict: dict) -> None:
+        """Every row of the batch's files is loaded as if it came in a RECORD message."""
+        stream = message_dict.get("stream")
+        if not isinstance(stream, str):
+            raise InvalidInputLine("the BATCH message has no stream name")
+        compressed, files = batches.manifest_files(message_dict)
+        reader = self.message_reader
+        assert isinstance(reader, PardotMessageReader)
+        for url in files:
+            for number, raw in enumerate(batches.batch_lines(url, compressed=compressed), 1):
+                try:
+                    record = reader.record_from_batch_line(raw)
+                except InvalidInputLine as exc:
+                    where = f"batch file {url[:200]}, line {number}: {exc}"
+                    if reader.on_bad_line is None:
+                        raise InvalidInputLine(where) from None
+                    reader.on_bad_line(where, message_dict)
+                    continue
+                if record is not None:
+                    self._process_record_message(
+                        {"type": "RECORD", "stream": stream, "record": record[0],
+                         **({UNUSABLE: record[1]} if record[1] else {})}
+                    )  # fmt: skip
 
     def _plain_sink(self, stream: str) -> PardotSink | Literal[False]:
         """The stream's sink when its records need no mapping at all, else False."""
@@ -439,6 +489,16 @@ class TargetPardot(Target):
             cls.logger.error("Could not read the config file: %s", exc)
             sys.exit(EXIT_CONFIG)
         sys.exit(target.run(file_input))
+
+
+def _record_problem(record: Any) -> str | None:
+    """Why a RECORD's ``record`` cannot be a row (it must be an object), or None."""
+    if isinstance(record, dict):
+        return None
+    kind = {type(None): "null", bool: "a boolean", str: "a string", list: "an array"}.get(
+        type(record), "a number"
+    )
+    return f"the RECORD's 'record' is {kind}, not an object"
 
 
 # The SDK logs through the "target-pardot" logger; keep our module loggers on it.
