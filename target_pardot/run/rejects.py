@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from target_pardot.errors import ConfigError, RecordRejected, TargetPardotError
-from target_pardot.limits import REJECTED_ROWS_LOGGED
-from target_pardot.payloads import to_json
-from target_pardot.stats import RunStats
-from target_pardot.unusable import json_safe
+from target_pardot.pardot.limits import REJECTED_ROWS_LOGGED
+from target_pardot.rows.payloads import to_json
+from target_pardot.rows.unusable import json_safe
+from target_pardot.run.stats import RunStats
 
 #: Rejected rows are whole input rows (emails, names, phone numbers): personal data, so
 #: the file is readable by its owner only, like an SSH key.

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 import fsspec  # a dependency of singer-sdk, which reads batch files with it too
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
-from target_pardot.reader import UnreadableBatch
+from target_pardot.run.reader import UnreadableBatch
 
 SUPPORTED_FORMAT = "jsonl"
 SUPPORTED_COMPRESSIONS = (None, "none", "gzip")

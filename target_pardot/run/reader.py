@@ -16,7 +16,7 @@ from singer_sdk.exceptions import RecordsWithoutSchemaException
 from singer_sdk.singerlib.encoding import SimpleSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
-from target_pardot.unusable import (
+from target_pardot.rows.unusable import (
     TOLERANT_DECODER,
     markers_made,
     may_hold_surrogate,
