@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
 import os
 import signal
 import sys
+import threading
 from typing import IO, Any, Literal
 
 import click
 from singer_sdk import typing as th
 from singer_sdk.exceptions import (
     InvalidInputLine,
+    MappingError,
     RecordsWithoutSchemaException,
 )
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
@@ -22,7 +25,7 @@ from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
 
-from target_pardot import redact
+from target_pardot import config_checks, redact
 from target_pardot.errors import (
     EXIT_CONFIG,
     EXIT_FAILURE,
@@ -37,6 +40,7 @@ from target_pardot.run import batches, dryrun
 from target_pardot.run.progress import ProgressReporter
 from target_pardot.run.reader import UNUSABLE, PardotMessageReader
 from target_pardot.run.runtime import Runtime
+from target_pardot.run.state import StdoutClosed
 from target_pardot.run.stats import render_summary
 from target_pardot.settings import parse_settings
 from target_pardot.sinks.streams import ListMembershipsSink, PardotSink, ProspectsSink
@@ -385,21 +389,38 @@ class TargetPardot(Target):
             outcome, exit_code = "failed", EXIT_FAILURE
             self._deliver_accepted_rows()
             self.logger.error("Invalid input at line %d: %s", self._line_number(), exc)
+        except MappingError as exc:
+            outcome, exit_code = "failed", EXIT_CONFIG
+            self._deliver_accepted_rows()
+            self.logger.error("Configuration error in 'stream_maps': %s", exc)
         except DailyLimitReached as exc:
             outcome, exit_code = "stopped at the API limit", exc.exit_code
-            self.runtime.quiesce()
-            self.runtime.tracker.emit_ready()
+            self._stop_cleanly()
             self.logger.error("%s %s", exc, self._resume_advice())
         except TargetPardotError as exc:
             outcome, exit_code = "failed", exc.exit_code
-            self.runtime.quiesce()
-            self.runtime.tracker.emit_ready()
+            self._stop_cleanly()
             self.logger.error("%s", exc)
+        except Exception as exc:  # a bug must still end in one line and a true STATE
+            outcome, exit_code = "failed", EXIT_FAILURE
+            self.logger.debug("Unexpected failure", exc_info=True)
+            self._stop_cleanly()
+            self.logger.error(
+                "Unexpected %s: %s (set TARGET_PARDOT_LOGLEVEL=DEBUG for the traceback).",
+                type(exc).__name__, str(exc)[:300],
+            )  # fmt: skip
         finally:
             progress.stop()
             self.logger.info("%s", render_summary(self.runtime.stats.snapshot(outcome=outcome)))
             self.runtime.close()
         return exit_code
+
+    def _stop_cleanly(self) -> None:
+        """After a failure: let calls in flight finish, then write the STATE that is
+        still true (nothing, once stdout is closed)."""
+        self.runtime.quiesce()
+        with contextlib.suppress(StdoutClosed):
+            self.runtime.tracker.emit_ready()
 
     def _line_number(self) -> int:
         return getattr(self.message_reader, "line_number", 0)
@@ -422,9 +443,12 @@ class TargetPardot(Target):
             self.termination_grace_seconds,
         )
         interruption = Interrupted(f"Interrupted by {name}.", signal_number=signum)
+        _exit_after(self.termination_grace_seconds + STATE_WRITE_GRACE_SECONDS,
+                    interruption.exit_code)  # fmt: skip
         self.runtime.client.halt(interruption)
         settled = self.runtime.client.wait_idle(self.termination_grace_seconds)
-        self.runtime.tracker.emit_ready()
+        with contextlib.suppress(StdoutClosed):
+            self.runtime.tracker.emit_ready()
         self.logger.error(
             "Interrupted by %s%s. %s",
             name,
@@ -455,12 +479,27 @@ class TargetPardot(Target):
 
     @classmethod
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
-        """Turn a missing config file into a one-line error instead of a traceback."""
+        """Config files as one object; any unusable file is one line and exit code 2."""
+        merged: dict[str, Any] = {}
         try:
-            return super().cb_config(ctx, param, value)
-        except (OSError, ValueError) as exc:
-            cls.logger.error("Could not read the config file: %s", exc)
+            for path in value:
+                if path != "ENV":
+                    merged |= config_checks.read_config_file(path)
+        except ConfigError as exc:
+            cls.logger.error("%s", exc)
             ctx.exit(EXIT_CONFIG)
+        return _ConfigInput(config=merged, parse_env="ENV" in value)
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's schema check, reported without values of secret settings (exit 2)."""
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        errors = config_checks.describe_errors(
+            self._config, schema, config_checks.secret_names(CONFIG_SCHEMA)
+        )
+        if errors and raise_errors:
+            raise ConfigError(" ".join(errors))
+        return errors
 
     @classmethod
     def invoke(  # type: ignore[override]
@@ -478,18 +517,41 @@ class TargetPardot(Target):
         cls.print_version(print_fn=cls.logger.info)
         config = config or _ConfigInput()
         try:
+            if config.parse_env:
+                schema = copy.deepcopy(CONFIG_SCHEMA)
+                cls.append_builtin_config(schema)
+                problems = config_checks.environment_errors(cls._env_var_prefix, schema)
+                if problems:
+                    raise ConfigError(" ".join(problems))
             target = cls(
                 config=config.config,
                 validate_config=True,
                 parse_env_config=config.parse_env,
             )
-        except ConfigError as exc:
+        except (ConfigError, MappingError) as exc:
             cls.logger.error("Configuration error: %s", exc)
             sys.exit(EXIT_CONFIG)
-        except (OSError, json.JSONDecodeError) as exc:
-            cls.logger.error("Could not read the config file: %s", exc)
+        except (OSError, ValueError, TypeError) as exc:
+            cls.logger.debug("Start-up failed", exc_info=True)
+            cls.logger.error(
+                "Configuration error: the target could not start with this configuration "
+                "(%s).", type(exc).__name__,
+            )  # fmt: skip
             sys.exit(EXIT_CONFIG)
         sys.exit(target.run(file_input))
+
+
+#: After the calls' grace, how long writing the last STATE and the summary may take. A
+#: downstream that stopped reading leaves stdout blocked (and the interrupted main thread
+#: may hold the STATE lock): the process then exits without that STATE.
+STATE_WRITE_GRACE_SECONDS = 2.0
+
+
+def _exit_after(seconds: float, code: int) -> None:
+    """Exit with ``code`` after ``seconds`` whatever the main thread is blocked on."""
+    timer = threading.Timer(seconds, os._exit, args=(code,))
+    timer.daemon = True
+    timer.start()
 
 
 def _record_problem(record: Any) -> str | None:

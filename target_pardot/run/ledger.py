@@ -81,6 +81,7 @@ class Ledger:
         self._pending: dict[tuple[str, str], bytes] = {}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(path)
             self._db = sqlite3.connect(str(path), check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -144,6 +145,13 @@ class Ledger:
                  for (scope, key), print_ in self._pending.items()],
             )  # fmt: skip
         self._pending.clear()
+
+
+def _create_private(path: Path) -> None:
+    """Create the ledger readable by its owner only: its keys are emails and ids of
+    people (personal data). SQLite gives its -wal and -shm files the database's mode."""
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
 def open_ledger(path: str | None, business_unit: str) -> Ledger:

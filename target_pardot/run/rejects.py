@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -130,10 +131,18 @@ class RejectionReporter:
             self._file.write(line)
             self._file.flush()
         except OSError as exc:
+            self._abandon_file()
             raise RejectedFileFailed(
                 f"Could not write a rejected row to rejected_records_path {self.path} "
                 f"({exc.strerror or exc}); stopping, so that no rejected row goes unreported."
             ) from None
+
+    def _abandon_file(self) -> None:
+        """After a failed write: close without a second report of the same failure."""
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
 
     def close(self) -> None:
         with self._lock:

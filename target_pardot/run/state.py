@@ -10,17 +10,44 @@ beyond it.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import IO, Any
 
+from target_pardot.errors import TargetPardotError
+
+
+class StdoutClosed(TargetPardotError):
+    """The reader of stdout went away: STATE can no longer reach the orchestrator, so the
+    run cannot claim success."""
+
+
+STDOUT_CLOSED = StdoutClosed("stdout closed: the downstream stopped reading STATE")
+
 
 def write_state_line(state: dict[str, Any], out: IO[str] | None = None) -> None:
     stream = out or sys.stdout
-    stream.write(json.dumps(state) + "\n")
-    stream.flush()
+    try:
+        stream.write(json.dumps(state, allow_nan=False) + "\n")
+        stream.flush()
+    except (BrokenPipeError, ConnectionResetError, ValueError) as exc:
+        if isinstance(exc, ValueError) and not stream.closed:
+            raise
+        _silence(stream)
+        raise STDOUT_CLOSED from None
+
+
+def _silence(stream: IO[str]) -> None:
+    """Point the closed stdout at /dev/null, so that the interpreter's last flush at exit
+    does not print a second error about it (Python's documented recipe for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 class _StreamProgress:
