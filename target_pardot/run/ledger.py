@@ -79,6 +79,12 @@ class Ledger:
         self.business_unit = business_unit
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str], bytes] = {}
+        # The last payload sent for each key whose call has not been accepted yet. Without
+        # it, a row equal to the ledger's payload would be skipped while an earlier row
+        # of the run, with another payload for the same key, is still on its way: Pardot
+        # would end with that earlier payload (run 1 sends A; run 2 sends B, then A).
+        # A rejected row's entry stays: at worst the key's next row is sent once more.
+        self._in_flight: dict[tuple[str, str], bytes] = {}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             _create_private(path)
@@ -98,7 +104,9 @@ class Ledger:
             ) from None
 
     def unchanged(self, scope: str, rows: Sequence[tuple[str, bytes]]) -> list[bool]:
-        """For each (key, fingerprint): was exactly this payload accepted last time?"""
+        """For each (key, fingerprint), in order: is it the payload Pardot holds or will
+        hold for that key? Rows found changed are about to be sent: they become what
+        their key holds for the rest of the run (see ``_in_flight``)."""
         known: dict[str, bytes] = {}
         keys = list({key for key, _ in rows})
         with self._lock:
@@ -112,16 +120,25 @@ class Ledger:
                 )
                 known.update(cursor.fetchall())
             for key in keys:
-                buffered = self._pending.get((scope, key))
-                if buffered is not None:
-                    known[key] = buffered
-        return [known.get(key) == print_ for key, print_ in rows]
+                latest = self._in_flight.get((scope, key)) or self._pending.get((scope, key))
+                if latest is not None:
+                    known[key] = latest
+            return [self._decide(scope, key, print_, known) for key, print_ in rows]
+
+    def _decide(self, scope: str, key: str, print_: bytes, known: dict[str, bytes]) -> bool:
+        if known.get(key) == print_:
+            return True
+        known[key] = print_
+        self._in_flight[(scope, key)] = print_
+        return False
 
     def accept(self, scope: str, rows: Iterable[tuple[str, bytes]]) -> None:
         """Record what Pardot accepted (buffered; see the module docstring)."""
         with self._lock:
             for key, print_ in rows:
                 self._pending[(scope, key)] = print_
+                if self._in_flight.get((scope, key)) == print_:
+                    del self._in_flight[(scope, key)]
             if len(self._pending) >= FLUSH_EVERY:
                 self._flush_locked()
 

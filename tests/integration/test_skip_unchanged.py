@@ -163,3 +163,26 @@ def test_an_unusable_ledger_path_is_a_config_error(emu, run, tmp_path):
     config = base_config(emu, skip_unchanged=True, ledger_path=str(blocker / "ledger.sqlite3"))
     with pytest.raises(Exception, match="ledger_path"):
         run(config, stream_of("prospects", people(1)))
+
+
+@pytest.mark.parametrize("separate_drains", [False, True])
+def test_the_last_value_of_a_run_wins_over_an_equal_ledger_entry(
+    emu, run, config, separate_drains
+):
+    """Run 1 sends A; run 2 sends B then A for the same key: Pardot must end at A, although
+    A equals the ledger's entry, because B was sent in between."""
+    pid = emu.add_prospect(email="same@example.com", city="start")
+    run(config, stream_of("prospects", [{"id": pid, "city": "A"}]))
+    assert emu.prospects()[0]["city"] == "A"
+    if separate_drains:
+        # B's call is still in flight when A is looked up.
+        emu.configure(latency_ms=300)
+        config = {**config, "batch_size_rows": 1}
+    result = run(config, stream_of("prospects", [{"id": pid, "city": "B"},
+                                                 {"id": pid, "city": "A"}]))  # fmt: skip
+    assert result.exit_code == 0
+    assert emu.prospects()[0]["city"] == "A"
+    assert result.summary["rows_unchanged"] == 0
+    # And a third run of A alone is unchanged again: the ledger followed the last send.
+    third = run(config, stream_of("prospects", [{"id": pid, "city": "A"}]))
+    assert third.summary["rows_unchanged"] == 1
