@@ -144,10 +144,11 @@ class ImportDelivery(RuntimeDelivery):
             rows = self._changed(rows, self.ledger)
         writerow = self._writer.writerow
         lines = self._out.lines
+        wider = self._columns_beyond_header(rows)
+        if wider:
+            self._widen_header(wider)
         for pending in rows:
             fields = pending.row.fields
-            if not self._header_set.issuperset(fields):
-                self._widen_header(fields)
             if self._current is None:
                 self._start_import()
             header = self._header
@@ -216,8 +217,17 @@ class ImportDelivery(RuntimeDelivery):
         self.stats.add("unchanged", len(rows) - len(changed))
         return changed
 
-    def _widen_header(self, fields: Mapping[str, Any]) -> None:
-        """A row brings fields the header lacks: every batch of an import shares one
+    def _columns_beyond_header(self, rows: Sequence[PendingRow]) -> list[str]:
+        """The fields of all these rows that the header lacks, in order of appearance:
+        the header widens once for the whole drain, not once per row with a new column."""
+        header = self._header_set
+        if all(header.issuperset(p.row.fields) for p in rows):
+            return []
+        return list(dict.fromkeys(name for p in rows for name in p.row.fields
+                                  if name not in header))  # fmt: skip
+
+    def _widen_header(self, fields: Iterable[str]) -> None:
+        """Rows bring fields the header lacks: every batch of an import shares one
         header, so the import is closed and the next one gets the wider header."""
         self._seal_batch()
         self._seal_import()

@@ -17,6 +17,7 @@ from target_pardot.rows.payloads import (
     shorten,
 )
 from target_pardot.rows.validation import FastRecordValidator
+from target_pardot.run.column_warnings import IgnoredColumns
 from target_pardot.sinks.bulk_import import ImportDelivery
 from target_pardot.sinks.memberships import MembershipDelivery, PendingMembership
 from target_pardot.sinks.prospects import PendingRow, ProspectDelivery
@@ -45,7 +46,7 @@ class PardotSink(BatchSink):
         self.settings = self.runtime.settings
         self._record_validator = self._make_validator() if self.validate_schema else None
         self._position = 0
-        self._warned_columns: set[str] = set()
+        self._ignored = IgnoredColumns(stream_name, self.settings.data_object.rstrip("s"))
         self._schema_error: str | None = None
 
     def get_validator(self) -> BaseJSONSchemaValidator | None:
@@ -110,16 +111,11 @@ class PardotSink(BatchSink):
         self.runtime.tracker.emit_ready()
 
     def warn_ignored_columns(self, columns: list[str]) -> None:
-        fresh = [c for c in columns if c not in self._warned_columns and not c.startswith("_sdc_")]
-        self._warned_columns.update(columns)
-        if fresh:
-            self.logger.warning(
-                "Stream '%s': columns %s are not Pardot %s fields and are not sent. Rename "
-                "them to a field name, or to a custom field's API name ending in __c.",
-                self.stream_name,
-                ", ".join(sorted(fresh)),
-                self.settings.data_object.rstrip("s"),
-            )
+        self._ignored.saw(columns)
+
+    def clean_up(self) -> None:
+        self._ignored.report()
+        super().clean_up()
 
 
 class ProspectsSink(PardotSink):

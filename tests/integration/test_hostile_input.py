@@ -232,3 +232,29 @@ def test_an_unreadable_batch_stops_after_the_rows_before_it(emu, tmp_path, probl
         assert [p["first_name"] for p in emu.prospects() if p["first_name"]] == ["g"]
         assert result.states == [{"upto": "good"}]
         assert result.summary["outcome"] == "failed"
+
+
+# -- floods --------------------------------------------------------------------------
+
+
+def test_a_new_unknown_column_on_every_row_is_named_once_then_counted(emu, tmp_path):
+    rows = [record_message("prospects", {"email": f"w{i}@x.com", f"junk_{i}": i})
+            for i in range(300)]  # fmt: skip
+    result = run_cli(base_config(emu), [schema_message("prospects"), *rows], tmp_path)
+    assert result.exit_code == 0, result.stderr[-3000:]
+    warnings = [line for line in result.stderr.splitlines()
+                if "| WARNING" in line and "not Pardot" in line]  # fmt: skip
+    named = {f"junk_{i}" for i in range(300) if f"'junk_{i}'" in result.stderr}
+    assert len(named) == 20
+    assert len(warnings) <= 22, warnings
+    assert "280 more columns were not sent" in result.stderr
+
+
+def test_new_custom_columns_in_import_mode_share_one_import(emu, tmp_path):
+    rows = [record_message("prospects", {"email": f"i{i}@x.com", f"extra_{i}__c": "v"})
+            for i in range(40)]  # fmt: skip
+    config = base_config(emu, prospect_operation="import", skip_invalid_records=True)
+    result = run_cli(config, [schema_message("prospects"), *rows], tmp_path)
+    assert result.exit_code == 0, result.stderr[-3000:]
+    assert len(emu.imports()) == 1
+    assert result.summary["api_calls"] < 10
