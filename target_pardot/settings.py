@@ -73,6 +73,7 @@ class Settings:
     max_api_calls: int | None = None
     dry_run_offline: bool = False
     progress_interval_seconds: float = 10.0
+    batch_wait_limit_seconds: float = 30.0
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -293,6 +294,9 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         dry_run_offline=dry_run_offline,
         progress_interval_seconds=_number(
             config, "progress_interval_seconds", 10, minimum=0, integer=False
+        ),
+        batch_wait_limit_seconds=_number(
+            config, "batch_wait_limit_seconds", 30, minimum=0, integer=False
         ),
     )
 

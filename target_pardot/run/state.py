@@ -107,6 +107,11 @@ class StateTracker:
                 p.received - p.settled_prefix - len(p.settled_ahead) for p in self._streams.values()
             )
 
+    def has_unwritten(self) -> bool:
+        """True while a STATE received is not written yet."""
+        with self._lock:
+            return bool(self._pending)
+
     def emit_ready(self) -> dict[str, Any] | None:
         """Write the newest STATE whose rows are all settled; return it, if any."""
         with self._lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import signal
 import stat
 import subprocess
@@ -261,3 +262,36 @@ def test_a_signal_stops_the_target_while_stdout_is_blocked(emu, tmp_path, signum
     # The README promises an exit within 7 s of the signal; the slack is for a loaded host.
     assert took < 9, f"took {took:.1f}s"
     assert process.returncode == 128 + signum
+
+
+def _read_state_line(process: subprocess.Popen[bytes], timeout: float) -> tuple[dict, float]:
+    """The next STATE line on stdout, and how long it took, while stdin stays open."""
+    assert process.stdout is not None
+    started = time.monotonic()
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        assert selector.select(timeout), f"no STATE within {timeout} s"
+    return json.loads(process.stdout.readline()), time.monotonic() - started
+
+
+@pytest.mark.slow
+def test_a_trickle_tap_sees_rows_sent_and_state_written_as_it_goes(emu, tmp_path):
+    config = base_config(emu, batch_wait_limit_seconds=1)
+    process = _start(config, tmp_path, stdout=subprocess.PIPE)
+    assert process.stdin is not None
+    try:
+        process.stdin.write(to_lines([schema_message("prospects")]).encode())
+        for i in range(3):
+            # One row and its STATE, then silence: the tap is still running.
+            lines = [*_rows(1, start=i), state_message({"upto": i})]
+            process.stdin.write(to_lines(lines).encode())
+            process.stdin.flush()
+            state, took = _read_state_line(process, timeout=30)
+            assert state == {"upto": i}
+            assert len(emu.prospects()) == i + 1
+            assert took < 15, f"waited {took:.1f}s for the STATE"
+        process.stdin.close()
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
