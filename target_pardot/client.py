@@ -10,13 +10,14 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import backoff
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
+from target_pardot.api_version import ApiVersion, v3v4_path
 from target_pardot.auth import TokenProvider, business_unit_hint
 from target_pardot.concurrency import AdaptiveLimit
 from target_pardot.errors import (
@@ -30,6 +31,7 @@ from target_pardot.errors import (
     RetryableError,
     TargetPardotError,
     TokenExpired,
+    WrongApiVersion,
 )
 from target_pardot.limits import MAX_CONCURRENT_REQUESTS
 from target_pardot.responses import Reply, classify
@@ -37,6 +39,8 @@ from target_pardot.settings import Settings
 from target_pardot.stats import RunStats
 
 logger = logging.getLogger("target-pardot")
+
+T = TypeVar("T")
 
 #: Multipart parts for requests: name -> (filename or None, content, content type).
 Files = Mapping[str, tuple[str | None, bytes | str, str]]
@@ -97,6 +101,7 @@ class PardotClient:
         self._in_flight = 0
         self._pardot_calls = 0
         self._idle = threading.Condition()
+        self.api_version = ApiVersion(settings.api_version, on_change=stats.set_api_version)
         self.auth = TokenProvider(
             settings,
             self.session,
@@ -152,10 +157,26 @@ class PardotClient:
 
     # -- public calls -----------------------------------------------------------------
 
-    def v4_batch(self, operation: str, body: str, *, idempotent: bool) -> Reply:
+    def in_api_version(self, send: Callable[[int], T]) -> T:
+        """Run ``send(version)`` in the run's v3/v4 version. When Pardot answers that the
+        account takes the other version (error 88 or 89), switch the run and run it
+        again: the caller rebuilds the call (path, and the body where v3 differs)."""
+        while True:
+            version = self.api_version.current
+            try:
+                result = send(version)
+            except WrongApiVersion as exc:
+                self.api_version.refused(version, exc.code or 0)
+                continue
+            self.api_version.confirm(version)
+            return result
+
+    def prospect_batch(
+        self, operation: str, body: str, *, version: int, idempotent: bool
+    ) -> Reply:
         return self.request(
             "POST",
-            f"/api/prospect/version/4/do/{operation}",
+            v3v4_path(version, "prospect", operation),
             endpoint=f"prospect/{operation}",
             params={"format": "json"},
             data=body,
@@ -171,14 +192,20 @@ class PardotClient:
             idempotent=True,
         )
 
-    def v4_list_membership(
-        self, action: str, list_id: int, prospect_id: int, *, opted_out: bool | None = None
+    def list_membership(
+        self,
+        action: str,
+        list_id: int,
+        prospect_id: int,
+        *,
+        version: int,
+        opted_out: bool | None = None,
     ) -> Reply:
         data = None if opted_out is None else f"opted_out={'true' if opted_out else 'false'}"
         return self.request(
             "POST",
-            f"/api/listMembership/version/4/do/{action}/list_id/{list_id}"
-            f"/prospect_id/{prospect_id}",
+            v3v4_path(version, "listMembership", action)
+            + f"/list_id/{list_id}/prospect_id/{prospect_id}",
             endpoint=f"listMembership/{action}",
             params={"format": "json"},
             data=data,
