@@ -16,6 +16,7 @@ from typing import Any
 
 from target_pardot.delivery_base import RuntimeDelivery
 from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
+from target_pardot.key_order import KeyOrder, prospect_identity
 from target_pardot.ledger import PROSPECTS, prospect_fingerprint
 from target_pardot.payloads import (
     QUOTED_COMMA_SIZE,
@@ -115,6 +116,7 @@ class ProspectDelivery(RuntimeDelivery):
             settings.prospect_lists, add=settings.prospect_list_operation == "add"
         )
         self._warned_split = False
+        self.order = KeyOrder()
         self._v5_rows = 0
 
     # -- entry point ------------------------------------------------------------------
@@ -142,7 +144,8 @@ class ProspectDelivery(RuntimeDelivery):
                 self._settle(pending)
             return
         for batch in self._batches(v4_items):
-            self.sender.submit(partial(self._send_v4, batch))
+            keys = [prospect_identity(item.element) for item in batch]
+            self.sender.submit(self.order.in_order(keys, partial(self._send_v4, batch)))
         if v5_rows:
             upserted = _Upserted(len(v5_rows), self._apply_lists_by_id) if self.flags else None
             for pending in v5_rows:
