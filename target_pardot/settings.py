@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from target_pardot.errors import ConfigError
-from target_pardot.limits import (
+from target_pardot.pardot.limits import (
     BUSINESS_UNIT_LENGTH,
     BUSINESS_UNIT_PREFIX,
     DEFAULT_MAX_PAYLOAD,
@@ -73,7 +73,7 @@ class Settings:
     max_api_calls: int | None = None
     dry_run_offline: bool = False
     progress_interval_seconds: float = 10.0
-    #: "auto", "4" or "3": the v3/v4 API version (see target_pardot.api_version).
+    #: "auto", "4" or "3": the v3/v4 API version (see target_pardot.pardot.api_version).
     api_version: str = "auto"
 
     @property

@@ -9,10 +9,9 @@ from urllib.parse import unquote_plus
 
 import pytest
 
-from target_pardot.api_version import ApiVersion, v3v4_path
 from target_pardot.errors import ApiVersionRejected
-from target_pardot.key_order import KeyOrder, prospect_identity
-from target_pardot.v3_rows import (
+from target_pardot.pardot.api_version import ApiVersion, v3v4_path
+from target_pardot.rows.v3 import (
     unique_identifier_batches,
     v3_batch_body,
     v3_calls,
@@ -20,6 +19,7 @@ from target_pardot.v3_rows import (
     v3_identifier,
     v3_row_errors,
 )
+from target_pardot.run.key_order import KeyOrder, prospect_identity
 
 
 def test_paths_differ_only_in_the_version():

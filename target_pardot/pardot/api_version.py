@@ -13,11 +13,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import TypeVar
 
-from target_pardot.errors import ApiVersionRejected
-from target_pardot.responses import CODE_CANNOT_USE_V4, CODE_MUST_USE_V4
+from target_pardot.errors import ApiVersionRejected, WrongApiVersion
+from target_pardot.pardot.responses import CODE_CANNOT_USE_V4, CODE_MUST_USE_V4
 
 logger = logging.getLogger("target-pardot")
+
+T = TypeVar("T")
 
 API_VERSION_AUTO = "auto"
 API_VERSION_CHOICES = (API_VERSION_AUTO, "4", "3")
@@ -56,6 +59,20 @@ class ApiVersion:
     def known(self) -> bool:
         with self._lock:
             return self._known
+
+    def run(self, send: Callable[[int], T]) -> T:
+        """Run ``send(version)`` in the run's current version. When Pardot answers that the
+        account takes the other one (error 88 or 89), switch the run and run it again:
+        ``send`` rebuilds the call (its path, and its body where v3 differs)."""
+        while True:
+            version = self.current
+            try:
+                result = send(version)
+            except WrongApiVersion as exc:
+                self.refused(version, exc.code or 0)
+                continue
+            self.confirm(version)
+            return result
 
     def prefer(self, version: int) -> None:
         """Try ``version`` first, unless the version is already fixed or learned."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from target_pardot.payloads import form_quote, to_json
+from target_pardot.rows.payloads import form_quote, to_json
 
 Item = TypeVar("Item")
 

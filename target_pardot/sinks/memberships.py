@@ -14,18 +14,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from target_pardot.delivery_base import RuntimeDelivery
 from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
-from target_pardot.ledger import MEMBERSHIPS, membership_fingerprint
-from target_pardot.payloads import (
-    MembershipRow,
-    batch_body,
-    encoded_size,
-    group_memberships_by_prospect,
-    membership_element,
-    plan_batches,
-)
-from target_pardot.responses import (
+from target_pardot.pardot.responses import (
     CODE_ALREADY_MEMBER,
     CODE_CONFLICTING_UPDATE,
     CODE_INVALID_LIST_ID,
@@ -33,8 +23,18 @@ from target_pardot.responses import (
     batch_row_errors,
     row_error_code,
 )
-from target_pardot.runtime import Runtime
-from target_pardot.v3_rows import v3_calls, v3_row_errors
+from target_pardot.rows.payloads import (
+    MembershipRow,
+    batch_body,
+    encoded_size,
+    group_memberships_by_prospect,
+    membership_element,
+    plan_batches,
+)
+from target_pardot.rows.v3 import v3_calls, v3_row_errors
+from target_pardot.run.ledger import MEMBERSHIPS, membership_fingerprint
+from target_pardot.run.runtime import Runtime
+from target_pardot.sinks.base import RuntimeDelivery
 
 logger = logging.getLogger("target-pardot")
 
@@ -119,7 +119,7 @@ class MembershipDelivery(RuntimeDelivery):
     def _send_groups(self, groups: list[_ProspectGroup]) -> None:
         """One batchUpdate in the run's v3/v4 version (again in the other one if Pardot
         answers error 88 or 89)."""
-        self.client.in_api_version(partial(self._send_groups_in, groups))
+        self.client.api_version.run(partial(self._send_groups_in, groups))
 
     def _send_groups_in(self, groups: list[_ProspectGroup], version: int) -> None:
         if version == 3:
@@ -186,7 +186,7 @@ class MembershipDelivery(RuntimeDelivery):
         row = pending.row
 
         def send(action: str) -> None:
-            self.client.in_api_version(
+            self.client.api_version.run(
                 lambda version: self.client.list_membership(
                     action, row.list_id, row.prospect_id, version=version, opted_out=row.opted_out
                 )

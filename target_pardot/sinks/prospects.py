@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from target_pardot.delivery_base import RuntimeDelivery
 from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
-from target_pardot.key_order import KeyOrder, prospect_identity
-from target_pardot.ledger import PROSPECTS, prospect_fingerprint
-from target_pardot.payloads import (
+from target_pardot.pardot.responses import (
+    CODE_CONFLICTING_UPDATE,
+    CODE_UNABLE_TO_SAVE,
+    batch_row_errors,
+    row_error_code,
+)
+from target_pardot.rows.payloads import (
     QUOTED_COMMA_SIZE,
     ROUTE_V4,
     ROUTE_V5,
@@ -31,14 +34,11 @@ from target_pardot.payloads import (
     v4_element,
     v5_upsert_body,
 )
-from target_pardot.responses import (
-    CODE_CONFLICTING_UPDATE,
-    CODE_UNABLE_TO_SAVE,
-    batch_row_errors,
-    row_error_code,
-)
-from target_pardot.runtime import Runtime
-from target_pardot.v3_rows import FID_NEEDS_V4, v3_calls, v3_row_errors
+from target_pardot.rows.v3 import FID_NEEDS_V4, v3_calls, v3_row_errors
+from target_pardot.run.key_order import KeyOrder, prospect_identity
+from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint
+from target_pardot.run.runtime import Runtime
+from target_pardot.sinks.base import RuntimeDelivery
 
 logger = logging.getLogger("target-pardot")
 
@@ -211,7 +211,7 @@ class ProspectDelivery(RuntimeDelivery):
         """Send one batch in the run's v3/v4 version (again in the other one if Pardot
         answers error 88 or 89)."""
         operation = operation or self.operation
-        self.client.in_api_version(partial(self._send_batch, batch, operation))
+        self.client.api_version.run(partial(self._send_batch, batch, operation))
 
     def _send_batch(self, batch: list[_Item], operation: str, version: int) -> None:
         if version == 3:

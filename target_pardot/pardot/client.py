@@ -10,16 +10,13 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 import backoff
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
-from target_pardot.api_version import ApiVersion, v3v4_path
-from target_pardot.auth import TokenProvider, business_unit_hint
-from target_pardot.concurrency import AdaptiveLimit
 from target_pardot.errors import (
     AuthFailed,
     BusinessUnitRejected,
@@ -31,16 +28,16 @@ from target_pardot.errors import (
     RetryableError,
     TargetPardotError,
     TokenExpired,
-    WrongApiVersion,
 )
-from target_pardot.limits import MAX_CONCURRENT_REQUESTS
-from target_pardot.responses import Reply, classify
+from target_pardot.pardot.api_version import ApiVersion, v3v4_path
+from target_pardot.pardot.auth import TokenProvider, business_unit_hint
+from target_pardot.pardot.concurrency import AdaptiveLimit
+from target_pardot.pardot.limits import MAX_CONCURRENT_REQUESTS
+from target_pardot.pardot.responses import Reply, classify
+from target_pardot.run.stats import RunStats
 from target_pardot.settings import Settings
-from target_pardot.stats import RunStats
 
 logger = logging.getLogger("target-pardot")
-
-T = TypeVar("T")
 
 #: Multipart parts for requests: name -> (filename or None, content, content type).
 Files = Mapping[str, tuple[str | None, bytes | str, str]]
@@ -101,6 +98,7 @@ class PardotClient:
         self._in_flight = 0
         self._pardot_calls = 0
         self._idle = threading.Condition()
+        # Which of v3/v4 the account takes; callers send through api_version.run().
         self.api_version = ApiVersion(settings.api_version, on_change=stats.set_api_version)
         self.auth = TokenProvider(
             settings,
@@ -157,20 +155,6 @@ class PardotClient:
 
     # -- public calls -----------------------------------------------------------------
 
-    def in_api_version(self, send: Callable[[int], T]) -> T:
-        """Run ``send(version)`` in the run's v3/v4 version. When Pardot answers that the
-        account takes the other version (error 88 or 89), switch the run and run it
-        again: the caller rebuilds the call (path, and the body where v3 differs)."""
-        while True:
-            version = self.api_version.current
-            try:
-                result = send(version)
-            except WrongApiVersion as exc:
-                self.api_version.refused(version, exc.code or 0)
-                continue
-            self.api_version.confirm(version)
-            return result
-
     def prospect_batch(
         self, operation: str, body: str, *, version: int, idempotent: bool
     ) -> Reply:
@@ -193,13 +177,7 @@ class PardotClient:
         )
 
     def list_membership(
-        self,
-        action: str,
-        list_id: int,
-        prospect_id: int,
-        *,
-        version: int,
-        opted_out: bool | None = None,
+        self, action: str, list_id: int, prospect_id: int, *, version: int, opted_out: Any = None
     ) -> Reply:
         data = None if opted_out is None else f"opted_out={'true' if opted_out else 'false'}"
         return self.request(
