@@ -177,8 +177,9 @@ class PardotClient:
         )
 
     def list_membership(
-        self, action: str, list_id: int, prospect_id: int, *, version: int, opted_out: Any = None
-    ) -> Reply:
+        self, action: str, list_id: int, prospect_id: int, *, version: int,
+        opted_out: bool | None = None,
+    ) -> Reply:  # fmt: skip
         data = None if opted_out is None else f"opted_out={'true' if opted_out else 'false'}"
         return self.request(
             "POST",
