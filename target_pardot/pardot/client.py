@@ -18,7 +18,6 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
 from target_pardot.errors import (
-    AuthFailed,
     BusinessUnitRejected,
     CallBudgetReached,
     CallCancelled,
@@ -46,7 +45,22 @@ BUSINESS_UNIT_HEADER = "Pardot-Business-Unit-Id"
 _CONNECT_TIMEOUT_CAP = 30.0
 # A token may also expire while other threads use it, so a replay can meet 184 again;
 # only a run of refusals means the credentials cannot work.
-_TOKEN_REFRESHES_PER_CALL = 3
+_TOKEN_REFRESHES_PER_CALL = 5
+#: Longest time a timed-out call keeps its slot (see PardotClient._slot_grace).
+SLOT_GRACE_CAP_SECONDS = 60.0
+
+
+def _tokens_kept_expiring() -> RetryableError:
+    """A call's refreshes are used up: retried later like any transient failure. Only a
+    token request that Salesforce refuses is a credentials error: tokens that expire
+    faster than the calls can use them are not."""
+    return RetryableError(
+        f"Pardot refused {_TOKEN_REFRESHES_PER_CALL + 1} fresh access tokens in a row for "
+        "one call (error 184). If this persists, check that the connected app has the "
+        "'pardot_api' scope, that its user has Pardot access, and that 'pardot_domain' "
+        "and 'business_unit' belong to the same account",
+        code=184,
+    )
 
 
 def _not_sent(exc: requests.RequestException) -> bool:
@@ -148,6 +162,22 @@ class PardotClient:
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.notify_all()
+
+    def _slot_grace(self, exc: requests.RequestException) -> float:
+        """Seconds a failed call keeps its slot. After a read timeout the request reached
+        Pardot, which may still be working on it and counting it among the account's 5
+        calls in flight: the slot stays taken for as long again as the call was given
+        (`maximum_connection_timeout`), at most SLOT_GRACE_CAP_SECONDS. Other failures
+        free it at once."""
+        if isinstance(exc, requests.ReadTimeout):
+            return min(self.timeout[1], SLOT_GRACE_CAP_SECONDS)
+        return 0.0
+
+    def _free_slot(self, grace: float) -> None:
+        if grace > 0:
+            self.gate.release_after(grace)
+        else:
+            self.gate.release()
 
     def check_credentials(self) -> None:
         """Fetch a token now, so bad credentials fail before any row is read."""
@@ -307,19 +337,18 @@ class PardotClient:
         json_body: Mapping[str, Any] | None,
         files: Files | None = None,
     ) -> Reply:
+        replay = False
         for attempt in range(_TOKEN_REFRESHES_PER_CALL + 1):
-            outcome = self._send_once(method, path, endpoint, params, data, json_body, files)
+            outcome = self._send_once(
+                method, path, endpoint, params, data, json_body, files, replay=replay
+            )
             if not isinstance(outcome, _Expired):
                 return outcome
             if attempt < _TOKEN_REFRESHES_PER_CALL:
                 self.stats.retry("token_refresh")
                 self.auth.refresh(outcome.token)
-        raise AuthFailed(
-            f"Pardot refused {_TOKEN_REFRESHES_PER_CALL + 1} access tokens in a row for "
-            "one call (error 184). Check that the connected app has the 'pardot_api' "
-            "scope, that its user has Pardot access, and that 'pardot_domain' and "
-            "'business_unit' belong to the same account."
-        )
+                replay = True  # first in line, before other calls use the new token up
+        raise _tokens_kept_expiring()
 
     def _send_once(
         self,
@@ -330,10 +359,13 @@ class PardotClient:
         data: str | None,
         json_body: Mapping[str, Any] | None,
         files: Files | None = None,
+        *,
+        replay: bool = False,
     ) -> Reply | _Expired:
         """One request. Returns the token Pardot refused (184/401) instead of raising, so
         the caller refreshes exactly that token."""
-        ticket = self.gate.acquire()
+        ticket = self.gate.acquire(first=replay)
+        slot_grace = 0.0
         try:
             if self.cancelled():
                 raise CallCancelled(endpoint)
@@ -360,7 +392,10 @@ class PardotClient:
                     timeout=self.timeout,
                 )
             except requests.RequestException as exc:
-                self.gate.feedback(ticket, refused=False)
+                slot_grace = self._slot_grace(exc)
+                # A call that may still run at Pardot is treated like error 66: fewer calls
+                # in flight until Pardot keeps up again.
+                self.gate.feedback(ticket, refused=slot_grace > 0)
                 raise RetryableError(
                     f"{endpoint}: {type(exc).__name__} talking to {self.settings.pardot_domain}",
                     ambiguous=not _not_sent(exc),
@@ -368,7 +403,7 @@ class PardotClient:
             finally:
                 self._end_call()
         finally:
-            self.gate.release()
+            self._free_slot(slot_grace)
         try:
             reply = classify(response.status_code, response.content)
         except RateLimited:

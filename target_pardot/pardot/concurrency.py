@@ -44,6 +44,7 @@ class AdaptiveLimit:
         self._condition = threading.Condition()
         self._next_turn = 0  # tickets of the threads that asked for a slot, in order
         self._serving = 0
+        self._urgent = 0  # threads waiting with first=True: served before the line
 
     @property
     def limit(self) -> int:
@@ -54,16 +55,33 @@ class AdaptiveLimit:
         """The lowest limit this run had to use."""
         return self._lowest
 
-    def acquire(self) -> int:
+    def acquire(self, *, first: bool = False) -> int:
+        """Wait for a slot. ``first``: served before every thread waiting in line (a call
+        replayed with a token just refreshed for it, before other calls use that token
+        up)."""
+        if first:
+            return self._acquire_first()
         # First come, first served: a thread that just released a slot must not take it
         # back ahead of one already waiting, or an early batch can wait for the whole run
         # (and the STATE after it with it).
         with self._condition:
             turn = self._next_turn
             self._next_turn += 1
-            while turn != self._serving or self._in_flight >= self._limit:
+            while turn != self._serving or self._in_flight >= self._limit or self._urgent:
                 self._condition.wait()
             self._serving += 1
+            self._in_flight += 1
+            self._condition.notify_all()
+            return self._epoch
+
+    def _acquire_first(self) -> int:
+        with self._condition:
+            self._urgent += 1
+            try:
+                while self._in_flight >= self._limit:
+                    self._condition.wait()
+            finally:
+                self._urgent -= 1
             self._in_flight += 1
             self._condition.notify_all()
             return self._epoch
@@ -72,6 +90,13 @@ class AdaptiveLimit:
         with self._condition:
             self._in_flight -= 1
             self._condition.notify_all()
+
+    def release_after(self, seconds: float) -> None:
+        """Free the slot only after ``seconds``: for a call that timed out on our side but
+        may still be running at Pardot, where it still counts against the account's 5."""
+        timer = threading.Timer(seconds, self.release)
+        timer.daemon = True
+        timer.start()
 
     def feedback(self, ticket: int, *, refused: bool) -> None:
         """Adapt to one finished call: ``refused`` when Pardot answered error 66."""

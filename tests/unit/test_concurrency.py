@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from target_pardot.pardot.concurrency import ROUNDS_BEFORE_INCREASE, AdaptiveLimit
 
@@ -121,3 +122,51 @@ def test_slots_go_to_waiting_threads_in_order():
     for thread in waiting:
         thread.join(5)
     assert order == ["first", "second", "again"]
+
+
+def _waiter(limit: AdaptiveLimit, order: list[str], name: str, *, first: bool) -> threading.Thread:
+    def run() -> None:
+        limit.acquire(first=first)
+        order.append(name)
+        limit.release()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _wait_for_waiters(limit: AdaptiveLimit, count: int) -> None:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with limit._condition:
+            if limit._next_turn - limit._serving + limit._urgent >= count:
+                return
+        time.sleep(0.01)
+    raise AssertionError("the waiters never queued")
+
+
+def test_a_replay_is_served_before_the_threads_already_in_line():
+    limit = AdaptiveLimit(1)
+    limit.acquire()
+    order: list[str] = []
+    queued = [_waiter(limit, order, f"queued-{i}", first=False) for i in range(3)]
+    _wait_for_waiters(limit, 3)
+    replay = _waiter(limit, order, "replay", first=True)
+    _wait_for_waiters(limit, 4)
+    limit.release()
+    for thread in [*queued, replay]:
+        thread.join(5)
+    assert order[0] == "replay"
+    assert sorted(order[1:]) == ["queued-0", "queued-1", "queued-2"]
+
+
+def test_release_after_keeps_the_slot_taken_for_the_grace():
+    limit = AdaptiveLimit(1)
+    limit.acquire()
+    limit.release_after(0.3)
+    got = threading.Event()
+    thread = threading.Thread(target=lambda: (limit.acquire(), got.set()))
+    thread.start()
+    assert not got.wait(0.15), "the slot was free before its grace ended"
+    assert got.wait(5)
+    thread.join(5)
