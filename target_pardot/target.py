@@ -14,9 +14,11 @@ import time
 from typing import IO, Any, Literal
 
 import click
+from jsonschema.exceptions import SchemaError
 from singer_sdk import typing as th
 from singer_sdk.exceptions import (
     InvalidInputLine,
+    InvalidJSONSchema,
     MappingError,
     RecordsWithoutSchemaException,
 )
@@ -364,6 +366,8 @@ class TargetPardot(Target):
     # -- STATE: only what is settled -----------------------------------------------------
 
     def _process_state_message(self, message_dict: dict) -> None:
+        if not isinstance(message_dict.get("value"), dict):
+            raise InvalidInputLine("the STATE message's 'value' is not an object")
         previous = self._latest_state
         super()._process_state_message(message_dict)
         if self._latest_state is not None and self._latest_state != previous:
@@ -375,8 +379,20 @@ class TargetPardot(Target):
             raise InvalidInputLine(
                 f"the SCHEMA of stream '{message_dict.get('stream')}' has no 'properties'"
             )
+        stream = message_dict.get("stream")
+        if not isinstance(stream, str):
+            raise InvalidInputLine("the SCHEMA message has no stream name")
         self._plain_sinks.clear()  # a schema may replace the stream's sink or its maps
-        super()._process_schema_message(message_dict)
+        try:
+            super()._process_schema_message(message_dict)
+        except (InvalidJSONSchema, SchemaError, TypeError, ValueError, KeyError,
+                AttributeError) as exc:  # fmt: skip
+            # The SCHEMA is input like any other line: a schema the SDK cannot use is a
+            # bad line (reported, or stopping the run), never a traceback.
+            raise InvalidInputLine(
+                f"the SCHEMA of stream '{stream[:100]}' is not a usable JSON schema "
+                f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})"
+            ) from None
 
     def _write_state_message(self, state: dict) -> None:
         if self.settings.dry_run:

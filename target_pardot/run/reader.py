@@ -102,7 +102,7 @@ class PardotMessageReader(SimpleSingerReader):
                     continue
                 message = self.deserialize_json(line)
                 kind = message.get("type")
-                if kind is None:
+                if not isinstance(kind, str):
                     raise InvalidInputLine("the message has no 'type'")
                 callback = callbacks.get(kind)
                 if callback is None:

@@ -121,6 +121,8 @@ BAD_LINES = {
     "nan_in_a_state": '{"type":"STATE","value":{"x":NaN}}',
     "deeply_nested": "[" * 100_000 + "]" * 100_000,
     "stream_is_a_number": '{"type":"RECORD","stream":5,"record":{"email":"a@x"}}',
+    "schema_without_properties": '{"type":"SCHEMA","stream":"leads","schema":{"type":"object"}}',
+    "state_value_not_an_object": '{"type":"STATE","value":[1]}',
 }
 
 
