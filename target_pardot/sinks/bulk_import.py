@@ -50,9 +50,9 @@ from target_pardot.pardot.limits import MAX_BATCHES_PER_IMPORT, MAX_IMPORT_BATCH
 from target_pardot.pardot.responses import row_error_code
 from target_pardot.rows.fields import pardot_field_name, v5_field_name
 from target_pardot.rows.payloads import to_json
-from target_pardot.run.ledger import PROSPECTS, Ledger, prospect_fingerprint
+from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint
 from target_pardot.run.runtime import Runtime
-from target_pardot.sinks.base import RuntimeDelivery
+from target_pardot.sinks.base import Delivery
 from target_pardot.sinks.prospects import PendingRow
 
 logger = logging.getLogger("target-pardot")
@@ -111,7 +111,7 @@ class _Import:
     polls: int = 0
 
 
-class ImportDelivery(RuntimeDelivery):
+class ImportDelivery(Delivery):
     """Loads one stream's prospects through imports. Used by the reading thread
     (``deliver``, ``finish``) and by the sender's threads (uploads, polls)."""
 
@@ -141,7 +141,14 @@ class ImportDelivery(RuntimeDelivery):
     def deliver(self, rows: Sequence[PendingRow]) -> None:
         self.sender.raise_failure()
         if self.ledger is not None:
-            rows = self._changed(rows, self.ledger)
+            rows = self.drop_unchanged(
+                rows,
+                self.ledger,
+                PROSPECTS,
+                key_of=_prospect_key,
+                # Lists never travel in an import: the fingerprint has no list flags.
+                fingerprint_of=lambda p: prospect_fingerprint(p.row, {}),
+            )
         writerow = self._writer.writerow
         lines = self._out.lines
         for pending in rows:
@@ -199,22 +206,6 @@ class ImportDelivery(RuntimeDelivery):
         if self._spill_fd is not None:
             os.close(self._spill_fd)
             self._spill_fd = None
-
-    def _changed(self, rows: Sequence[PendingRow], ledger: Ledger) -> list[PendingRow]:
-        for pending in rows:
-            pending.fingerprint = prospect_fingerprint(pending.row, {})
-        same = ledger.unchanged(
-            PROSPECTS,
-            [(p.row.key, p.fingerprint) for p in rows],  # type: ignore[misc]
-        )
-        changed = []
-        for pending, unchanged in zip(rows, same, strict=True):
-            if unchanged:
-                self.tracker.settle(self.stream, (pending.position,))
-            else:
-                changed.append(pending)
-        self.stats.add("unchanged", len(rows) - len(changed))
-        return changed
 
     def _widen_header(self, fields: Mapping[str, Any]) -> None:
         """A row brings fields the header lacks: every batch of an import shares one
@@ -422,20 +413,12 @@ class ImportDelivery(RuntimeDelivery):
     def _reject_error_row(
         self, position: int, record: dict[str, Any], key: str, message: str
     ) -> None:
-        self.reporter.reject(
-            stream=self.stream,
-            position=position,
-            record=record,
-            key=key,
-            category="pardot_rejected",
-            reason=message,
-            code=_message_code(message),
-            during_delivery=True,
-        )
+        """A row of the errors CSV; the caller settles the import's rows together."""
+        self.report_refused(self.stream, position, record, key, message, row_error_code(message))
 
 
-def _message_code(message: str) -> int | str | None:
-    return row_error_code(message)
+def _prospect_key(pending: PendingRow) -> str:
+    return pending.row.key
 
 
 class _ErrorRows:
