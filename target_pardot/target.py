@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import sys
-from typing import IO, Any, Literal
+from typing import IO, Any
 
 import click
 from singer_sdk import typing as th
@@ -17,8 +17,6 @@ from singer_sdk.exceptions import (
     RecordsWithoutSchemaException,
 )
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
-from singer_sdk.mapper import SameRecordTransform
-from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
 
@@ -39,7 +37,7 @@ from target_pardot.run.reader import PardotMessageReader
 from target_pardot.run.runtime import Runtime
 from target_pardot.run.stats import render_summary
 from target_pardot.settings import parse_settings
-from target_pardot.sinks.streams import ListMembershipsSink, PardotSink, ProspectsSink
+from target_pardot.sinks.streams import ListMembershipsSink, ProspectsSink
 
 STREAM_SINKS: dict[str, type[Sink]] = {
     "prospects": ProspectsSink,
@@ -223,87 +221,35 @@ class TargetPardot(Target):
         self.settings = parse_settings(self.config)
         redact.REDACTOR.add(*self.settings.secrets)
         self.runtime = Runtime.create(self.settings)
-        self._plain_sinks: dict[str, PardotSink | Literal[False]] = {}
 
     def get_sink_class(self, stream_name: str) -> type[Sink]:
         if stream_name in STREAM_SINKS:
             return STREAM_SINKS[stream_name]
         return STREAM_SINKS[self.settings.data_object]
 
-    # -- reading ----------------------------------------------------------------------
-
-    def _process_record_message(self, message_dict: dict) -> None:
-        """The SDK's record handling without the steps that do nothing for this target.
-
-        For a stream without stream maps, flattening or record metadata, the SDK copies
-        the record, passes it through an identity map, looks its sink up twice and calls
-        hooks our sinks do not implement: a sixth of the target's own cost per row. Any
-        other stream, or any unusual message, takes the SDK's own path.
-        """
-        stream = message_dict.get("stream")
-        sink = self._plain_sinks.get(stream) if isinstance(stream, str) else None
-        if sink is None and isinstance(stream, str):
-            sink = self._plain_sinks[stream] = self._plain_sink(stream)
-        record = message_dict.get("record")
-        if not sink or not isinstance(record, dict):
-            super()._process_record_message(message_dict)
-            return
-        context = sink._get_context(record)
-        sink._remove_sdc_metadata_from_record(record)
-        sink._validate_and_parse(record)
-        sink.tally_record_read()
-        sink.process_record(record, context)
-        sink.record_counter_metric.increment()
-        if sink.is_full:
-            self.logger.info(
-                "Target sink for '%s' is full. Current size is '%s'. Draining...",
-                sink.stream_name,
-                sink.current_size,
-            )
-            self.drain_one(sink)
-        self._handle_max_record_age()
-
-    def _plain_sink(self, stream: str) -> PardotSink | Literal[False]:
-        """The stream's sink when its records need no mapping at all, else False."""
-        maps = self.mapper.stream_maps.get(stream) or []
-        sink = self._sinks_active.get(stream)
-        plain = (
-            len(maps) == 1
-            and type(maps[0]) is SameRecordTransform
-            and not maps[0].flattening_enabled
-            and maps[0].stream_alias == stream
-            and isinstance(sink, PardotSink)
-            and not sink.include_sdc_metadata_properties
-        )
-        return sink if plain and isinstance(sink, PardotSink) else False
-
-    # -- STATE: only what is settled -----------------------------------------------------
+    # -- STATE: only what is settled ----------------------------------------------------
+    # The tracker's one seam. The SDK keeps the latest STATE and writes it after every
+    # drain, but our calls run in the background: both overrides below exist so that no
+    # STATE covers a row that is not yet delivered or rejected (a crash would lose it).
 
     def _process_state_message(self, message_dict: dict) -> None:
-        previous = self._latest_state
+        # Private SDK override. Without it the tracker would not know which rows arrived
+        # before this STATE, and could write it before those rows are delivered: rows
+        # lost if the run then fails.
         super()._process_state_message(message_dict)
-        if self._latest_state is not None and self._latest_state != previous:
-            self.runtime.tracker.state_received(self._latest_state)
-
-    def _process_schema_message(self, message_dict: dict) -> None:
-        schema = message_dict.get("schema")
-        if not isinstance(schema, dict) or "properties" not in schema:
-            raise InvalidInputLine(
-                f"the SCHEMA of stream '{message_dict.get('stream')}' has no 'properties'"
-            )
-        self._plain_sinks.clear()  # a schema may replace the stream's sink or its maps
-        super()._process_schema_message(message_dict)
+        self.runtime.state_received(message_dict["value"])
 
     def _write_state_message(self, state: dict) -> None:
+        # Private SDK override. The SDK calls this after draining every sink, while the
+        # calls of that drain are still running: writing `state` then would cover rows
+        # not yet delivered, lost if the run then fails.
         if self.settings.dry_run:
             self.logger.info("%s", dryrun.state_note(json.dumps(state)))
             return
-        # The SDK calls this after draining every sink. Calls run in the background (see
-        # run/sender.py): wait for every row handed over, raising a failed delivery instead;
-        # then the tracker writes the newest STATE whose rows are all settled, which after
-        # a full drain is the latest one.
+        # Wait for every row handed over, raising a failed delivery instead; then write
+        # the newest STATE whose rows are all settled (after a full drain, the latest).
         self.runtime.settle()
-        self.runtime.tracker.emit_ready()
+        self.runtime.emit_settled_state()
 
     # -- running ----------------------------------------------------------------------
 
@@ -313,13 +259,13 @@ class TargetPardot(Target):
         progress = ProgressReporter(
             self.runtime.stats,
             self.settings.progress_interval_seconds,
-            calls_left=self.runtime.client.calls_left,
+            calls_left=self.runtime.calls_left,
         )
         try:
             if self.settings.dry_run:
                 self.logger.info("%s", dryrun.banner(self.settings))
             if not self.settings.dry_run_offline:
-                self.runtime.client.check_credentials()
+                self.runtime.check_credentials()
             progress.start()
             self.listen(file_input)
             problem = dryrun.verdict(self.settings, self.runtime.stats)
@@ -338,16 +284,16 @@ class TargetPardot(Target):
         except DailyLimitReached as exc:
             outcome, exit_code = "stopped at the API limit", exc.exit_code
             self.runtime.quiesce()
-            self.runtime.tracker.emit_ready()
+            self.runtime.emit_settled_state()
             self.logger.error("%s %s", exc, self._resume_advice())
         except TargetPardotError as exc:
             outcome, exit_code = "failed", exc.exit_code
             self.runtime.quiesce()
-            self.runtime.tracker.emit_ready()
+            self.runtime.emit_settled_state()
             self.logger.error("%s", exc)
         finally:
             progress.stop()
-            self.logger.info("%s", render_summary(self.runtime.stats.snapshot(outcome=outcome)))
+            self.logger.info("%s", render_summary(self.runtime.summary(outcome=outcome)))
             self.runtime.close()
         return exit_code
 
@@ -355,8 +301,8 @@ class TargetPardot(Target):
         return getattr(self.message_reader, "line_number", 0)
 
     def _resume_advice(self) -> str:
-        stats = self.runtime.stats.snapshot()
-        unsettled = self.runtime.tracker.unsettled_rows()
+        stats = self.runtime.summary()
+        unsettled = self.runtime.unsettled_rows()
         return (
             f"{stats['rows_sent']} rows were delivered and {unsettled} were not. Re-run from "
             "the last STATE after the limit resets (midnight in the account's time zone) to "
@@ -365,6 +311,9 @@ class TargetPardot(Target):
 
     def _handle_termination(self, signum: int, frame: Any) -> None:
         """Stop sending, give calls in flight a few seconds, emit the true STATE, exit."""
+        # Private SDK override. The SDK's handler drains every sink and writes the latest
+        # STATE: calls it starts are abandoned at exit, and the STATE would cover their
+        # rows, lost. Here no call starts, and only a STATE whose rows settled is written.
         name = signal.Signals(signum).name
         self.logger.warning(
             "Received %s: no new calls start; calls in flight get %.0f s to finish.",
@@ -372,9 +321,8 @@ class TargetPardot(Target):
             self.termination_grace_seconds,
         )
         interruption = Interrupted(f"Interrupted by {name}.", signal_number=signum)
-        self.runtime.client.halt(interruption)
-        settled = self.runtime.client.wait_idle(self.termination_grace_seconds)
-        self.runtime.tracker.emit_ready()
+        settled = self.runtime.interrupt(interruption, self.termination_grace_seconds)
+        self.runtime.emit_settled_state()
         self.logger.error(
             "Interrupted by %s%s. %s",
             name,
@@ -383,7 +331,7 @@ class TargetPardot(Target):
                 "after the limit resets (midnight in the account's time zone) ", ""
             ),
         )
-        self.logger.info("%s", render_summary(self.runtime.stats.snapshot(outcome="interrupted")))
+        self.logger.info("%s", render_summary(self.runtime.summary(outcome="interrupted")))
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
         # Worker threads may still wait on the network; exiting the interpreter normally
@@ -418,7 +366,7 @@ class TargetPardot(Target):
         *,
         about: bool = False,
         about_format: str | None = None,
-        config: _ConfigInput | None = None,
+        config: Any = None,
         file_input: IO[str] | None = None,
     ) -> None:
         if about:
@@ -426,12 +374,11 @@ class TargetPardot(Target):
             sys.exit(0)
         redact.install()
         cls.print_version(print_fn=cls.logger.info)
-        config = config or _ConfigInput()
         try:
             target = cls(
-                config=config.config,
+                config=config.config if config is not None else {},
                 validate_config=True,
-                parse_env_config=config.parse_env,
+                parse_env_config=config.parse_env if config is not None else False,
             )
         except ConfigError as exc:
             cls.logger.error("Configuration error: %s", exc)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from target_pardot.errors import TargetPardotError
 from target_pardot.pardot.client import PardotClient
 from target_pardot.run.ledger import Ledger, open_ledger
 from target_pardot.run.rejects import RejectionReporter
@@ -34,6 +35,7 @@ class Runtime:
     #: Run before every settle (imports send their partial batch), and at close.
     finishers: list[Callable[[], None]] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    _last_state: dict[str, Any] | None = field(default=None, repr=False)
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -73,6 +75,36 @@ class Runtime:
         self.sender.wait()
         if self.ledger is not None:
             self.ledger.flush()
+
+    def state_received(self, state: dict[str, Any]) -> None:
+        """A STATE arrived after the rows read so far: written once they are all settled."""
+        if state != self._last_state:
+            self._last_state = state
+            self.tracker.state_received(state)
+
+    def emit_settled_state(self) -> None:
+        """Write the newest STATE whose rows are all delivered or rejected, if not yet."""
+        self.tracker.emit_ready()
+
+    def unsettled_rows(self) -> int:
+        return self.tracker.unsettled_rows()
+
+    def check_credentials(self) -> None:
+        """Fetch a token now, so bad credentials fail before any row is read."""
+        self.client.check_credentials()
+
+    def calls_left(self) -> int | None:
+        """Calls this run may still make under `max_api_calls`; None when unlimited."""
+        return self.client.calls_left()
+
+    def interrupt(self, reason: TargetPardotError, grace_seconds: float) -> bool:
+        """No call starts from now on; wait up to ``grace_seconds`` for the calls in
+        flight. False if some are still in flight then."""
+        self.client.halt(reason)
+        return self.client.wait_idle(grace_seconds)
+
+    def summary(self, outcome: str = "succeeded") -> dict[str, Any]:
+        return self.stats.snapshot(outcome=outcome)
 
     def quiesce(self) -> None:
         """After a failure: let the calls already running finish, so that their rows are
