@@ -11,7 +11,6 @@ import sys
 from typing import IO, Any
 
 import click
-from singer_sdk import typing as th
 from singer_sdk.exceptions import (
     InvalidInputLine,
     RecordsWithoutSchemaException,
@@ -30,13 +29,13 @@ from target_pardot.errors import (
     RecordRejected,
     TargetPardotError,
 )
-from target_pardot.pardot.limits import DEFAULT_MAX_PAYLOAD, MAX_CONCURRENT_REQUESTS
 from target_pardot.run import dryrun
 from target_pardot.run.progress import ProgressReporter
 from target_pardot.run.reader import PardotMessageReader
 from target_pardot.run.runtime import Runtime
 from target_pardot.run.stats import render_summary
 from target_pardot.settings import parse_settings
+from target_pardot.settings_table import config_schema
 from target_pardot.sinks.streams import ListMembershipsSink, ProspectsSink
 
 STREAM_SINKS: dict[str, type[Sink]] = {
@@ -44,158 +43,8 @@ STREAM_SINKS: dict[str, type[Sink]] = {
     "list_memberships": ListMembershipsSink,
 }
 
-CONFIG_SCHEMA = th.PropertiesList(
-    th.Property(
-        "client_id", th.StringType, required=True,
-        description="Consumer key of the Salesforce connected app.",
-    ),
-    th.Property(
-        "client_secret", th.StringType, required=True, secret=True,
-        description="Consumer secret of the Salesforce connected app.",
-    ),
-    th.Property(
-        "refresh_token", th.StringType, secret=True,
-        description="Refresh token from authorising the connected app (auth_flow "
-        "refresh_token).",
-    ),
-    th.Property(
-        "auth_flow", th.StringType, default="refresh_token",
-        allowed_values=["refresh_token", "client_credentials"],
-        description="OAuth grant: refresh_token, or client_credentials (client id and secret "
-        "only; login_url must then be the org's My Domain URL).",
-    ),
-    th.Property(
-        "login_url", th.StringType,
-        description="Salesforce login URL. Default https://login.salesforce.com/, or "
-        "https://test.salesforce.com/ when sandbox is true. Must be https (http only on "
-        "a loopback host).",
-    ),
-    th.Property(
-        "pardot_domain", th.StringType,
-        description="Pardot API host. Default https://pi.pardot.com, or "
-        "https://pi.demo.pardot.com when sandbox is true. Must be https (http only on a "
-        "loopback host).",
-    ),
-    th.Property(
-        "business_unit", th.StringType, required=True,
-        description="Pardot Business Unit ID: starts with 0Uv, 18 characters (Salesforce "
-        "Setup > Pardot Account Setup).",
-    ),
-    th.Property(
-        "data_object", th.StringType, default="prospects",
-        allowed_values=["prospects", "list_memberships"],
-        description="Object loaded from streams not named prospects or list_memberships "
-        "(a stream with one of those names always loads its own object).",
-    ),
-    th.Property(
-        "skip_invalid_records", th.BooleanType, default=False,
-        description="true: skip and report invalid rows; false: stop the run at the first "
-        "one, without emitting STATE for undelivered rows.",
-    ),
-    th.Property(
-        "prospect_operation", th.StringType, default="sync",
-        allowed_values=["sync", "update", "import"],
-        description="sync: upsert (batchUpsert); update: only update existing prospects "
-        "by id or fid, never create (batchUpdate); import: bulk upsert through the v5 "
-        "Import API, matching by id, fid or email (a few calls per million rows).",
-    ),
-    th.Property(
-        "prospect_lists", th.CustomType({"type": ["string", "array", "integer"]}),
-        description="List ids every sent prospect is added to or removed from: "
-        '"1,2,3" or [1, 2, 3].',
-    ),
-    th.Property(
-        "prospect_list_operation", th.StringType, default="add",
-        allowed_values=["add", "remove"],
-        description="Whether prospects are added to or removed from prospect_lists.",
-    ),
-    th.Property(
-        "upsert_by_email", th.BooleanType, default=False,
-        description="Email-only rows go through v5 upsertLatestByEmail (never duplicates, "
-        "one call per row) instead of v4 batches (which create a new prospect for every "
-        "email-only row on AMPSEA accounts).",
-    ),
-    th.Property(
-        "parallel_tasks", th.IntegerType, default=1,
-        description=f"Pardot calls in flight at once, across all streams; capped at "
-        f"{MAX_CONCURRENT_REQUESTS}, Pardot's per-account limit.",
-    ),
-    th.Property(
-        "max_payload", th.IntegerType, default=DEFAULT_MAX_PAYLOAD,
-        description="Largest body of one batch call, in bytes of the urlencoded body. "
-        "Lower it if Pardot answers 413 or 414.",
-    ),
-    th.Property(
-        "list_membership_operation", th.StringType, default="upsert",
-        allowed_values=["upsert", "delete"],
-        description="For list memberships: upsert (the membership exists afterwards) or "
-        "delete (it is gone afterwards).",
-    ),
-    th.Property(
-        "maximum_retries", th.IntegerType, default=5,
-        description="Retries of a call that failed transiently.",
-    ),
-    th.Property(
-        "initial_retry_wait", th.NumberType, default=1,
-        description="Seconds before the first retry; doubles each retry, with jitter.",
-    ),
-    th.Property(
-        "maximum_retry_wait", th.NumberType, default=120,
-        description="Longest wait between two retries, in seconds.",
-    ),
-    th.Property(
-        "maximum_connection_timeout", th.NumberType, default=300,
-        description="Longest wait for one Pardot reply, in seconds.",
-    ),
-    th.Property(
-        "sandbox", th.BooleanType, default=False,
-        description="Use the sandbox hosts (test.salesforce.com and pi.demo.pardot.com) "
-        "as defaults for login_url and pardot_domain.",
-    ),
-    th.Property(
-        "rejected_records_path", th.StringType,
-        description="JSONL file that receives every rejected row as "
-        '{"stream","record","reason","code"}.',
-    ),
-    th.Property(
-        "dry_run", th.BooleanType, default=False,
-        description="Validate every row and plan every call, but send no write call.",
-    ),
-    th.Property(
-        "dry_run_offline", th.BooleanType, default=False,
-        description="A dry run that sends nothing at all, not even the token request: it "
-        "needs no reachable host and does not check the credentials.",
-    ),
-    th.Property(
-        "progress_interval_seconds", th.NumberType, default=10,
-        description="Seconds between two progress lines on stderr (rows received and sent, "
-        "rows/s, API calls); 0 turns them off.",
-    ),
-    th.Property(
-        "search_deleted_prospects", th.BooleanType, default=True,
-        description="v5 secondaryDeletedSearch: when only deleted prospects match the email, "
-        "restore and update the latest one instead of creating a new prospect.",
-    ),
-    th.Property(
-        "lowercase_emails", th.BooleanType, default=False,
-        description="Lowercase emails before sending. Pardot matches emails case-sensitively.",
-    ),
-    th.Property(
-        "skip_unchanged", th.BooleanType, default=False,
-        description="Keep a local ledger of what Pardot accepted and do not send a row "
-        "whose payload is unchanged since (counted as unchanged in the run summary).",
-    ),
-    th.Property(
-        "ledger_path", th.StringType,
-        description="SQLite file of the skip_unchanged ledger. Default: "
-        "target-pardot/ledger-<business_unit>.sqlite3 under the user's cache directory.",
-    ),
-    th.Property(
-        "max_api_calls", th.IntegerType,
-        description="Stop cleanly after this many Pardot API calls in one run, leaving the "
-        "rest of the daily quota to other integrations. Unlimited when unset.",
-    ),
-).to_dict()  # fmt: skip
+#: The target's own settings (from settings_table.SETTINGS, the one list of them).
+CONFIG_SCHEMA = config_schema()
 
 
 class TargetPardot(Target):
