@@ -97,7 +97,7 @@ class TargetPardot(Target):
             return
         # Wait for every row handed over, raising a failed delivery instead; then write
         # the newest STATE whose rows are all settled (after a full drain, the latest).
-        self.runtime.settle()
+        self.runtime.wait_delivered()
         self.runtime.emit_settled_state()
 
     # -- running ----------------------------------------------------------------------
@@ -132,12 +132,12 @@ class TargetPardot(Target):
             self.logger.error("Invalid input at line %d: %s", self._line_number(), exc)
         except DailyLimitReached as exc:
             outcome, exit_code = "stopped at the API limit", exc.exit_code
-            self.runtime.quiesce()
+            self.runtime.wait_running()
             self.runtime.emit_settled_state()
             self.logger.error("%s %s", exc, self._resume_advice())
         except TargetPardotError as exc:
             outcome, exit_code = "failed", exc.exit_code
-            self.runtime.quiesce()
+            self.runtime.wait_running()
             self.runtime.emit_settled_state()
             self.logger.error("%s", exc)
         finally:
@@ -191,14 +191,14 @@ class TargetPardot(Target):
         """Input stopped early: deliver what was accepted before it, then emit its STATE."""
         try:
             self.drain_all(is_endofpipe=True)
-            self.runtime.settle()
+            self.runtime.wait_delivered()
         except TargetPardotError as exc:
             self.logger.error("While delivering the rows read so far: %s", exc)
 
     def process_endofpipe(self) -> None:
         super().process_endofpipe()
         # Without a STATE message to write, nothing above waited for the last calls.
-        self.runtime.settle()
+        self.runtime.wait_delivered()
 
     @classmethod
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:

@@ -32,7 +32,7 @@ class Runtime:
     sender: Sender
     tracker: StateTracker
     ledger: Ledger | None = None
-    #: Run before every settle (imports send their partial batch), and at close.
+    #: Run before every wait_delivered (imports send their partial batch), and at close.
     finishers: list[Callable[[], None]] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
     _last_state: dict[str, Any] | None = field(default=None, repr=False)
@@ -66,7 +66,7 @@ class Runtime:
             ),
         )
 
-    def settle(self) -> None:
+    def wait_delivered(self) -> None:
         """Return once every row handed over so far is delivered or rejected; raise the
         failure that stopped delivery instead. The newest STATE may be written after this
         (the tracker also writes earlier ones as soon as their rows are settled)."""
@@ -106,10 +106,10 @@ class Runtime:
     def summary(self, outcome: str = "succeeded") -> dict[str, Any]:
         return self.stats.snapshot(outcome=outcome)
 
-    def quiesce(self) -> None:
+    def wait_running(self) -> None:
         """After a failure: let the calls already running finish, so that their rows are
         settled (or not) before the STATE that is still true is written."""
-        self.sender.drain()
+        self.sender.wait(raise_failure=False)
 
     def close(self) -> None:
         self.sender.close()

@@ -70,7 +70,7 @@ def test_a_membership_refused_transiently_is_sent_again(runtime, message):
         runtime, "list_memberships", [MembershipRow(7, 101, None), MembershipRow(7, 102, None)]
     )
     MembershipDelivery(runtime).deliver(rows)
-    runtime.settle()
+    runtime.wait_delivered()
     assert len(client.bodies) == 2
     assert "101" in client.bodies[1] and "102" not in client.bodies[1]
     summary = runtime.stats.snapshot()
@@ -88,7 +88,7 @@ def test_a_prospect_refused_transiently_is_sent_again(runtime):
         for n in (1, 2)
     ]  # fmt: skip
     ProspectDelivery(runtime).deliver(_received(runtime, "prospects", prepared))
-    runtime.settle()
+    runtime.wait_delivered()
     assert len(client.bodies) == 2
     assert runtime.stats.snapshot()["rows_sent"] == 2
 
