@@ -39,7 +39,6 @@ import pickle
 import tempfile
 import threading
 from array import array
-from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -49,7 +48,7 @@ from target_pardot.errors import DailyLimitReached, PardotApiError
 from target_pardot.pardot.limits import MAX_BATCHES_PER_IMPORT, MAX_IMPORT_BATCH_BYTES
 from target_pardot.pardot.responses import row_error_code
 from target_pardot.rows.fields import pardot_field_name, v5_field_name
-from target_pardot.rows.payloads import to_json
+from target_pardot.rows.import_csv import CsvLines, ErrorRows, csv_cell
 from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint
 from target_pardot.run.runtime import Runtime
 from target_pardot.sinks.base import Delivery
@@ -71,28 +70,9 @@ MAX_PENDING_UPLOADS = 3
 CODE_IMPORT_NOT_OPEN = 155
 CODE_DAILY_IMPORT_BATCHES = 164
 _IN_PROGRESS = frozenset({"Open", "Ready", "Waiting", "Processing"})
-#: Match columns, in the order Pardot tries them (v4 names).
-_KEYS = ("id", "fid", "email")
 _PLAIN_CELL_TYPES = frozenset({str, int, type(None)})
 #: How a chunk of the spill file is encoded (its first byte).
 _MARSHAL, _PICKLE = b"m", b"p"
-
-
-def _cell(value: Any) -> Any:
-    """A field value as a CSV cell; csv writes str and int as they are, None as ''."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return to_json(value)
-    return value
-
-
-class _Lines:
-    """A file for csv.writer that keeps each written row as one string."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.write = self.lines.append
 
 
 @dataclass
@@ -122,7 +102,7 @@ class ImportDelivery(Delivery):
         self._header: tuple[str, ...] = tuple(dict.fromkeys(n for n in names if n))
         self._header_set = frozenset(self._header)
         self._current: _Import | None = None
-        self._out = _Lines()
+        self._out = CsvLines()
         self._writer = csv.writer(self._out, lineterminator="\n")
         self._batch_bytes = 0
         self._batch_rows = 0
@@ -145,7 +125,7 @@ class ImportDelivery(Delivery):
                 rows,
                 self.ledger,
                 PROSPECTS,
-                key_of=_prospect_key,
+                key_of=lambda p: p.row.key,
                 # Lists never travel in an import: the fingerprint has no list flags.
                 fingerprint_of=lambda p: prospect_fingerprint(p.row, {}),
             )
@@ -161,7 +141,7 @@ class ImportDelivery(Delivery):
             if _PLAIN_CELL_TYPES.issuperset(map(type, fields.values())):
                 writerow([fields.get(name) for name in header])
             else:
-                writerow([_cell(fields.get(name)) for name in header])
+                writerow([csv_cell(fields.get(name)) for name in header])
             line = lines[-1]
             size = len(line) if line.isascii() else len(line.encode("utf-8"))
             if "" in fields.values():
@@ -359,7 +339,7 @@ class ImportDelivery(Delivery):
     def _completed(self, imp: _Import, status: Mapping[str, Any]) -> None:
         assert imp.import_id is not None
         failed = int(status.get("errorCount") or 0)
-        errors = self._error_rows(imp) if failed else _ErrorRows((), [])
+        errors = self._error_rows(imp) if failed else ErrorRows((), [])
         accepted: list[tuple[str, bytes]] = []
         if failed or self.ledger is not None:
             for position, record, line, key, fingerprint in self._spilled(imp):
@@ -392,14 +372,14 @@ class ImportDelivery(Delivery):
             imp.polls,
         )
 
-    def _error_rows(self, imp: _Import) -> _ErrorRows:
+    def _error_rows(self, imp: _Import) -> ErrorRows:
         assert imp.import_id is not None
         content = self.client.import_errors(imp.import_id).content
         records = list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
         if not records:
-            return _ErrorRows((), [])
+            return ErrorRows((), [])
         header = [name.strip() for name in records[0]]
-        return _ErrorRows(header, records[1:])
+        return ErrorRows(header, records[1:])
 
     def _spilled(self, imp: _Import) -> Iterable[tuple[Any, ...]]:
         assert self._spill_fd is not None or not imp.spill
@@ -415,54 +395,3 @@ class ImportDelivery(Delivery):
     ) -> None:
         """A row of the errors CSV; the caller settles the import's rows together."""
         self.report_refused(self.stream, position, record, key, message, row_error_code(message))
-
-
-def _prospect_key(pending: PendingRow) -> str:
-    return pending.row.key
-
-
-class _ErrorRows:
-    """The errors CSV of an import, matched back to the lines that were sent, cell by
-    cell. The match key (id, salesforceId or email) is only a quick pre-check, so that
-    only lines whose key failed are parsed again."""
-
-    def __init__(self, header: Sequence[str], rows: list[list[str]]) -> None:
-        lowered = [name.lower() for name in header]
-        message_at = next((i for i, name in enumerate(lowered) if "error" in name), len(header) - 1)
-        self._columns = [i for i in range(len(header)) if i != message_at]
-        self._key_at = {
-            name: header.index(column)
-            for name, column in (("id", "id"), ("fid", "salesforceId"), ("email", "email"))
-            if column in header
-        }
-        self._by_cells: dict[tuple[str, ...], deque[str]] = defaultdict(deque)
-        self._by_key: Counter[str] = Counter()
-        for row in rows:
-            if len(row) != len(header):
-                continue
-            cells = tuple(row[i] for i in self._columns)
-            self._by_cells[cells].append(row[message_at])
-            self._by_key[self._key_of(row)] += 1
-        self._pending = sum(len(q) for q in self._by_cells.values())
-
-    def _key_of(self, row: Sequence[str]) -> str:
-        for name in _KEYS:
-            at = self._key_at.get(name)
-            if at is not None and row[at] != "":
-                return f"{name}={row[at]}"
-        return ""
-
-    def take(self, line: str, key: str) -> str | None:
-        """The error message for this sent line, if Pardot listed it."""
-        if not self._pending or not self._by_key.get(key):
-            return None
-        cells = tuple(next(csv.reader([line])))
-        messages = self._by_cells.get(cells)
-        if not messages:
-            return None
-        self._pending -= 1
-        self._by_key[key] -= 1
-        return messages.popleft()
-
-    def leftover(self) -> list[tuple[tuple[str, ...], str]]:
-        return [(cells, message) for cells, queue in self._by_cells.items() for message in queue]
