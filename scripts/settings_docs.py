@@ -54,9 +54,9 @@ def meltano_text(text: str) -> str:
             lines.append(f"          {key}: {_yaml_value(value)}")
         if options:
             lines.append("          options:")
-            lines += [
-                f"            - {{label: {o['label']}, value: {o['value']}}}" for o in options
-            ]
+            for option in options:
+                label, value = _yaml_value(option["label"]), _yaml_value(option["value"])
+                lines.append(f"            - {{label: {label}, value: {value}}}")
         lines.append(f"          description: {_yaml_value(description)}")
     return text[:start] + "\n".join(lines) + "\n"
 

@@ -76,6 +76,8 @@ class Settings:
     max_api_calls: int | None = None
     dry_run_offline: bool = False
     progress_interval_seconds: float = 10.0
+    #: "auto", "4" or "3": the v3/v4 API version (see target_pardot.pardot.api_version).
+    api_version: str = "auto"
 
     @property
     def secrets(self) -> tuple[str, ...]:

@@ -36,6 +36,8 @@ class Setting:
     #: The README's default column when it is not the default itself.
     default_text: str | None = None
     label: str | None = None
+    #: For CHOICE: the values that are numbers may also be given as JSON numbers.
+    numbers_too: bool = False
 
     @property
     def values(self) -> tuple[str, ...]:
@@ -94,6 +96,13 @@ SETTINGS: tuple[Setting, ...] = (
             description="Email-only rows go through v5 `upsertLatestByEmail`, which never "
             "duplicates (one call per row), instead of v4 batches (which create a new "
             "prospect for every email-only row on AMPSEA accounts)."),
+    Setting("api_version", CHOICE, default="auto", numbers_too=True,
+            choices=(("auto", "Auto (detect from errors 88/89)"), ("4", "4 (AMPSEA on)"),
+                     ("3", "3 (AMPSEA off)")),
+            description="`auto`, `4` or `3`: the Pardot API version of prospect and "
+            "membership calls. v4 for accounts with AMPSEA, v3 for accounts without it; "
+            "`auto` starts on v4 and switches when Pardot answers error 89 (or 88). See API "
+            "v3 accounts in the README."),
     Setting("parallel_tasks", INTEGER, default=1, minimum=1,
             description="Pardot calls in flight at once, across all streams. Capped at "
             f"{MAX_CONCURRENT_REQUESTS}, Pardot's per-account limit, with a warning."),
@@ -166,13 +175,16 @@ def schema_property(setting: Setting) -> dict[str, Any]:
     """The setting's JSON schema, as singer_sdk.typing writes it for the same Property."""
     if setting.kind == LIST_IDS:
         types: list[str] = ["string", "array", "integer"]
+    elif setting.numbers_too:
+        types = ["string", "integer"]
     else:
         types = [_SCHEMA_TYPES[setting.kind]]
     if not setting.required:
         types = [*types, "null"]
     prop: dict[str, Any] = {"type": types}
     if setting.choices:
-        prop["enum"] = list(setting.values)
+        numbers = [int(v) for v in setting.values if v.isdigit()] if setting.numbers_too else []
+        prop["enum"] = [*setting.values, *numbers]
     if setting.default is not None:
         prop["default"] = setting.default
     prop["description"] = setting.description

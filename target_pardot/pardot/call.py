@@ -40,6 +40,8 @@ class Counters(Protocol):
 
     def retry(self, reason: str) -> None: ...
 
+    def set_api_version(self, version: int) -> None: ...
+
 
 def should_retry(exc: RetryableError, call: Call, retries_done: int, max_retries: int) -> bool:
     """Whether a call that failed transiently goes again. An ambiguous failure (Pardot may

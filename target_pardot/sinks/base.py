@@ -12,12 +12,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from target_pardot.errors import PayloadTooLarge
-from target_pardot.pardot.responses import batch_row_errors, is_transient_row_error
+from target_pardot.pardot.responses import is_transient_row_error
 from target_pardot.run.ledger import Ledger
 from target_pardot.run.runtime import Runtime
 
@@ -64,9 +64,11 @@ class Triage(Generic[ItemT]):
     refused: list[tuple[ItemT, str]] = field(default_factory=list)
 
 
-def triage(batch: Sequence[ItemT], body: Any, *, max_retries: int) -> Triage[ItemT]:
-    """Sort the elements of a sent batch by Pardot's per-row errors in ``body``."""
-    errors = batch_row_errors(body)
+def triage(
+    batch: Sequence[ItemT], errors: Mapping[int, str], *, max_retries: int
+) -> Triage[ItemT]:
+    """Sort the elements of a sent batch by Pardot's per-row errors, keyed by position
+    (``batch_row_errors`` of a v4 reply, ``v3_row_errors`` of a v3 one)."""
     result: Triage[ItemT] = Triage()
     for index, item in enumerate(batch):
         message = errors.get(index)

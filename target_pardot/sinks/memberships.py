@@ -18,6 +18,7 @@ from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
 from target_pardot.pardot.responses import (
     CODE_ALREADY_MEMBER,
     CODE_INVALID_LIST_ID,
+    batch_row_errors,
     row_error_code,
 )
 from target_pardot.rows.payloads import (
@@ -28,6 +29,7 @@ from target_pardot.rows.payloads import (
     membership_element,
     plan_batches,
 )
+from target_pardot.rows.v3 import v3_calls, v3_row_errors
 from target_pardot.run.ledger import MEMBERSHIPS, membership_fingerprint
 from target_pardot.run.runtime import Runtime
 from target_pardot.sinks.base import Delivery, Pending, triage
@@ -100,13 +102,33 @@ class MembershipDelivery(Delivery):
         )
 
     def _send_groups(self, groups: list[_ProspectGroup]) -> None:
-        body = batch_body([self._element(g) for g in groups])
+        """One batchUpdate in the run's v3/v4 version (again in the other one if Pardot
+        answers error 88 or 89)."""
+        self.client.api_version.run(partial(self._send_groups_in, groups))
+
+    def _send_groups_in(self, groups: list[_ProspectGroup], version: int) -> None:
+        if version == 3:
+            # Keyed by prospect id; a prospect whose lists were split goes in two calls.
+            _, calls = v3_calls(groups, self._element)
+            if len(calls) > 1:
+                for part, _, _ in calls:
+                    self._send_groups(part)
+                return
+            body = calls[0][2]
+        else:
+            body = batch_body([self._element(g) for g in groups])
         try:
-            reply = self.client.v4_batch("batchUpdate", body, idempotent=True)
+            reply = self.client.prospect_batch(
+                "batchUpdate", body, version=version, idempotent=True
+            )
         except PayloadTooLarge as exc:
             self.split_too_large(groups, exc, self._send_groups, _members)
             return
-        outcome = triage(groups, reply.body, max_retries=self.settings.maximum_retries)
+        if version == 3:
+            errors = v3_row_errors(reply.body, [str(g.prospect_id) for g in groups])[0]
+        else:
+            errors = batch_row_errors(reply.body)
+        outcome = triage(groups, errors, max_retries=self.settings.maximum_retries)
         again = outcome.again
         for group, message in outcome.refused:
             code = row_error_code(message)
@@ -135,17 +157,21 @@ class MembershipDelivery(Delivery):
     def _send_explicit(self, pending: PendingMembership) -> None:
         """Create the membership with its opted_out value, or update it if it exists."""
         row = pending.row
+
+        def send(action: str) -> None:
+            self.client.api_version.run(
+                lambda version: self.client.list_membership(
+                    action, row.list_id, row.prospect_id, version=version, opted_out=row.opted_out
+                )
+            )
+
         try:
             try:
-                self.client.v4_list_membership(
-                    "create", row.list_id, row.prospect_id, opted_out=row.opted_out
-                )
+                send("create")
             except PardotApiError as exc:
                 if isinstance(exc, RetryableError) or exc.code != CODE_ALREADY_MEMBER:
                     raise
-                self.client.v4_list_membership(
-                    "update", row.list_id, row.prospect_id, opted_out=row.opted_out
-                )
+                send("update")
         except PardotApiError as exc:
             if isinstance(exc, RetryableError) or exc.code is None:
                 raise

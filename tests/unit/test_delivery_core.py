@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from target_pardot.pardot.api_version import ApiVersion
 from target_pardot.pardot.responses import Reply
 from target_pardot.rows.payloads import MembershipRow, prepare_prospect
 from target_pardot.run.runtime import Runtime
@@ -38,8 +39,9 @@ class FlakyBatches:
     def __init__(self, message: str) -> None:
         self.message = message
         self.bodies: list[str] = []
+        self.api_version = ApiVersion("4")
 
-    def v4_batch(self, operation: str, body: str, *, idempotent: bool) -> Reply:
+    def prospect_batch(self, operation: str, body: str, *, version: int, idempotent: bool) -> Reply:
         self.bodies.append(body)
         errors = {"0": self.message} if len(self.bodies) == 1 else {}
         return Reply(status=200, body={"errors": errors})
@@ -101,14 +103,12 @@ class Element:
 
 def test_triage_sends_transient_errors_again_until_attempts_run_out():
     batch = [Element("ok"), Element("busy"), Element("bad"), Element("tired", attempts=2)]
-    body = {
-        "errors": {
-            "1": "Conflicting Update",
-            "2": "Invalid prospect email address",
-            "3": "Unable to save the prospect",
-        }
+    errors = {
+        1: "Conflicting Update",
+        2: "Invalid prospect email address",
+        3: "Unable to save the prospect",
     }
-    outcome = triage(batch, body, max_retries=2)
+    outcome = triage(batch, errors, max_retries=2)
     assert [e.name for e in outcome.accepted] == ["ok"]
     assert [e.name for e in outcome.again] == ["busy"]
     assert batch[1].attempts == 1
