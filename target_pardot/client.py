@@ -42,6 +42,8 @@ logger = logging.getLogger("target-pardot")
 Files = Mapping[str, tuple[str | None, bytes | str, str]]
 
 BUSINESS_UNIT_HEADER = "Pardot-Business-Unit-Id"
+#: The fields an import poll asks for (a v5 read returns only those named).
+IMPORT_STATUS_FIELDS = "id,status,isExpired,createdCount,updatedCount,errorCount"
 _CONNECT_TIMEOUT_CAP = 30.0
 # A token may also expire while other threads use it, so a replay can meet 184 again;
 # only a run of refusals means the credentials cannot work.
@@ -216,13 +218,18 @@ class PardotClient:
             "PATCH",
             f"/api/v5/imports/{import_id}",
             endpoint="imports/update",
-            json_body={"state": "Ready"},
+            json_body={"status": "Ready"},
             idempotent=True,
         )
 
     def import_status(self, import_id: int) -> Reply:
+        # A v5 read answers only the fields named in `fields` (docs/wire-contract.md, R9).
         return self.request(
-            "GET", f"/api/v5/imports/{import_id}", endpoint="imports/read", idempotent=True
+            "GET",
+            f"/api/v5/imports/{import_id}",
+            endpoint="imports/read",
+            params={"fields": IMPORT_STATUS_FIELDS},
+            idempotent=True,
         )
 
     def import_errors(self, import_id: int) -> Reply:

@@ -353,13 +353,13 @@ class ImportDelivery(RuntimeDelivery):
         assert imp.import_id is not None
         status = self.client.import_status(imp.import_id).body or {}
         imp.polls += 1
-        state = status.get("state")
+        state = status.get("status")
         if state == "Complete":
             self._completed(imp, status)
             return
         if state not in _IN_PROGRESS:
             raise PardotApiError(
-                f"Import {imp.import_id} ended in state {state!r} instead of Complete; its "
+                f"Import {imp.import_id} ended in status {state!r} instead of Complete; its "
                 f"{imp.rows} rows were not loaded. Re-run from the last STATE."
             )
         delay = min(IMPORT_MAX_POLL_SECONDS, IMPORT_FIRST_POLL_SECONDS * 2**imp.polls)
