@@ -102,7 +102,7 @@ def parse_custom_fields(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = value.split(",")
     if not isinstance(value, (list, tuple)):
-        raise SettingError(f"expected custom field ids like 'favorite_color,Code__c', got {value!r}")
+        raise SettingError(f"expected custom field ids like 'color,Code__c', got {value!r}")
     names = tuple(str(v).strip() for v in value if str(v).strip())
     bad = [n for n in names if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", n)]
     if bad:

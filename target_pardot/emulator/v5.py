@@ -8,6 +8,7 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from . import customfields
 from .fields import (
     V5_READ_ONLY,
     V5_TO_STORE,
@@ -16,7 +17,6 @@ from .fields import (
     v5_value,
     valid_email,
 )
-from . import customfields
 from .store import OpError
 from .wire import Reply
 
