@@ -51,7 +51,8 @@ def test_rows_load_in_a_handful_of_calls(emu, run, config):
     result = run(config, stream_of("prospects", people(1_200), final_state={"s": 1}))
     assert result.exit_code == 0, result.stderr[-2000:]
     assert len(emu.prospects()) == 1_200
-    assert calls(emu) == {"imports/create": 1, "imports/update": 1, "imports/read": 2}
+    assert calls(emu) == {"v5/custom-fields/query": 1, "imports/create": 1,
+                          "imports/update": 1, "imports/read": 2}  # fmt: skip
     [job] = emu.imports()
     assert (job["status"], job["rowCount"], job["batchCount"]) == ("Complete", 1_200, 1)
     summary = result.summary
@@ -171,7 +172,7 @@ def test_empty_strings_do_not_clear_and_say_so(emu, run, config):
 def test_dry_run_plans_the_import_calls(emu, run, config):
     result = run({**config, "dry_run": True}, stream_of("prospects", people(30)))
     assert result.exit_code == 0
-    assert calls(emu) == {}
+    assert calls(emu) == {"v5/custom-fields/query": 1}  # a read, not a write
     assert result.summary["planned_calls_by_endpoint"] == {
         "imports/create": 1,
         "imports/update": 1,
@@ -186,7 +187,8 @@ def test_skip_unchanged_works_with_imports(emu, run, config, tmp_path):
     before = calls(emu)
     again = run(ledgered, stream_of("prospects", people(50)))
     assert again.summary["rows_unchanged"] == 50
-    assert calls(emu) == before
+    # only the run's one custom-field read, no import call
+    assert calls(emu) == {**before, "v5/custom-fields/query": 2}
 
 
 def test_the_daily_import_batch_limit_stops_the_run(emu, run, config):
