@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from target_pardot.client import PardotClient
 from target_pardot.errors import (
     AuthFailed,
     BusinessUnitRejected,
     DailyLimitReached,
     TargetPardotError,
 )
-from target_pardot.fields import CustomFields
+from target_pardot.pardot.client import PardotClient
+from target_pardot.rows.fields import CustomFields
 
 logger = logging.getLogger("target-pardot")
 
