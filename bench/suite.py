@@ -157,12 +157,18 @@ def calls(scale: Scale) -> Line:
     rows = scale.calls_rows
     with emulator() as emu:
         run = run_target(target_config(emu), datasets.prospects_file(rows))
-        made = pardot_calls(emu.counters())
+        counters = emu.counters()
+        made = pardot_calls(counters)
+        # Once per run, whatever the row count: reading the account's custom fields.
+        per_run = counters["calls_by_endpoint"].get("v5/custom-fields/query", 0)
     _require_all_sent(run, rows)
     retries = int(run.summary["retries"])
-    per_10k = made * 10_000 / rows
+    per_10k = (made - per_run) * 10_000 / rows
     allowed = 200 + retries * 10_000 / rows
-    figure = f"{per_10k:,.1f} calls per 10,000 rows ({made} calls, {retries} retries)"
+    figure = (
+        f"{per_10k:,.1f} calls per 10,000 rows ({made} calls, {retries} retries, "
+        f"{per_run} per-run read)"
+    )
     return Line("5", "calls", figure, "<= 200 + retries", per_10k <= allowed, per_10k)
 
 

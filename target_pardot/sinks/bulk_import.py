@@ -183,6 +183,21 @@ def header_fields(schema_columns: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for n in names if n and n not in IMPORT_REFUSED_FIELDS))
 
 
+def check_campaign_available(
+    stream: str, schema_columns: Iterable[str], default_campaign_id: int | None
+) -> None:
+    """Pardot needs a campaign for every prospect an import creates (C4): a stream whose
+    email-keyed rows may create, with no campaign_id column and no default, cannot load."""
+    mapped = {pardot_field_name(c) for c in schema_columns}
+    if "email" in mapped and "campaign_id" not in mapped and default_campaign_id is None:
+        raise ConfigError(
+            f"Stream '{stream}': with prospect_operation 'import', rows keyed by email "
+            "may create prospects, and Pardot needs a campaign for each one it creates. "
+            "Set 'default_campaign_id' (a Pardot campaign id), or add a campaign_id "
+            "column to the stream."
+        )
+
+
 class ImportDelivery(RuntimeDelivery):
     """Loads one stream's prospects through imports. Used by the reading thread
     (``deliver``, ``finish``) and by the sender's threads (uploads, polls)."""
@@ -192,15 +207,8 @@ class ImportDelivery(RuntimeDelivery):
         self.stream = stream
         columns = list(schema_columns)
         fields = header_fields(columns)
-        mapped = {pardot_field_name(c) for c in columns}
+        check_campaign_available(stream, columns, self.settings.default_campaign_id)
         self._default_campaign = self.settings.default_campaign_id
-        if "email" in mapped and "campaign_id" not in mapped and self._default_campaign is None:
-            raise ConfigError(
-                f"Stream '{stream}': with prospect_operation 'import', rows keyed by email "
-                "may create prospects, and Pardot needs a campaign for each one it creates. "
-                "Set 'default_campaign_id' (a Pardot campaign id), or add a campaign_id "
-                "column to the stream."
-            )
         lists: tuple[str, ...] = ()
         self._lists_cell: tuple[str, ...] = ()
         if self.settings.prospect_lists:

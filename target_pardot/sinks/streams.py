@@ -19,7 +19,7 @@ from target_pardot.rows.payloads import (
 )
 from target_pardot.rows.validation import FastRecordValidator
 from target_pardot.run.custom_fields import read_custom_fields
-from target_pardot.sinks.bulk_import import ImportDelivery
+from target_pardot.sinks.bulk_import import ImportDelivery, check_campaign_available
 from target_pardot.sinks.memberships import MembershipDelivery, PendingMembership
 from target_pardot.sinks.prospects import PendingRow, ProspectDelivery
 
@@ -122,6 +122,10 @@ class ProspectsSink(PardotSink):
 
     def __init__(self, target: Any, stream_name: str, schema: dict, key_properties: Any):
         super().__init__(target, stream_name, schema, key_properties)
+        if self.settings.prospect_operation == "import":  # before any Pardot call
+            check_campaign_available(
+                stream_name, self.schema.get("properties", {}), self.settings.default_campaign_id
+            )
         self._read_custom_fields()
         self.delivery: ProspectDelivery | ImportDelivery
         if self.settings.prospect_operation == "import":
