@@ -20,6 +20,7 @@ from target_pardot.pardot.limits import (
     BUSINESS_UNIT_LENGTH,
     BUSINESS_UNIT_PREFIX,
     MAX_CONCURRENT_REQUESTS,
+    MAX_IMPORT_LISTS_PER_ROW,
 )
 from target_pardot.settings_table import (
     BOOLEAN,
@@ -74,6 +75,8 @@ class Settings:
     skip_unchanged: bool = False
     ledger_path: str | None = None
     max_api_calls: int | None = None
+    #: campaignId of prospects an import creates, for rows without campaign_id.
+    default_campaign_id: int | None = None
     dry_run_offline: bool = False
     progress_interval_seconds: float = 10.0
     #: "auto", "4" or "3": the v3/v4 API version (see target_pardot.pardot.api_version).
@@ -265,11 +268,12 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
     login_url = check_url("login_url", str(config.get("login_url") or login_default))
     check_client_credentials_host(auth_flow, login_url)
     prospect_lists = parse_list_ids(config.get("prospect_lists"))
-    if values["prospect_operation"] == "import" and prospect_lists:
+    importing = values["prospect_operation"] == "import"
+    if importing and len(prospect_lists) > MAX_IMPORT_LISTS_PER_ROW:
         raise ConfigError(
-            "Setting 'prospect_lists' cannot be used with prospect_operation 'import': the "
-            "Import API does not set list memberships. Use prospect_operation 'sync', or "
-            "load the memberships as a list_memberships stream."
+            f"Setting 'prospect_lists' names {len(prospect_lists)} lists; an import changes "
+            f"at most {MAX_IMPORT_LISTS_PER_ROW} lists per prospect. Use fewer lists, or "
+            "prospect_operation 'sync'."
         )
     return Settings(
         **{

@@ -156,6 +156,12 @@ SETTINGS: tuple[Setting, ...] = (
             description="Stop cleanly after this many Pardot API calls in one run, leaving "
             "the rest of the daily quota to other integrations; exit code 3, like the daily "
             "limit."),
+    Setting("default_campaign_id", INTEGER, minimum=1,
+            description="With `prospect_operation: import`: the campaign (`campaignId`) of "
+            "prospects an import creates when the row has no `campaign_id`. Pardot requires a "
+            "campaign for every prospect an import creates, so an import of email-keyed rows "
+            "without this setting or a `campaign_id` column is a configuration error before "
+            "any call."),
 )  # fmt: skip
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

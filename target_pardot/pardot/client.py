@@ -8,13 +8,13 @@ A call is one :class:`Call` value passed down three layers, one concern each:
 * ``_send_single``: one HTTP request inside ``_slot`` (the concurrency gate, cancellation,
   the call budget and the in-flight count), then the reply's classification.
 
-It owns one requests.Session, the auth headers and the process-wide gate. It knows
-nothing about Singer.
+It owns one requests.Session, the auth headers and the process-wide gate; the endpoint
+methods (v4 batches, v5 upserts, imports...) are in endpoints.py. It knows nothing about
+Singer.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -38,7 +38,7 @@ from target_pardot.errors import (
     TargetPardotError,
     TokenExpired,
 )
-from target_pardot.pardot.api_version import ApiVersion, v3v4_path
+from target_pardot.pardot.api_version import ApiVersion
 from target_pardot.pardot.auth import TokenProvider, business_unit_hint
 from target_pardot.pardot.call import (
     Call,
@@ -49,6 +49,7 @@ from target_pardot.pardot.call import (
     should_retry,
 )
 from target_pardot.pardot.concurrency import AdaptiveLimit
+from target_pardot.pardot.endpoints import Endpoints
 from target_pardot.pardot.limits import MAX_CONCURRENT_REQUESTS
 from target_pardot.pardot.responses import Reply, classify
 from target_pardot.settings import Settings
@@ -77,7 +78,7 @@ class _Expired(NamedTuple):
     token: str
 
 
-class PardotClient:
+class PardotClient(Endpoints):
     """Sends Pardot calls within the concurrency gate, with retries and token refresh."""
 
     def __init__(self, settings: Settings, counters: Counters) -> None:
@@ -135,92 +136,6 @@ class PardotClient:
     def check_credentials(self) -> None:
         """Fetch a token now, so bad credentials fail before any row is read."""
         self.auth.token()
-
-    # -- public calls -----------------------------------------------------------------
-
-    def prospect_batch(
-        self, operation: str, body: str, *, version: int, idempotent: bool
-    ) -> Reply:
-        return self.request(
-            "POST",
-            v3v4_path(version, "prospect", operation),
-            endpoint=f"prospect/{operation}",
-            params={"format": "json"},
-            data=body,
-            idempotent=idempotent,
-        )
-
-    def v5_upsert_latest_by_email(self, body: Mapping[str, Any]) -> Reply:
-        return self.request(
-            "POST",
-            "/api/v5/objects/prospects/do/upsertLatestByEmail",
-            endpoint="prospect/upsertLatestByEmail",
-            json_body=body,
-            idempotent=True,
-        )
-
-    def list_membership(
-        self, action: str, list_id: int, prospect_id: int, *, version: int,
-        opted_out: bool | None = None,
-    ) -> Reply:  # fmt: skip
-        data = None if opted_out is None else f"opted_out={'true' if opted_out else 'false'}"
-        return self.request(
-            "POST",
-            v3v4_path(version, "listMembership", action)
-            + f"/list_id/{list_id}/prospect_id/{prospect_id}",
-            endpoint=f"listMembership/{action}",
-            params={"format": "json"},
-            data=data,
-            idempotent=True,
-        )
-
-    # -- v5 Import API ------------------------------------------------------------------
-    # Uploads are replayed after an ambiguous failure: a batch applied twice upserts the
-    # same rows twice (matching by id or email, so nothing is duplicated), and an import
-    # created twice leaves one import that is never set Ready and expires unprocessed.
-
-    def import_create(self, settings: Mapping[str, Any], csv: bytes) -> Reply:
-        return self.request(
-            "POST",
-            "/api/v5/imports",
-            endpoint="imports/create",
-            files={
-                "input": (None, json.dumps(dict(settings)), "application/json"),
-                "file": ("prospects.csv", csv, "text/csv"),
-            },
-            idempotent=True,
-        )
-
-    def import_add_batch(self, import_id: int, csv: bytes) -> Reply:
-        return self.request(
-            "POST",
-            f"/api/v5/imports/{import_id}/batches",
-            endpoint="imports/batch",
-            files={"file": ("prospects.csv", csv, "text/csv")},
-            idempotent=True,
-        )
-
-    def import_set_ready(self, import_id: int) -> Reply:
-        return self.request(
-            "PATCH",
-            f"/api/v5/imports/{import_id}",
-            endpoint="imports/update",
-            json_body={"state": "Ready"},
-            idempotent=True,
-        )
-
-    def import_status(self, import_id: int) -> Reply:
-        return self.request(
-            "GET", f"/api/v5/imports/{import_id}", endpoint="imports/read", idempotent=True
-        )
-
-    def import_errors(self, import_id: int) -> Reply:
-        return self.request(
-            "GET",
-            f"/api/v5/imports/{import_id}/errors",
-            endpoint="imports/errors",
-            idempotent=True,
-        )
 
     # -- the layers ---------------------------------------------------------------------
 
