@@ -75,7 +75,8 @@ class Query:
 
     def sort(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for name, descending in reversed(self.order):
-            rows.sort(key=lambda r, n=SORTABLE[name]: r[n] or "", reverse=descending)
+            column = SORTABLE[name]
+            rows.sort(key=lambda row: row[column] or "", reverse=descending)  # noqa: B023
         return rows
 
 
