@@ -76,7 +76,7 @@ class Query:
     def sort(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for name, descending in reversed(self.order):
             column = SORTABLE[name]
-            rows.sort(key=lambda row: row[column] or "", reverse=descending)  # noqa: B023
+            rows.sort(key=lambda row: row[column] or "", reverse=descending)
         return rows
 
 
