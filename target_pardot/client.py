@@ -185,6 +185,16 @@ class PardotClient:
             idempotent=True,
         )
 
+    def v5_list_memberships(self, params: Mapping[str, str]) -> Reply:
+        """One page of the v5 list-membership query (read only, so always safe to repeat)."""
+        return self.request(
+            "GET",
+            "/api/v5/objects/list-memberships",
+            endpoint="v5/list-memberships/query",
+            params=params,
+            idempotent=True,
+        )
+
     # -- v5 Import API ------------------------------------------------------------------
     # Uploads are replayed after an ambiguous failure: a batch applied twice upserts the
     # same rows twice (matching by id or email, so nothing is duplicated), and an import

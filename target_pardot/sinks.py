@@ -11,6 +11,7 @@ from target_pardot.delivery import PendingRow, ProspectDelivery
 from target_pardot.imports import ImportDelivery
 from target_pardot.limits import MAX_BATCH_ROWS, MAX_CONCURRENT_REQUESTS
 from target_pardot.memberships import MembershipDelivery, PendingMembership
+from target_pardot.mirror import mirror_for
 from target_pardot.payloads import (
     InvalidRow,
     map_record,
@@ -173,6 +174,19 @@ class ListMembershipsSink(PardotSink):
     def __init__(self, target: Any, stream_name: str, schema: dict, key_properties: Any):
         super().__init__(target, stream_name, schema, key_properties)
         self.delivery = MembershipDelivery(self.runtime)
+        self.mirror = (
+            mirror_for(self.runtime, stream_name)
+            if self.settings.list_membership_operation == "mirror"
+            else None
+        )
+
+    def process_batch(self, context: dict) -> None:
+        if self.mirror is None:
+            super().process_batch(context)
+            return
+        # Kept until the stream is complete (end of input or ACTIVATE_VERSION).
+        self.mirror.collect(context.get("rows", []))
+        self.runtime.tracker.emit_ready()
 
     def process_record(self, record: dict, context: dict) -> None:
         self._position = self.runtime.tracker.row_received(self.stream_name)
