@@ -227,3 +227,23 @@ def test_a_run_killed_before_the_end_of_input_changes_nothing(emu, tmp_path, how
     assert stdout.strip() == b""  # no STATE: nothing of the stream was mirrored
     assert members(emu) == set(current)
     assert pardot_calls(emu) == {}
+
+
+def test_an_invalid_row_that_stops_the_run_changes_nothing(emu, run):
+    current = seed(emu, 20)
+    newcomer = seed(emu, 1, list_id=None, start=20)
+    rows = [{"list_id": LIST, "prospect_id": p} for p in current[:5] + newcomer]
+    rows.append({"list_id": LIST, "prospect_id": "not a number"})
+    result = run(mirror_config(emu), stream_of("list_memberships", rows))
+    assert result.exit_code == 1
+    assert members(emu) == set(current)
+    assert pardot_calls(emu) == {}
+
+
+def test_the_daily_limit_during_the_reads_changes_nothing(emu, run):
+    current = seed(emu, 2500)
+    emu.configure(daily_limit=2)
+    result = run(mirror_config(emu), mirror_stream(current[:2400], final_state={"s": 1}))
+    assert result.exit_code == 3
+    assert members(emu) == set(current)
+    assert result.states == []
