@@ -7,9 +7,9 @@ from collections.abc import Mapping
 import pytest
 
 from target_pardot.errors import PardotApiError, RetriesExhausted
-from target_pardot.list_members import PAGE_SIZE, next_token, read_members
-from target_pardot.mirror_plan import dry_run_line, guard_message, plan_list
-from target_pardot.responses import Reply
+from target_pardot.pardot.list_members import PAGE_SIZE, next_token, read_members
+from target_pardot.pardot.responses import Reply
+from target_pardot.rows.mirror_plan import dry_run_line, guard_message, plan_list
 
 
 def test_plan_splits_adds_removes_and_unchanged():

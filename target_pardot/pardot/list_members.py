@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
 from target_pardot.errors import PardotApiError, RetryableError
-from target_pardot.responses import Reply
+from target_pardot.pardot.responses import Reply
 
 #: Pardot's largest page (v5 overview: "a positive integer up to 1000").
 PAGE_SIZE = 1000

@@ -22,13 +22,13 @@ from collections.abc import Sequence
 from functools import partial
 
 from target_pardot.errors import EXIT_FAILURE, TargetPardotError
-from target_pardot.ledger import MEMBERSHIPS
-from target_pardot.list_members import read_members
-from target_pardot.memberships import MembershipDelivery, PendingMembership
-from target_pardot.mirror_plan import ListPlan, dry_run_line, guard_message, plan_list
-from target_pardot.payloads import batch_body, membership_element, plan_batches
-from target_pardot.responses import batch_row_errors
-from target_pardot.runtime import Runtime
+from target_pardot.pardot.list_members import read_members
+from target_pardot.pardot.responses import batch_row_errors
+from target_pardot.rows.mirror_plan import ListPlan, dry_run_line, guard_message, plan_list
+from target_pardot.rows.payloads import batch_body, membership_element, plan_batches
+from target_pardot.run.ledger import MEMBERSHIPS
+from target_pardot.run.runtime import Runtime
+from target_pardot.sinks.memberships import MembershipDelivery, PendingMembership
 
 logger = logging.getLogger("target-pardot")
 
