@@ -26,6 +26,7 @@ from target_pardot.pardot.list_members import read_members
 from target_pardot.pardot.responses import batch_row_errors
 from target_pardot.rows.mirror_plan import ListPlan, dry_run_line, guard_message, plan_list
 from target_pardot.rows.payloads import batch_body, membership_element, plan_batches
+from target_pardot.rows.v3 import v3_calls, v3_row_errors
 from target_pardot.run.ledger import MEMBERSHIPS
 from target_pardot.run.runtime import Runtime
 from target_pardot.sinks.memberships import MembershipDelivery, PendingMembership
@@ -133,11 +134,23 @@ class StreamMirror:
         sender.wait()
 
     def _remove(self, groups: list[tuple[int, list[int]]]) -> None:
-        """One batchUpdate with flag 0 for each (prospect, lists): memberships deleted."""
-        body = batch_body([membership_element(pid, list_ids, add=False)
-                           for pid, list_ids in groups])  # fmt: skip
-        reply = self.runtime.client.v4_batch("batchUpdate", body, idempotent=True)
-        errors = batch_row_errors(reply.body)
+        """batchUpdate with flag 0 for each (prospect, lists): memberships deleted. In the
+        run's v3/v4 version, as the additions are."""
+        self.runtime.client.api_version.run(partial(self._remove_in, groups))
+
+    def _remove_in(self, groups: list[tuple[int, list[int]]], version: int) -> None:
+        client = self.runtime.client
+        if version == 3:
+            for part, identifiers, body in v3_calls(groups, _removal_element)[1]:
+                reply = client.prospect_batch("batchUpdate", body, version=3, idempotent=True)
+                self._count_removals(part, v3_row_errors(reply.body, identifiers)[0])
+            return
+        body = batch_body([_removal_element(group) for group in groups])
+        reply = client.prospect_batch("batchUpdate", body, version=version, idempotent=True)
+        self._count_removals(groups, batch_row_errors(reply.body))
+
+    def _count_removals(self, groups: list[tuple[int, list[int]]], errors: dict[int, str]
+                        ) -> None:  # fmt: skip
         removed = 0
         for index, (prospect_id, list_ids) in enumerate(groups):
             if index in errors:
@@ -170,6 +183,11 @@ class StreamMirror:
         for list_rows in rows.values():
             for pending in list_rows:
                 self.runtime.tracker.settle(self.stream, (pending.position,))
+
+
+def _removal_element(group: tuple[int, list[int]]) -> dict[str, object]:
+    prospect_id, list_ids = group
+    return membership_element(prospect_id, list_ids, add=False)
 
 
 def mirror_for(runtime: Runtime, stream: str) -> StreamMirror:

@@ -247,3 +247,16 @@ def test_the_daily_limit_during_the_reads_changes_nothing(emu, run):
     assert result.exit_code == 3
     assert members(emu) == set(current)
     assert result.states == []
+
+
+def test_mirror_on_a_v3_account(emu, run):
+    emu.configure(ampsea=False)  # such an account takes v3 calls only (errors 89 on v4)
+    current = seed(emu, 120)
+    newcomers = seed(emu, 30, list_id=None, start=120)
+    named = current[:100] + newcomers
+    result = run(mirror_config(emu), mirror_stream(named))
+    assert result.exit_code == 0, result.stderr[-2000:]
+    assert members(emu) == set(named)
+    assert result.summary["api_version"] == "v3"
+    assert result.summary["mirror_lists"][str(LIST)] == {
+        "size_before": 120, "added": 30, "removed": 20, "unchanged": 100}
