@@ -36,6 +36,8 @@ class Runtime:
     closers: list[Callable[[], None]] = field(default_factory=list)
     #: stream -> its target_pardot.sinks.mirror.StreamMirror (list_membership_operation mirror)
     mirrors: dict[str, Any] = field(default_factory=dict)
+    #: True once the account's custom fields were read (or skipped) for this run.
+    custom_fields_read: bool = False
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
