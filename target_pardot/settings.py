@@ -79,6 +79,7 @@ class Settings:
     default_campaign_id: int | None = None
     dry_run_offline: bool = False
     progress_interval_seconds: float = 10.0
+    mirror_max_removal_percent: float = 20.0
     #: "auto", "4" or "3": the v3/v4 API version (see target_pardot.pardot.api_version).
     api_version: str = "auto"
 
@@ -246,6 +247,11 @@ def parse_value(setting: Setting, config: Mapping[str, Any]) -> Any:
                 return None
             default = setting.minimum
         number = _number(config, name, default, minimum=setting.minimum, integer=integer)
+        if setting.maximum is not None and number > setting.maximum:
+            raise ConfigError(
+                f"Setting '{name}' is {number:g}; it must be between {setting.minimum:g} and "
+                f"{setting.maximum:g}."
+            )
         return int(number) if integer else number
     if setting.kind == STRING:
         value = config.get(name)

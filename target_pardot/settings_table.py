@@ -38,6 +38,10 @@ class Setting:
     label: str | None = None
     #: For CHOICE: the values that are numbers may also be given as JSON numbers.
     numbers_too: bool = False
+    #: Largest value accepted, for INTEGER and NUMBER (None: no bound).
+    maximum: float | None = None
+    #: meltano.yml's kind when it is not the one of the setting's kind.
+    meltano_kind: str | None = None
 
     @property
     def values(self) -> tuple[str, ...]:
@@ -110,9 +114,15 @@ SETTINGS: tuple[Setting, ...] = (
             description="Largest body of one batch call, in bytes of the urlencoded body. "
             "Lower it if Pardot answers HTTP 413 or 414."),
     Setting("list_membership_operation", CHOICE, default="upsert",
-            choices=(("upsert", "Upsert"), ("delete", "Delete")),
-            description="`upsert` (the membership exists afterwards) or `delete` (it is gone "
-            "afterwards), for list memberships."),
+            choices=(("upsert", "Upsert"), ("delete", "Delete"), ("mirror", "Mirror")),
+            description="`upsert`, `delete` or `mirror`, for list memberships. `mirror` makes "
+            "each list named in the stream hold exactly the stream's prospects; see Mirroring "
+            "a list in the README."),
+    Setting("mirror_max_removal_percent", NUMBER, default=20, maximum=100,
+            meltano_kind="decimal",
+            description="With `mirror`: a list whose removals would exceed this share of its "
+            "current members gets no removals (its additions still happen), and the run ends "
+            "with exit code 1."),
     Setting("maximum_retries", INTEGER, default=5,
             description="Retries of a call that failed transiently."),
     Setting("initial_retry_wait", NUMBER, default=1,
@@ -215,7 +225,7 @@ def meltano_setting(setting: Setting) -> dict[str, Any]:
     if setting.secret:
         entry.update({"kind": "password", "sensitive": True})
     else:
-        entry["kind"] = _MELTANO_KINDS[setting.kind]
+        entry["kind"] = setting.meltano_kind or _MELTANO_KINDS[setting.kind]
     if setting.label:
         entry["label"] = setting.label
     if setting.default is not None:

@@ -36,6 +36,7 @@ from target_pardot.run.runtime import Runtime
 from target_pardot.run.stats import render_summary
 from target_pardot.settings import parse_settings
 from target_pardot.settings_table import config_schema
+from target_pardot.sinks import mirror
 from target_pardot.sinks.streams import ListMembershipsSink, ProspectsSink
 
 STREAM_SINKS: dict[str, type[Sink]] = {
@@ -199,6 +200,26 @@ class TargetPardot(Target):
         super().process_endofpipe()
         # Without a STATE message to write, nothing above waited for the last calls.
         self.runtime.wait_delivered()
+        # The input is whole: every mirror stream may now remove (and add).
+        mirror.complete_all(self.runtime)
+
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        """For a mirror stream, ACTIVATE_VERSION says the stream is whole: mirror it now."""
+        # Private SDK override. The SDK only passes the message to sinks that use
+        # activate_version, and a mirror stream's tap may send it mid-run: without this,
+        # members that left the stream would stay on the list until the end of the input
+        # (or forever, if the run fails later), and rows added since would wait too.
+        stream_maps = self.mapper.stream_maps.get(str(message_dict.get("stream")), [])
+        aliases = [m.stream_alias for m in stream_maps if self.sink_exists(m.stream_alias)]
+        sinks = [self.get_sink(alias) for alias in aliases]
+        mirrored = [s for s in sinks if isinstance(s, ListMembershipsSink) and s.mirror]
+        if not mirrored:
+            super()._process_activate_version_message(message_dict)
+        for sink in mirrored:
+            self.drain_one(sink)
+            self.runtime.wait_delivered()
+            if sink.mirror is not None:
+                mirror.complete_stream(self.runtime, sink.mirror)
 
     @classmethod
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
