@@ -46,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "applied_but_lost_rate": 0,
     "import_processing_polls": 1,
     "import_daily_batch_limit": 1000,
+    "timezone": "UTC",
+    "frozen_time": None,
     "seed": None,
     "verbose": False,
 }
