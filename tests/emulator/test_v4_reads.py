@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from target_pardot.emulator import PardotEmulator
+from pardot_emulator import PardotEmulator
 from tests.emulator.conftest import Api
 
 QUERY = "/api/prospect/version/4/do/query"
