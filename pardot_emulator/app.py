@@ -341,7 +341,8 @@ class App:
                     return Reply.dropped()
                 self.sleep(settings["slow_ms"] / 1000.0)
             reply, in_url = token_grant(req.method, req.query, req.body, settings, self.tokens,
-                                        self.base_url, overlapping)
+                                        self.base_url, overlapping,
+                                        req.headers.get("Authorization"))
             if in_url:
                 self.counters.bump("token_in_url_violations")
             if reply.status == 200:
