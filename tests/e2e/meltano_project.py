@@ -1,11 +1,13 @@
 """A throwaway Meltano project: the real tap-postgres from PyPI, target-pardot from the wheel.
 
 The extractor is declared in full (namespace, pip_url, executable), and the loader is added
-with exactly the command the README gives, `meltano add loader target-pardot --from-ref
-hub/target-pardot.yml`, so Meltano never asks Meltano Hub about either: the tests run
-with network access to the package registries only, and exercise the file users use.
+with exactly the command the README gives, `meltano add --plugin-type loader target-pardot
+--from-ref hub/target-pardot.yml` (Meltano 4 takes the plugin type as an option: its
+positional arguments are all plugin names), so Meltano never asks Meltano Hub about
+either: the tests run with network access to the package registries only, and exercise
+the file users use.
 The definition's pip_url is `target-pardot`; pip finds it in dist/ (the wheel `make dist`
-built) through PIP_FIND_LINKS, as it would find a published release.
+built) through PIP_FIND_LINKS or UV_FIND_LINKS, as it would find a published release.
 """
 
 from __future__ import annotations
@@ -105,7 +107,9 @@ class MeltanoProject:
         }  # fmt: skip
         (root / "meltano.yml").write_text(yaml.safe_dump(project, sort_keys=False))
         self.env = {"MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "NO_COLOR": "1",
-                    "PIP_FIND_LINKS": str(the_wheel().parent), **secrets}
+                    # pip or uv (Meltano's installer) finds the wheel in dist/
+                    "PIP_FIND_LINKS": str(the_wheel().parent),
+                    "UV_FIND_LINKS": str(the_wheel().parent), **secrets}
         #: Values that must never appear in any output.
         self.secret_values: list[str] = list(secrets.values())
 
@@ -117,7 +121,7 @@ class MeltanoProject:
 
     def install(self) -> None:
         """The loader as the README adds it, with its config; then the extractor."""
-        self("add", "loader", "target-pardot", "--from-ref", str(HUB_FILE))
+        self("add", "--plugin-type", "loader", "target-pardot", "--from-ref", str(HUB_FILE))
         path = self.root / "meltano.yml"
         project = yaml.safe_load(path.read_text())
         [loader] = [p for p in project["plugins"]["loaders"] if p["name"] == "target-pardot"]

@@ -31,7 +31,7 @@ import pytest
 
 from tests.e2e.meltano_project import MeltanoProject
 from tests.e2e.services import EmulatorProcess, run, timed
-from tests.e2e.tap_pardot import TapPardot, select_streams
+from tests.e2e.tap_pardot_runner import TapPardot, select_streams
 
 pytestmark = pytest.mark.e2e
 
