@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from typing import Any
 
-from . import imports, lists, v3, v4, v4_reads, v5
+from . import customfields, imports, lists, v3, v4, v4_reads, v5
 from .auth import TokenBook, token_grant
 from .config import (
     SettingError,
@@ -115,12 +115,18 @@ ROUTES: tuple[Route, ...] = (
            {"POST": ("imports/batch", imports.import_batches)}),
     _route(r"^/api/v5/imports/(\d+)/errors$", "v5",
            {"GET": ("imports/errors", imports.import_errors)}),
+    _route(r"^/api/v5/objects/custom-fields$", "v5",
+           {"GET": ("v5/custom-fields/query", customfields.v5_query)}),
+    _route(r"^/api/customField/version/([34])/do/query/?$", "v4",
+           dict.fromkeys(_V4_GET_POST, ("customField/query", customfields.v4_query))),
 )
 
 #: Path prefixes that narrow the route search (a request is matched against its
 #: prefix's routes only).
 _PREFIXES = ("/api/prospect/", "/api/prospectAccount/", "/api/listMembership/", "/api/list/",
-             "/api/v5/objects/prospects/", "/api/v5/objects/list-memberships", "/api/v5/imports")
+             "/api/customField/", "/api/v5/objects/prospects/",
+             "/api/v5/objects/list-memberships", "/api/v5/objects/custom-fields",
+             "/api/v5/imports")
 
 
 def _literal_start(route: Route) -> str:
@@ -377,6 +383,8 @@ class App:
         try:
             if name == "state" and req.method == "GET":
                 return Reply.json(200, self.state())
+            if name.startswith(imports.ERROR_FILE_PREFIX) and req.method == "GET":
+                return imports.error_file(self, name[len(imports.ERROR_FILE_PREFIX):])
             if name == "health" and req.method == "GET":
                 return Reply.json(200, {"ok": True})
             if name == "config" and req.method == "GET":

@@ -22,7 +22,7 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from . import lists, queries, v4
+from . import customfields, lists, queries, v4
 from .store import OpError
 from .wire import Reply, v4_ok_body
 
@@ -50,7 +50,13 @@ PROSPECT_ACCOUNT_FIELDS = (
 )
 
 
-def wire_prospect(p: dict[str, Any], zone: Any) -> dict[str, Any]:
+def v4_custom_names(app: App) -> dict[str, str]:
+    """Store key (the v5 name) -> v4 name (the field_id) of each of the account's custom
+    fields: v3/v4 name a custom field by its field_id (see customfields.py)."""
+    return {customfields.v5_name(f): f for f in app.settings["custom_fields"]}
+
+
+def wire_prospect(p: dict[str, Any], zone: Any, custom: dict[str, str]) -> dict[str, Any]:
     """A stored prospect as v4 query and read replies show it (without nested objects)."""
     fid = p.get("crm_fid")
     out: dict[str, Any] = {"id": p["id"], "campaign_id": p.get("campaign_id")}
@@ -76,7 +82,7 @@ def wire_prospect(p: dict[str, Any], zone: Any) -> dict[str, Any]:
     for flag in FLAG_FIELDS:
         out[flag] = p.get(flag)
     # "custom fields for which the prospect has a value" (prospects.md, `fields`)
-    out.update({k: v for k, v in p.items() if k.endswith("__c") and v is not None})
+    out.update({custom[k]: v for k, v in p.items() if k in custom and v is not None})
     out["created_at"] = queries.pardot_time(queries.epoch_of_iso(p["created_at"]), zone)
     out["updated_at"] = queries.pardot_time(queries.epoch_of_iso(p["updated_at"]), zone)
     return out
@@ -110,7 +116,8 @@ def prospect_query(app: App, req: Incoming, m: re.Match[str]) -> Reply:
                   if p["deleted"] == wanted and (members is None or pid in members)}
     unfiltered = dataclasses.replace(q, equals=())
     page, total = queries.select([_queryable(p) for p in chosen.values()], unfiltered)
-    shown = [wire_prospect(chosen[row["id"]], zone) for row in page]
+    custom = v4_custom_names(app)
+    shown = [wire_prospect(chosen[row["id"]], zone, custom) for row in page]
     body = v4_ok_body(result=queries.result_body("prospect", shown, total, q.bulk))
     return v4.reply(req, 200, body)
 
@@ -133,7 +140,7 @@ def _subscriptions(app: App, pid: int, zone: Any) -> Any:
 
 def full_prospect(app: App, p: dict[str, Any], zone: Any) -> dict[str, Any]:
     """``read``: the fields plus the nested objects (empty ones null, as recorded)."""
-    out = wire_prospect(p, zone)
+    out = wire_prospect(p, zone, v4_custom_names(app))
     if p.get("campaign_id") is not None:
         out["campaign"] = {"id": p["campaign_id"], "name": f"Campaign {p['campaign_id']}"}
     out.update({"visitors": None, "visitor_activities": None,
