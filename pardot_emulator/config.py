@@ -289,6 +289,12 @@ SPECS: tuple[Spec, ...] = (
     Spec("frozen_time", None, _opt_moment, "TIME",
          "Stamp every write with this UTC time instead of the clock, e.g. "
          "'2024-01-01 09:00:00' (none = the clock)."),
+    Spec("page_token_ttl_seconds", 4 * 3600.0, _non_negative(_float), "SECONDS",
+         "A v5 query's nextPageToken expires this long after its sequence began "
+         "(Pardot: 4 hours)."),
+    Spec("page_token_max_records", 100_000, _non_negative(_opt_int), "N",
+         "Records one v5 page-token sequence serves before it stops giving tokens, with "
+         "a Pardot-Warning header (Pardot: 100,000; none = unlimited)."),
     Spec("import_list_separator", ";", _str, "SEP",
          "How several list ids share one addToList/removeFromList cell of an import "
          "(Pardot does not publish it)."),

@@ -49,6 +49,8 @@ DEFAULTS: dict[str, Any] = {
     "import_daily_batch_limit": 1000,
     "timezone": "UTC",
     "frozen_time": None,
+    "page_token_ttl_seconds": 14400,
+    "page_token_max_records": 100000,
     "seed": None,
     "verbose": False,
 }
