@@ -133,6 +133,16 @@ def emulator(**settings: Any) -> Iterator[PardotEmulator]:
         yield emu
 
 
+#: Calls that read and never write: the token, the run's custom-field read, and the
+#: member reads of list_membership_operation mirror.
+READ_ENDPOINTS = frozenset({"oauth/token", "v5/custom-fields/query", "v5/list-memberships/query"})
+
+
+def write_calls(counters: Mapping[str, Any]) -> int:
+    """Calls the emulator served that may change data (reads excluded)."""
+    return sum(n for name, n in counters["calls_by_endpoint"].items() if name not in READ_ENDPOINTS)
+
+
 def pardot_calls(counters: Mapping[str, Any]) -> int:
     """Calls the emulator served on the Pardot API (the token endpoint excluded)."""
     return sum(n for name, n in counters["calls_by_endpoint"].items() if name != "oauth/token")

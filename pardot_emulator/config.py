@@ -8,7 +8,9 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 FAULT_KINDS: tuple[str, ...] = ("http500", "http503", "code183", "drop", "slow")
 DEFAULT_LISTS_SPEC = "1-1000"
@@ -97,6 +99,28 @@ def parse_lists(value: Any) -> frozenset[int]:
     return frozenset(ids)
 
 
+def parse_custom_fields(value: Any) -> tuple[str, ...]:
+    """``"favorite_color,Legacy_Code__c"`` or a list: the account's custom field ids."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)):
+        raise SettingError(f"expected custom field ids like 'color,Code__c', got {value!r}")
+    names = tuple(str(v).strip() for v in value if str(v).strip())
+    bad = [n for n in names if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", n)]
+    if bad:
+        raise SettingError(f"bad custom field id {bad[0]!r} (letters, digits and '_')")
+    return names
+
+
+#: Custom fields of the emulated account, by their v4 API name (field_id). Most have no
+#: ``__c`` (Pardot's own example is "PARTNER_LEVEL_c"); one has it, which v5 then names
+#: ``Legacy_Code__c__c``.
+DEFAULT_CUSTOM_FIELDS = (
+    "favorite_color", "Amount", "Color", "x", "shoe_size",
+    "custom__Color", "loyalty_tier", "Legacy_Code__c",
+)
+
+
 def format_lists(ids: Iterable[int]) -> str:
     """The inverse of parse_lists: compact ranges."""
     out: list[str] = []
@@ -153,6 +177,31 @@ def _non_negative(conv: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return check
 
 
+def _zone_name(value: Any) -> str:
+    name = _str(value).strip()
+    if name.upper() != "UTC":
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingError(f"unknown time zone {value!r} (an IANA name such as "
+                               "'America/New_York', or 'UTC')") from None
+    return name
+
+
+def _opt_moment(value: Any) -> str | None:
+    """A UTC moment, ``2024-01-01 09:00:00`` or ISO 8601, stored as the store stamps it."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
+        return None
+    try:
+        moment = datetime.fromisoformat(_str(value).strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise SettingError(f"expected a time such as '2024-01-01 09:00:00', got {value!r}"
+                           ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
 # --------------------------------------------------------------------------- the table
 
 @dataclass(frozen=True)
@@ -176,6 +225,9 @@ SPECS: tuple[Spec, ...] = (
          "Accepted Pardot-Business-Unit-Id header value (18 chars, starts 0Uv)."),
     Spec("lists", parse_lists(DEFAULT_LISTS_SPEC), parse_lists, "IDS",
          "List ids that exist, e.g. '1-1000,2000'."),
+    Spec("custom_fields", DEFAULT_CUSTOM_FIELDS, parse_custom_fields, "IDS",
+         "The account's custom fields by v4 API name (field_id), comma-separated; v4 "
+         "addresses each by that name, v5 by that name plus '__c'."),
     Spec("ampsea", True, _bool, "BOOL",
          "AMPSEA account (API v4): email-only rows always create, and v3 calls get error "
          "88. Off (API v3): v4 prospect and membership calls get error 89, and email-only "
@@ -231,6 +283,21 @@ SPECS: tuple[Spec, ...] = (
          "Status polls of a Ready import that show 'Processing' before it completes."),
     Spec("import_daily_batch_limit", 1000, _non_negative(_int), "N",
          "Import batches accepted in total; more get error 164."),
+    Spec("timezone", "UTC", _zone_name, "ZONE",
+         "Time zone of v3/v4 timestamps and search times (Pardot uses the API user's "
+         "preferred time zone), an IANA name."),
+    Spec("frozen_time", None, _opt_moment, "TIME",
+         "Stamp every write with this UTC time instead of the clock, e.g. "
+         "'2024-01-01 09:00:00' (none = the clock)."),
+    Spec("page_token_ttl_seconds", 4 * 3600.0, _non_negative(_float), "SECONDS",
+         "A v5 query's nextPageToken expires this long after its sequence began "
+         "(Pardot: 4 hours)."),
+    Spec("page_token_max_records", 100_000, _non_negative(_opt_int), "N",
+         "Records one v5 page-token sequence serves before it stops giving tokens, with "
+         "a Pardot-Warning header (Pardot: 100,000; none = unlimited)."),
+    Spec("import_list_separator", ";", _str, "SEP",
+         "How several list ids share one addToList/removeFromList cell of an import "
+         "(Pardot does not publish it)."),
     Spec("seed", None, _opt_int, "N",
          "Random seed for reproducible fault draws and latency jitter (none = random)."),
     Spec("verbose", False, _bool, "BOOL",

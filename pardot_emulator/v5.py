@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from . import customfields, v5_query
 from .fields import (
     V5_READ_ONLY,
     V5_TO_STORE,
     FieldValueError,
-    coerce_int,
-    is_custom,
     v5_value,
     valid_email,
 )
@@ -109,14 +107,15 @@ def _upsert(app: App, req: Incoming) -> Reply:
     if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
         raise _invalid("fields", "must be an array of field names")
     bad = [f for f in fields if f not in V5_TO_STORE and f not in V5_READ_ONLY
-           and not is_custom(f)]
+           and customfields.store_key_v5(app, f) is None]
     if bad:
         raise _bad_fields(bad)
     secondary = data.get("secondaryDeletedSearch", False)
     if not isinstance(secondary, bool):
         raise _invalid("secondaryDeletedSearch", "must be a boolean")
     updates: dict[str, Any] = {}
-    bad = [k for k in prospect if k not in V5_WRITABLE and not is_custom(k)]
+    bad = [k for k in prospect if k not in V5_WRITABLE
+           and customfields.store_key_v5(app, k) is None]
     if bad:
         raise _bad_fields(bad)
     try:
@@ -126,7 +125,7 @@ def _upsert(app: App, req: Incoming) -> Reply:
             else:
                 if isinstance(value, (dict, list)):
                     raise _invalid(key, "must be a scalar")
-                updates[key] = value
+                updates[customfields.store_key_v5(app, key) or key] = value
     except FieldValueError as exc:
         raise V5Error(400, exc.code, exc.message) from None
     created, p = app.store.upsert_latest_by_email(match_email, updates, secondary)
@@ -140,8 +139,6 @@ MEMBERSHIP_FIELDS = {"id": "id", "listId": "list_id", "prospectId": "prospect_id
                      "optedOut": "opted_out", "createdAt": "created_at",
                      "updatedAt": "updated_at"}
 DEFAULT_MEMBERSHIP_FIELDS = ["id", "listId", "prospectId", "optedOut"]
-MAX_PAGE = 1000
-DEFAULT_PAGE = 200
 
 
 def _query(req: Incoming) -> dict[str, str]:
@@ -209,48 +206,14 @@ def _membership_create(app: App, req: Incoming) -> Reply:
     return Reply.json(201, _membership_out(mem, fields))
 
 
-def _encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
-
-
-def _decode_token(token: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise V5Error(400, 211, "Page token is invalid.") from None
-    if not raw.startswith("o:") or not raw[2:].isdigit():
-        raise V5Error(400, 211, "Page token is invalid.")
-    return int(raw[2:])
-
-
 def _membership_query(app: App, req: Incoming) -> Reply:
-    q = _query(req)
-    fields = _fields_param(q, required=True)
-    filters: dict[str, int | None] = {}
-    for name in ("listId", "prospectId"):
-        raw = q.get(name)
-        if raw is None:
-            filters[name] = None
-            continue
-        iv = coerce_int(raw)
-        if iv is None:
-            raise _invalid(name, "must be an integer")
-        filters[name] = iv
-    limit = DEFAULT_PAGE
-    if "limit" in q:
-        lv = coerce_int(q["limit"])
-        if lv is None or not 1 <= lv <= MAX_PAGE:
-            raise V5Error(400, 23, "Invalid value specified for limit")
-        limit = lv
-    offset = _decode_token(q["nextPageToken"]) if q.get("nextPageToken") else 0
-    rows = app.store.membership_query(filters["listId"], filters["prospectId"])
-    page = rows[offset:offset + limit]
-    next_token = _encode_token(offset + limit) if offset + limit < len(rows) else None
-    next_url = None
-    if next_token is not None:
-        next_url = f"{app.base_url}{req.path}?nextPageToken={next_token}"
-    return Reply.json(200, {"values": [_membership_out(r, fields) for r in page],
-                            "nextPageToken": next_token, "nextPageUrl": next_url})
+    params = v5_query.parse_params(req.query)
+    fields = _fields_param(params, required=True)
+    try:
+        return v5_query.page_reply(app, req, params, app.store.membership_query(None, None),
+                                   lambda row: _membership_out(row, fields))
+    except v5_query.QueryError as exc:
+        raise V5Error(exc.status, exc.code, exc.message) from None
 
 
 def membership_item(app: App, req: Incoming, m: re.Match[str]) -> Reply:

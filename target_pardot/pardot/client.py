@@ -1,18 +1,27 @@
 """PardotClient: the only module that speaks HTTP to Pardot.
 
-It owns one requests.Session, the auth headers, the process-wide concurrency gate, the
-retry policy and the classification of replies. It knows nothing about Singer.
+A call is one :class:`Call` value passed down three layers, one concern each:
+
+* :meth:`PardotClient.send`: retries transient failures (:func:`should_retry` decides,
+  :func:`retry_wait` says how long; both are pure);
+* ``_send_handling_auth``: replays the call with a fresh token when Pardot refuses one;
+* ``_send_single``: one HTTP request inside ``_slot`` (the concurrency gate, cancellation,
+  the call budget and the in-flight count), then the reply's classification.
+
+It owns one requests.Session, the auth headers and the process-wide gate; the endpoint
+methods (v4 batches, v5 upserts, imports...) are in endpoints.py. It knows nothing about
+Singer.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
-import backoff
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
@@ -28,23 +37,28 @@ from target_pardot.errors import (
     TargetPardotError,
     TokenExpired,
 )
-from target_pardot.pardot.api_version import ApiVersion, v3v4_path
+from target_pardot.pardot.api_version import ApiVersion
 from target_pardot.pardot.auth import TokenProvider, business_unit_hint
+from target_pardot.pardot.call import (
+    Call,
+    Counters,
+    Files,
+    retry_reason,
+    retry_wait,
+    should_retry,
+)
 from target_pardot.pardot.concurrency import AdaptiveLimit
+from target_pardot.pardot.endpoints import Endpoints
 from target_pardot.pardot.limits import MAX_CONCURRENT_REQUESTS
 from target_pardot.pardot.responses import Reply, classify
-from target_pardot.run.stats import RunStats
 from target_pardot.settings import Settings
 
 logger = logging.getLogger("target-pardot")
 
-#: Multipart parts for requests: name -> (filename or None, content, content type).
-Files = Mapping[str, tuple[str | None, bytes | str, str]]
-
 BUSINESS_UNIT_HEADER = "Pardot-Business-Unit-Id"
 _CONNECT_TIMEOUT_CAP = 30.0
-# A token may also expire while other threads use it, so a replay can meet 184 again;
-# only a run of refusals means the credentials cannot work.
+# A token may also expire while other threads use it, so a replay can meet 184 again.
+# Bounded per call; running out is retried later like any transient failure.
 _TOKEN_REFRESHES_PER_CALL = 5
 #: Longest time a timed-out call keeps its slot (see PardotClient._slot_grace).
 SLOT_GRACE_CAP_SECONDS = 60.0
@@ -72,27 +86,29 @@ def _not_sent(exc: requests.RequestException) -> bool:
     return isinstance(reason, NewConnectionError)
 
 
-def _retry_reason(exc: BaseException) -> str:
-    if isinstance(exc, RetryableError):
-        if exc.code is not None:
-            return f"code_{exc.code}"
-        if exc.status is not None:
-            return f"http_{exc.status}"
-    return "connection"
-
-
 class _Expired(NamedTuple):
     """Pardot refused this access token (error 184 or HTTP 401)."""
 
     token: str
 
 
-class PardotClient:
+class _Lease:
+    """A gate slot held by one call: its ticket, and the seconds the slot stays taken
+    after the call ends (0, or the grace after a read timeout)."""
+
+    __slots__ = ("grace", "ticket")
+
+    def __init__(self, ticket: int) -> None:
+        self.ticket = ticket
+        self.grace = 0.0
+
+
+class PardotClient(Endpoints):
     """Sends Pardot calls within the concurrency gate, with retries and token refresh."""
 
-    def __init__(self, settings: Settings, stats: RunStats) -> None:
+    def __init__(self, settings: Settings, counters: Counters) -> None:
         self.settings = settings
-        self.stats = stats
+        self.stats = counters
         self.session = requests.Session()
         pool = max(settings.parallel_tasks, MAX_CONCURRENT_REQUESTS) * 2
         adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool)
@@ -113,13 +129,13 @@ class PardotClient:
         self._pardot_calls = 0
         self._idle = threading.Condition()
         # Which of v3/v4 the account takes; callers send through api_version.run().
-        self.api_version = ApiVersion(settings.api_version, on_change=stats.set_api_version)
+        self.api_version = ApiVersion(settings.api_version, on_change=counters.set_api_version)
         self.auth = TokenProvider(
             settings,
             self.session,
             timeout=self.timeout,
-            on_call=stats.call,
-            on_retry=stats.retry,
+            on_call=counters.call,
+            on_retry=counters.retry,
         )
 
     def close(self) -> None:
@@ -142,6 +158,173 @@ class PardotClient:
         with self._idle:
             return None if limit is None else max(limit - self._pardot_calls, 0)
 
+    def check_credentials(self) -> None:
+        """Fetch a token now, so bad credentials fail before any row is read."""
+        self.auth.token()
+
+    # -- the layers ---------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, str] | None = None,
+        data: str | None = None,
+        json_body: Mapping[str, Any] | None = None,
+        files: Files | None = None,
+        idempotent: bool,
+    ) -> Reply:
+        """Send one call (see :class:`Call` for the arguments)."""
+        call = Call(method, path, endpoint, idempotent, params, data, json_body, files)
+        return self.send(call)
+
+    def send(self, call: Call) -> Reply:
+        """Send with retries. Ambiguous failures of non-idempotent calls are raised at once.
+
+        Raises RetryableError (``ambiguous`` set) for the caller to reroute, RetriesExhausted
+        when transient failures outlast `maximum_retries`, and the other errors of
+        :mod:`target_pardot.errors` unchanged.
+        """
+        settings = self.settings
+        retries_done = 0
+        while True:
+            try:
+                return self._send_handling_auth(call)
+            except RetryableError as exc:
+                if not should_retry(exc, call, retries_done, settings.maximum_retries):
+                    if exc.ambiguous and not call.idempotent:
+                        raise
+                    raise RetriesExhausted(
+                        f"{call.endpoint} still failing after {settings.maximum_retries} "
+                        f"retries ({exc}). Pardot may be degraded; re-run later, or raise "
+                        "'maximum_retries'."
+                    ) from None
+                wait = retry_wait(
+                    retries_done, settings.initial_retry_wait, settings.maximum_retry_wait
+                )
+                retries_done += 1
+                self._log_retry(call, exc, wait, retries_done)
+                time.sleep(wait)
+
+    def _log_retry(self, call: Call, exc: RetryableError, wait: float, retries_done: int) -> None:
+        reason = retry_reason(exc)
+        self.stats.retry(reason)
+        logger.info(
+            "Retrying %s in %.3fs after %s (attempt %d of %d).",
+            call.endpoint,
+            wait,
+            reason,
+            retries_done + 1,
+            self.settings.maximum_retries + 1,
+        )
+
+    def _send_handling_auth(self, call: Call) -> Reply:
+        replay = False
+        for attempt in range(_TOKEN_REFRESHES_PER_CALL + 1):
+            outcome = self._send_single(call, replay=replay)
+            if not isinstance(outcome, _Expired):
+                return outcome
+            if attempt < _TOKEN_REFRESHES_PER_CALL:
+                self.stats.retry("token_refresh")
+                self.auth.refresh(outcome.token)
+                replay = True  # first in line, before other calls use the new token up
+        raise _tokens_kept_expiring()
+
+    def _send_single(self, call: Call, *, replay: bool = False) -> Reply | _Expired:
+        """One request. Returns the token Pardot refused (184/401) instead of raising, so
+        the caller refreshes exactly that token. ``replay``: the call just refreshed the
+        token, and is served first at the gate."""
+        with self._slot(call, first=replay) as lease:
+            ticket = lease.ticket
+            try:
+                # Read the token once the call may go: a thread that waited at the gate
+                # would otherwise send a token that another thread has already replaced.
+                token = self.auth.token()
+                self.stats.call(call.endpoint)
+                response = self.session.request(
+                    call.method,
+                    f"{self.settings.pardot_domain}{call.path}",
+                    params=call.params,
+                    data=call.data,
+                    files=call.files,
+                    json=call.json,
+                    headers=self._headers(call, token),
+                    timeout=self.timeout,
+                )
+            except requests.RequestException as exc:
+                lease.grace = self._slot_grace(exc)
+                # A call that may still run at Pardot is treated like error 66: fewer calls
+                # in flight until Pardot keeps up again.
+                self.gate.feedback(ticket, refused=lease.grace > 0)
+                raise RetryableError(
+                    f"{call.endpoint}: {type(exc).__name__} talking to "
+                    f"{self.settings.pardot_domain}",
+                    ambiguous=not _not_sent(exc),
+                ) from None
+        return self._read_reply(response, ticket, token)
+
+    def _headers(self, call: Call, token: str) -> dict[str, str]:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            BUSINESS_UNIT_HEADER: self.settings.business_unit,
+        }
+        if call.data is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return headers
+
+    def _read_reply(self, response: requests.Response, ticket: int, token: str) -> Reply | _Expired:
+        """Classify the reply, and tell the gate whether Pardot refused it for concurrency."""
+        refused = False
+        try:
+            return classify(response.status_code, response.content)
+        except RateLimited:
+            refused = True
+            raise
+        except TokenExpired:
+            return _Expired(token)
+        except DailyLimitReached as exc:
+            self.halt(exc)
+            raise
+        except BusinessUnitRejected as exc:
+            raise BusinessUnitRejected(f"{exc} {business_unit_hint(self.settings)}") from None
+        finally:
+            self.gate.feedback(ticket, refused=refused)
+
+    @contextmanager
+    def _slot(self, call: Call, *, first: bool = False) -> Iterator[_Lease]:
+        """Hold a gate slot and count the call in flight (and against `max_api_calls`);
+        yields the lease (the gate's ticket, and how long the slot stays taken after the
+        call: see _slot_grace). Raises instead when no new call may start."""
+        lease = _Lease(self.gate.acquire(first=first))
+        try:
+            if self.cancelled():
+                raise CallCancelled(call.endpoint)
+            self._start_call()
+            try:
+                yield lease
+            finally:
+                self._end_call()
+        finally:
+            self._free_slot(lease.grace)
+
+    def _slot_grace(self, exc: requests.RequestException) -> float:
+        """Seconds a failed call keeps its slot. After a read timeout the request reached
+        Pardot, which may still be working on it and counting it among the account's 5
+        calls in flight: the slot stays taken for as long again as the call was given
+        (`maximum_connection_timeout`), at most SLOT_GRACE_CAP_SECONDS. Other failures
+        free it at once."""
+        if isinstance(exc, requests.ReadTimeout):
+            return min(self.timeout[1], SLOT_GRACE_CAP_SECONDS)
+        return 0.0
+
+    def _free_slot(self, grace: float) -> None:
+        if grace > 0:
+            self.gate.release_after(grace)
+        else:
+            self.gate.release()
+
     def _start_call(self) -> None:
         with self._idle:
             if self._halted is not None:
@@ -162,265 +345,3 @@ class PardotClient:
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.notify_all()
-
-    def _slot_grace(self, exc: requests.RequestException) -> float:
-        """Seconds a failed call keeps its slot. After a read timeout the request reached
-        Pardot, which may still be working on it and counting it among the account's 5
-        calls in flight: the slot stays taken for as long again as the call was given
-        (`maximum_connection_timeout`), at most SLOT_GRACE_CAP_SECONDS. Other failures
-        free it at once."""
-        if isinstance(exc, requests.ReadTimeout):
-            return min(self.timeout[1], SLOT_GRACE_CAP_SECONDS)
-        return 0.0
-
-    def _free_slot(self, grace: float) -> None:
-        if grace > 0:
-            self.gate.release_after(grace)
-        else:
-            self.gate.release()
-
-    def check_credentials(self) -> None:
-        """Fetch a token now, so bad credentials fail before any row is read."""
-        self.auth.token()
-
-    # -- public calls -----------------------------------------------------------------
-
-    def prospect_batch(
-        self, operation: str, body: str, *, version: int, idempotent: bool
-    ) -> Reply:
-        return self.request(
-            "POST",
-            v3v4_path(version, "prospect", operation),
-            endpoint=f"prospect/{operation}",
-            params={"format": "json"},
-            data=body,
-            idempotent=idempotent,
-        )
-
-    def v5_upsert_latest_by_email(self, body: Mapping[str, Any]) -> Reply:
-        return self.request(
-            "POST",
-            "/api/v5/objects/prospects/do/upsertLatestByEmail",
-            endpoint="prospect/upsertLatestByEmail",
-            json_body=body,
-            idempotent=True,
-        )
-
-    def list_membership(
-        self, action: str, list_id: int, prospect_id: int, *, version: int,
-        opted_out: bool | None = None,
-    ) -> Reply:  # fmt: skip
-        data = None if opted_out is None else f"opted_out={'true' if opted_out else 'false'}"
-        return self.request(
-            "POST",
-            v3v4_path(version, "listMembership", action)
-            + f"/list_id/{list_id}/prospect_id/{prospect_id}",
-            endpoint=f"listMembership/{action}",
-            params={"format": "json"},
-            data=data,
-            idempotent=True,
-        )
-
-    # -- v5 Import API ------------------------------------------------------------------
-    # Uploads are replayed after an ambiguous failure: a batch applied twice upserts the
-    # same rows twice (matching by id or email, so nothing is duplicated), and an import
-    # created twice leaves one import that is never set Ready and expires unprocessed.
-
-    def import_create(self, settings: Mapping[str, Any], csv: bytes) -> Reply:
-        return self.request(
-            "POST",
-            "/api/v5/imports",
-            endpoint="imports/create",
-            files={
-                "input": (None, json.dumps(dict(settings)), "application/json"),
-                "file": ("prospects.csv", csv, "text/csv"),
-            },
-            idempotent=True,
-        )
-
-    def import_add_batch(self, import_id: int, csv: bytes) -> Reply:
-        return self.request(
-            "POST",
-            f"/api/v5/imports/{import_id}/batches",
-            endpoint="imports/batch",
-            files={"file": ("prospects.csv", csv, "text/csv")},
-            idempotent=True,
-        )
-
-    def import_set_ready(self, import_id: int) -> Reply:
-        return self.request(
-            "PATCH",
-            f"/api/v5/imports/{import_id}",
-            endpoint="imports/update",
-            json_body={"state": "Ready"},
-            idempotent=True,
-        )
-
-    def import_status(self, import_id: int) -> Reply:
-        return self.request(
-            "GET", f"/api/v5/imports/{import_id}", endpoint="imports/read", idempotent=True
-        )
-
-    def import_errors(self, import_id: int) -> Reply:
-        return self.request(
-            "GET",
-            f"/api/v5/imports/{import_id}/errors",
-            endpoint="imports/errors",
-            idempotent=True,
-        )
-
-    # -- machinery --------------------------------------------------------------------
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        endpoint: str,
-        params: Mapping[str, str] | None = None,
-        data: str | None = None,
-        json_body: Mapping[str, Any] | None = None,
-        files: Files | None = None,
-        idempotent: bool,
-    ) -> Reply:
-        """Send with retries. Ambiguous failures of non-idempotent calls are raised at once.
-
-        Raises RetryableError (``ambiguous`` set) for the caller to reroute, RetriesExhausted
-        when transient failures outlast `maximum_retries`, and the other errors of
-        :mod:`target_pardot.errors` unchanged.
-        """
-
-        def give_up(exc: Exception) -> bool:
-            return isinstance(exc, RetryableError) and exc.ambiguous and not idempotent
-
-        def on_backoff(details: Any) -> None:
-            exc = details.get("exception")
-            reason = _retry_reason(exc) if exc is not None else "unknown"
-            self.stats.retry(reason)
-            logger.info(
-                "Retrying %s in %.3fs after %s (attempt %d of %d).",
-                endpoint,
-                details.get("wait", 0.0),
-                reason,
-                details.get("tries", 0) + 1,
-                self.settings.maximum_retries + 1,
-            )
-
-        send = backoff.on_exception(
-            backoff.expo,
-            RetryableError,
-            max_tries=self.settings.maximum_retries + 1,
-            jitter=backoff.full_jitter,
-            giveup=give_up,
-            on_backoff=on_backoff,
-            logger=None,
-            factor=self.settings.initial_retry_wait,
-            max_value=self.settings.maximum_retry_wait,
-        )(self._send_with_token_refresh)
-        try:
-            return send(method, path, endpoint, params, data, json_body, files)
-        except RetryableError as exc:
-            if give_up(exc):
-                raise
-            raise RetriesExhausted(
-                f"{endpoint} still failing after {self.settings.maximum_retries} retries "
-                f"({exc}). Pardot may be degraded; re-run later, or raise 'maximum_retries'."
-            ) from None
-
-    def _send_with_token_refresh(
-        self,
-        method: str,
-        path: str,
-        endpoint: str,
-        params: Mapping[str, str] | None,
-        data: str | None,
-        json_body: Mapping[str, Any] | None,
-        files: Files | None = None,
-    ) -> Reply:
-        replay = False
-        for attempt in range(_TOKEN_REFRESHES_PER_CALL + 1):
-            outcome = self._send_once(
-                method, path, endpoint, params, data, json_body, files, replay=replay
-            )
-            if not isinstance(outcome, _Expired):
-                return outcome
-            if attempt < _TOKEN_REFRESHES_PER_CALL:
-                self.stats.retry("token_refresh")
-                self.auth.refresh(outcome.token)
-                replay = True  # first in line, before other calls use the new token up
-        raise _tokens_kept_expiring()
-
-    def _send_once(
-        self,
-        method: str,
-        path: str,
-        endpoint: str,
-        params: Mapping[str, str] | None,
-        data: str | None,
-        json_body: Mapping[str, Any] | None,
-        files: Files | None = None,
-        *,
-        replay: bool = False,
-    ) -> Reply | _Expired:
-        """One request. Returns the token Pardot refused (184/401) instead of raising, so
-        the caller refreshes exactly that token."""
-        ticket = self.gate.acquire(first=replay)
-        slot_grace = 0.0
-        try:
-            if self.cancelled():
-                raise CallCancelled(endpoint)
-            self._start_call()
-            try:
-                # Read the token once the call may go: a thread that waited at the gate
-                # would otherwise send a token that another thread has already replaced.
-                token = self.auth.token()
-                headers = {
-                    "Authorization": f"Bearer {token}",
-                    BUSINESS_UNIT_HEADER: self.settings.business_unit,
-                }
-                if data is not None:
-                    headers["Content-Type"] = "application/x-www-form-urlencoded"
-                self.stats.call(endpoint)
-                response = self.session.request(
-                    method,
-                    f"{self.settings.pardot_domain}{path}",
-                    params=params,
-                    data=data,
-                    files=files,
-                    json=json_body,
-                    headers=headers,
-                    timeout=self.timeout,
-                )
-            except requests.RequestException as exc:
-                slot_grace = self._slot_grace(exc)
-                # A call that may still run at Pardot is treated like error 66: fewer calls
-                # in flight until Pardot keeps up again.
-                self.gate.feedback(ticket, refused=slot_grace > 0)
-                raise RetryableError(
-                    f"{endpoint}: {type(exc).__name__} talking to {self.settings.pardot_domain}",
-                    ambiguous=not _not_sent(exc),
-                ) from None
-            finally:
-                self._end_call()
-        finally:
-            self._free_slot(slot_grace)
-        try:
-            reply = classify(response.status_code, response.content)
-        except RateLimited:
-            self.gate.feedback(ticket, refused=True)
-            raise
-        except TokenExpired:
-            self.gate.feedback(ticket, refused=False)
-            return _Expired(token)
-        except DailyLimitReached as exc:
-            self.gate.feedback(ticket, refused=False)
-            self.halt(exc)
-            raise
-        except BusinessUnitRejected as exc:
-            self.gate.feedback(ticket, refused=False)
-            raise BusinessUnitRejected(f"{exc} {business_unit_hint(self.settings)}") from None
-        except BaseException:
-            self.gate.feedback(ticket, refused=False)
-            raise
-        self.gate.feedback(ticket, refused=False)
-        return reply

@@ -42,7 +42,8 @@ class IgnoredColumns:
         if named:
             logger.warning(
                 "Stream '%s': columns %s are not Pardot %s fields and are not sent. Rename "
-                "them to a field name, or to a custom field's API name ending in __c.",
+                "them to a field name, or to the API name of one of the account's custom "
+                "fields.",
                 self.stream,
                 ", ".join(repr(c[:80]) for c in sorted(named)),
                 self.object_name,

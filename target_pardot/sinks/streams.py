@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 
 from target_pardot.pardot.limits import MAX_BATCH_ROWS, MAX_CONCURRENT_REQUESTS
+from target_pardot.rows.fields import CustomFields, use_custom_fields
 from target_pardot.rows.payloads import (
     InvalidRow,
     map_record,
@@ -18,8 +20,10 @@ from target_pardot.rows.payloads import (
 )
 from target_pardot.rows.validation import FastRecordValidator
 from target_pardot.run.column_warnings import IgnoredColumns
-from target_pardot.sinks.bulk_import import ImportDelivery
+from target_pardot.run.custom_fields import read_custom_fields
+from target_pardot.sinks.bulk_import import ImportDelivery, check_campaign_available
 from target_pardot.sinks.memberships import MembershipDelivery, PendingMembership
+from target_pardot.sinks.mirror import mirror_for
 from target_pardot.sinks.prospects import PendingRow, ProspectDelivery
 
 MEMBERSHIP_COLUMNS = frozenset({"list_id", "prospect_id", "opted_out"})
@@ -48,29 +52,31 @@ class PardotSink(BatchSink):
         self._position = 0
         self._ignored = IgnoredColumns(stream_name, self.settings.data_object.rstrip("s"))
         self._schema_error: str | None = None
+        #: Rows prepared since the last drain (kept here, not in the SDK's batch context,
+        #: which the SDK logs at DEBUG after every record).
+        self._rows: list[Any] = []
 
     def get_validator(self) -> BaseJSONSchemaValidator | None:
-        return None  # see the class docstring: validation happens in process_record
-
-    def _after_process_record(self, context: dict) -> None:
-        # The SDK logs the whole batch context at DEBUG after every record: with rows
-        # buffered in it, that is quadratic in the batch size and floods the log.
-        return
+        return None  # ours runs in _validate_and_parse, the validator's one seam
 
     def _singer_validate_message(self, record: dict) -> None:
-        # The SDK would end the run on a record missing a key property; such a row is
-        # an invalid row like any other, rejected or skipped in process_record.
+        # Private SDK override. The SDK would end the run on a record missing a key
+        # property: that row and every row after it would not be delivered, even with
+        # skip_invalid_records. It is an invalid row like any other, rejected or skipped
+        # in process_record.
         return
 
     def _make_validator(self) -> FastRecordValidator:
         return FastRecordValidator(self.schema, validate_formats=False)
 
     def _validate_and_parse(self, record: dict) -> dict:
-        """Validate the record as received, for process_record to reject if needed.
-
-        The SDK would also turn date-time strings into datetime objects, which Pardot
-        never needs: values are sent exactly as the tap wrote them.
-        """
+        """The validator's seam: validate the record as received, for process_record to
+        reject if needed. Values are sent exactly as the tap wrote them."""
+        # Private SDK override. The SDK's version passes a row that fails the schema on
+        # after logging a traceback (so it would reach Pardot), and turns date-time
+        # strings into datetime objects, stopping the run at a value it cannot parse:
+        # that row and every row after it would not be delivered, though Pardot takes
+        # the value as written.
         self._schema_error = None
         if self._record_validator is not None:
             try:
@@ -105,7 +111,7 @@ class PardotSink(BatchSink):
     delivery: Any  # each sink sets the delivery path of its object
 
     def process_batch(self, context: dict) -> None:
-        rows = context.get("rows", [])
+        rows, self._rows = self._rows, []
         if rows:
             self.delivery.deliver(rows)
         self.runtime.tracker.emit_ready()
@@ -123,6 +129,11 @@ class ProspectsSink(PardotSink):
 
     def __init__(self, target: Any, stream_name: str, schema: dict, key_properties: Any):
         super().__init__(target, stream_name, schema, key_properties)
+        if self.settings.prospect_operation == "import":  # before any Pardot call
+            check_campaign_available(
+                stream_name, self.schema.get("properties", {}), self.settings.default_campaign_id
+            )
+        self._read_custom_fields()
         self.delivery: ProspectDelivery | ImportDelivery
         if self.settings.prospect_operation == "import":
             self.delivery = ImportDelivery(
@@ -134,6 +145,16 @@ class ProspectsSink(PardotSink):
             self.runtime.closers.append(self.delivery.close)
         else:
             self.delivery = ProspectDelivery(self.runtime)
+
+    def _read_custom_fields(self) -> None:
+        """Once per run, before any row is mapped: one call (none when offline)."""
+        runtime = self.runtime
+        if runtime.custom_fields_read:
+            return
+        runtime.custom_fields_read = True
+        if not self.settings.dry_run_offline:
+            use_custom_fields(read_custom_fields(runtime.client))
+        runtime.closers.append(partial(use_custom_fields, CustomFields()))
 
     def process_record(self, record: dict, context: dict) -> None:
         self._position = self.runtime.tracker.row_received(self.stream_name)
@@ -154,9 +175,7 @@ class ProspectsSink(PardotSink):
             return
         if ignored:
             self.warn_ignored_columns(ignored)
-        context.setdefault("rows", []).append(
-            PendingRow(self.stream_name, self._position, record, row)
-        )
+        self._rows.append(PendingRow(self.stream_name, self._position, record, row))
 
 
 def _guess_key(record: dict[str, Any]) -> str:
@@ -179,6 +198,20 @@ class ListMembershipsSink(PardotSink):
     def __init__(self, target: Any, stream_name: str, schema: dict, key_properties: Any):
         super().__init__(target, stream_name, schema, key_properties)
         self.delivery = MembershipDelivery(self.runtime)
+        self.mirror = (
+            mirror_for(self.runtime, stream_name)
+            if self.settings.list_membership_operation == "mirror"
+            else None
+        )
+
+    def process_batch(self, context: dict) -> None:
+        if self.mirror is None:
+            super().process_batch(context)
+            return
+        # Kept until the stream is complete (end of input or ACTIVATE_VERSION).
+        rows, self._rows = self._rows, []
+        self.mirror.collect(rows)
+        self.runtime.tracker.emit_ready()
 
     def process_record(self, record: dict, context: dict) -> None:
         self._position = self.runtime.tracker.row_received(self.stream_name)
@@ -196,6 +229,4 @@ class ListMembershipsSink(PardotSink):
         extra = [c for c in record if c not in MEMBERSHIP_COLUMNS]
         if extra:
             self.warn_ignored_columns(extra)
-        context.setdefault("rows", []).append(
-            PendingMembership(self.stream_name, self._position, record, row)
-        )
+        self._rows.append(PendingMembership(self.stream_name, self._position, record, row))

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import requests.adapters
 
-from tests.helpers import base_config, record_message, run_cli, run_inprocess, stream_of
+from tests.helpers import base_config, record_message, run_cli, stream_of
 
 # Invalid before any call: the first fails the schema (score is an integer), the second has
 # no key. Rows only Pardot would refuse (a malformed email) cannot show up in a dry run.
@@ -20,14 +20,6 @@ INVALID = [
 
 def people(n: int) -> list[dict[str, Any]]:
     return [{"email": f"dry{i}@example.com", "first_name": "Dry"} for i in range(n)]
-
-
-@pytest.fixture
-def run(capsys, caplog):
-    def runner(config, messages):
-        return run_inprocess(config, messages, capsys, caplog)
-
-    return runner
 
 
 @pytest.fixture
@@ -51,7 +43,8 @@ def test_dry_run_plans_writes_nothing_and_checks_the_credentials_once(emu, run):
                   final_state={"bookmark": 1}),
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr[-2000:]
-    assert emu.counters()["calls_by_endpoint"] == {"oauth/token": 1}
+    # the credentials, and the account's custom fields: reads, no write
+    assert emu.counters()["calls_by_endpoint"] == {"oauth/token": 1, "v5/custom-fields/query": 1}
     assert [(p["email"], p["city"]) for p in emu.prospects()] == [("kept@example.com", "Oslo")]
     summary = result.summary
     assert summary["planned_calls_by_endpoint"] == {
@@ -85,7 +78,7 @@ def test_dry_run_reports_every_invalid_row_and_fails_like_the_real_run(emu, run,
     assert "row 2 of stream 'prospects'" in result.stderr
     assert len(rejected.read_text().splitlines()) == 2
     assert result.summary["planned_rows_by_endpoint"] == {"prospect/batchUpsert": 1}
-    assert set(emu.counters()["calls_by_endpoint"]) == {"oauth/token"}
+    assert set(emu.counters()["calls_by_endpoint"]) == {"oauth/token", "v5/custom-fields/query"}
 
 
 def test_dry_run_skipping_invalid_rows_succeeds(emu, run):

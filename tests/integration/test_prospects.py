@@ -12,7 +12,6 @@ from target_pardot.rows.payloads import batch_body
 from tests.helpers import (
     base_config,
     record_message,
-    run_inprocess,
     schema_message,
     state_message,
     stream_of,
@@ -28,14 +27,6 @@ def people(n: int, start: int = 0, domain: str = "example.com") -> list[dict]:
 
 def calls(emu, endpoint: str) -> int:
     return emu.counters()["calls_by_endpoint"].get(endpoint, 0)
-
-
-@pytest.fixture
-def run(capsys, caplog):
-    def runner(config, messages):
-        return run_inprocess(config, messages, capsys, caplog)
-
-    return runner
 
 
 def test_email_only_rows_are_created_in_batches_of_fifty(emu, run):
@@ -204,7 +195,8 @@ def test_field_names_are_mapped_and_custom_fields_kept(emu, run, caplog):
         "Lee",
         "CTO",
     )
-    assert p["Favorite_Color__c"] == "teal"
+    # The account's custom field favorite_color, matched by its v5 name in any case.
+    assert p["favorite_color__c"] == "teal"
     assert p.get("updated_at") != "2024-01-01"
     assert "updated_at" in result.stderr and "not Pardot" in result.stderr
 
@@ -337,7 +329,7 @@ def test_dry_run_sends_no_write_call(emu, run):
     assert result.exit_code == 0
     assert emu.prospects() == []
     endpoints = emu.counters()["calls_by_endpoint"]
-    assert set(endpoints) <= {"oauth/token"}
+    assert set(endpoints) <= {"oauth/token", "v5/custom-fields/query"}  # reads only
     assert result.summary["planned_calls_by_endpoint"] == {
         "prospect/batchUpdate": 1,
         "prospect/batchUpsert": 1,
@@ -464,7 +456,10 @@ def test_wrong_business_unit_fails_fast(emu, run):
     )
     assert result.exit_code == 2
     assert "business_unit" in result.stderr
-    assert emu.counters()["calls_by_endpoint"].get("prospect/batchUpsert") == 1
+    # The run's first Pardot call (reading the custom fields) already stops it.
+    calls = emu.counters()["calls_by_endpoint"]
+    assert calls.get("v5/custom-fields/query") == 1
+    assert "prospect/batchUpsert" not in calls
 
 
 def test_requests_carry_token_in_header_only(emu, run):
