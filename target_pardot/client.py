@@ -25,6 +25,7 @@ from target_pardot.errors import (
     CallBudgetReached,
     CallCancelled,
     DailyLimitReached,
+    DailyQuotaReserved,
     RateLimited,
     RetriesExhausted,
     RetryableError,
@@ -32,6 +33,13 @@ from target_pardot.errors import (
     TokenExpired,
 )
 from target_pardot.limits import MAX_CONCURRENT_REQUESTS
+from target_pardot.quota import (
+    REQUEST_HEADER,
+    REQUEST_HEADER_VALUE,
+    describe_usage,
+    reserve_exceeded,
+    usage_figure,
+)
 from target_pardot.responses import Reply, classify
 from target_pardot.settings import Settings
 from target_pardot.stats import RunStats
@@ -137,6 +145,15 @@ class PardotClient:
                     "other integrations."
                 )
                 raise self._halted
+            reserve = self.settings.daily_quota_reserve
+            usage = self.stats.quota.latest
+            if reserve_exceeded(usage, reserve, self._in_flight):
+                self._halted = DailyQuotaReserved(
+                    f"The account has used {usage_figure(usage)} daily "
+                    f"API calls; one more could eat into the {reserve} left to other "
+                    "integrations ('daily_quota_reserve'), so the run stops here."
+                )
+                raise self._halted
             self._pardot_calls += 1
             self._in_flight += 1
 
@@ -145,6 +162,12 @@ class PardotClient:
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.notify_all()
+
+    def _observe_quota(self, headers: Mapping[str, str]) -> None:
+        """Note the account's daily usage from a reply (x-api-usage); never fails a call."""
+        usage = self.stats.quota.observe(headers)
+        if usage is not None and self.stats.quota.first is usage:
+            logger.info("%s at the start of this run.", describe_usage(usage))
 
     def check_credentials(self) -> None:
         """Fetch a token now, so bad credentials fail before any row is read."""
@@ -339,6 +362,7 @@ class PardotClient:
                 headers = {
                     "Authorization": f"Bearer {token}",
                     BUSINESS_UNIT_HEADER: self.settings.business_unit,
+                    REQUEST_HEADER: REQUEST_HEADER_VALUE,
                 }
                 if data is not None:
                     headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -363,6 +387,7 @@ class PardotClient:
                 self._end_call()
         finally:
             self.gate.release()
+        self._observe_quota(response.headers)
         try:
             reply = classify(response.status_code, response.content)
         except RateLimited:

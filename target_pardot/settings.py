@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from target_pardot.errors import ConfigError
+from target_pardot.jwt_bearer import load_rsa_key, read_private_key_text
 from target_pardot.limits import (
     BUSINESS_UNIT_LENGTH,
     BUSINESS_UNIT_PREFIX,
@@ -34,7 +35,7 @@ DATA_OBJECTS = ("prospects", "list_memberships")
 PROSPECT_OPERATIONS = ("sync", "update", "import")
 PROSPECT_LIST_OPERATIONS = ("add", "remove")
 LIST_MEMBERSHIP_OPERATIONS = ("upsert", "delete")
-AUTH_FLOWS = ("refresh_token", "client_credentials")
+AUTH_FLOWS = ("refresh_token", "client_credentials", "jwt_bearer")
 #: Salesforce's shared login hosts, which do not serve the client credentials flow [doc].
 GENERIC_LOGIN_HOSTS = frozenset({"login.salesforce.com", "test.salesforce.com"})
 
@@ -73,11 +74,20 @@ class Settings:
     max_api_calls: int | None = None
     dry_run_offline: bool = False
     progress_interval_seconds: float = 10.0
+    username: str = ""
+    private_key: str = field(default="", repr=False)
+    private_key_path: str | None = None
+    daily_quota_reserve: int = 0
 
     @property
     def secrets(self) -> tuple[str, ...]:
         """Every configured secret, for the log redaction filter."""
-        return tuple(s for s in (self.client_secret, self.refresh_token) if s)
+        key_lines = tuple(
+            line.strip() for line in self.private_key.splitlines() if len(line.strip()) > 16
+        )
+        return tuple(
+            s for s in (self.client_secret, self.refresh_token, self.private_key, *key_lines) if s
+        )
 
 
 def _choice(config: Mapping[str, Any], name: str, choices: tuple[str, ...], default: str) -> str:
@@ -229,10 +239,16 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
     sandbox = _boolean(config, "sandbox", False)
     auth_flow = _choice(config, "auth_flow", AUTH_FLOWS, "refresh_token")
     client_id = _required_text(config, "client_id")
-    client_secret = _required_text(config, "client_secret")
+    # The JWT bearer flow signs with a key instead of sending the consumer secret.
+    client_secret = (
+        str(config.get("client_secret") or "").strip()
+        if auth_flow == "jwt_bearer"
+        else _required_text(config, "client_secret")
+    )
     refresh_token = str(config.get("refresh_token") or "").strip()
     if auth_flow == "refresh_token" and not refresh_token:
         raise ConfigError("Setting 'refresh_token' is required when auth_flow is 'refresh_token'.")
+    jwt_settings = _jwt_settings(config) if auth_flow == "jwt_bearer" else {}
     login_default = SANDBOX_LOGIN_URL if sandbox else PRODUCTION_LOGIN_URL
     domain_default = DEMO_PARDOT_DOMAIN if sandbox else PRODUCTION_PARDOT_DOMAIN
     rejected_path = config.get("rejected_records_path")
@@ -294,7 +310,20 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         progress_interval_seconds=_number(
             config, "progress_interval_seconds", 10, minimum=0, integer=False
         ),
+        daily_quota_reserve=int(
+            _number(config, "daily_quota_reserve", 0, minimum=0, integer=True)
+        ),
+        **jwt_settings,
     )
+
+
+def _jwt_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """username and the RSA key, checked now so a bad key fails before any row is read."""
+    username = _required_text(config, "username")
+    path = str(config.get("private_key_path") or "").strip() or None
+    pem, source = read_private_key_text(str(config.get("private_key") or ""), path)
+    load_rsa_key(pem, source)
+    return {"username": username, "private_key": pem, "private_key_path": path}
 
 
 def _optional_count(config: Mapping[str, Any], name: str) -> int | None:

@@ -8,6 +8,8 @@ import time
 from collections import Counter
 from typing import Any
 
+from target_pardot.quota import QuotaWatch, usage_figure
+
 
 class RunStats:
     """Everything the run summary reports. Every method is safe from any thread."""
@@ -21,6 +23,8 @@ class RunStats:
         self.retries: Counter[str] = Counter()
         self.planned_calls: Counter[str] = Counter()
         self.planned_rows: Counter[str] = Counter()
+        #: The account's daily usage as Pardot reports it (x-api-usage), first and latest.
+        self.quota = QuotaWatch()
 
     def add(self, name: str, amount: int = 1) -> None:
         if amount:
@@ -72,6 +76,8 @@ class RunStats:
                 "retries_by_reason": dict(sorted(self.retries.items())),
                 "planned_calls_by_endpoint": dict(sorted(self.planned_calls.items())),
                 "planned_rows_by_endpoint": dict(sorted(self.planned_rows.items())),
+                "daily_api_calls_used_at_start": usage_figure(self.quota.first),
+                "daily_api_calls_used_at_end": usage_figure(self.quota.latest),
                 "wall_seconds": round(elapsed, 3),
                 "rows_per_second": round(received / elapsed, 1),
             }
@@ -101,6 +107,8 @@ def render_summary(summary: dict[str, Any]) -> str:
         (f"  dry run, would call {k}", f"{v} times, {summary['planned_rows_by_endpoint'][k]} rows")
         for k, v in summary["planned_calls_by_endpoint"].items()
     ]
+    rows.append(("daily API calls used, start", str(summary["daily_api_calls_used_at_start"])))
+    rows.append(("daily API calls used, end", str(summary["daily_api_calls_used_at_end"])))
     rows.append(("wall time (s)", f"{summary['wall_seconds']:.2f}"))
     rows.append(("rows/s", f"{summary['rows_per_second']:.1f}"))
     width = max(len(k) for k, _ in rows)

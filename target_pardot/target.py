@@ -51,8 +51,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Consumer key of the Salesforce connected app.",
     ),
     th.Property(
-        "client_secret", th.StringType, required=True, secret=True,
-        description="Consumer secret of the Salesforce connected app.",
+        "client_secret", th.StringType, secret=True,
+        description="Consumer secret of the Salesforce connected app (required, except with "
+        "auth_flow jwt_bearer).",
     ),
     th.Property(
         "refresh_token", th.StringType, secret=True,
@@ -61,9 +62,25 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "auth_flow", th.StringType, default="refresh_token",
-        allowed_values=["refresh_token", "client_credentials"],
-        description="OAuth grant: refresh_token, or client_credentials (client id and secret "
-        "only; login_url must then be the org's My Domain URL).",
+        allowed_values=["refresh_token", "client_credentials", "jwt_bearer"],
+        description="OAuth grant: refresh_token, client_credentials (client id and secret "
+        "only; login_url must then be the org's My Domain URL), or jwt_bearer (client id, "
+        "username and an RSA private key; no secret, no refresh token).",
+    ),
+    th.Property(
+        "username", th.StringType,
+        description="auth_flow jwt_bearer: the Salesforce username the integration runs as "
+        "(the assertion's subject).",
+    ),
+    th.Property(
+        "private_key", th.StringType, secret=True,
+        description="auth_flow jwt_bearer: the RSA private key (PEM) whose certificate is "
+        "uploaded to the connected app.",
+    ),
+    th.Property(
+        "private_key_path", th.StringType,
+        description="auth_flow jwt_bearer: a file holding the PEM private key, instead of "
+        "private_key.",
     ),
     th.Property(
         "login_url", th.StringType,
@@ -195,6 +212,12 @@ CONFIG_SCHEMA = th.PropertiesList(
         "max_api_calls", th.IntegerType,
         description="Stop cleanly after this many Pardot API calls in one run, leaving the "
         "rest of the daily quota to other integrations. Unlimited when unset.",
+    ),
+    th.Property(
+        "daily_quota_reserve", th.IntegerType, default=0,
+        description="Daily API calls to leave to other integrations of the account: the run "
+        "stops cleanly (exit 3, true STATE) before the usage Pardot reports (x-api-usage) "
+        "would pass the daily maximum minus this many. 0: run to the limit.",
     ),
 ).to_dict()  # fmt: skip
 
