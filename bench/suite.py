@@ -22,7 +22,7 @@ from bench.harness import (
     run_target,
     target_config,
 )
-from target_pardot.limits import MAX_BATCH_ROWS, MAX_CONCURRENT_REQUESTS
+from target_pardot.pardot.limits import MAX_BATCH_ROWS, MAX_CONCURRENT_REQUESTS
 
 
 @dataclass(frozen=True)

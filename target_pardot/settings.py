@@ -16,8 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from target_pardot.errors import ConfigError
-from target_pardot.jwt_bearer import load_rsa_key, read_private_key_text
-from target_pardot.limits import (
+from target_pardot.pardot.jwt_bearer import load_rsa_key, read_private_key_text
+from target_pardot.pardot.limits import (
     BUSINESS_UNIT_LENGTH,
     BUSINESS_UNIT_PREFIX,
     DEFAULT_MAX_PAYLOAD,

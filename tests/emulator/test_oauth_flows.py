@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import requests
 
-from target_pardot.emulator import PardotEmulator
+from pardot_emulator import PardotEmulator
 from tests.keys import rsa_key_pair
 
 from .conftest import BU, get_token

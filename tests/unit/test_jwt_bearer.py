@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from target_pardot.errors import ConfigError
-from target_pardot.jwt_bearer import (
+from target_pardot.pardot.jwt_bearer import (
     JWT_BEARER_GRANT,
     build_assertion,
     explain_refusal,

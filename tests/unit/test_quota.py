@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from target_pardot.quota import (
+from target_pardot.pardot.quota import (
     ApiUsage,
     QuotaWatch,
     describe_usage,

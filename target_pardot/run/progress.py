@@ -17,8 +17,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from target_pardot.quota import describe_usage
-from target_pardot.stats import RunStats
+from target_pardot.pardot.quota import describe_usage
+from target_pardot.run.stats import RunStats
 
 logger = logging.getLogger("target-pardot")
 

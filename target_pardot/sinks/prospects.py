@@ -14,10 +14,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from target_pardot.delivery_base import RuntimeDelivery
 from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
-from target_pardot.ledger import PROSPECTS, prospect_fingerprint
-from target_pardot.payloads import (
+from target_pardot.pardot.responses import (
+    CODE_CONFLICTING_UPDATE,
+    CODE_UNABLE_TO_SAVE,
+    batch_row_errors,
+    row_error_code,
+)
+from target_pardot.rows.payloads import (
     QUOTED_COMMA_SIZE,
     ROUTE_V4,
     ROUTE_V5,
@@ -30,13 +34,9 @@ from target_pardot.payloads import (
     v4_element,
     v5_upsert_body,
 )
-from target_pardot.responses import (
-    CODE_CONFLICTING_UPDATE,
-    CODE_UNABLE_TO_SAVE,
-    batch_row_errors,
-    row_error_code,
-)
-from target_pardot.runtime import Runtime
+from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint
+from target_pardot.run.runtime import Runtime
+from target_pardot.sinks.base import RuntimeDelivery
 
 logger = logging.getLogger("target-pardot")
 

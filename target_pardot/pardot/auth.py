@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 import requests
 
-from target_pardot import jwt_bearer
 from target_pardot.errors import AuthFailed, RetryableError
+from target_pardot.pardot import jwt_bearer
+from target_pardot.pardot.responses import parse_body
 from target_pardot.redact import REDACTOR
-from target_pardot.responses import parse_body
 from target_pardot.settings import (
     DEMO_PARDOT_DOMAIN,
     PRODUCTION_PARDOT_DOMAIN,

@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from target_pardot.quota import QuotaWatch, usage_figure
+from target_pardot.pardot.quota import QuotaWatch, usage_figure
 
 
 class RunStats:
