@@ -103,6 +103,7 @@ class PardotClient:
         # including retries already waiting in a backoff.
         self._halted: TargetPardotError | None = None
         self._in_flight = 0
+        self._usage_reported = False
         self._pardot_calls = 0
         self._idle = threading.Condition()
         self.auth = TokenProvider(
@@ -163,11 +164,14 @@ class PardotClient:
             if self._in_flight == 0:
                 self._idle.notify_all()
 
-    def _observe_quota(self, headers: Mapping[str, str]) -> None:
-        """Note the account's daily usage from a reply (x-api-usage); never fails a call."""
-        usage = self.stats.quota.observe(headers)
-        if usage is not None and self.stats.quota.first is usage:
-            logger.info("%s at the start of this run.", describe_usage(usage))
+    def _report_first_usage(self) -> None:
+        """Log the account's daily usage once, from the first reply that carried it."""
+        usage = self.stats.quota.first
+        with self._idle:
+            if usage is None or self._usage_reported:
+                return
+            self._usage_reported = True
+        logger.info("%s at the start of this run.", describe_usage(usage))
 
     def check_credentials(self) -> None:
         """Fetch a token now, so bad credentials fail before any row is read."""
@@ -377,6 +381,10 @@ class PardotClient:
                     headers=headers,
                     timeout=self.timeout,
                 )
+                # Read while the call still counts as in flight, so that the reserve
+                # check of another thread never misses this call (x-api-usage; never
+                # fails a call).
+                self.stats.quota.observe(response.headers)
             except requests.RequestException as exc:
                 self.gate.feedback(ticket, refused=False)
                 raise RetryableError(
@@ -387,7 +395,6 @@ class PardotClient:
                 self._end_call()
         finally:
             self.gate.release()
-        self._observe_quota(response.headers)
         try:
             reply = classify(response.status_code, response.content)
         except RateLimited:
@@ -407,4 +414,5 @@ class PardotClient:
             self.gate.feedback(ticket, refused=False)
             raise
         self.gate.feedback(ticket, refused=False)
+        self._report_first_usage()
         return reply

@@ -101,11 +101,12 @@ def test_daily_quota_reserve_stops_with_a_true_state_and_a_rerun_finishes(emu, t
 def test_the_reserve_holds_with_parallel_calls(emu, tmp_path):
     records = updates(emu, 1_000)
     emu.configure(daily_limit=1_000, others_daily_calls=900, latency_ms=20)
-    config = base_config(emu, daily_quota_reserve=80, parallel_tasks=5)
+    # 20 calls needed; 1000 - 90 = 910 allows at most 10.
+    config = base_config(emu, daily_quota_reserve=90, parallel_tasks=5)
     result = run_cli(config, with_states(records, every=50), tmp_path)
     assert result.exit_code == 3, result.stderr[-3000:]
-    # Never past 1000 - 80 = 920 by the emulator's own count.
-    assert emu.counters()["daily_calls_used"] <= 20
+    # Never past 910 by the emulator's own count, though five calls run at once.
+    assert 5 <= emu.counters()["daily_calls_used"] <= 10
     assert "122" not in emu.counters()["errors_by_code"]
     upto = result.states[-1]["upto"] if result.states else 0
     companies = {p["id"]: p["company"] for p in emu.prospects()}
