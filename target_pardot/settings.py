@@ -78,6 +78,8 @@ class Settings:
     private_key: str = field(default="", repr=False)
     private_key_path: str | None = None
     daily_quota_reserve: int = 0
+    #: "auto", "4" or "3": the v3/v4 API version (see target_pardot.pardot.api_version).
+    api_version: str = "auto"
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -88,6 +90,10 @@ class Settings:
         return tuple(
             s for s in (self.client_secret, self.refresh_token, self.private_key, *key_lines) if s
         )
+
+
+#: v3 for accounts with AMPSEA off, v4 with it on; auto follows Pardot's errors 88/89.
+API_VERSIONS = ("auto", "4", "3")
 
 
 def _choice(config: Mapping[str, Any], name: str, choices: tuple[str, ...], default: str) -> str:
@@ -313,6 +319,7 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         daily_quota_reserve=int(
             _number(config, "daily_quota_reserve", 0, minimum=0, integer=True)
         ),
+        api_version=_choice(config, "api_version", API_VERSIONS, "auto"),
         **jwt_settings,
     )
 

@@ -25,6 +25,12 @@ class RunStats:
         self.planned_rows: Counter[str] = Counter()
         #: The account's daily usage as Pardot reports it (x-api-usage), first and latest.
         self.quota = QuotaWatch()
+        #: The v3/v4 API version prospect and membership calls use now ("v4", "v3").
+        self.api_version = "v4"
+
+    def set_api_version(self, version: int) -> None:
+        with self._lock:
+            self.api_version = f"v{version}"
 
     def add(self, name: str, amount: int = 1) -> None:
         if amount:
@@ -60,6 +66,7 @@ class RunStats:
             received = self.counts["rows_received"]
             return {
                 "outcome": outcome,
+                "api_version": self.api_version,
                 "rows_received": received,
                 "rows_sent": self.counts["rows_sent"],
                 "rows_unchanged": self.counts["unchanged"],
@@ -88,6 +95,7 @@ def render_summary(summary: dict[str, Any]) -> str:
     lines = [f"run summary: {json.dumps(summary, separators=(',', ':'))}", ""]
     rows: list[tuple[str, str]] = [
         ("outcome", str(summary["outcome"])),
+        ("API version (prospects, memberships)", str(summary["api_version"])),
         ("rows received", str(summary["rows_received"])),
         ("rows sent", str(summary["rows_sent"])),
         ("rows unchanged (skip_unchanged)", str(summary["rows_unchanged"])),

@@ -34,6 +34,8 @@ from target_pardot.rows.payloads import (
     v4_element,
     v5_upsert_body,
 )
+from target_pardot.rows.v3 import FID_NEEDS_V4, v3_calls, v3_row_errors
+from target_pardot.run.key_order import KeyOrder, prospect_identity
 from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint
 from target_pardot.run.runtime import Runtime
 from target_pardot.sinks.base import RuntimeDelivery
@@ -114,6 +116,7 @@ class ProspectDelivery(RuntimeDelivery):
             settings.prospect_lists, add=settings.prospect_list_operation == "add"
         )
         self._warned_split = False
+        self.order = KeyOrder()
         self._v5_rows = 0
 
     # -- entry point ------------------------------------------------------------------
@@ -129,8 +132,11 @@ class ProspectDelivery(RuntimeDelivery):
                 key_of=_prospect_key,
                 fingerprint_of=lambda p: prospect_fingerprint(p.row, self.flags),
             )
-        v4_items = [self._item(p) for p in rows if p.row.route == ROUTE_V4]
-        v5_rows = [p for p in rows if p.row.route == ROUTE_V5]
+        if self._email_rows_in_batches():
+            v4_items, v5_rows = [self._item(p) for p in rows], []
+        else:
+            v4_items = [self._item(p) for p in rows if p.row.route == ROUTE_V4]
+            v5_rows = [p for p in rows if p.row.route == ROUTE_V5]
         self._count_v5(len(v5_rows))
         if self.settings.dry_run:
             self._plan_only(v4_items, v5_rows)
@@ -138,11 +144,30 @@ class ProspectDelivery(RuntimeDelivery):
                 self._settle(pending)
             return
         for batch in self._batches(v4_items):
-            self.sender.submit(partial(self._send_v4, batch))
+            keys = [prospect_identity(item.element) for item in batch]
+            self.sender.submit(self.order.in_order(keys, partial(self._send_v4, batch)))
         if v5_rows:
             upserted = _Upserted(len(v5_rows), self._apply_lists_by_id) if self.flags else None
             for pending in v5_rows:
                 self.sender.submit(partial(self._upsert, pending, upserted))
+
+    def _email_rows_in_batches(self) -> bool:
+        """Whether upsert_by_email rows go in batch calls rather than v5 calls.
+
+        On a v3 account (AMPSEA off) email identifies the prospect, so an email-only batch
+        row is a true upsert: 50 rows per call and never a duplicate. A v5 call there
+        could even create a second prospect for a case variant of a stored email (v5
+        matches case-sensitively). While the version is not known yet, these rows are
+        sent as v3 batches first: error 88 says the account takes v4, and they then go
+        through v5 after all (see _send_batch).
+        """
+        if not self.settings.upsert_by_email:
+            return False
+        api = self.client.api_version
+        if self.settings.dry_run or api.known:
+            return api.current == 3
+        api.prefer(3)
+        return True
 
     def _item(self, pending: PendingRow) -> _Item:
         row = pending.row
@@ -183,7 +208,28 @@ class ProspectDelivery(RuntimeDelivery):
     # -- v4 batches -------------------------------------------------------------------
 
     def _send_v4(self, batch: list[_Item], operation: str | None = None) -> None:
+        """Send one batch in the run's v3/v4 version (again in the other one if Pardot
+        answers error 88 or 89)."""
         operation = operation or self.operation
+        self.client.api_version.run(partial(self._send_batch, batch, operation))
+
+    def _send_batch(self, batch: list[_Item], operation: str, version: int) -> None:
+        if version == 3:
+            self._send_v3(batch, operation)
+            return
+        by_email = [i for i in batch if i.pending.row.route == ROUTE_V5 and not i.lists_only]
+        rest = [i for i in batch if i.pending.row.route != ROUTE_V5 or i.lists_only]
+        if rest:
+            self._send_v4_batch(rest, operation)
+        if by_email:
+            # upsert_by_email rows tried in v3 first, on an account that takes v4: one v5
+            # call each, never a v4 batch (which would create them again).
+            self._count_v5(len(by_email))
+            upserted = _Upserted(len(by_email), self._apply_lists_by_id) if self.flags else None
+            for item in by_email:
+                self.sender.submit_followup(partial(self._upsert, item.pending, upserted))
+
+    def _send_v4_batch(self, batch: list[_Item], operation: str) -> None:
         body = batch_body_from_json([item.text for item in batch])
         # On AMPSEA accounts an email-only row always creates a prospect: sending it twice
         # creates two. Such a batch is not replayed blindly after an ambiguous failure.
@@ -191,14 +237,38 @@ class ProspectDelivery(RuntimeDelivery):
             "id" in item.element or "fid" in item.element for item in batch
         )
         try:
-            reply = self.client.v4_batch(operation, body, idempotent=idempotent)
+            reply = self.client.prospect_batch(operation, body, version=4, idempotent=idempotent)
         except PayloadTooLarge as exc:
             self._split(batch, operation, exc)
             return
         except RetryableError as exc:
             self._reroute_after_ambiguous_failure(batch, exc)
             return
-        errors = batch_row_errors(reply.body)
+        self._settle_reply(batch, operation, batch_row_errors(reply.body), reply.status)
+
+    def _send_v3(self, batch: list[_Item], operation: str) -> None:
+        """v3 batches: keyed by id or email. Email identifies the prospect on these
+        accounts, so every v3 batch is safe to repeat: after an ambiguous failure the
+        client sends it again as it is, never through v5."""
+        keyless, calls = v3_calls(batch, lambda item: item.element)
+        for item in keyless:
+            self._reject(item.pending, "fid_needs_v4", FID_NEEDS_V4, "fid_needs_v4")
+        for part, identifiers, body in calls:
+            try:
+                reply = self.client.prospect_batch(operation, body, version=3, idempotent=True)
+            except PayloadTooLarge as exc:
+                self._split(part, operation, exc)
+                continue
+            errors, unmatched = v3_row_errors(reply.body, identifiers)
+            if unmatched:
+                logger.warning("Pardot reported errors for unknown rows: %s", unmatched[:5])
+            self._settle_reply(part, operation, errors, reply.status)
+
+    def _settle_reply(
+        self, batch: list[_Item], operation: str, errors: dict[int, str], status: int
+    ) -> None:
+        """Count, record and settle the rows of a batch reply; send rows with a
+        transient per-row error again."""
         retry_later: list[_Item] = []
         accepted: list[_Item] = []
         for index, item in enumerate(batch):
@@ -214,7 +284,7 @@ class ProspectDelivery(RuntimeDelivery):
         self.record_accepted([item.pending for item in accepted], PROSPECTS, _prospect_key)
         delivered = sum(1 for item in accepted if not item.lists_only)
         self.stats.add("rows_sent", delivered)
-        self.stats.add("updated" if reply.status == 200 else "created_or_updated", delivered)
+        self.stats.add("updated" if status == 200 else "created_or_updated", delivered)
         # Emit STATE as soon as it is covered, not only when the whole drain is over, so
         # an interrupted run resumes as close as possible to where it stopped.
         self.tracker.emit_ready()
