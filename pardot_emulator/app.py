@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import imports, v3, v4, v5
+from . import customfields, imports, v3, v4, v5
 from .auth import TokenBook, token_grant
 from .config import (
     SettingError,
@@ -97,6 +97,10 @@ ROUTES: tuple[Route, ...] = (
            {"POST": ("imports/batch", imports.import_batches)}),
     _route(r"^/api/v5/imports/(\d+)/errors$", "v5",
            {"GET": ("imports/errors", imports.import_errors)}),
+    _route(r"^/api/v5/objects/custom-fields$", "v5",
+           {"GET": ("v5/custom-fields/query", customfields.v5_query)}),
+    _route(r"^/api/customField/version/([34])/do/query/?$", "v4",
+           dict.fromkeys(_V4_GET_POST, ("customField/query", customfields.v4_query))),
 )
 
 _PREFIX_ROUTES: dict[str, tuple[Route, ...]] = {
@@ -105,6 +109,8 @@ _PREFIX_ROUTES: dict[str, tuple[Route, ...]] = {
     "/api/v5/objects/prospects/": ROUTES[4:5],
     "/api/v5/objects/list-memberships": ROUTES[5:7],
     "/api/v5/imports": ROUTES[7:11],
+    "/api/v5/objects/custom-fields": ROUTES[11:12],
+    "/api/customField/": ROUTES[12:13],
 }
 
 
@@ -359,6 +365,8 @@ class App:
         try:
             if name == "state" and req.method == "GET":
                 return Reply.json(200, self.state())
+            if name.startswith(imports.ERROR_FILE_PREFIX) and req.method == "GET":
+                return imports.error_file(self, name[len(imports.ERROR_FILE_PREFIX):])
             if name == "health" and req.method == "GET":
                 return Reply.json(200, {"ok": True})
             if name == "config" and req.method == "GET":

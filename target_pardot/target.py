@@ -228,6 +228,11 @@ CONFIG_SCHEMA = th.PropertiesList(
         "stops cleanly (exit 3, true STATE) before the usage Pardot reports (x-api-usage) "
         "would pass the daily maximum minus this many. 0: run to the limit.",
     ),
+    th.Property(
+        "default_campaign_id", th.IntegerType,
+        description="For bulk imports: the campaignId of prospects an import creates when "
+        "the row has no campaign_id (Pardot requires one).",
+    ),
 ).to_dict()  # fmt: skip
 
 
