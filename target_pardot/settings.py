@@ -35,7 +35,7 @@ DEMO_PARDOT_DOMAIN = "https://pi.demo.pardot.com"
 DATA_OBJECTS = ("prospects", "list_memberships")
 PROSPECT_OPERATIONS = ("sync", "update", "import")
 PROSPECT_LIST_OPERATIONS = ("add", "remove")
-LIST_MEMBERSHIP_OPERATIONS = ("upsert", "delete")
+LIST_MEMBERSHIP_OPERATIONS = ("upsert", "delete", "mirror")
 AUTH_FLOWS = ("refresh_token", "client_credentials", "jwt_bearer")
 #: Salesforce's shared login hosts, which do not serve the client credentials flow [doc].
 GENERIC_LOGIN_HOSTS = frozenset({"login.salesforce.com", "test.salesforce.com"})
@@ -81,6 +81,7 @@ class Settings:
     private_key: str = field(default="", repr=False)
     private_key_path: str | None = None
     daily_quota_reserve: int = 0
+    mirror_max_removal_percent: float = 20.0
     #: "auto", "4" or "3": the v3/v4 API version (see target_pardot.pardot.api_version).
     api_version: str = "auto"
 
@@ -323,6 +324,7 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         daily_quota_reserve=int(
             _number(config, "daily_quota_reserve", 0, minimum=0, integer=True)
         ),
+        mirror_max_removal_percent=_percent(config, "mirror_max_removal_percent", 20),
         api_version=_choice(config, "api_version", API_VERSIONS, "auto"),
         **jwt_settings,
     )
@@ -335,6 +337,13 @@ def _jwt_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     pem, source = read_private_key_text(str(config.get("private_key") or ""), path)
     load_rsa_key(pem, source)
     return {"username": username, "private_key": pem, "private_key_path": path}
+
+
+def _percent(config: Mapping[str, Any], name: str, default: float) -> float:
+    value = _number(config, name, default, minimum=0, integer=False)
+    if value > 100:
+        raise ConfigError(f"Setting '{name}' is {value:g}; it must be between 0 and 100.")
+    return value
 
 
 def _optional_count(config: Mapping[str, Any], name: str) -> int | None:

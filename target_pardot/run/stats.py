@@ -10,6 +10,8 @@ from typing import Any
 
 from target_pardot.pardot.quota import QuotaWatch, usage_figure
 
+MIRROR_FIGURES = ("size_before", "added", "removed", "unchanged")
+
 
 class RunStats:
     """Everything the run summary reports. Every method is safe from any thread."""
@@ -25,6 +27,8 @@ class RunStats:
         self.planned_rows: Counter[str] = Counter()
         #: The account's daily usage as Pardot reports it (x-api-usage), first and latest.
         self.quota = QuotaWatch()
+        #: list id -> size_before, added, removed, unchanged (list_membership_operation mirror)
+        self.mirror_lists: dict[int, Counter[str]] = {}
         #: The v3/v4 API version prospect and membership calls use now ("v4", "v3").
         self.api_version = "v4"
 
@@ -50,6 +54,11 @@ class RunStats:
         with self._lock:
             self.planned_calls[endpoint] += 1
             self.planned_rows[endpoint] += rows
+
+    def mirror(self, list_id: int, **amounts: int) -> None:
+        """Add to one mirrored list's figures (size_before, added, removed, unchanged)."""
+        with self._lock:
+            self.mirror_lists.setdefault(list_id, Counter()).update(amounts)
 
     def retry(self, reason: str) -> None:
         with self._lock:
@@ -85,6 +94,10 @@ class RunStats:
                 "planned_rows_by_endpoint": dict(sorted(self.planned_rows.items())),
                 "daily_api_calls_used_at_start": usage_figure(self.quota.first),
                 "daily_api_calls_used_at_end": usage_figure(self.quota.latest),
+                "mirror_lists": {
+                    str(list_id): {key: counts[key] for key in MIRROR_FIGURES}
+                    for list_id, counts in sorted(self.mirror_lists.items())
+                },
                 "wall_seconds": round(elapsed, 3),
                 "rows_per_second": round(received / elapsed, 1),
             }
@@ -114,6 +127,11 @@ def render_summary(summary: dict[str, Any]) -> str:
     rows += [
         (f"  dry run, would call {k}", f"{v} times, {summary['planned_rows_by_endpoint'][k]} rows")
         for k, v in summary["planned_calls_by_endpoint"].items()
+    ]
+    rows += [
+        (f"  mirror list {list_id}", ", ".join(f"{figures[k]} {k.replace('_', ' ')}"
+                                               for k in MIRROR_FIGURES))
+        for list_id, figures in summary.get("mirror_lists", {}).items()
     ]
     rows.append(("daily API calls used, start", str(summary["daily_api_calls_used_at_start"])))
     rows.append(("daily API calls used, end", str(summary["daily_api_calls_used_at_end"])))
