@@ -23,7 +23,6 @@ from target_pardot.errors import (
     CallBudgetReached,
     CallCancelled,
     DailyLimitReached,
-    DailyQuotaReserved,
     RateLimited,
     RetriesExhausted,
     RetryableError,
@@ -34,13 +33,7 @@ from target_pardot.pardot.api_version import ApiVersion, v3v4_path
 from target_pardot.pardot.auth import TokenProvider, business_unit_hint
 from target_pardot.pardot.concurrency import AdaptiveLimit
 from target_pardot.pardot.limits import MAX_CONCURRENT_REQUESTS
-from target_pardot.pardot.quota import (
-    REQUEST_HEADER,
-    REQUEST_HEADER_VALUE,
-    describe_usage,
-    reserve_exceeded,
-    usage_figure,
-)
+from target_pardot.pardot.quota import REQUEST_HEADER, REQUEST_HEADER_VALUE, reserve_refusal
 from target_pardot.pardot.responses import Reply, classify
 from target_pardot.run.stats import RunStats
 from target_pardot.settings import Settings
@@ -108,7 +101,6 @@ class PardotClient:
         # including retries already waiting in a backoff.
         self._halted: TargetPardotError | None = None
         self._in_flight = 0
-        self._usage_reported = False
         self._pardot_calls = 0
         self._idle = threading.Condition()
         # Which of v3/v4 the account takes; callers send through api_version.run().
@@ -153,15 +145,11 @@ class PardotClient:
                     "other integrations."
                 )
                 raise self._halted
-            reserve = self.settings.daily_quota_reserve
-            usage = self.stats.quota.latest
-            if reserve_exceeded(usage, reserve, self._in_flight):
-                self._halted = DailyQuotaReserved(
-                    f"The account has used {usage_figure(usage)} daily "
-                    f"API calls; one more could eat into the {reserve} left to other "
-                    "integrations ('daily_quota_reserve'), so the run stops here."
-                )
-                raise self._halted
+            quota = self.stats.quota.latest
+            refusal = reserve_refusal(quota, self.settings.daily_quota_reserve, self._in_flight)
+            if refusal is not None:
+                self._halted = refusal
+                raise refusal
             self._pardot_calls += 1
             self._in_flight += 1
 
@@ -170,15 +158,6 @@ class PardotClient:
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.notify_all()
-
-    def _report_first_usage(self) -> None:
-        """Log the account's daily usage once, from the first reply that carried it."""
-        usage = self.stats.quota.first
-        with self._idle:
-            if usage is None or self._usage_reported:
-                return
-            self._usage_reported = True
-        logger.info("%s at the start of this run.", describe_usage(usage))
 
     def check_credentials(self) -> None:
         """Fetch a token now, so bad credentials fail before any row is read."""
@@ -418,9 +397,7 @@ class PardotClient:
                     headers=headers,
                     timeout=self.timeout,
                 )
-                # Read while the call still counts as in flight, so that the reserve
-                # check of another thread never misses this call (x-api-usage; never
-                # fails a call).
+                # x-api-usage, read while this call still counts as in flight.
                 self.stats.quota.observe(response.headers)
             except requests.RequestException as exc:
                 self.gate.feedback(ticket, refused=False)
@@ -451,5 +428,5 @@ class PardotClient:
             self.gate.feedback(ticket, refused=False)
             raise
         self.gate.feedback(ticket, refused=False)
-        self._report_first_usage()
+        self.stats.quota.report_first()
         return reply

@@ -9,10 +9,15 @@ ever raises on it. The quota is the account's, shared with every other integrati
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from target_pardot.errors import DailyQuotaReserved
+
+logger = logging.getLogger("target-pardot")
 
 REQUEST_HEADER = "X-Return-Api-Usage"
 REQUEST_HEADER_VALUE = "1"
@@ -62,6 +67,19 @@ def describe_usage(usage: ApiUsage | None) -> str:
     return f"daily API calls used: {usage_figure(usage)}"
 
 
+def reserve_refusal(
+    usage: ApiUsage | None, reserve: int, calls_in_flight: int
+) -> DailyQuotaReserved | None:
+    """The error that stops the run when one more call could eat into the reserve."""
+    if not reserve_exceeded(usage, reserve, calls_in_flight):
+        return None
+    return DailyQuotaReserved(
+        f"The account has used {usage_figure(usage)} daily API calls; one more could eat "
+        f"into the {reserve} left to other integrations ('daily_quota_reserve'), so the "
+        "run stops here."
+    )
+
+
 def reserve_exceeded(usage: ApiUsage | None, reserve: int, calls_in_flight: int) -> bool:
     """True when one more call could take the account's usage past ``limit - reserve``.
 
@@ -80,6 +98,7 @@ class QuotaWatch:
         self._lock = threading.Lock()
         self._first: ApiUsage | None = None
         self._latest: ApiUsage | None = None
+        self._first_reported = False
 
     def observe(self, headers: Mapping[str, str]) -> ApiUsage | None:
         """Read the reply's headers (a case-insensitive mapping); never raises."""
@@ -94,6 +113,15 @@ class QuotaWatch:
                 self._first = usage
             self._latest = _newer(self._latest, usage)
         return usage
+
+    def report_first(self) -> None:
+        """Log the first reading once (callers do it after the reply is classified)."""
+        with self._lock:
+            if self._first is None or self._first_reported:
+                return
+            self._first_reported = True
+            first = self._first
+        logger.info("%s at the start of this run.", describe_usage(first))
 
     @property
     def first(self) -> ApiUsage | None:
