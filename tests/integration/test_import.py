@@ -10,7 +10,6 @@ import target_pardot.sinks.bulk_import as imports_module
 import target_pardot.sinks.prospects as delivery_module
 from target_pardot.errors import ConfigError
 from target_pardot.settings import parse_settings
-from target_pardot.target import TargetPardot
 from tests.helpers import (
     base_config,
     record_message,
@@ -119,12 +118,12 @@ def test_an_import_is_set_ready_after_its_row_quota(emu, run, config, monkeypatc
 
 
 def test_every_state_waits_for_the_imports_before_it(emu, run, config, monkeypatch):
-    # Make the SDK drain (and write STATE) after every record, as it does every 5 minutes.
-    monkeypatch.setattr(TargetPardot, "_MAX_RECORD_AGE_IN_MINUTES", -1.0)
+    # Drain (and write STATE) after every record, as batch_wait_limit_seconds does for a
+    # slow tap.
     messages = [schema_message("prospects")]
     for i in range(3):
         messages += [record_message("prospects", people(1, start=i)[0]), state_message({"i": i})]
-    result = run(config, messages)
+    result = run({**config, "batch_wait_limit_seconds": 0}, messages)
     assert result.exit_code == 0
     # The first drain has no STATE to write yet, so its row joins the next import.
     assert [job["rowCount"] for job in emu.imports()] == [2, 1]

@@ -59,6 +59,16 @@ class TestTargetPardotStandard(StandardTargetTests):  # type: ignore[misc, valid
     def test_target_invalid_schema(self) -> None:
         raise AssertionError("excluded")
 
+    # Excluded, a third test, for the same reason: the SDK expects an exception for a
+    # RECORD before its SCHEMA; with skip_invalid_records it is a reported line.
+    # test_bad_input.py (record_before_schema) and test_hostile_input.py check both ways.
+    @pytest.mark.skip(
+        reason="with skip_invalid_records a RECORD before its SCHEMA is reported, not "
+        "raised: see test_bad_input.py and test_hostile_input.py"
+    )
+    def test_target_record_before_schema(self) -> None:
+        raise AssertionError("excluded")
+
 
 def test_record_missing_its_key_property(capsys, caplog):
     EMULATOR.reset()
