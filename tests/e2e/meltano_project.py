@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,19 @@ def meltano_executable() -> Path:
 
 HUB_FILE = REPO / "hub" / "target-pardot.yml"
 DIST = REPO / "dist"
+
+
+def package_records(record: str) -> set[str]:
+    """A wheel RECORD's lines for the packages' own files (with their sha256)."""
+    return {line for line in record.splitlines()
+            if line.startswith(("target_pardot/", "pardot_emulator/"))
+            and "__pycache__" not in line}
+
+
+def wheel_files(wheel: Path) -> set[str]:
+    with zipfile.ZipFile(wheel) as archive:
+        [name] = [n for n in archive.namelist() if n.endswith(".dist-info/RECORD")]
+        return package_records(archive.read(name).decode())
 
 
 def the_wheel() -> Path:
@@ -109,7 +123,10 @@ class MeltanoProject:
         self.env = {"MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "NO_COLOR": "1",
                     # pip or uv (Meltano's installer) finds the wheel in dist/
                     "PIP_FIND_LINKS": str(the_wheel().parent),
-                    "UV_FIND_LINKS": str(the_wheel().parent), **secrets}
+                    "UV_FIND_LINKS": str(the_wheel().parent),
+                    # every build is version 0.1.0: never take a cached one for this one
+                    "UV_REFRESH_PACKAGE": "target-pardot", "PIP_NO_CACHE_DIR": "1",
+                    **secrets}
         #: Values that must never appear in any output.
         self.secret_values: list[str] = list(secrets.values())
 
@@ -129,12 +146,12 @@ class MeltanoProject:
         path.write_text(yaml.safe_dump(project, sort_keys=False))
         self("install", "extractor", "tap-postgres")
 
-    def installed_version(self) -> str:
-        """The target-pardot version in the loader's virtualenv (pip metadata)."""
+    def installed_files(self) -> set[str]:
+        """The RECORD lines (path, hash) of the package files in the loader's virtualenv."""
         python = self.root / ".meltano" / "loaders" / "target-pardot" / "venv" / "bin" / "python"
         completed = run([str(python), "-c", "import importlib.metadata as m; "
-                         "print(m.version('target-pardot'))"])
-        return completed.stdout.strip()
+                         "print(m.distribution('target-pardot').read_text('RECORD'))"])
+        return package_records(completed.stdout)
 
     def state(self) -> dict[str, Any]:
         text = self("state", "get", JOB_STATE_ID)
