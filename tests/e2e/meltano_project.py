@@ -123,22 +123,23 @@ class MeltanoProject:
         self.env = {"MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "NO_COLOR": "1",
                     # pip or uv (Meltano's installer) finds the wheel in dist/
                     "PIP_FIND_LINKS": str(the_wheel().parent),
-                    "UV_FIND_LINKS": str(the_wheel().parent),
-                    # every build is version 0.1.0: never take a cached one for this one
-                    "UV_REFRESH_PACKAGE": "target-pardot", "PIP_NO_CACHE_DIR": "1",
-                    **secrets}
+                    "UV_FIND_LINKS": str(the_wheel().parent), **secrets}
         #: Values that must never appear in any output.
         self.secret_values: list[str] = list(secrets.values())
 
-    def __call__(self, *args: str, timeout: float = 600) -> str:
+    def __call__(self, *args: str, timeout: float = 600,
+                 env: Mapping[str, str] | None = None) -> str:
         """Run `meltano <args>` in the project; return its combined output."""
-        completed = run([str(self.meltano), *args], env=self.env, cwd=self.root,
-                        timeout=timeout)  # fmt: skip
+        completed = run([str(self.meltano), *args], env={**self.env, **(env or {})},
+                        cwd=self.root, timeout=timeout)  # fmt: skip
         return completed.stdout + completed.stderr
 
     def install(self) -> None:
         """The loader as the README adds it, with its config; then the extractor."""
-        self("add", "--plugin-type", "loader", "target-pardot", "--from-ref", str(HUB_FILE))
+        # Every build is version 0.1.0: uv would install a cached older one (it has no
+        # environment variable for --refresh-package), so this install skips its cache.
+        self("add", "--plugin-type", "loader", "target-pardot", "--from-ref", str(HUB_FILE),
+             env={"UV_NO_CACHE": "1"})
         path = self.root / "meltano.yml"
         project = yaml.safe_load(path.read_text())
         [loader] = [p for p in project["plugins"]["loaders"] if p["name"] == "target-pardot"]
