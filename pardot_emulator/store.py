@@ -507,7 +507,8 @@ class Store:
             if p["deleted"]:
                 p["deleted"] = False
             self._update(p, updates)
-        self._apply_lists(p["id"], list(adds), list(removes))
+        if adds or removes:
+            self._apply_lists(p["id"], list(adds), list(removes))
         return created
 
     def snapshot(self) -> dict[str, Any]:
