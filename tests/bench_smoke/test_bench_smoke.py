@@ -53,5 +53,10 @@ def test_an_import_costs_a_handful_of_calls():
 
 def test_every_benchmark_has_a_smoke_test():
     tested = {"ceiling", "v5_ceiling", "own_cost", "end_to_end", "memory", "adaptive", "calls",
-              "unchanged", "import"}  # fmt: skip
+              "unchanged", "import", "v3"}  # fmt: skip
     assert {name for name, _ in suite.BENCHMARKS} == tested
+
+
+def test_v3_account_lands_every_address_once_within_the_call_bound():
+    line = run("v3")
+    assert line.passed, line.figure

@@ -150,6 +150,39 @@ def test_r5_explicit_opted_out_uses_the_list_membership_path(emu, run, sent):
     assert create.form() == {"opted_out": ["false"]}
 
 
+def test_r13_v3_batch_is_keyed_by_id_else_email(emu, run, sent):
+    emu.configure(ampsea=False)
+    pid = emu.add_prospect("a@example.com")
+    rows = [{"id": pid, "first_name": "Ann"},
+            {"email": "b@example.com", "fid": "00Q000000000001", "loyalty_tier": "gold"}]
+    run(base_config(emu), stream_of("prospects", rows, schema=SCHEMA))
+    [_refused_with_89] = only(sent, "POST", "/api/prospect/version/4/do/batchUpsert")
+    [batch] = only(sent, "POST", "/api/prospect/version/3/do/batchUpsert")
+    assert batch.query == {"format": ["json"]}
+    assert batch.content_type == "application/x-www-form-urlencoded"
+    form = batch.form()
+    assert list(form) == ["prospects"]
+    assert json.loads(form["prospects"][0]) == {"prospects": {
+        str(pid): {"first_name": "Ann"},
+        "b@example.com": {"loyalty_tier": "gold"},
+    }}
+
+
+def test_r13_r14_v3_memberships(emu, run, sent):
+    emu.configure(ampsea=False)
+    pid = emu.add_prospect("a@example.com")
+    rows = [{"list_id": 4, "prospect_id": pid}, {"list_id": 5, "prospect_id": pid,
+                                                  "opted_out": False}]  # fmt: skip
+    run(base_config(emu, api_version="3", data_object="list_memberships"),
+        stream_of("list_memberships", rows))  # fmt: skip
+    [batch] = only(sent, "POST", "/api/prospect/version/3/do/batchUpdate")
+    assert json.loads(batch.form()["prospects"][0]) == {"prospects": {str(pid): {"list_4": 1}}}
+    [create] = only(sent, "POST", "/api/listMembership/version/3/do/create")
+    assert create.path == f"/api/listMembership/version/3/do/create/list_id/5/prospect_id/{pid}"
+    assert create.form() == {"opted_out": ["false"]}
+    assert not only(sent, "POST", "/api/prospect/version/4/")
+
+
 def test_r11_custom_fields_read_once_with_fields(emu, run, sent):
     run(base_config(emu), stream_of("prospects", [{"email": "a@example.com"}], schema=SCHEMA))
     [read] = only(sent, "GET", "/api/v5/objects/custom-fields")
