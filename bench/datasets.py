@@ -75,6 +75,23 @@ def prospects_file(rows: int, *, domain: str = "bench.example.com") -> Path:
     return path
 
 
+def memberships_file(list_id: int, prospect_ids: list[int], *, name: str) -> Path:
+    """A list_memberships stream naming ``prospect_ids`` for ``list_id`` (written each time:
+    the ids depend on the emulator that was seeded)."""
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    path = DATA_DIR / f"{name}.singer"
+    schema = {"type": "SCHEMA", "stream": "list_memberships", "key_properties": [],
+              "schema": {"type": "object", "properties": {"list_id": {"type": "integer"},
+                                                          "prospect_id": {"type": "integer"}}}}
+    with path.open("w") as out:
+        out.write(json.dumps(schema) + "\n")
+        for pid in prospect_ids:
+            record = {"list_id": list_id, "prospect_id": pid}
+            out.write(json.dumps({"type": "RECORD", "stream": "list_memberships",
+                                  "record": record}) + "\n")
+    return path
+
+
 def case_variants_file(rows: int) -> Path:
     """Email-only rows where every 7th row repeats an earlier address in upper case: some
     in the same call of 50, some in an earlier one (cached like prospects_file)."""

@@ -43,6 +43,7 @@ class Scale:
     adaptive_rows: int = 20_000
     adaptive_latency_ms: float = 100
     v3_rows: int = 2_000
+    mirror_rows: int = 30_000
 
 
 FULL = Scale()
@@ -61,6 +62,7 @@ SMOKE = Scale(
     adaptive_rows=600,
     adaptive_latency_ms=20,
     v3_rows=200,
+    mirror_rows=300,
 )
 
 
@@ -296,6 +298,36 @@ def v3_account(scale: Scale) -> Line:
     return Line("9", "v3 account", figure, f"< {bound} calls", passed, made)
 
 
+# --------------------------------------------------------------------------- mirror
+
+
+def mirror(scale: Scale) -> Line:
+    """list_membership_operation mirror: a list of N members, a stream naming 13/15 of them
+    and N*2/15 others. Calls <= member reads + adds/50 + removals/50 + retries, where
+    the reads are ceil(N/1000) pages plus at most one confirming query."""
+    members = scale.mirror_rows
+    churn = max(1, members * 2 // 15)
+    with emulator() as emu:
+        current = [emu.add_prospect(email=f"m{i}@mirror.example.com") for i in range(members)]
+        for pid in current:
+            emu.add_membership(7, pid)
+        new = [emu.add_prospect(email=f"n{i}@mirror.example.com") for i in range(churn)]
+        named = current[churn:] + new
+        path = datasets.memberships_file(7, named, name=f"mirror-{members}")
+        run = run_target(target_config(emu, list_membership_operation="mirror"), path).check()
+        counters = emu.counters()
+        exact = {m["prospect_id"] for m in emu.memberships() if m["list_id"] == 7} == set(named)
+    reads = counters["calls_by_endpoint"].get("v5/list-memberships/query", 0)
+    writes = write_calls(counters)
+    retries = int(run.summary["retries"])
+    batches = 2 * -(-churn // MAX_BATCH_ROWS)
+    allowed_reads = -(-members // 1000) + 1
+    ok = exact and reads <= allowed_reads and writes <= batches + retries
+    figure = (f"{reads + writes} calls ({reads} reads of {members:,} members, {writes} "
+              f"writes for {churn:,} adds and {churn:,} removals, {retries} retries)")  # fmt: skip
+    return Line("M", "mirror", figure, "reads + 2x/50", ok, reads + writes)
+
+
 BENCHMARKS: tuple[tuple[str, Callable[[Scale], Line]], ...] = (
     ("ceiling", ceiling),
     ("v5_ceiling", v5_ceiling),
@@ -307,6 +339,9 @@ BENCHMARKS: tuple[tuple[str, Callable[[Scale], Line]], ...] = (
     ("unchanged", unchanged),
     ("adaptive", adaptive),
     ("v3", v3_account),
+
+
+    ("mirror", mirror),
 )
 
 

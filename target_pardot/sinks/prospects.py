@@ -15,12 +15,7 @@ from functools import partial
 from typing import Any
 
 from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
-from target_pardot.pardot.responses import (
-    CODE_CONFLICTING_UPDATE,
-    CODE_UNABLE_TO_SAVE,
-    batch_row_errors,
-    row_error_code,
-)
+from target_pardot.pardot.responses import batch_row_errors, row_error_code
 from target_pardot.rows.payloads import (
     QUOTED_COMMA_SIZE,
     ROUTE_V4,
@@ -38,27 +33,17 @@ from target_pardot.rows.v3 import FID_NEEDS_V4, v3_calls, v3_row_errors
 from target_pardot.run.key_order import KeyOrder, prospect_identity
 from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint
 from target_pardot.run.runtime import Runtime
-from target_pardot.sinks.base import RuntimeDelivery
+from target_pardot.sinks.base import Delivery, Pending, triage
 
 logger = logging.getLogger("target-pardot")
 
 V5_RETURN_FIELDS = ("id", "email")
-_TRANSIENT_ROW_CODES = frozenset({CODE_UNABLE_TO_SAVE, CODE_CONFLICTING_UPDATE})
-_TRANSIENT_ROW_MESSAGES = ("Unable to save the prospect", "Conflicting Update")
 #: An upsert_by_email load this large is worth a hint about prospect_operation: import.
 V5_CALLS_BEFORE_IMPORT_HINT = 5_000
 
 
-@dataclass
-class PendingRow:
-    """A row waiting for delivery, with what is needed to report it."""
-
-    stream: str
-    position: int
-    record: dict[str, Any]
-    row: ProspectRow
-    #: Of the payload, for skip_unchanged; recorded once Pardot accepts the row.
-    fingerprint: bytes | None = None
+#: A prospect row on its way.
+PendingRow = Pending[ProspectRow]
 
 
 @dataclass
@@ -99,13 +84,7 @@ class _Upserted:
             self._then(self._items)
 
 
-def _is_transient_row_error(message: str) -> bool:
-    return row_error_code(message) in _TRANSIENT_ROW_CODES or message.startswith(
-        _TRANSIENT_ROW_MESSAGES
-    )
-
-
-class ProspectDelivery(RuntimeDelivery):
+class ProspectDelivery(Delivery):
     """Sends prospect rows for one sink. Thread-safe; shares the client with other sinks."""
 
     def __init__(self, runtime: Runtime) -> None:
@@ -115,7 +94,6 @@ class ProspectDelivery(RuntimeDelivery):
         self.flags = list_flags(
             settings.prospect_lists, add=settings.prospect_list_operation == "add"
         )
-        self._warned_split = False
         self.order = KeyOrder()
         self._v5_rows = 0
 
@@ -242,7 +220,9 @@ class ProspectDelivery(RuntimeDelivery):
         try:
             reply = self.client.prospect_batch(operation, body, version=4, idempotent=idempotent)
         except PayloadTooLarge as exc:
-            self._split(batch, operation, exc)
+            self.split_too_large(
+                batch, exc, partial(self._send_v4, operation=operation), _rows_of_item
+            )
             return
         except RetryableError as exc:
             self._reroute_after_ambiguous_failure(batch, exc)
@@ -260,7 +240,9 @@ class ProspectDelivery(RuntimeDelivery):
             try:
                 reply = self.client.prospect_batch(operation, body, version=3, idempotent=True)
             except PayloadTooLarge as exc:
-                self._split(part, operation, exc)
+                self.split_too_large(
+                    part, exc, partial(self._send_v4, operation=operation), _rows_of_item
+                )
                 continue
             errors, unmatched = v3_row_errors(reply.body, identifiers)
             if unmatched:
@@ -272,18 +254,10 @@ class ProspectDelivery(RuntimeDelivery):
     ) -> None:
         """Count, record and settle the rows of a batch reply; send rows with a
         transient per-row error again."""
-        retry_later: list[_Item] = []
-        accepted: list[_Item] = []
-        for index, item in enumerate(batch):
-            message = errors.get(index)
-            if message is None:
-                accepted.append(item)
-                continue
-            if _is_transient_row_error(message) and item.attempts < self.settings.maximum_retries:
-                item.attempts += 1
-                retry_later.append(item)
-                continue
+        outcome = triage(batch, errors, max_retries=self.settings.maximum_retries)
+        for item, message in outcome.refused:
             self._reject(item.pending, "pardot_rejected", message, row_error_code(message))
+        accepted = outcome.accepted
         self.record_accepted([item.pending for item in accepted], PROSPECTS, _prospect_key)
         delivered = sum(1 for item in accepted if not item.lists_only)
         self.stats.add("rows_sent", delivered)
@@ -291,33 +265,9 @@ class ProspectDelivery(RuntimeDelivery):
         # Emit STATE as soon as it is covered, not only when the whole drain is over, so
         # an interrupted run resumes as close as possible to where it stopped.
         self.tracker.emit_ready()
-        if retry_later:
+        if outcome.again:
             self.stats.retry("row_transient_error")
-            self._send_v4(retry_later, operation)
-
-    def _split(self, batch: list[_Item], operation: str, exc: PayloadTooLarge) -> None:
-        if len(batch) == 1:
-            self._reject(
-                batch[0].pending,
-                "payload_too_large",
-                f"Pardot refused the request as too large (HTTP {exc.status}) even for this "
-                "row alone",
-                exc.status,
-            )
-            return
-        if not self._warned_split:
-            self._warned_split = True
-            logger.warning(
-                "Pardot answered HTTP %s (request too large) to a batch of %d rows; splitting "
-                "it. If this repeats, lower 'max_payload' (now %d bytes).",
-                exc.status,
-                len(batch),
-                self.settings.max_payload,
-            )
-        self.stats.retry(f"http_{exc.status}_split")
-        middle = len(batch) // 2
-        self._send_v4(batch[:middle], operation)
-        self._send_v4(batch[middle:], operation)
+            self._send_v4(outcome.again, operation)
 
     def _reroute_after_ambiguous_failure(self, batch: list[_Item], exc: RetryableError) -> None:
         """Pardot may have applied the batch. Finish it without creating duplicates.
@@ -396,3 +346,7 @@ class ProspectDelivery(RuntimeDelivery):
 
 def _prospect_key(pending: PendingRow) -> str:
     return pending.row.key
+
+
+def _rows_of_item(item: _Item) -> tuple[PendingRow]:
+    return (item.pending,)

@@ -183,6 +183,36 @@ def test_r13_r14_v3_memberships(emu, run, sent):
     assert not only(sent, "POST", "/api/prospect/version/4/")
 
 
+def test_r15_to_r17_mirror_reads_members_then_removes_with_flag_0(emu, run, sent):
+    pids = [emu.add_prospect(f"m{i}@example.com") for i in range(1001)]
+    for pid in pids:
+        emu.add_membership(4, pid)
+    run(base_config(emu, data_object="list_memberships", list_membership_operation="mirror",
+                    mirror_max_removal_percent=100),
+        stream_of("list_memberships", [{"list_id": 4, "prospect_id": pids[0]}]))  # fmt: skip
+    reads = only(sent, "GET", "/api/v5/objects/list-memberships")
+    first = {"fields": ["id,listId,prospectId"], "listId": ["4"], "limit": ["1000"],
+             "orderBy": ["id asc"]}  # fmt: skip
+    assert reads[0].query == first
+    assert set(reads[1].query) == {"fields", "nextPageToken"}  # R16: nothing else
+    assert reads[1].query["fields"] == ["id,listId,prospectId"]
+    assert len(reads) == 2  # the second page is short: the list is read
+    removals = only(sent, "POST", "/api/prospect/version/4/do/batchUpdate")
+    elements = [e for r in removals for e in json.loads(r.form()["prospects"][0])["prospects"]]
+    assert all(len(r.form()) == 1 for r in removals)
+    assert elements == [{"id": pid, "list_4": 0} for pid in pids[1:]]
+
+
+def test_r15_a_full_last_page_is_followed_by_an_id_filter(emu, run, sent):
+    pids = [emu.add_prospect(f"m{i}@example.com") for i in range(1000)]
+    mids = [emu.add_membership(4, pid) for pid in pids]
+    run(base_config(emu, data_object="list_memberships", list_membership_operation="mirror"),
+        stream_of("list_memberships", [{"list_id": 4, "prospect_id": p} for p in pids]))
+    reads = only(sent, "GET", "/api/v5/objects/list-memberships")
+    assert [r.query.get("idGreaterThan") for r in reads] == [None, [str(max(mids))]]
+    assert only(sent, "POST", "/api/prospect/version/4/do/batchUpdate") == []
+
+
 def test_r11_custom_fields_read_once_with_fields(emu, run, sent):
     run(base_config(emu), stream_of("prospects", [{"email": "a@example.com"}], schema=SCHEMA))
     [read] = only(sent, "GET", "/api/v5/objects/custom-fields")
