@@ -171,6 +171,18 @@ class PardotClient:
             idempotent=True,
         )
 
+    def v5_query_prospects(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        """One page of a v5 prospect query: the ``values`` of the reply."""
+        reply = self.request(
+            "GET",
+            "/api/v5/objects/prospects",
+            endpoint="prospect/query",
+            params=params,
+            idempotent=True,
+        )
+        values = reply.body.get("values") if isinstance(reply.body, dict) else None
+        return [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
+
     def v4_list_membership(
         self, action: str, list_id: int, prospect_id: int, *, opted_out: bool | None = None
     ) -> Reply:

@@ -32,6 +32,7 @@ from target_pardot.payloads import (
 )
 from target_pardot.responses import (
     CODE_CONFLICTING_UPDATE,
+    CODE_INVALID_PROSPECT_ID,
     CODE_UNABLE_TO_SAVE,
     batch_row_errors,
     row_error_code,
@@ -70,6 +71,8 @@ class _Item:
     attempts: int = 0
     #: Only sets the lists of a row already sent (through v5): not a row sent again.
     lists_only: bool = False
+    #: The id the identity map gave an email-only row (sent by batchUpdate).
+    mapped_id: int | None = None
 
     @classmethod
     def of(cls, pending: PendingRow, element: dict[str, Any], text: str = "") -> _Item:
@@ -115,6 +118,7 @@ class ProspectDelivery(RuntimeDelivery):
         )
         self._warned_split = False
         self._v5_rows = 0
+        self.identity = runtime.identity
 
     # -- entry point ------------------------------------------------------------------
 
@@ -131,14 +135,20 @@ class ProspectDelivery(RuntimeDelivery):
             )
         v4_items = [self._item(p) for p in rows if p.row.route == ROUTE_V4]
         v5_rows = [p for p in rows if p.row.route == ROUTE_V5]
+        mapped: list[_Item] = []
+        if self.identity is not None and v5_rows:
+            by_id, v5_rows = self.identity.split(v5_rows, _lookup_email)
+            mapped = [self._mapped_item(pending, pid) for pending, pid in by_id]
         self._count_v5(len(v5_rows))
         if self.settings.dry_run:
-            self._plan_only(v4_items, v5_rows)
+            self._plan_only(v4_items, v5_rows, mapped)
             for pending in rows:
                 self._settle(pending)
             return
         for batch in self._batches(v4_items):
             self.sender.submit(partial(self._send_v4, batch))
+        for batch in self._batches(mapped):
+            self.sender.submit(partial(self._send_v4, batch, "batchUpdate"))
         if v5_rows:
             upserted = _Upserted(len(v5_rows), self._apply_lists_by_id) if self.flags else None
             for pending in v5_rows:
@@ -150,6 +160,12 @@ class ProspectDelivery(RuntimeDelivery):
             return _Item.of(pending, v4_element(row.fields, self.flags))
         # Without list flags the element is the row's fields: reuse their JSON.
         return _Item.of(pending, row.fields, row.text)
+
+    def _mapped_item(self, pending: PendingRow, prospect_id: int) -> _Item:
+        """An email-only row the identity map knows: updated by id, with its email."""
+        item = _Item.of(pending, {**pending.row.fields, **self.flags, "id": prospect_id})
+        item.mapped_id = prospect_id
+        return item
 
     def _count_v5(self, rows: int) -> None:
         before = self._v5_rows
@@ -171,9 +187,13 @@ class ProspectDelivery(RuntimeDelivery):
             )
         )
 
-    def _plan_only(self, v4_items: list[_Item], v5_rows: list[PendingRow]) -> None:
+    def _plan_only(
+        self, v4_items: list[_Item], v5_rows: list[PendingRow], mapped: list[_Item]
+    ) -> None:
         for batch in self._batches(v4_items):
             self.stats.plan(f"prospect/{self.operation}", len(batch))
+        for batch in self._batches(mapped):
+            self.stats.plan("prospect/batchUpdate", len(batch))
         for _ in v5_rows:
             self.stats.plan("prospect/upsertLatestByEmail", 1)
         if self.flags and v5_rows:
@@ -201,16 +221,21 @@ class ProspectDelivery(RuntimeDelivery):
         errors = batch_row_errors(reply.body)
         retry_later: list[_Item] = []
         accepted: list[_Item] = []
+        stale: list[_Item] = []
         for index, item in enumerate(batch):
             message = errors.get(index)
             if message is None:
                 accepted.append(item)
+                continue
+            if item.mapped_id is not None and row_error_code(message) == CODE_INVALID_PROSPECT_ID:
+                stale.append(item)  # deleted or merged since the map learned its id
                 continue
             if _is_transient_row_error(message) and item.attempts < self.settings.maximum_retries:
                 item.attempts += 1
                 retry_later.append(item)
                 continue
             self._reject(item.pending, "pardot_rejected", message, row_error_code(message))
+        self._mapped_accepted([item for item in accepted if item.mapped_id is not None])
         self.record_accepted([item.pending for item in accepted], PROSPECTS, _prospect_key)
         delivered = sum(1 for item in accepted if not item.lists_only)
         self.stats.add("rows_sent", delivered)
@@ -221,6 +246,8 @@ class ProspectDelivery(RuntimeDelivery):
         if retry_later:
             self.stats.retry("row_transient_error")
             self._send_v4(retry_later, operation)
+        if stale:
+            self._fall_back_to_v5(stale)
 
     def _split(self, batch: list[_Item], operation: str, exc: PayloadTooLarge) -> None:
         if len(batch) == 1:
@@ -268,15 +295,40 @@ class ProspectDelivery(RuntimeDelivery):
         self.stats.retry("ambiguous_failure_rerouted")
         if keyed:
             self._send_v4(keyed)
+        self._upsert_in_line([item.pending for item in email_only])
+
+    def _upsert_in_line(self, rows: list[PendingRow]) -> None:
+        """Rows through upsertLatestByEmail, then their lists, from a worker thread:
+        sent in line rather than queued behind this very call."""
         upserted = []
-        for item in email_only:
-            prospect_id = self._send_v5(item.pending)
+        for pending in rows:
+            prospect_id = self._send_v5(pending)
             if prospect_id is not None:
-                upserted.append((item.pending, prospect_id))
+                upserted.append((pending, prospect_id))
         if self.flags and upserted:
-            # Already on a worker thread: send in line rather than wait on the same pool.
             for list_batch in self._batches(self._list_items(upserted)):
                 self._send_v4(list_batch, "batchUpdate")
+
+    # -- identity map -----------------------------------------------------------------
+
+    def _mapped_accepted(self, items: list[_Item]) -> None:
+        """Rows Pardot updated by their mapped id; a changed email moves its entry."""
+        if not items or self.identity is None:
+            return
+        self.stats.add("rows_sent_by_mapped_id", len(items))
+        for item in items:
+            row = item.pending.row
+            if row.match_email and item.mapped_id is not None:
+                self.identity.forget([row.match_email])
+                self.identity.learn(str(row.fields["email"]), item.mapped_id)
+
+    def _fall_back_to_v5(self, items: list[_Item]) -> None:
+        """Pardot has no live prospect with the mapped id: forget it, and send the rows
+        through upsertLatestByEmail, which teaches the map the right id."""
+        if self.identity is not None:
+            self.identity.forget(_lookup_email(item.pending) for item in items)
+        self.stats.add("identity_map_fallbacks", len(items))
+        self._upsert_in_line([item.pending for item in items])
 
     # -- v5 upsert by email ----------------------------------------------------------
 
@@ -290,6 +342,7 @@ class ProspectDelivery(RuntimeDelivery):
             pending.row.fields,
             search_deleted=self.settings.search_deleted_prospects,
             return_fields=V5_RETURN_FIELDS,
+            match_email=pending.row.match_email,
         )
         try:
             reply = self.client.v5_upsert_latest_by_email(body)
@@ -301,6 +354,8 @@ class ProspectDelivery(RuntimeDelivery):
         self.stats.add("rows_sent")
         self.stats.add("created" if reply.status == 201 else "updated")
         prospect_id = reply.body.get("id") if isinstance(reply.body, dict) else None
+        if prospect_id is not None and self.identity is not None:
+            self._learn(pending.row, int(prospect_id))
         if not self.flags:
             self.record_accepted([pending], PROSPECTS, _prospect_key)
         elif prospect_id is None:
@@ -308,6 +363,13 @@ class ProspectDelivery(RuntimeDelivery):
             self._settle(pending)
         # Otherwise the row is accepted (and settles) when its list call succeeds.
         return int(prospect_id) if prospect_id is not None else None
+
+    def _learn(self, row: ProspectRow, prospect_id: int) -> None:
+        """The id Pardot returned for the row's email; a changed email moves the entry."""
+        assert self.identity is not None
+        if row.match_email:
+            self.identity.forget([row.match_email])
+        self.identity.learn(str(row.fields["email"]), prospect_id)
 
     def _apply_lists_by_id(self, upserted: list[tuple[PendingRow, int]]) -> None:
         """List flags for rows upserted through v5, in batchUpdate calls keyed by id."""
@@ -323,3 +385,7 @@ class ProspectDelivery(RuntimeDelivery):
 
 def _prospect_key(pending: PendingRow) -> str:
     return pending.row.key
+
+
+def _lookup_email(pending: PendingRow) -> str:
+    return pending.row.lookup_email

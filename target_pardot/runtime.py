@@ -8,6 +8,8 @@ from typing import Any
 
 from target_pardot.checkpoints import StateTracker, write_state_line
 from target_pardot.client import PardotClient
+from target_pardot.identity import open_identity_map
+from target_pardot.identity_check import IdentityRouter
 from target_pardot.ledger import Ledger, open_ledger
 from target_pardot.pipeline import Sender
 from target_pardot.rejects import RejectionReporter
@@ -31,6 +33,8 @@ class Runtime:
     sender: Sender
     tracker: StateTracker
     ledger: Ledger | None = None
+    #: email -> prospect id (upsert_by_email with identity_map); see identity_check.
+    identity: IdentityRouter | None = None
     #: Run before every settle (imports send their partial batch), and at close.
     finishers: list[Callable[[], None]] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -62,6 +66,7 @@ class Runtime:
                 if settings.skip_unchanged
                 else None
             ),
+            identity=_identity_router(settings, client, stats),
         )
 
     def settle(self) -> None:
@@ -73,6 +78,8 @@ class Runtime:
         self.sender.wait()
         if self.ledger is not None:
             self.ledger.flush()
+        if self.identity is not None:
+            self.identity.identity.flush()
 
     def quiesce(self) -> None:
         """After a failure: let the calls already running finish, so that their rows are
@@ -85,8 +92,21 @@ class Runtime:
             close()
         if self.ledger is not None:
             self.ledger.close()
+        if self.identity is not None:
+            self.identity.identity.close()
         self.client.close()
         self.reporter.close()
+
+
+def _identity_router(
+    settings: Settings, client: PardotClient, stats: RunStats
+) -> IdentityRouter | None:
+    """The map is worth keeping only where rows go through upsertLatestByEmail."""
+    if not (settings.identity_map and settings.upsert_by_email
+            and settings.prospect_operation == "sync"):  # fmt: skip
+        return None
+    identity = open_identity_map(settings.ledger_path, settings.business_unit)
+    return IdentityRouter(identity, client.v5_query_prospects, stats, dry_run=settings.dry_run)
 
 
 def _discard(state: dict[str, Any]) -> None:

@@ -73,6 +73,7 @@ class Settings:
     max_api_calls: int | None = None
     dry_run_offline: bool = False
     progress_interval_seconds: float = 10.0
+    identity_map: bool = True
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -294,6 +295,7 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         progress_interval_seconds=_number(
             config, "progress_interval_seconds", 10, minimum=0, integer=False
         ),
+        identity_map=_boolean(config, "identity_map", True),
     )
 
 

@@ -188,8 +188,14 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "ledger_path", th.StringType,
-        description="SQLite file of the skip_unchanged ledger. Default: "
+        description="SQLite file of the skip_unchanged ledger and the identity map. Default: "
         "target-pardot/ledger-<business_unit>.sqlite3 under the user's cache directory.",
+    ),
+    th.Property(
+        "identity_map", th.BooleanType, default=True,
+        description="With upsert_by_email, remember the prospect id Pardot returns for each "
+        "email (in the ledger_path file) and send known emails in batchUpdate calls by id, "
+        "50 per call, instead of one upsertLatestByEmail call each.",
     ),
     th.Property(
         "max_api_calls", th.IntegerType,

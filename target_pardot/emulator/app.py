@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import imports, v4, v5
+from . import imports, v4, v5, v5_prospect_query
 from .auth import TokenBook, token_grant
 from .config import (
     SettingError,
@@ -91,12 +91,15 @@ ROUTES: tuple[Route, ...] = (
            {"POST": ("imports/batch", imports.import_batches)}),
     _route(r"^/api/v5/imports/(\d+)/errors$", "v5",
            {"GET": ("imports/errors", imports.import_errors)}),
+    _route(r"^/api/v5/objects/prospects$", "v5",
+           {"GET": ("prospect/query", v5_prospect_query.prospect_query)}),
 )
 
 _PREFIX_ROUTES: dict[str, tuple[Route, ...]] = {
     "/api/prospect/": ROUTES[0:2],
     "/api/listMembership/": ROUTES[2:4],
     "/api/v5/objects/prospects/": ROUTES[4:5],
+    "/api/v5/objects/prospects": ROUTES[11:12],
     "/api/v5/objects/list-memberships": ROUTES[5:7],
     "/api/v5/imports": ROUTES[7:11],
 }
@@ -330,6 +333,8 @@ class App:
                 activity = data.pop("last_activity_at", None)
                 pid = self.store.add_prospect(data, deleted=deleted, last_activity_at=activity)
                 return Reply.json(201, {"id": pid})
+            if name.startswith("prospects/") and req.method in ("PATCH", "DELETE"):
+                return self._control_prospect(req, name[len("prospects/"):])
             if name == "memberships" and req.method == "POST":
                 data = _json_object(req.body)
                 mid = self.store.add_membership(int(data["list_id"]), int(data["prospect_id"]),
@@ -338,6 +343,15 @@ class App:
         except (SettingError, ValueError, KeyError, TypeError) as exc:
             return Reply.json(400, {"error": str(exc)})
         return Reply.json(404, {"error": f"unknown control endpoint {req.method} {req.path}"})
+
+    def _control_prospect(self, req: Incoming, raw_id: str) -> Reply:
+        """What a Pardot user does in the UI between two runs: edit a prospect's fields
+        (PATCH, v4 snake_case names) or delete it to the recycle bin (DELETE)."""
+        pid = int(raw_id)
+        if req.method == "DELETE":
+            self.store.delete_prospect(pid)
+            return Reply.json(200, {"id": pid, "deleted": True})
+        return Reply.json(200, self.store.edit_prospect(pid, _json_object(req.body)))
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
