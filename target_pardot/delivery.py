@@ -336,6 +336,9 @@ class ProspectDelivery(RuntimeDelivery):
         prospect_id = self._send_v5(pending)
         if upserted is not None:
             upserted.add(pending, prospect_id)
+        # As for batches: STATE as soon as it is covered, so a killed run resumes close
+        # to where it stopped rather than at the last full drain.
+        self.tracker.emit_ready()
 
     def _send_v5(self, pending: PendingRow) -> int | None:
         body = v5_upsert_body(

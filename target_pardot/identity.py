@@ -13,7 +13,7 @@ Rules that keep it safe:
   learns the id it returns.
 * The map lives in the SQLite file ``ledger_path`` names, next to the skip_unchanged
   ledger. Deleting the file is always safe: the next run falls back to v5 for every row.
-* Writes are buffered and committed at every STATE (and every ``FLUSH_EVERY`` changes).
+* Writes are buffered and committed at every STATE and every ``FLUSH_EVERY`` changes.
   SQLite's own locking keeps two runs sharing the file from corrupting it; a run that
   cannot get the lock within ``LOCK_WAIT_SECONDS`` stops with :class:`StoreLocked`.
 """
@@ -33,8 +33,9 @@ from target_pardot.ledger import default_ledger_path
 
 #: Longest wait for another run's write lock on the file, in seconds.
 LOCK_WAIT_SECONDS = 30.0
-#: Buffered changes before a commit, at most (a STATE commits earlier).
-FLUSH_EVERY = 20_000
+#: Buffered changes before a commit, at most (a STATE commits earlier). Small: an entry
+#: lost to a crash costs one upsertLatestByEmail call next run, and a WAL commit is cheap.
+FLUSH_EVERY = 1_000
 #: Keys per lookup query; SQLite's oldest limit on query parameters is 999.
 _CHUNK = 900
 
