@@ -15,8 +15,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 lint: install
-	$(BIN)/ruff check target_pardot tests scripts examples $(wildcard bench)
+	$(BIN)/ruff check target_pardot pardot_emulator tests scripts examples $(wildcard bench)
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: install lint
 	$(BIN)/pytest
@@ -32,4 +33,4 @@ bench: install
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .venv-e2e .demo .bench .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-e2e .demo .bench .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

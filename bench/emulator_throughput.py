@@ -1,6 +1,6 @@
 """How many v4 batchUpsert calls of 50 rows per second the emulator serves.
 
-The emulator runs in its own process (``python -m target_pardot.emulator.cli``),
+The emulator runs in its own process (``python -m pardot_emulator.cli``),
 as it does under ``make demo``, so the client threads here do not share its GIL.
 Several client threads each keep one HTTP/1.1 keep-alive connection open. Each
 row has ten fields, a custom field and a list flag; bodies are encoded once up
@@ -38,7 +38,7 @@ PATH = "/api/prospect/version/4/do/batchUpsert?format=json"
 
 def start_emulator(concurrency: int) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "target_pardot.emulator.cli", "--port", "0",
+        [sys.executable, "-m", "pardot_emulator.cli", "--port", "0",
          "--concurrency-limit", str(concurrency)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from target_pardot.errors import ConfigError
-from target_pardot.limits import (
+from target_pardot.pardot.limits import (
     BUSINESS_UNIT_LENGTH,
     BUSINESS_UNIT_PREFIX,
     DEFAULT_MAX_PAYLOAD,

@@ -22,7 +22,7 @@ from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
 
-from target_pardot import dryrun, redact
+from target_pardot import redact
 from target_pardot.errors import (
     EXIT_CONFIG,
     EXIT_FAILURE,
@@ -32,13 +32,14 @@ from target_pardot.errors import (
     RecordRejected,
     TargetPardotError,
 )
-from target_pardot.limits import DEFAULT_MAX_PAYLOAD, MAX_CONCURRENT_REQUESTS
-from target_pardot.progress import ProgressReporter
-from target_pardot.reader import PardotMessageReader
-from target_pardot.runtime import Runtime
+from target_pardot.pardot.limits import DEFAULT_MAX_PAYLOAD, MAX_CONCURRENT_REQUESTS
+from target_pardot.run import dryrun
+from target_pardot.run.progress import ProgressReporter
+from target_pardot.run.reader import PardotMessageReader
+from target_pardot.run.runtime import Runtime
+from target_pardot.run.stats import render_summary
 from target_pardot.settings import parse_settings
-from target_pardot.sinks import ListMembershipsSink, PardotSink, ProspectsSink
-from target_pardot.stats import render_summary
+from target_pardot.sinks.streams import ListMembershipsSink, PardotSink, ProspectsSink
 
 STREAM_SINKS: dict[str, type[Sink]] = {
     "prospects": ProspectsSink,
@@ -304,7 +305,7 @@ class TargetPardot(Target):
             self.logger.info("%s", dryrun.state_note(json.dumps(state)))
             return
         # The SDK calls this after draining every sink. Calls run in the background (see
-        # pipeline.py): wait for every row handed over, raising a failed delivery instead;
+        # run/sender.py): wait for every row handed over, raising a failed delivery instead;
         # then the tracker writes the newest STATE whose rows are all settled, which after
         # a full drain is the latest one.
         self.runtime.settle()

@@ -51,7 +51,14 @@ def test_an_import_costs_a_handful_of_calls():
     assert "% of v5's" in line.figure
 
 
+def test_a_rerun_by_identity_map_costs_a_fiftieth_of_the_writes():
+    line = run("identity_map")
+    assert line.passed, line.figure
+    assert line.figure.endswith("0 wrong)")
+    assert line.value <= 0.025
+
+
 def test_every_benchmark_has_a_smoke_test():
     tested = {"ceiling", "v5_ceiling", "own_cost", "end_to_end", "memory", "adaptive", "calls",
-              "unchanged", "import"}  # fmt: skip
+              "unchanged", "import", "identity_map"}  # fmt: skip
     assert {name for name, _ in suite.BENCHMARKS} == tested

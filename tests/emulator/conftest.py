@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from target_pardot.emulator import PardotEmulator
+from pardot_emulator import PardotEmulator
 
 BU = "0Uv000000000001AAA"
 DEFAULTS: dict[str, Any] = {

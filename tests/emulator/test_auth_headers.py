@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from target_pardot.emulator import PardotEmulator
+from pardot_emulator import PardotEmulator
 
 from .conftest import BU, Api, get_token
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-MODULE_CMD = [sys.executable, "-m", "target_pardot.emulator.cli"]
+MODULE_CMD = [sys.executable, "-m", "pardot_emulator.cli"]
 EVERY_FLAG = [
     "--port", "--client-id", "--client-secret", "--refresh-token", "--business-unit", "--lists",
     "--ampsea", "--no-ampsea", "--concurrency-limit", "--reserved-slots", "--daily-limit",

@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 
-from target_pardot.emulator import PardotEmulator
+from pardot_emulator import PardotEmulator
 
 from .conftest import Api
 

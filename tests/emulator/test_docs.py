@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from target_pardot.emulator.cli import build_parser
+from pardot_emulator.cli import build_parser
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "emulator.md"
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from target_pardot.emulator import PardotEmulator
+from pardot_emulator import PardotEmulator
 
 from .conftest import Api, by_email
 

@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from target_pardot.emulator import PardotEmulator
+from pardot_emulator import PardotEmulator
 
 from .conftest import BU, Api, get_token
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from target_pardot.emulator import PardotEmulator
+from pardot_emulator import PardotEmulator
 
 from .conftest import Api
 

@@ -7,7 +7,7 @@ import time
 
 import requests
 
-from target_pardot.emulator import PardotEmulator
+from pardot_emulator import PardotEmulator
 
 from .conftest import BU, get_token
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from target_pardot.emulator import PardotEmulator
+from pardot_emulator import PardotEmulator
 
 from .conftest import Api, by_email
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from target_pardot.emulator import PardotEmulator
+from pardot_emulator import PardotEmulator
 
 from .conftest import Api, by_email
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from target_pardot.emulator import PardotEmulator
+from pardot_emulator import PardotEmulator
 
 
 @pytest.fixture(scope="module")

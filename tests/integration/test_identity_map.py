@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from target_pardot import identity
 from target_pardot.errors import ConfigError
+from target_pardot.run import identity
 from target_pardot.target import TargetPardot
 from tests.helpers import base_config, run_inprocess, stream_of
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-import target_pardot.delivery as delivery_module
-import target_pardot.imports as imports_module
+import target_pardot.sinks.bulk_import as imports_module
+import target_pardot.sinks.prospects as delivery_module
 from target_pardot.errors import ConfigError
 from target_pardot.settings import parse_settings
 from target_pardot.target import TargetPardot

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from target_pardot.payloads import batch_body
+from target_pardot.rows.payloads import batch_body
 from tests.helpers import (
     base_config,
     record_message,

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from singer_sdk.testing import get_target_test_class
 
-from target_pardot.emulator import PardotEmulator
+from pardot_emulator import PardotEmulator
 from target_pardot.target import TargetPardot
 from tests.helpers import base_config, record_message, run_inprocess, schema_message
 

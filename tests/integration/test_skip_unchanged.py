@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from target_pardot.ledger import Ledger, default_ledger_path
+from target_pardot.run.ledger import Ledger, default_ledger_path
 from tests.helpers import base_config, run_inprocess, stream_of
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from target_pardot.auth import business_unit_hint, explain_token_error, token_request_form
 from target_pardot.errors import ConfigError
+from target_pardot.pardot.auth import business_unit_hint, explain_token_error, token_request_form
 from target_pardot.settings import parse_settings
 
 BASE = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from target_pardot.concurrency import ROUNDS_BEFORE_INCREASE, AdaptiveLimit
+from target_pardot.pardot.concurrency import ROUNDS_BEFORE_INCREASE, AdaptiveLimit
 
 
 def accept(limit: AdaptiveLimit, calls: int) -> None:

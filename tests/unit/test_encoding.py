@@ -8,7 +8,7 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from target_pardot.payloads import (
+from target_pardot.rows.payloads import (
     batch_body,
     batch_body_from_json,
     encoded_size,

@@ -9,9 +9,9 @@ import threading
 import pytest
 
 from target_pardot.errors import ConfigError
-from target_pardot.identity import IdentityMap, check_store_path, utc_stamp
-from target_pardot.identity_check import WATERMARK_MARGIN, stale_emails, watermark
-from target_pardot.payloads import InvalidRow, prepare_prospect, v5_upsert_body
+from target_pardot.rows.payloads import InvalidRow, prepare_prospect, v5_upsert_body
+from target_pardot.run.identity import IdentityMap, check_store_path, utc_stamp
+from target_pardot.run.identity_check import WATERMARK_MARGIN, stale_emails, watermark
 
 
 def checker(mapping: dict[str, int]):

@@ -7,9 +7,9 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from target_pardot.fields import pardot_field_name, to_snake_case, v5_field_name
-from target_pardot.limits import MAX_ROW_JSON_CHARS
-from target_pardot.payloads import (
+from target_pardot.pardot.limits import MAX_ROW_JSON_CHARS
+from target_pardot.rows.fields import pardot_field_name, to_snake_case, v5_field_name
+from target_pardot.rows.payloads import (
     ROUTE_V4,
     ROUTE_V5,
     InvalidRow,

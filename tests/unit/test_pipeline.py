@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from target_pardot.pipeline import Sender
+from target_pardot.run.sender import Sender
 
 
 class Boom(Exception):

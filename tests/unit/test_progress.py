@@ -6,8 +6,8 @@ import logging
 import threading
 import time
 
-from target_pardot.progress import ProgressReporter
-from target_pardot.stats import RunStats
+from target_pardot.run.progress import ProgressReporter
+from target_pardot.run.stats import RunStats
 
 
 class FakeClock:

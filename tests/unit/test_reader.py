@@ -8,7 +8,7 @@ import pytest
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import deserialize_json
 
-from target_pardot.reader import PardotMessageReader
+from target_pardot.run.reader import PardotMessageReader
 
 LINES = [
     '{"type":"RECORD","stream":"s","record":{"a":1.5,"b":"x","c":[1,{"d":null}]}}\n',

@@ -13,7 +13,7 @@ from target_pardot.errors import (
     RetryableError,
     TokenExpired,
 )
-from target_pardot.responses import batch_row_errors, classify, row_error_code
+from target_pardot.pardot.responses import batch_row_errors, classify, row_error_code
 
 
 def v4_error(code: int, message: str = "msg") -> bytes:

@@ -10,7 +10,7 @@ import pytest
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks.core import JSONSchemaValidator
 
-from target_pardot.validation import FastRecordValidator
+from target_pardot.rows.validation import FastRecordValidator
 
 SCHEMAS = [
     {"type": "object", "properties": {"email": {"type": ["string", "null"]},

@@ -8,8 +8,8 @@ host at all. The run summary lists the planned calls per endpoint and the rows t
 
 from __future__ import annotations
 
+from target_pardot.run.stats import RunStats
 from target_pardot.settings import Settings
-from target_pardot.stats import RunStats
 
 
 def banner(settings: Settings) -> str:

@@ -14,10 +14,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from target_pardot.delivery_base import RuntimeDelivery
 from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
-from target_pardot.ledger import PROSPECTS, prospect_fingerprint
-from target_pardot.payloads import (
+from target_pardot.pardot.responses import (
+    CODE_CONFLICTING_UPDATE,
+    CODE_UNABLE_TO_SAVE,
+    batch_row_errors,
+    row_error_code,
+)
+from target_pardot.rows.payloads import (
     QUOTED_COMMA_SIZE,
     ROUTE_V4,
     ROUTE_V5,
@@ -30,14 +34,9 @@ from target_pardot.payloads import (
     v4_element,
     v5_upsert_body,
 )
-from target_pardot.responses import (
-    CODE_CONFLICTING_UPDATE,
-    CODE_INVALID_PROSPECT_ID,
-    CODE_UNABLE_TO_SAVE,
-    batch_row_errors,
-    row_error_code,
-)
-from target_pardot.runtime import Runtime
+from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint
+from target_pardot.run.runtime import Runtime
+from target_pardot.sinks.base import RuntimeDelivery
 
 logger = logging.getLogger("target-pardot")
 
@@ -227,12 +226,14 @@ class ProspectDelivery(RuntimeDelivery):
             if message is None:
                 accepted.append(item)
                 continue
-            if item.mapped_id is not None and row_error_code(message) == CODE_INVALID_PROSPECT_ID:
-                stale.append(item)  # deleted or merged since the map learned its id
-                continue
             if _is_transient_row_error(message) and item.attempts < self.settings.maximum_retries:
                 item.attempts += 1
                 retry_later.append(item)
+                continue
+            if item.mapped_id is not None:
+                # Error 3 (deleted or merged since the map learned the id), or any other
+                # refusal: the row goes through upsertLatestByEmail, which decides.
+                stale.append(item)
                 continue
             self._reject(item.pending, "pardot_rejected", message, row_error_code(message))
         self._mapped_accepted([item for item in accepted if item.mapped_id is not None])
@@ -323,8 +324,8 @@ class ProspectDelivery(RuntimeDelivery):
                 self.identity.learn(str(row.fields["email"]), item.mapped_id)
 
     def _fall_back_to_v5(self, items: list[_Item]) -> None:
-        """Pardot has no live prospect with the mapped id: forget it, and send the rows
-        through upsertLatestByEmail, which teaches the map the right id."""
+        """Pardot refused the mapped id (error 3: no live prospect has it): forget it, and
+        send the rows through upsertLatestByEmail, which teaches the map the right id."""
         if self.identity is not None:
             self.identity.forget(_lookup_email(item.pending) for item in items)
         self.stats.add("identity_map_fallbacks", len(items))

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from target_pardot.errors import ConfigError
-from target_pardot.payloads import ProspectRow, to_json
+from target_pardot.rows.payloads import ProspectRow, to_json
 
 PROSPECTS = "prospect"
 MEMBERSHIPS = "membership"

@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from target_pardot.errors import PardotApiError, RetryableError
-from target_pardot.identity import IdentityMap, utc_stamp
-from target_pardot.stats import RunStats
+from target_pardot.run.identity import IdentityMap, utc_stamp
+from target_pardot.run.stats import RunStats
 
 logger = logging.getLogger("target-pardot")
 

@@ -6,15 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from target_pardot.checkpoints import StateTracker, write_state_line
-from target_pardot.client import PardotClient
-from target_pardot.identity import open_identity_map
-from target_pardot.identity_check import IdentityRouter
-from target_pardot.ledger import Ledger, open_ledger
-from target_pardot.pipeline import Sender
-from target_pardot.rejects import RejectionReporter
+from target_pardot.pardot.client import PardotClient
+from target_pardot.run.identity import open_identity_map
+from target_pardot.run.identity_check import IdentityRouter
+from target_pardot.run.ledger import Ledger, open_ledger
+from target_pardot.run.rejects import RejectionReporter
+from target_pardot.run.sender import Sender
+from target_pardot.run.state import StateTracker, write_state_line
+from target_pardot.run.stats import RunStats
 from target_pardot.settings import Settings
-from target_pardot.stats import RunStats
 
 #: Jobs (calls, mostly of 50 rows) queued ahead of the senders, per slot: enough that no
 #: slot waits for the reading thread, few enough to bound memory.
@@ -54,7 +54,7 @@ class Runtime:
             client=client,
             reporter=RejectionReporter(
                 # A dry run reports every invalid row rather than stop at the first
-                # (target_pardot.dryrun.verdict still fails the run).
+                # (target_pardot.run.dryrun.verdict still fails the run).
                 skip=settings.skip_invalid_records or settings.dry_run,
                 path=settings.rejected_records_path,
                 stats=stats,

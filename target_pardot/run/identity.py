@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from target_pardot.errors import ConfigError
-from target_pardot.ledger import default_ledger_path
+from target_pardot.run.ledger import default_ledger_path
 
 #: Longest wait for another run's write lock on the file, in seconds.
 LOCK_WAIT_SECONDS = 30.0

@@ -7,25 +7,25 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 
-from target_pardot.delivery import PendingRow, ProspectDelivery
-from target_pardot.imports import ImportDelivery
-from target_pardot.limits import MAX_BATCH_ROWS, MAX_CONCURRENT_REQUESTS
-from target_pardot.memberships import MembershipDelivery, PendingMembership
-from target_pardot.payloads import (
+from target_pardot.pardot.limits import MAX_BATCH_ROWS, MAX_CONCURRENT_REQUESTS
+from target_pardot.rows.payloads import (
     InvalidRow,
     map_record,
     prepare_membership,
     prepare_prospect,
     prospect_key,
 )
-from target_pardot.validation import FastRecordValidator
+from target_pardot.rows.validation import FastRecordValidator
+from target_pardot.sinks.bulk_import import ImportDelivery
+from target_pardot.sinks.memberships import MembershipDelivery, PendingMembership
+from target_pardot.sinks.prospects import PendingRow, ProspectDelivery
 
 MEMBERSHIP_COLUMNS = frozenset({"list_id", "prospect_id", "opted_out"})
 
 if TYPE_CHECKING:
     from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
-    from target_pardot.runtime import Runtime
+    from target_pardot.run.runtime import Runtime
 
 
 class PardotSink(BatchSink):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from target_pardot.ledger import Ledger
-from target_pardot.runtime import Runtime
+from target_pardot.run.ledger import Ledger
+from target_pardot.run.runtime import Runtime
 
 Row = TypeVar("Row", bound=Any)
 

@@ -17,8 +17,6 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
-from target_pardot.auth import TokenProvider, business_unit_hint
-from target_pardot.concurrency import AdaptiveLimit
 from target_pardot.errors import (
     AuthFailed,
     BusinessUnitRejected,
@@ -31,10 +29,12 @@ from target_pardot.errors import (
     TargetPardotError,
     TokenExpired,
 )
-from target_pardot.limits import MAX_CONCURRENT_REQUESTS
-from target_pardot.responses import Reply, classify
+from target_pardot.pardot.auth import TokenProvider, business_unit_hint
+from target_pardot.pardot.concurrency import AdaptiveLimit
+from target_pardot.pardot.limits import MAX_CONCURRENT_REQUESTS
+from target_pardot.pardot.responses import Reply, classify
+from target_pardot.run.stats import RunStats
 from target_pardot.settings import Settings
-from target_pardot.stats import RunStats
 
 logger = logging.getLogger("target-pardot")
 

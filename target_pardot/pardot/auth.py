@@ -10,8 +10,8 @@ from collections.abc import Callable
 import requests
 
 from target_pardot.errors import AuthFailed, RetryableError
+from target_pardot.pardot.responses import parse_body
 from target_pardot.redact import REDACTOR
-from target_pardot.responses import parse_body
 from target_pardot.settings import (
     DEMO_PARDOT_DOMAIN,
     PRODUCTION_PARDOT_DOMAIN,

@@ -45,15 +45,15 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from target_pardot.delivery import PendingRow
-from target_pardot.delivery_base import RuntimeDelivery
 from target_pardot.errors import DailyLimitReached, PardotApiError
-from target_pardot.fields import pardot_field_name, v5_field_name
-from target_pardot.ledger import PROSPECTS, Ledger, prospect_fingerprint
-from target_pardot.limits import MAX_BATCHES_PER_IMPORT, MAX_IMPORT_BATCH_BYTES
-from target_pardot.payloads import to_json
-from target_pardot.responses import row_error_code
-from target_pardot.runtime import Runtime
+from target_pardot.pardot.limits import MAX_BATCHES_PER_IMPORT, MAX_IMPORT_BATCH_BYTES
+from target_pardot.pardot.responses import row_error_code
+from target_pardot.rows.fields import pardot_field_name, v5_field_name
+from target_pardot.rows.payloads import to_json
+from target_pardot.run.ledger import PROSPECTS, Ledger, prospect_fingerprint
+from target_pardot.run.runtime import Runtime
+from target_pardot.sinks.base import RuntimeDelivery
+from target_pardot.sinks.prospects import PendingRow
 
 logger = logging.getLogger("target-pardot")
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from target_pardot.errors import RecordRejected
-from target_pardot.limits import REJECTED_ROWS_LOGGED
-from target_pardot.payloads import to_json
-from target_pardot.stats import RunStats
+from target_pardot.pardot.limits import REJECTED_ROWS_LOGGED
+from target_pardot.rows.payloads import to_json
+from target_pardot.run.stats import RunStats
 
 logger = logging.getLogger("target-pardot")
 

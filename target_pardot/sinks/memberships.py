@@ -14,18 +14,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from target_pardot.delivery_base import RuntimeDelivery
 from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
-from target_pardot.ledger import MEMBERSHIPS, membership_fingerprint
-from target_pardot.payloads import (
-    MembershipRow,
-    batch_body,
-    encoded_size,
-    group_memberships_by_prospect,
-    membership_element,
-    plan_batches,
-)
-from target_pardot.responses import (
+from target_pardot.pardot.responses import (
     CODE_ALREADY_MEMBER,
     CODE_CONFLICTING_UPDATE,
     CODE_INVALID_LIST_ID,
@@ -33,7 +23,17 @@ from target_pardot.responses import (
     batch_row_errors,
     row_error_code,
 )
-from target_pardot.runtime import Runtime
+from target_pardot.rows.payloads import (
+    MembershipRow,
+    batch_body,
+    encoded_size,
+    group_memberships_by_prospect,
+    membership_element,
+    plan_batches,
+)
+from target_pardot.run.ledger import MEMBERSHIPS, membership_fingerprint
+from target_pardot.run.runtime import Runtime
+from target_pardot.sinks.base import RuntimeDelivery
 
 logger = logging.getLogger("target-pardot")
 

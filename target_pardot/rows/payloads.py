@@ -13,14 +13,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from target_pardot.fields import (
+from target_pardot.pardot.limits import MAX_BATCH_ROWS, MAX_ROW_JSON_CHARS
+from target_pardot.rows.fields import (
     BOOLEAN_FIELDS,
     INTEGER_FIELDS,
     is_match_email_column,
     pardot_field_name,
     v5_field_name,
 )
-from target_pardot.limits import MAX_BATCH_ROWS, MAX_ROW_JSON_CHARS
 
 ROUTE_V4 = "v4_batch"
 ROUTE_V5 = "v5_upsert_by_email"

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from target_pardot.stats import RunStats
+from target_pardot.run.stats import RunStats
 
 logger = logging.getLogger("target-pardot")
 

@@ -1,0 +1,1 @@
+"""Pure functions from a Singer record to what Pardot receives: payloads, fields, validation."""
