@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import imports, v4, v5, v5_prospect_query
+from . import imports, v3, v4, v5, v5_prospect_query
 from .auth import TokenBook, token_grant
 from .config import (
     SettingError,
@@ -64,9 +64,14 @@ def _route(pattern: str, family: str, methods: dict[str, tuple[str, Handler]]) -
 
 _V4_GET_POST = ("GET", "POST")
 
+
+def _batch(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+    """v3 and v4 batch calls differ in their body: a keyed object or an array."""
+    return (v3.batch if m.group(1) == "3" else v4.batch)(app, req, m)
+
 ROUTES: tuple[Route, ...] = (
     _route(r"^/api/prospect/version/([34])/do/(batchUpsert|batchUpdate|batchCreate)/?$", "v4",
-           dict.fromkeys(_V4_GET_POST, ("prospect/{1}", v4.batch))),
+           dict.fromkeys(_V4_GET_POST, ("prospect/{1}", _batch))),
     _route(r"^/api/prospect/version/([34])/do/upsert/(email|id|fid)/([^/]+)/?$", "v4",
            dict.fromkeys(_V4_GET_POST, ("prospect/upsert", v4.single_upsert))),
     _route(r"^/api/listMembership/version/([34])/do/(create|update|read|delete)"
@@ -114,6 +119,17 @@ def find_route(path: str) -> tuple[Route, re.Match[str]] | None:
                     return route, m
             return None
     return None
+
+
+_VERSION_IN_PATH = re.compile(r"/version/(\d+)/")
+
+
+def api_version_of(path: str) -> str:
+    """"3", "4" or "5": which API version a call used, for the counters."""
+    if path.startswith("/api/v5/"):
+        return "5"
+    m = _VERSION_IN_PATH.search(path)
+    return m.group(1) if m else "unknown"
 
 
 def family_of(path: str) -> str:
@@ -223,7 +239,7 @@ class App:
     def pardot(self, req: Incoming) -> Reply:
         settings = self.settings
         found = find_route(req.path)
-        self.counters.call(self._endpoint_name(found, req.method))
+        self.counters.call(self._endpoint_name(found, req.method), api_version_of(req.path))
         in_flight = self.counters.enter()
         try:
             return self._pardot(req, settings, found, in_flight)
@@ -276,6 +292,9 @@ class App:
             if kind == "drop":
                 return Reply.dropped()
             self.sleep(settings["slow_ms"] / 1000.0)  # "slow": late but normal answer
+        refusal = v3.version_refusal(m.group(1), settings["ampsea"]) if family == "v4" else None
+        if refusal is not None:
+            return self._error(req, family, *refusal, settings["v4_error_status"])
         reply = spec[1](self, req, m)
         if self.dice.chance(settings["applied_but_lost_rate"]):
             self.counters.fault("applied_but_lost")

@@ -177,8 +177,12 @@ SPECS: tuple[Spec, ...] = (
     Spec("lists", parse_lists(DEFAULT_LISTS_SPEC), parse_lists, "IDS",
          "List ids that exist, e.g. '1-1000,2000'."),
     Spec("ampsea", True, _bool, "BOOL",
-         "AMPSEA account: email-only v4 rows always create. Off: they update the "
-         "latest prospect with that exact email.", is_bool=True),
+         "AMPSEA account (API v4): email-only rows always create, and v3 calls get error "
+         "88. Off (API v3): v4 prospect and membership calls get error 89, and email-only "
+         "v3 batch rows update the prospect with that email.", is_bool=True),
+    Spec("v3_email_case_insensitive", True, _bool, "BOOL",
+         "v3 batch rows match emails ignoring case (Ann@x.com updates ann@x.com). Off: "
+         "exact matching. Pardot's docs do not say which.", is_bool=True),
     Spec("concurrency_limit", 5, _non_negative(_int), "N",
          "Pardot requests allowed in flight at once; more get error 66."),
     Spec("reserved_slots", 0, _non_negative(_int), "N",

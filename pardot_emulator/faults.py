@@ -22,6 +22,7 @@ class Counters:
     def _zero(self) -> None:
         self.calls_total = 0
         self.calls_by_endpoint: Counter[str] = Counter()
+        self.calls_by_api_version: Counter[str] = Counter()
         self.errors_by_code: Counter[str] = Counter()
         self.http_status_counts: Counter[str] = Counter()
         self.max_in_flight = 0
@@ -43,10 +44,12 @@ class Counters:
 
     # -- per request ------------------------------------------------------------
 
-    def call(self, endpoint: str) -> None:
+    def call(self, endpoint: str, api_version: str | None = None) -> None:
         with self.lock:
             self.calls_total += 1
             self.calls_by_endpoint[endpoint] += 1
+            if api_version is not None:
+                self.calls_by_api_version[api_version] += 1
 
     def enter(self) -> int:
         """A Pardot request arrived; returns how many are in flight including it."""
@@ -107,6 +110,7 @@ class Counters:
             return {
                 "calls_total": self.calls_total,
                 "calls_by_endpoint": dict(self.calls_by_endpoint),
+                "calls_by_api_version": dict(self.calls_by_api_version),
                 "errors_by_code": dict(self.errors_by_code),
                 "http_status_counts": dict(self.http_status_counts),
                 "in_flight": self.in_flight,

@@ -1,4 +1,5 @@
-"""Pardot API v3/v4: prospect batch and single upserts, list memberships."""
+"""Pardot API v4 (and v3 where it is the same): prospect batch and single upserts, list
+memberships. v3 batch calls differ: see v3.py."""
 
 from __future__ import annotations
 
@@ -110,17 +111,27 @@ def parse_row(row: Any, lists: frozenset[int]) -> RowPlan | OpError:
     return plan
 
 
-def batch(app: App, req: Incoming, m: re.Match[str]) -> Reply:
-    op = {"batchUpsert": "upsert", "batchUpdate": "update", "batchCreate": "create"}[m.group(2)]
+BATCH_OPS = {"batchUpsert": "upsert", "batchUpdate": "update", "batchCreate": "create"}
+
+
+def batch_data(app: App, req: Incoming) -> Any:
+    """The parsed `prospects` parameter of a batch call, or the error Reply."""
     if req.params_error:
         return error(app, req, 71, "Input needs to be valid JSON or XML")
     raw = req.params().get("prospects")
     if raw is None or raw == "":
         return error(app, req, 71, "Input needs to be valid JSON or XML")
     try:
-        data = json.loads(raw)
+        return json.loads(raw)
     except ValueError:
         return error(app, req, 71, "Input needs to be valid JSON or XML")
+
+
+def batch(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+    op = BATCH_OPS[m.group(2)]
+    data = batch_data(app, req)
+    if isinstance(data, Reply):
+        return data
     rows = data.get("prospects") if isinstance(data, dict) else None
     if not isinstance(rows, list):
         return error(app, req, 71, "Input needs to be valid JSON or XML")

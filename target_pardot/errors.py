@@ -72,6 +72,15 @@ class TokenExpired(PardotApiError):
     """Error 184 or HTTP 401: refresh the access token and replay once."""
 
 
+class WrongApiVersion(PardotApiError):
+    """Error 88 or 89: the call used API v3 on a v4 account, or v4 on a v3 account.
+    Nothing was applied; the caller switches version and sends the call again."""
+
+
+class ApiVersionRejected(ConfigError):
+    """Error 88 or 89 that no switch can cure: `api_version` is fixed to the other one."""
+
+
 class PayloadTooLarge(PardotApiError):
     """HTTP 413 or 414: the request must be split."""
 

@@ -74,11 +74,17 @@ class Settings:
     dry_run_offline: bool = False
     progress_interval_seconds: float = 10.0
     identity_map: bool = True
+    #: "auto", "4" or "3": the v3/v4 API version (see target_pardot.pardot.api_version).
+    api_version: str = "auto"
 
     @property
     def secrets(self) -> tuple[str, ...]:
         """Every configured secret, for the log redaction filter."""
         return tuple(s for s in (self.client_secret, self.refresh_token) if s)
+
+
+#: v3 for accounts with AMPSEA off, v4 with it on; auto follows Pardot's errors 88/89.
+API_VERSIONS = ("auto", "4", "3")
 
 
 def _choice(config: Mapping[str, Any], name: str, choices: tuple[str, ...], default: str) -> str:
@@ -296,6 +302,7 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
             config, "progress_interval_seconds", 10, minimum=0, integer=False
         ),
         identity_map=_boolean(config, "identity_map", True),
+        api_version=_choice(config, "api_version", API_VERSIONS, "auto"),
     )
 
 

@@ -118,6 +118,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         "email-only row on AMPSEA accounts).",
     ),
     th.Property(
+        "api_version",
+        th.CustomType({"type": ["string", "integer"], "enum": ["auto", "4", "3", 4, 3]}),
+        default="auto",
+        description="Pardot API version for prospect and membership calls: 4 for accounts "
+        "with AMPSEA (allow multiple prospects with the same email address), 3 for accounts "
+        "without it, or auto: start on 4 and switch when Pardot answers error 89 (or 88).",
+    ),
+    th.Property(
         "parallel_tasks", th.IntegerType, default=1,
         description=f"Pardot calls in flight at once, across all streams; capped at "
         f"{MAX_CONCURRENT_REQUESTS}, Pardot's per-account limit.",

@@ -29,6 +29,7 @@ from target_pardot.errors import (
     TargetPardotError,
     TokenExpired,
 )
+from target_pardot.pardot.api_version import ApiVersion, v3v4_path
 from target_pardot.pardot.auth import TokenProvider, business_unit_hint
 from target_pardot.pardot.concurrency import AdaptiveLimit
 from target_pardot.pardot.limits import MAX_CONCURRENT_REQUESTS
@@ -97,6 +98,8 @@ class PardotClient:
         self._in_flight = 0
         self._pardot_calls = 0
         self._idle = threading.Condition()
+        # Which of v3/v4 the account takes; callers send through api_version.run().
+        self.api_version = ApiVersion(settings.api_version, on_change=stats.set_api_version)
         self.auth = TokenProvider(
             settings,
             self.session,
@@ -152,10 +155,12 @@ class PardotClient:
 
     # -- public calls -----------------------------------------------------------------
 
-    def v4_batch(self, operation: str, body: str, *, idempotent: bool) -> Reply:
+    def prospect_batch(
+        self, operation: str, body: str, *, version: int, idempotent: bool
+    ) -> Reply:
         return self.request(
             "POST",
-            f"/api/prospect/version/4/do/{operation}",
+            v3v4_path(version, "prospect", operation),
             endpoint=f"prospect/{operation}",
             params={"format": "json"},
             data=body,
@@ -183,14 +188,15 @@ class PardotClient:
         values = reply.body.get("values") if isinstance(reply.body, dict) else None
         return [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
 
-    def v4_list_membership(
-        self, action: str, list_id: int, prospect_id: int, *, opted_out: bool | None = None
-    ) -> Reply:
+    def list_membership(
+        self, action: str, list_id: int, prospect_id: int, *, version: int,
+        opted_out: bool | None = None,
+    ) -> Reply:  # fmt: skip
         data = None if opted_out is None else f"opted_out={'true' if opted_out else 'false'}"
         return self.request(
             "POST",
-            f"/api/listMembership/version/4/do/{action}/list_id/{list_id}"
-            f"/prospect_id/{prospect_id}",
+            v3v4_path(version, "listMembership", action)
+            + f"/list_id/{list_id}/prospect_id/{prospect_id}",
             endpoint=f"listMembership/{action}",
             params={"format": "json"},
             data=data,

@@ -20,6 +20,7 @@ from target_pardot.errors import (
     RateLimited,
     RetryableError,
     TokenExpired,
+    WrongApiVersion,
 )
 
 CODE_INVALID_PROSPECT_ID = 3
@@ -27,6 +28,8 @@ CODE_INVALID_EMAIL = 4
 CODE_INVALID_LIST_ID = 55
 CODE_ALREADY_MEMBER = 58
 CODE_CONFLICTING_UPDATE = 62
+CODE_MUST_USE_V4 = 88
+CODE_CANNOT_USE_V4 = 89
 CODE_CONCURRENCY_LIMIT = 66
 CODE_BATCH_TOO_LARGE = 70
 CODE_INVALID_JSON = 71
@@ -130,6 +133,8 @@ def raise_for_code(code: int, status: int, message: str) -> None:
         raise RateLimited(text, code=code, status=status)
     if code == CODE_DAILY_LIMIT:
         raise DailyLimitReached(f"{text}. The daily API limit of this Pardot account is used up.")
+    if code in (CODE_MUST_USE_V4, CODE_CANNOT_USE_V4):
+        raise WrongApiVersion(text, code=code, status=status)
     if code in TRANSIENT_CODES:
         raise RetryableError(text, code=code, status=status)
     if code == CODE_INVALID_TOKEN:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from target_pardot.errors import PardotApiError, RetryableError
+from target_pardot.rows.payloads import ProspectRow
 from target_pardot.run.identity import IdentityMap, utc_stamp
 from target_pardot.run.stats import RunStats
 
@@ -81,11 +82,25 @@ class IdentityRouter:
             # A new map: every change made in Pardot from now on matters to it.
             identity.mark_checked(watermark(datetime.datetime.now(datetime.timezone.utc)))
 
-    def learn(self, email: str, prospect_id: int) -> None:
-        self.identity.learn(email, prospect_id)
+    def learned(self, row: ProspectRow, prospect_id: int) -> None:
+        """upsertLatestByEmail returned this id for the row; a changed email moves the
+        entry."""
+        if row.match_email:
+            self.identity.forget([row.match_email])
+        self.identity.learn(str(row.fields["email"]), prospect_id)
 
-    def forget(self, emails: Iterable[str]) -> None:
-        self.identity.forget(emails)
+    def updated_by_id(self, rows: Sequence[tuple[ProspectRow, int | None]]) -> None:
+        """Pardot accepted these rows (those with an id were sent by their mapped id)."""
+        mapped = [(row, pid) for row, pid in rows if pid is not None]
+        self._stats.add("rows_sent_by_mapped_id", len(mapped))
+        for row, pid in mapped:
+            if row.match_email:
+                self.learned(row, pid)
+
+    def refused(self, rows: Sequence[ProspectRow]) -> None:
+        """Pardot refused these rows' mapped ids: they fall back to upsertLatestByEmail."""
+        self.identity.forget(row.lookup_email for row in rows)
+        self._stats.add("identity_map_fallbacks", len(rows))
 
     def split(
         self, rows: Sequence[Row], email_of: Callable[[Row], str]

@@ -4,7 +4,7 @@ A daemon thread reads the run's counters and logs, on the target's logger (stder
 stdout, which carries only STATE):
 
     progress: 12000 rows received, 11950 sent, 2 rejected; 1190.5 rows/s sent in the last
-    10 s; 260 API calls; daily API calls left: unknown
+    10 s; 260 API calls (API v4); daily API calls left: unknown
 
 A thread rather than a hook in record processing, so that a run waiting on Pardot (long
 retries, slow replies) still reports that it is alive.
@@ -75,6 +75,6 @@ class ProgressReporter:
         return (
             f"progress: {summary['rows_received']} rows received, {sent} sent, "
             f"{summary['rows_rejected']} rejected; {rate:.1f} rows/s sent in the last "
-            f"{window:.3g} s; {summary['api_calls']} API calls; daily API calls left: "
-            f"{'unknown' if left is None else left}"
+            f"{window:.3g} s; {summary['api_calls']} API calls (API {summary['api_version']}); "
+            f"daily API calls left: {'unknown' if left is None else left}"
         )

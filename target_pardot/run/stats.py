@@ -21,6 +21,12 @@ class RunStats:
         self.retries: Counter[str] = Counter()
         self.planned_calls: Counter[str] = Counter()
         self.planned_rows: Counter[str] = Counter()
+        #: The v3/v4 API version prospect and membership calls use now ("v4", "v3").
+        self.api_version = "v4"
+
+    def set_api_version(self, version: int) -> None:
+        with self._lock:
+            self.api_version = f"v{version}"
 
     def add(self, name: str, amount: int = 1) -> None:
         if amount:
@@ -56,6 +62,7 @@ class RunStats:
             received = self.counts["rows_received"]
             return {
                 "outcome": outcome,
+                "api_version": self.api_version,
                 "rows_received": received,
                 "rows_sent": self.counts["rows_sent"],
                 "rows_unchanged": self.counts["unchanged"],
@@ -87,6 +94,7 @@ def render_summary(summary: dict[str, Any]) -> str:
     lines = [f"run summary: {json.dumps(summary, separators=(',', ':'))}", ""]
     rows: list[tuple[str, str]] = [
         ("outcome", str(summary["outcome"])),
+        ("API version (prospects, memberships)", str(summary["api_version"])),
         ("rows received", str(summary["rows_received"])),
         ("rows sent", str(summary["rows_sent"])),
         ("rows unchanged (skip_unchanged)", str(summary["rows_unchanged"])),

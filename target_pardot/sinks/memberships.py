@@ -31,6 +31,7 @@ from target_pardot.rows.payloads import (
     membership_element,
     plan_batches,
 )
+from target_pardot.rows.v3 import v3_calls, v3_row_errors
 from target_pardot.run.ledger import MEMBERSHIPS, membership_fingerprint
 from target_pardot.run.runtime import Runtime
 from target_pardot.sinks.base import RuntimeDelivery
@@ -116,9 +117,25 @@ class MembershipDelivery(RuntimeDelivery):
         )
 
     def _send_groups(self, groups: list[_ProspectGroup]) -> None:
-        body = batch_body([self._element(g) for g in groups])
+        """One batchUpdate in the run's v3/v4 version (again in the other one if Pardot
+        answers error 88 or 89)."""
+        self.client.api_version.run(partial(self._send_groups_in, groups))
+
+    def _send_groups_in(self, groups: list[_ProspectGroup], version: int) -> None:
+        if version == 3:
+            # Keyed by prospect id; a prospect whose lists were split goes in two calls.
+            _, calls = v3_calls(groups, self._element)
+            if len(calls) > 1:
+                for part, _, _ in calls:
+                    self._send_groups(part)
+                return
+            body = calls[0][2]
+        else:
+            body = batch_body([self._element(g) for g in groups])
         try:
-            reply = self.client.v4_batch("batchUpdate", body, idempotent=True)
+            reply = self.client.prospect_batch(
+                "batchUpdate", body, version=version, idempotent=True
+            )
         except PayloadTooLarge as exc:
             if len(groups) == 1:
                 for member in groups[0].members:
@@ -128,7 +145,10 @@ class MembershipDelivery(RuntimeDelivery):
             self._send_groups(groups[:middle])
             self._send_groups(groups[middle:])
             return
-        errors = batch_row_errors(reply.body)
+        if version == 3:
+            errors = v3_row_errors(reply.body, [str(g.prospect_id) for g in groups])[0]
+        else:
+            errors = batch_row_errors(reply.body)
         again: list[_ProspectGroup] = []
         accepted: list[PendingMembership] = []
         for index, group in enumerate(groups):
@@ -164,17 +184,21 @@ class MembershipDelivery(RuntimeDelivery):
     def _send_explicit(self, pending: PendingMembership) -> None:
         """Create the membership with its opted_out value, or update it if it exists."""
         row = pending.row
+
+        def send(action: str) -> None:
+            self.client.api_version.run(
+                lambda version: self.client.list_membership(
+                    action, row.list_id, row.prospect_id, version=version, opted_out=row.opted_out
+                )
+            )
+
         try:
             try:
-                self.client.v4_list_membership(
-                    "create", row.list_id, row.prospect_id, opted_out=row.opted_out
-                )
+                send("create")
             except PardotApiError as exc:
                 if isinstance(exc, RetryableError) or exc.code != CODE_ALREADY_MEMBER:
                     raise
-                self.client.v4_list_membership(
-                    "update", row.list_id, row.prospect_id, opted_out=row.opted_out
-                )
+                send("update")
         except PardotApiError as exc:
             if isinstance(exc, RetryableError) or exc.code is None:
                 raise

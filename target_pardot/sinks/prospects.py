@@ -8,101 +8,38 @@ flight), and turns every per-row outcome into a count or a rejection.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from functools import partial
-from typing import Any
 
 from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
 from target_pardot.pardot.responses import (
-    CODE_CONFLICTING_UPDATE,
-    CODE_UNABLE_TO_SAVE,
     batch_row_errors,
     row_error_code,
 )
 from target_pardot.rows.payloads import (
-    QUOTED_COMMA_SIZE,
     ROUTE_V4,
     ROUTE_V5,
-    ProspectRow,
     batch_body_from_json,
-    form_quoted_length,
     list_flags,
     plan_batches,
-    to_json,
     v4_element,
     v5_upsert_body,
 )
+from target_pardot.rows.v3 import FID_NEEDS_V4, v3_calls, v3_row_errors
+from target_pardot.run.key_order import KeyOrder, prospect_identity
 from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint
 from target_pardot.run.runtime import Runtime
 from target_pardot.sinks.base import RuntimeDelivery
+from target_pardot.sinks.prospect_items import BatchItem as _Item
+from target_pardot.sinks.prospect_items import PendingRow
+from target_pardot.sinks.prospect_items import Upserted as _Upserted
+from target_pardot.sinks.prospect_items import is_transient_row_error as _is_transient_row_error
 
 logger = logging.getLogger("target-pardot")
 
 V5_RETURN_FIELDS = ("id", "email")
-_TRANSIENT_ROW_CODES = frozenset({CODE_UNABLE_TO_SAVE, CODE_CONFLICTING_UPDATE})
-_TRANSIENT_ROW_MESSAGES = ("Unable to save the prospect", "Conflicting Update")
 #: An upsert_by_email load this large is worth a hint about prospect_operation: import.
 V5_CALLS_BEFORE_IMPORT_HINT = 5_000
-
-
-@dataclass
-class PendingRow:
-    """A row waiting for delivery, with what is needed to report it."""
-
-    stream: str
-    position: int
-    record: dict[str, Any]
-    row: ProspectRow
-    #: Of the payload, for skip_unchanged; recorded once Pardot accepts the row.
-    fingerprint: bytes | None = None
-
-
-@dataclass
-class _Item:
-    """One element of a v4 batch: its JSON, and the bytes it adds to the urlencoded body."""
-
-    pending: PendingRow
-    element: dict[str, Any]
-    text: str
-    size: int
-    attempts: int = 0
-    #: Only sets the lists of a row already sent (through v5): not a row sent again.
-    lists_only: bool = False
-    #: The id the identity map gave an email-only row (sent by batchUpdate).
-    mapped_id: int | None = None
-
-    @classmethod
-    def of(cls, pending: PendingRow, element: dict[str, Any], text: str = "") -> _Item:
-        text = text or to_json(element)
-        return cls(pending, element, text, form_quoted_length(text) + QUOTED_COMMA_SIZE)
-
-
-class _Upserted:
-    """The prospect ids of one hand-over's v5 rows. The last upsert to finish passes
-    them on (for their list flags), so no thread waits for the others."""
-
-    def __init__(self, expected: int, then: Callable[[list[tuple[PendingRow, int]]], None]):
-        self._expected = expected
-        self._then = then
-        self._items: list[tuple[PendingRow, int]] = []
-        self._lock = threading.Lock()
-
-    def add(self, pending: PendingRow, prospect_id: int | None) -> None:
-        with self._lock:
-            if prospect_id is not None:
-                self._items.append((pending, prospect_id))
-            self._expected -= 1
-            finished = self._expected == 0
-        if finished and self._items:
-            self._then(self._items)
-
-
-def _is_transient_row_error(message: str) -> bool:
-    return row_error_code(message) in _TRANSIENT_ROW_CODES or message.startswith(
-        _TRANSIENT_ROW_MESSAGES
-    )
 
 
 class ProspectDelivery(RuntimeDelivery):
@@ -116,6 +53,7 @@ class ProspectDelivery(RuntimeDelivery):
             settings.prospect_lists, add=settings.prospect_list_operation == "add"
         )
         self._warned_split = False
+        self.order = KeyOrder()
         self._v5_rows = 0
         self.identity = runtime.identity
 
@@ -132,8 +70,11 @@ class ProspectDelivery(RuntimeDelivery):
                 key_of=_prospect_key,
                 fingerprint_of=lambda p: prospect_fingerprint(p.row, self.flags),
             )
-        v4_items = [self._item(p) for p in rows if p.row.route == ROUTE_V4]
-        v5_rows = [p for p in rows if p.row.route == ROUTE_V5]
+        if self._email_rows_in_batches():
+            v4_items, v5_rows = [self._item(p) for p in rows], []
+        else:
+            v4_items = [self._item(p) for p in rows if p.row.route == ROUTE_V4]
+            v5_rows = [p for p in rows if p.row.route == ROUTE_V5]
         mapped: list[_Item] = []
         if self.identity is not None and v5_rows:
             by_id, v5_rows = self.identity.split(v5_rows, _lookup_email)
@@ -145,13 +86,34 @@ class ProspectDelivery(RuntimeDelivery):
                 self._settle(pending)
             return
         for batch in self._batches(v4_items):
-            self.sender.submit(partial(self._send_v4, batch))
+            keys = [prospect_identity(item.element) for item in batch]
+            self.sender.submit(self.order.in_order(keys, partial(self._send_v4, batch)))
         for batch in self._batches(mapped):
-            self.sender.submit(partial(self._send_v4, batch, "batchUpdate"))
+            keys = [prospect_identity(item.element) for item in batch]
+            send = partial(self._send_v4, batch, "batchUpdate")
+            self.sender.submit(self.order.in_order(keys, send))
         if v5_rows:
             upserted = _Upserted(len(v5_rows), self._apply_lists_by_id) if self.flags else None
             for pending in v5_rows:
                 self.sender.submit(partial(self._upsert, pending, upserted))
+
+    def _email_rows_in_batches(self) -> bool:
+        """Whether upsert_by_email rows go in batch calls rather than v5 calls.
+
+        On a v3 account (AMPSEA off) email identifies the prospect, so an email-only batch
+        row is a true upsert: 50 rows per call and never a duplicate. A v5 call there
+        could even create a second prospect for a case variant of a stored email (v5
+        matches case-sensitively). While the version is not known yet, these rows are
+        sent as v3 batches first: error 88 says the account takes v4, and they then go
+        through v5 after all (see _send_batch).
+        """
+        if not self.settings.upsert_by_email:
+            return False
+        api = self.client.api_version
+        if self.settings.dry_run or api.known:
+            return api.current == 3
+        api.prefer(3)
+        return True
 
     def _item(self, pending: PendingRow) -> _Item:
         row = pending.row
@@ -202,7 +164,35 @@ class ProspectDelivery(RuntimeDelivery):
     # -- v4 batches -------------------------------------------------------------------
 
     def _send_v4(self, batch: list[_Item], operation: str | None = None) -> None:
+        """Send one batch in the run's v3/v4 version (again in the other one if Pardot
+        answers error 88 or 89)."""
         operation = operation or self.operation
+        self.client.api_version.run(partial(self._send_batch, batch, operation))
+
+    def _send_batch(self, batch: list[_Item], operation: str, version: int) -> None:
+        if version == 3:
+            self._send_v3(batch, operation)
+            return
+        by_email = [i for i in batch if _email_only(i)]
+        rest = [i for i in batch if not _email_only(i)]
+        if rest:
+            self._send_v4_batch(rest, operation)
+        if by_email:
+            # upsert_by_email rows tried in v3 first, on an account that takes v4: by their
+            # mapped id if the identity map knows them, else one v5 call each; never a v4
+            # batch by email (which would create them again).
+            rows = [item.pending for item in by_email]
+            if self.identity is not None:
+                by_id, rows = self.identity.split(rows, _lookup_email)
+                mapped = [self._mapped_item(pending, pid) for pending, pid in by_id]
+                for part in self._batches(mapped):
+                    self.sender.submit_followup(partial(self._send_v4, part, "batchUpdate"))
+            self._count_v5(len(rows))
+            upserted = _Upserted(len(rows), self._apply_lists_by_id) if self.flags else None
+            for pending in rows:
+                self.sender.submit_followup(partial(self._upsert, pending, upserted))
+
+    def _send_v4_batch(self, batch: list[_Item], operation: str) -> None:
         body = batch_body_from_json([item.text for item in batch])
         # On AMPSEA accounts an email-only row always creates a prospect: sending it twice
         # creates two. Such a batch is not replayed blindly after an ambiguous failure.
@@ -210,14 +200,38 @@ class ProspectDelivery(RuntimeDelivery):
             "id" in item.element or "fid" in item.element for item in batch
         )
         try:
-            reply = self.client.v4_batch(operation, body, idempotent=idempotent)
+            reply = self.client.prospect_batch(operation, body, version=4, idempotent=idempotent)
         except PayloadTooLarge as exc:
             self._split(batch, operation, exc)
             return
         except RetryableError as exc:
             self._reroute_after_ambiguous_failure(batch, exc)
             return
-        errors = batch_row_errors(reply.body)
+        self._settle_reply(batch, operation, batch_row_errors(reply.body), reply.status)
+
+    def _send_v3(self, batch: list[_Item], operation: str) -> None:
+        """v3 batches: keyed by id or email. Email identifies the prospect on these
+        accounts, so every v3 batch is safe to repeat: after an ambiguous failure the
+        client sends it again as it is, never through v5."""
+        keyless, calls = v3_calls(batch, lambda item: item.element)
+        for item in keyless:
+            self._reject(item.pending, "fid_needs_v4", FID_NEEDS_V4, "fid_needs_v4")
+        for part, identifiers, body in calls:
+            try:
+                reply = self.client.prospect_batch(operation, body, version=3, idempotent=True)
+            except PayloadTooLarge as exc:
+                self._split(part, operation, exc)
+                continue
+            errors, unmatched = v3_row_errors(reply.body, identifiers)
+            if unmatched:
+                logger.warning("Pardot reported errors for unknown rows: %s", unmatched[:5])
+            self._settle_reply(part, operation, errors, reply.status)
+
+    def _settle_reply(
+        self, batch: list[_Item], operation: str, errors: dict[int, str], status: int
+    ) -> None:
+        """Count, record and settle the rows of a batch reply; send rows with a
+        transient per-row error again."""
         retry_later: list[_Item] = []
         accepted: list[_Item] = []
         stale: list[_Item] = []
@@ -236,19 +250,23 @@ class ProspectDelivery(RuntimeDelivery):
                 stale.append(item)
                 continue
             self._reject(item.pending, "pardot_rejected", message, row_error_code(message))
-        self._mapped_accepted([item for item in accepted if item.mapped_id is not None])
+        if self.identity is not None:
+            self.identity.updated_by_id([(i.pending.row, i.mapped_id) for i in accepted])
         self.record_accepted([item.pending for item in accepted], PROSPECTS, _prospect_key)
         delivered = sum(1 for item in accepted if not item.lists_only)
         self.stats.add("rows_sent", delivered)
-        self.stats.add("updated" if reply.status == 200 else "created_or_updated", delivered)
+        self.stats.add("updated" if status == 200 else "created_or_updated", delivered)
         # Emit STATE as soon as it is covered, not only when the whole drain is over, so
         # an interrupted run resumes as close as possible to where it stopped.
         self.tracker.emit_ready()
         if retry_later:
             self.stats.retry("row_transient_error")
             self._send_v4(retry_later, operation)
-        if stale:
-            self._fall_back_to_v5(stale)
+        if stale and self.identity is not None:
+            # Pardot refused the mapped id (error 3: deleted or merged): forget it and let
+            # upsertLatestByEmail decide, which teaches the map the right id.
+            self.identity.refused([item.pending.row for item in stale])
+            self._upsert_in_line([item.pending for item in stale])
 
     def _split(self, batch: list[_Item], operation: str, exc: PayloadTooLarge) -> None:
         if len(batch) == 1:
@@ -310,27 +328,6 @@ class ProspectDelivery(RuntimeDelivery):
             for list_batch in self._batches(self._list_items(upserted)):
                 self._send_v4(list_batch, "batchUpdate")
 
-    # -- identity map -----------------------------------------------------------------
-
-    def _mapped_accepted(self, items: list[_Item]) -> None:
-        """Rows Pardot updated by their mapped id; a changed email moves its entry."""
-        if not items or self.identity is None:
-            return
-        self.stats.add("rows_sent_by_mapped_id", len(items))
-        for item in items:
-            row = item.pending.row
-            if row.match_email and item.mapped_id is not None:
-                self.identity.forget([row.match_email])
-                self.identity.learn(str(row.fields["email"]), item.mapped_id)
-
-    def _fall_back_to_v5(self, items: list[_Item]) -> None:
-        """Pardot refused the mapped id (error 3: no live prospect has it): forget it, and
-        send the rows through upsertLatestByEmail, which teaches the map the right id."""
-        if self.identity is not None:
-            self.identity.forget(_lookup_email(item.pending) for item in items)
-        self.stats.add("identity_map_fallbacks", len(items))
-        self._upsert_in_line([item.pending for item in items])
-
     # -- v5 upsert by email ----------------------------------------------------------
 
     def _upsert(self, pending: PendingRow, upserted: _Upserted | None) -> None:
@@ -359,7 +356,7 @@ class ProspectDelivery(RuntimeDelivery):
         self.stats.add("created" if reply.status == 201 else "updated")
         prospect_id = reply.body.get("id") if isinstance(reply.body, dict) else None
         if prospect_id is not None and self.identity is not None:
-            self._learn(pending.row, int(prospect_id))
+            self.identity.learned(pending.row, int(prospect_id))
         if not self.flags:
             self.record_accepted([pending], PROSPECTS, _prospect_key)
         elif prospect_id is None:
@@ -367,13 +364,6 @@ class ProspectDelivery(RuntimeDelivery):
             self._settle(pending)
         # Otherwise the row is accepted (and settles) when its list call succeeds.
         return int(prospect_id) if prospect_id is not None else None
-
-    def _learn(self, row: ProspectRow, prospect_id: int) -> None:
-        """The id Pardot returned for the row's email; a changed email moves the entry."""
-        assert self.identity is not None
-        if row.match_email:
-            self.identity.forget([row.match_email])
-        self.identity.learn(str(row.fields["email"]), prospect_id)
 
     def _apply_lists_by_id(self, upserted: list[tuple[PendingRow, int]]) -> None:
         """List flags for rows upserted through v5, in batchUpdate calls keyed by id."""
@@ -393,3 +383,9 @@ def _prospect_key(pending: PendingRow) -> str:
 
 def _lookup_email(pending: PendingRow) -> str:
     return pending.row.lookup_email
+
+
+def _email_only(item: _Item) -> bool:
+    """An upsert_by_email row in a v3/v4 batch that carries no id: neither a list-flags
+    follow-up nor a row the identity map gave an id."""
+    return item.pending.row.route == ROUTE_V5 and not item.lists_only and item.mapped_id is None

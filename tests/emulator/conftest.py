@@ -25,6 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "business_unit": BU,
     "lists": "1-1000",
     "ampsea": True,
+    "v3_email_case_insensitive": True,
     "concurrency_limit": 5,
     "reserved_slots": 0,
     "daily_limit": None,

@@ -138,25 +138,6 @@ def test_ampsea_email_only_rows_always_create(emu: PardotEmulator, api: Api) -> 
     assert len(by_email(emu, "dup@example.com")) == 3
 
 
-def test_without_ampsea_email_only_rows_update_the_latest_exact_match(
-        emu: PardotEmulator, api: Api) -> None:
-    emu.configure(ampsea=False)
-    old = emu.add_prospect("dup@example.com", last_activity_at=1.0)
-    new = emu.add_prospect("dup@example.com", last_activity_at=2.0)
-    r = api.batch("batchUpsert", [{"email": "dup@example.com", "city": "Nice"}])
-    assert r.status_code == 200
-    cities = {p["id"]: p["city"] for p in emu.prospects()}
-    assert cities == {old: None, new: "Nice"}
-
-
-def test_without_ampsea_matching_is_case_sensitive(emu: PardotEmulator, api: Api) -> None:
-    emu.configure(ampsea=False)
-    emu.add_prospect("Ann@example.com")
-    r = api.batch("batchUpsert", [{"email": "ann@example.com"}])
-    assert r.status_code == 201
-    assert len(emu.prospects()) == 2
-
-
 def test_id_updates_that_prospect(emu: PardotEmulator, api: Api) -> None:
     pid = emu.add_prospect("a@example.com")
     r = api.batch("batchUpsert", [{"id": str(pid), "email": "new@example.com"}])

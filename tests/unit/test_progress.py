@@ -29,7 +29,7 @@ def test_line_counts_rows_calls_and_the_rate_over_the_last_interval():
     clock.now += 10
     assert reporter.line() == (
         "progress: 600 rows received, 500 sent, 1 rejected; 50.0 rows/s sent in the last "
-        "10 s; 11 API calls; daily API calls left: unknown"
+        "10 s; 11 API calls (API v4); daily API calls left: unknown"
     )
     stats.add("rows_sent", 40)
     clock.now += 20
