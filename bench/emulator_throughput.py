@@ -61,7 +61,7 @@ def payload(worker: int, call: int) -> str:
             "city": "Paris",
             "country": "France",
             "score": i,
-            "favorite_color__c": "blue",
+            "favorite_color": "blue",
             "list_7": 1,
         }
         for i in range(ROWS_PER_CALL)

@@ -133,6 +133,15 @@ def emulator(**settings: Any) -> Iterator[PardotEmulator]:
         yield emu
 
 
+#: Calls that read and never write: the token, and the run's custom-field read.
+READ_ENDPOINTS = frozenset({"oauth/token", "v5/custom-fields/query"})
+
+
+def write_calls(counters: Mapping[str, Any]) -> int:
+    """Calls the emulator served that may change data (reads excluded)."""
+    return sum(n for name, n in counters["calls_by_endpoint"].items() if name not in READ_ENDPOINTS)
+
+
 def pardot_calls(counters: Mapping[str, Any]) -> int:
     """Calls the emulator served on the Pardot API (the token endpoint excluded)."""
     return sum(n for name, n in counters["calls_by_endpoint"].items() if name != "oauth/token")

@@ -15,12 +15,14 @@ from dataclasses import dataclass, replace
 from bench import datasets
 from bench.harness import (
     NOOP_TARGET,
+    READ_ENDPOINTS,
     WORK,
     Run,
     emulator,
     pardot_calls,
     run_target,
     target_config,
+    write_calls,
 )
 from pardot_emulator import PardotEmulator
 from target_pardot.pardot.limits import MAX_BATCH_ROWS, MAX_CONCURRENT_REQUESTS
@@ -162,12 +164,18 @@ def calls(scale: Scale) -> Line:
     rows = scale.calls_rows
     with emulator() as emu:
         run = run_target(target_config(emu), datasets.prospects_file(rows))
-        made = pardot_calls(emu.counters())
+        counters = emu.counters()
+        made = pardot_calls(counters)
+        # Once per run, whatever the row count: reading the account's custom fields.
+        per_run = counters["calls_by_endpoint"].get("v5/custom-fields/query", 0)
     _require_all_sent(run, rows)
     retries = int(run.summary["retries"])
-    per_10k = made * 10_000 / rows
+    per_10k = (made - per_run) * 10_000 / rows
     allowed = 200 + retries * 10_000 / rows
-    figure = f"{per_10k:,.1f} calls per 10,000 rows ({made} calls, {retries} retries)"
+    figure = (
+        f"{per_10k:,.1f} calls per 10,000 rows ({made} calls, {retries} retries, "
+        f"{per_run} per-run read)"
+    )
     return Line("5", "calls", figure, "<= 200 + retries", per_10k <= allowed, per_10k)
 
 
@@ -195,7 +203,9 @@ def bulk_import(scale: Scale) -> Line:
     rows = scale.import_rows
     path = datasets.prospects_file(rows)
     with emulator() as emu:
-        run = run_target(target_config(emu, prospect_operation="import"), path)
+        run = run_target(
+            target_config(emu, prospect_operation="import", default_campaign_id=1), path
+        )
         counters = emu.counters()
         landed = len(emu.prospects())
         # The v5 path's calls for the same file: planned by a dry run, which counts one
@@ -214,8 +224,8 @@ def bulk_import(scale: Scale) -> Line:
     share = made / v5_calls
     rps = _rows_per_second(run)
     figure = f"{made} calls ({share:.4%} of v5's {v5_calls:,}), {rps:,.0f} rows/s"
-    ok = share < 0.01 and rps >= 20_000
-    return Line("7", "import", figure, "<1%, >=20k rows/s", ok, rps)
+    ok = share < 0.01 and rps >= 20_000 and (rows < 1_000_000 or made <= 40)
+    return Line("7", "import", figure, "<1%, <=40 calls per 1M, >=20k rows/s", ok, rps)
 
 
 # --------------------------------------------------------------------------- 8: unchanged
@@ -234,7 +244,7 @@ def unchanged(scale: Scale) -> Line:
         _require_all_sent(first, rows)
         emu.reset()
         again = run_target(config, path).check()
-        writes = pardot_calls(emu.counters())
+        writes = write_calls(emu.counters())
     if again.summary.get("rows_unchanged") != rows:
         raise RuntimeError(f"the re-run counted {again.summary.get('rows_unchanged')} unchanged")
     rps = _rows_per_second(again)
@@ -246,8 +256,8 @@ def unchanged(scale: Scale) -> Line:
 
 # --------------------------------------------------------------------------- 9: identity map
 
-#: Calls that read rather than write: the token, and the identity map's check.
-_READS = frozenset({"oauth/token", "prospect/query"})
+#: Calls that read rather than write: the token, the custom-field read, the map's check.
+_READS = READ_ENDPOINTS | {"prospect/query"}
 
 
 def _calls_by_endpoint(emu: PardotEmulator) -> dict[str, int]:

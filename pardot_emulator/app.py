@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import imports, v3, v4, v5, v5_prospect_query
+from . import customfields, imports, v3, v4, v5, v5_prospect_query
 from .auth import TokenBook, token_grant
 from .config import (
     SettingError,
@@ -96,6 +96,10 @@ ROUTES: tuple[Route, ...] = (
            {"POST": ("imports/batch", imports.import_batches)}),
     _route(r"^/api/v5/imports/(\d+)/errors$", "v5",
            {"GET": ("imports/errors", imports.import_errors)}),
+    _route(r"^/api/v5/objects/custom-fields$", "v5",
+           {"GET": ("v5/custom-fields/query", customfields.v5_query)}),
+    _route(r"^/api/customField/version/([34])/do/query/?$", "v4",
+           dict.fromkeys(_V4_GET_POST, ("customField/query", customfields.v4_query))),
     _route(r"^/api/v5/objects/prospects$", "v5",
            {"GET": ("prospect/query", v5_prospect_query.prospect_query)}),
 )
@@ -104,9 +108,11 @@ _PREFIX_ROUTES: dict[str, tuple[Route, ...]] = {
     "/api/prospect/": ROUTES[0:2],
     "/api/listMembership/": ROUTES[2:4],
     "/api/v5/objects/prospects/": ROUTES[4:5],
-    "/api/v5/objects/prospects": ROUTES[11:12],
+    "/api/v5/objects/prospects": ROUTES[13:14],
     "/api/v5/objects/list-memberships": ROUTES[5:7],
     "/api/v5/imports": ROUTES[7:11],
+    "/api/v5/objects/custom-fields": ROUTES[11:12],
+    "/api/customField/": ROUTES[12:13],
 }
 
 
@@ -335,6 +341,8 @@ class App:
         try:
             if name == "state" and req.method == "GET":
                 return Reply.json(200, self.state())
+            if name.startswith(imports.ERROR_FILE_PREFIX) and req.method == "GET":
+                return imports.error_file(self, name[len(imports.ERROR_FILE_PREFIX):])
             if name == "health" and req.method == "GET":
                 return Reply.json(200, {"ok": True})
             if name == "config" and req.method == "GET":

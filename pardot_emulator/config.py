@@ -97,6 +97,28 @@ def parse_lists(value: Any) -> frozenset[int]:
     return frozenset(ids)
 
 
+def parse_custom_fields(value: Any) -> tuple[str, ...]:
+    """``"favorite_color,Legacy_Code__c"`` or a list: the account's custom field ids."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)):
+        raise SettingError(f"expected custom field ids like 'color,Code__c', got {value!r}")
+    names = tuple(str(v).strip() for v in value if str(v).strip())
+    bad = [n for n in names if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", n)]
+    if bad:
+        raise SettingError(f"bad custom field id {bad[0]!r} (letters, digits and '_')")
+    return names
+
+
+#: Custom fields of the emulated account, by their v4 API name (field_id). Most have no
+#: ``__c`` (Pardot's own example is "PARTNER_LEVEL_c"); one has it, which v5 then names
+#: ``Legacy_Code__c__c``.
+DEFAULT_CUSTOM_FIELDS = (
+    "favorite_color", "Amount", "Color", "x", "shoe_size",
+    "custom__Color", "loyalty_tier", "Legacy_Code__c",
+)
+
+
 def format_lists(ids: Iterable[int]) -> str:
     """The inverse of parse_lists: compact ranges."""
     out: list[str] = []
@@ -176,6 +198,9 @@ SPECS: tuple[Spec, ...] = (
          "Accepted Pardot-Business-Unit-Id header value (18 chars, starts 0Uv)."),
     Spec("lists", parse_lists(DEFAULT_LISTS_SPEC), parse_lists, "IDS",
          "List ids that exist, e.g. '1-1000,2000'."),
+    Spec("custom_fields", DEFAULT_CUSTOM_FIELDS, parse_custom_fields, "IDS",
+         "The account's custom fields by v4 API name (field_id), comma-separated; v4 "
+         "addresses each by that name, v5 by that name plus '__c'."),
     Spec("ampsea", True, _bool, "BOOL",
          "AMPSEA account (API v4): email-only rows always create, and v3 calls get error "
          "88. Off (API v3): v4 prospect and membership calls get error 89, and email-only "
@@ -231,6 +256,9 @@ SPECS: tuple[Spec, ...] = (
          "Status polls of a Ready import that show 'Processing' before it completes."),
     Spec("import_daily_batch_limit", 1000, _non_negative(_int), "N",
          "Import batches accepted in total; more get error 164."),
+    Spec("import_list_separator", ";", _str, "SEP",
+         "How several list ids share one addToList/removeFromList cell of an import "
+         "(Pardot does not publish it)."),
     Spec("seed", None, _opt_int, "N",
          "Random seed for reproducible fault draws and latency jitter (none = random)."),
     Spec("verbose", False, _bool, "BOOL",

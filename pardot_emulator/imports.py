@@ -1,10 +1,11 @@
-"""Pardot API v5 Import API: create, add batches, set Ready, poll, download errors.
+"""Pardot API v5 Import API: create, add batches, submit, poll, download errors.
 
-Multipart part names (the emulator's choice, documented in docs/emulator.md):
-the JSON part is ``input`` (``importInput`` also accepted, the v4 name) and
-the CSV part is ``file`` (``importFile`` and ``files`` also accepted). A CSV
-part is recognised by those names only; any other part name is ignored, so a
-request whose file is under another name fails with 162.
+Follows Pardot's published server code for v5 imports (ImportSaveManager,
+ImportColumnHelper; see docs/wire-contract.md): parts ``input`` and ``file`` only;
+``status`` (never ``state``); v5 column names; one match column at most; refused
+columns; ``email`` and ``campaignId`` whenever rows may be created; ``addToList`` and
+``removeFromList``; 413 for a batch over 10 MB, 429 for an 11th batch; reads answer
+only the requested ``fields``; the errors endpoint redirects to the error file.
 """
 
 from __future__ import annotations
@@ -14,29 +15,43 @@ import io
 import json
 import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
+from . import customfields
 from .fields import (
     V5_TO_STORE,
     FieldValueError,
     coerce_int,
     csv_value,
-    is_custom,
     valid_email,
 )
 from .store import ImportJob, OpError, iso_now
 from .v5 import V5Error, error
-from .wire import CSV_TYPE, MultipartError, Part, Reply, parse_multipart
+from .wire import CSV_TYPE, TEXT_TYPE, MultipartError, Part, Reply, parse_multipart
 
 if TYPE_CHECKING:
     from .app import App
     from .request import Incoming
 
-JSON_PART_NAMES = ("input", "importInput")
-FILE_PART_NAMES = ("file", "importFile", "files")
+JSON_PART_NAME = "input"
+FILE_PART_NAME = "file"
 MAX_BATCH_BYTES = 10 * 1024 * 1024
 MAX_BATCHES_PER_IMPORT = 10
-MATCH_COLUMNS = ("matchId", "matchSalesforceId", "matchEmail")
-INPUT_KEYS = frozenset({"operation", "object", "createOnNoMatch", "restoreDeleted", "state"})
+MAX_LISTS_PER_ROW = 20
+MATCH_COLUMNS = {"matchid": "id", "matchsalesforceid": "salesforceId", "matchemail": "email"}
+LIST_COLUMNS = ("addtolist", "removefromlist")
+#: Columns Pardot refuses in an import (its INVALID_IMPORT_FIELDS, by their v5 names).
+REFUSED_COLUMNS = frozenset({
+    "id", "unsubscribe", "subscribe", "optedout", "pardothardbounced",
+    "emailbouncedreason", "emailbounceddate", "lastscoredat",
+})
+INPUT_KEYS = frozenset({"operation", "object", "createOnNoMatch", "restoreDeleted", "status"})
+#: Fields a read of an import may ask for.
+IMPORT_FIELDS = ("id", "status", "isExpired", "createdCount", "updatedCount", "errorCount",
+                 "errorsRef", "batchesRef", "createdAt", "updatedAt")
+ERROR_FILE_PREFIX = "import-errors/"
+#: The error file's message column (Pardot's own name is not published).
+ERROR_COLUMN = "error"
 
 
 def _parts(req: Incoming) -> list[Part]:
@@ -50,25 +65,79 @@ def _parts(req: Incoming) -> list[Part]:
 
 
 def _file_parts(parts: list[Part]) -> list[Part]:
-    files = [p for p in parts if p.name in FILE_PART_NAMES]
+    files = [p for p in parts if p.name == FILE_PART_NAME]
     if len(files) > 1:
         raise V5Error(400, 163, "Too many files were specified or uploaded")
     return files
 
 
+def _fields(req: Incoming, *, default: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The ``fields`` query parameter: required on reads (default None)."""
+    raw = dict(parse_qsl(req.query, keep_blank_values=True)).get("fields", "")
+    names = tuple(f.strip() for f in raw.split(",") if f.strip())
+    if not names:
+        if default is None:
+            raise V5Error(400, 153, "Missing required property in request: fields")
+        return default
+    bad = [f for f in names if f not in IMPORT_FIELDS]
+    if bad:
+        raise V5Error(400, 154, "Invalid property in request: fields: " + ", ".join(bad))
+    return names
+
+
+def _view(app: App, job: ImportJob, names: tuple[str, ...]) -> dict[str, Any]:
+    full = job.public()
+    full["errorsRef"] = (f"{app.base_url}/api/v5/imports/{job.id}/errors"
+                         if job.state == "Complete" and job.error_count else None)
+    full["batchesRef"] = (f"{app.base_url}/api/v5/imports/{job.id}/batches"
+                          if job.state == "Open" else None)
+    return {name: full.get(name) for name in names}
+
+
 # --------------------------------------------------------------------------- CSV
 
-def _valid_column(name: str) -> bool:
-    return name in V5_TO_STORE or name in MATCH_COLUMNS or is_custom(name)
+def _column_problem(app: App, name: str) -> str | None:
+    lowered = name.lower()
+    if lowered in MATCH_COLUMNS or lowered in LIST_COLUMNS:
+        return None
+    if lowered in REFUSED_COLUMNS:
+        return f"{name!r} cannot be imported"
+    if name.endswith(customfields.V5_SUFFIX):
+        if customfields.store_key_v5(app, name) is None:
+            return f"{name!r} is not a custom field of this account"
+        return None
+    if "_" in name or name not in V5_TO_STORE:
+        return f"{name!r} is not a v5 prospect field"
+    return None
+
+
+def check_header(app: App, header: list[str], create_on_no_match: bool) -> None:
+    """Pardot's header checks for a v5 import batch (400 on any failure)."""
+    seen: set[str] = set()
+    for name in header:
+        if name.lower() in seen:
+            raise V5Error(400, 159, "CSV header contains the same field multiple times: "
+                          + name)
+        seen.add(name.lower())
+    bad = [problem for name in header if (problem := _column_problem(app, name))]
+    if bad:
+        raise V5Error(400, 159, "CSV header contains invalid fields: " + "; ".join(bad))
+    matches = [name for name in header if name.lower() in MATCH_COLUMNS]
+    if len(matches) > 1:
+        raise V5Error(400, 159, "Only one of 'matchId', 'matchEmail', and "
+                                "'matchSalesforceId' may appear in import column headers.")
+    if create_on_no_match or not matches:
+        missing = [f"'{n}' column" for n in ("email", "campaignId") if n not in header]
+        if missing:
+            raise V5Error(400, 153, "Missing required parameters: " + ", ".join(missing))
 
 
 def parse_csv(data: bytes) -> tuple[list[str], list[dict[str, str]]]:
-    """Header and rows of one batch file. Raises V5Error 159 / 204."""
+    """Header and rows of one batch file. Raises V5Error 413 / 159."""
     if len(data) > MAX_BATCH_BYTES:
-        raise V5Error(400, 204, "File size exceeds the max post size or the body "
-                                     "message can't be empty")
+        raise V5Error(413, 204, "Limit of 10MB exceeded")
     if not data.strip():
-        raise V5Error(400, 159, "The file is not in a valid CSV format: the file is empty")
+        raise V5Error(400, 159, "The file is empty or contains no data")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -79,12 +148,6 @@ def parse_csv(data: bytes) -> tuple[list[str], list[dict[str, str]]]:
     except csv.Error as exc:
         raise V5Error(400, 159, f"The file is not in a valid CSV format: {exc}") from None
     header = [h.strip() for h in records[0]]
-    bad = [h for h in header if not _valid_column(h)]
-    if bad:
-        raise V5Error(400, 159, "The file is not in a valid CSV format: unknown column(s) "
-                           + ", ".join(repr(b) for b in bad))
-    if len(set(header)) != len(header):
-        raise V5Error(400, 159, "The file is not in a valid CSV format: duplicate columns")
     rows: list[dict[str, str]] = []
     for lineno, rec in enumerate(records[1:], start=2):
         if not rec:
@@ -93,22 +156,24 @@ def parse_csv(data: bytes) -> tuple[list[str], list[dict[str, str]]]:
             raise V5Error(400, 159, f"The file is not in a valid CSV format: line {lineno} "
                                          f"has {len(rec)} cells, the header has {len(header)}")
         rows.append(dict(zip(header, rec, strict=True)))
+    if not rows:
+        raise V5Error(400, 159, "The file is empty or contains no data")
     return header, rows
 
 
 def _add_batch(app: App, job: ImportJob, part: Part) -> None:
     """Validate and attach one CSV batch (caller holds the store lock)."""
     if job.state != "Open":
-        raise V5Error(400, 161, "The current state of the import does not allow the "
-                                     "operation")
+        raise V5Error(400, 161, f"Current status is {job.state}")
     if len(job.batches) >= MAX_BATCHES_PER_IMPORT:
-        raise V5Error(400, 160, "The limit of batches per import has been reached")
+        raise V5Error(429, 160, "Over batch per import limits (Currently set to "
+                                f"{MAX_BATCHES_PER_IMPORT})")
     if app.store.import_batches_total >= app.settings["import_daily_batch_limit"]:
         raise V5Error(400, 164, "Daily limit of import batches has been reached")
     header, rows = parse_csv(part.data)
+    check_header(app, header, job.create_on_no_match)
     if job.header is not None and header != job.header:
-        raise V5Error(400, 159, "The file is not in a valid CSV format: every batch must "
-                                     "have the same columns in the same order")
+        raise V5Error(400, 159, "Header row for file didn't match initial file")
     job.header = header
     job.batches.append(rows)
     job.updated_at = iso_now()
@@ -126,8 +191,9 @@ def _bool_prop(data: dict[str, Any], name: str, default: bool) -> bool:
 
 def imports_collection(app: App, req: Incoming, m: re.Match[str]) -> Reply:
     try:
+        names = _fields(req, default=("id",))
         parts = _parts(req)
-        inputs = [p for p in parts if p.name in JSON_PART_NAMES]
+        inputs = [p for p in parts if p.name == JSON_PART_NAME]
         if not inputs:
             raise V5Error(400, 153, "Missing required property in request: input")
         try:
@@ -145,22 +211,23 @@ def imports_collection(app: App, req: Incoming, m: re.Match[str]) -> Reply:
         if data.get("object") != "Prospect":
             raise V5Error(400, 154, "Invalid property in request: object must be "
                                          "'Prospect'")
-        create = _bool_prop(data, "createOnNoMatch", True)
+        # Pardot reads createOnNoMatch as false unless it is set.
+        create = _bool_prop(data, "createOnNoMatch", False)
         restore = _bool_prop(data, "restoreDeleted", False)
-        state = data.get("state", "Open")
-        if state not in ("Open", "Ready"):
-            raise V5Error(400, 154, "Invalid property in request: state")
+        status = data.get("status", "Open")
+        if status not in ("Open", "Ready"):
+            raise V5Error(400, 154, "Requested state must be open or ready")
         files = _file_parts(parts)
-        if state == "Ready" and not files:
+        if status == "Ready" and not files:
             raise V5Error(400, 156, "Can't start processing. Import has no associated data.")
         job = ImportJob(0, "Upsert", "Prospect", create, restore)
         with app.store.lock:
             if files:
                 _add_batch(app, job, files[0])
-            if state == "Ready":
+            if status == "Ready":
                 _set_ready(app, job)
             app.store.register_import_locked(job)  # only once everything is valid
-            body = job.public()
+            body = _view(app, job, names)
         return Reply.json(201, body)
     except V5Error as exc:
         return error(exc.status, exc.code, exc.message)
@@ -182,8 +249,7 @@ def import_batches(app: App, req: Incoming, m: re.Match[str]) -> Reply:
         with app.store.lock:
             job = _get_job(app, int(m.group(1)))
             _add_batch(app, job, files[0])
-            body = job.public()
-        return Reply.json(200, body)
+        return Reply(204, b"", TEXT_TYPE)
     except V5Error as exc:
         return error(exc.status, exc.code, exc.message)
 
@@ -193,7 +259,7 @@ def _set_ready(app: App, job: ImportJob) -> None:
         raise V5Error(400, 155, 'Can\'t update. Import must be in "Open" state.')
     if not job.batches:
         raise V5Error(400, 156, "Can't start processing. Import has no associated data.")
-    job.state = "Ready"
+    job.state = "Waiting"
     job.polls_left = app.settings["import_processing_polls"]
     job.updated_at = iso_now()
 
@@ -202,7 +268,8 @@ def import_item(app: App, req: Incoming, m: re.Match[str]) -> Reply:
     import_id = int(m.group(1))
     try:
         if req.method == "GET":
-            return Reply.json(200, poll(app, import_id))
+            return Reply.json(200, poll(app, import_id, _fields(req, default=None)))
+        names = _fields(req, default=())
         ctype = req.content_type.split(";", 1)[0].strip().lower()
         if ctype != "application/json":
             raise V5Error(400, 151, "Unsupported content-type")
@@ -210,82 +277,103 @@ def import_item(app: App, req: Incoming, m: re.Match[str]) -> Reply:
             data = json.loads(req.body or b"null")
         except ValueError:
             raise V5Error(400, 150, "Input needs to be valid JSON") from None
-        if not isinstance(data, dict) or "state" not in data:
-            raise V5Error(400, 153, "Missing required property in request: state")
-        unknown = sorted(set(data) - {"state"})
-        if unknown:
-            raise V5Error(400, 154, f"Invalid property in request: {unknown[0]}")
+        if not isinstance(data, dict):
+            raise V5Error(400, 150, "Input needs to be valid JSON")
+        unknown = sorted(set(data) - {"status"})
+        if unknown:  # `state` is the v4 Import API's word; v5 sets only `status`
+            raise V5Error(400, 154, f"Invalid property in request: {unknown[0]}. Only "
+                                    "status can be set")
+        if "status" not in data:
+            raise V5Error(400, 153, "Missing required property in request: status")
         with app.store.lock:
             job = _get_job(app, import_id)
-            if data["state"] != "Ready":
-                raise V5Error(400, 154, "Invalid property in request: state can only be "
-                                             "set to 'Ready'")
+            if data["status"] != "Ready":
+                raise V5Error(400, 154, 'Requested state must be "Ready"')
             _set_ready(app, job)
-            body = job.public()
+            body = _view(app, job, names)
+        if not names:  # v5: an update with no `fields` answers 204, no body
+            return Reply(204, b"", TEXT_TYPE)
         return Reply.json(200, body)
     except V5Error as exc:
         return error(exc.status, exc.code, exc.message)
 
 
-def poll(app: App, import_id: int) -> dict[str, Any]:
-    """One status poll: a Ready import shows Processing for N polls, then completes."""
+def poll(app: App, import_id: int, names: tuple[str, ...] = IMPORT_FIELDS) -> dict[str, Any]:
+    """One status poll: a submitted import shows Processing for N polls, then completes."""
     with app.store.lock:
         job = _get_job(app, import_id)
-        if job.state in ("Ready", "Processing"):
+        if job.state in ("Waiting", "Processing"):
             if job.polls_left > 0:
                 job.polls_left -= 1
                 job.state = "Processing"
             else:
                 _process(app, job)
-        return job.public()
+        return _view(app, job, names)
 
 
-def _row_plan(row: dict[str, str], has_match_columns: bool
-              ) -> tuple[str | None, Any, dict[str, Any]]:
+def _list_ids(app: App, cell: str) -> list[int]:
+    separator = app.settings["import_list_separator"]
+    ids: list[int] = []
+    for part in cell.split(separator):
+        part = part.strip()
+        if not part:
+            continue
+        list_id = coerce_int(part)
+        if list_id is None or list_id not in app.settings["lists"]:
+            raise OpError(55, "Invalid list ID")
+        ids.append(list_id)
+    if len(ids) > MAX_LISTS_PER_ROW:
+        raise OpError(55, f"At most {MAX_LISTS_PER_ROW} lists per record")
+    return ids
+
+
+def _row_plan(app: App, row: dict[str, str], match_column: str | None
+              ) -> tuple[str | None, Any, dict[str, Any], list[int], list[int]]:
     kind: str | None = None
     value: Any = None
-    if has_match_columns:
-        given = [(c, row[c]) for c in MATCH_COLUMNS if row.get(c, "") != ""]
-        if len(given) > 1:
-            raise OpError(154, "Only one match value can be set per record")
-        if given:
-            col, value = given[0]
-            kind = {"matchId": "id", "matchSalesforceId": "salesforceId",
-                    "matchEmail": "email"}[col]
-    else:
-        for col in ("id", "salesforceId", "email"):
-            if row.get(col, "") != "":
-                kind, value = col, row[col]
-                break
+    if match_column is not None and row.get(match_column, "") != "":
+        kind, value = MATCH_COLUMNS[match_column.lower()], row[match_column]
     if kind == "id":
         value = coerce_int(str(value).strip())
         if value is None:
             raise OpError(3, "Invalid prospect ID")
     updates: dict[str, Any] = {}
+    adds: list[int] = []
+    removes: list[int] = []
     for col, cell in row.items():
-        if cell == "" or col in MATCH_COLUMNS or col == "id":
-            continue  # an empty cell never clears a field
+        lowered = col.lower()
+        if lowered == "addtolist":
+            adds = _list_ids(app, cell)
+            continue
+        if lowered == "removefromlist":
+            removes = _list_ids(app, cell)
+            continue
+        if cell == "" or lowered in MATCH_COLUMNS:
+            continue  # an empty cell never clears a field (nullOverwrite is false)
         try:
             if col in V5_TO_STORE:
                 updates[V5_TO_STORE[col]] = csv_value(V5_TO_STORE[col], cell)
             else:
-                updates[col] = cell
+                updates[customfields.store_key_v5(app, col) or col] = cell
         except FieldValueError as exc:
             raise OpError(exc.code, exc.message) from None
     if kind == "email" and not valid_email(value):
         raise OpError(4, "Invalid prospect email address")
-    return kind, value, updates
+    if "email" in updates and not valid_email(updates["email"]):
+        raise OpError(4, "Invalid prospect email address")
+    return kind, value, updates, adds, removes
 
 
 def _process(app: App, job: ImportJob) -> None:
     """Apply every row (caller holds the store lock). Failed rows go to job.errors."""
-    has_match = job.header is not None and any(c in job.header for c in MATCH_COLUMNS)
+    header = job.header or []
+    match_column = next((c for c in header if c.lower() in MATCH_COLUMNS), None)
     created = updated = 0
     for rows in job.batches:
         for row in rows:
             try:
-                kind, value, updates = _row_plan(row, has_match)
-                if app.store.import_match_and_write(job, kind, value, updates):
+                kind, value, updates, adds, removes = _row_plan(app, row, match_column)
+                if app.store.import_match_and_write(job, kind, value, updates, adds, removes):
                     created += 1
                 else:
                     updated += 1
@@ -300,19 +388,33 @@ def _process(app: App, job: ImportJob) -> None:
 
 
 def import_errors(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+    """Pardot answers with a redirect to the error file (its doDownloadErrors)."""
     try:
         with app.store.lock:
             job = _get_job(app, int(m.group(1)))
             if job.state != "Complete":
-                raise V5Error(400, 161, "The current state of the import does not allow "
-                                             "the operation")
-            header = list(job.header or [])
-            errors = list(job.errors)
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow([*header, "error"])
-        for row, message in errors:
-            writer.writerow([*(row.get(h, "") for h in header), message])
-        return Reply(200, out.getvalue().encode("utf-8"), CSV_TYPE)
+                raise V5Error(400, 161, "Import is not finished processing")
+        location = f"{app.base_url}/_emulator/{ERROR_FILE_PREFIX}{job.id}.csv"
+        return Reply(302, b"", TEXT_TYPE, headers=[("Location", location)])
     except V5Error as exc:
         return error(exc.status, exc.code, exc.message)
+
+
+def error_file(app: App, name: str) -> Reply:
+    """The error file of a completed import: its v5 header, plus the error column."""
+    found = re.fullmatch(r"(\d+)\.csv", name)
+    with app.store.lock:
+        try:
+            job = app.store.import_get(int(found.group(1))) if found else None
+        except OpError:
+            job = None
+        if job is None or job.state != "Complete":
+            return Reply(404, b"Not Found\n", TEXT_TYPE)
+        header = list(job.header or [])
+        errors = list(job.errors)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*header, ERROR_COLUMN])
+    for row, message in errors:
+        writer.writerow([*(row.get(h, "") for h in header), message])
+    return Reply(200, out.getvalue().encode("utf-8"), CSV_TYPE)

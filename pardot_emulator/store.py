@@ -84,7 +84,7 @@ class ImportJob:
             "id": self.id,
             "operation": self.operation,
             "object": self.object,
-            "state": self.state,
+            "status": self.state,
             "createOnNoMatch": self.create_on_no_match,
             "restoreDeleted": self.restore_deleted,
             "batchCount": len(self.batches),
@@ -488,15 +488,18 @@ class Store:
             return self.import_get(import_id).public()
 
     def import_match_and_write(self, job: ImportJob, kind: str | None, value: Any,
-                               updates: dict[str, Any]) -> bool:
-        """Upsert one import row (caller holds the lock). Returns True if created."""
+                               updates: dict[str, Any], adds: list[int] = (),  # type: ignore[assignment]
+                               removes: list[int] = ()) -> bool:  # type: ignore[assignment]
+        """Upsert one import row (caller holds the lock). Returns True if created.
+
+        With a match column, a row updates the prospect it matches and creates one only
+        with createOnNoMatch; without one every row creates (Pardot's MODE_NO_MATCHING).
+        A created prospect needs an email and a campaign."""
         p: dict[str, Any] | None = None
         if kind == "id":
             p = self.prospects.get(value)
             if p is not None and p["deleted"] and not job.restore_deleted:
                 p = None
-            if p is None:
-                raise OpError(3, "Invalid prospect ID")
         elif kind == "salesforceId":
             ids = self.by_fid.get(value, ())
             p = self._latest(ids, deleted=False)
@@ -507,8 +510,9 @@ class Store:
             p = self._latest(ids, deleted=False)
             if p is None and job.restore_deleted:
                 p = self._latest(ids, deleted=True)
+        created = p is None
         if p is None:
-            if not job.create_on_no_match and kind is not None:
+            if kind is not None and not job.create_on_no_match:
                 raise OpError(109, "The requested record was not found.")
             values = dict(updates)
             if kind == "salesforceId":
@@ -517,12 +521,15 @@ class Store:
                 values.setdefault("email", value)
             if values.get("email") is None:
                 raise OpError(4, "Invalid prospect email address")
-            self._create(values)
-            return True
-        if p["deleted"]:
-            p["deleted"] = False
-        self._update(p, updates)
-        return False
+            if values.get("campaign_id") is None:
+                raise OpError(38, "Invalid campaign ID")
+            p = self._create(values)
+        else:
+            if p["deleted"]:
+                p["deleted"] = False
+            self._update(p, updates)
+        self._apply_lists(p["id"], list(adds), list(removes))
+        return created
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from . import v4
+from . import customfields, v4
 from .store import OpError, RowPlan, Store, iso_now
 from .wire import Reply
 
@@ -50,7 +50,10 @@ def batch(app: App, req: Incoming, m: re.Match[str]) -> Reply:
     if len(rows) > MAX_BATCH_ROWS:
         return v4.error(app, req, 70, "Batch processing is limited to 50 prospects at once.")
     lists = app.settings["lists"]
-    entries = [(str(key), *_plan(str(key), fields, lists)) for key, fields in rows.items()]
+    custom = customfields.v4_names(app)  # v3 names custom fields like v4: by field_id
+    entries = [
+        (str(key), *_plan(str(key), fields, lists, custom)) for key, fields in rows.items()
+    ]
     errors, created, updated = apply(
         app.store, entries, op, case_insensitive=app.settings["v3_email_case_insensitive"]
     )
@@ -59,7 +62,7 @@ def batch(app: App, req: Incoming, m: re.Match[str]) -> Reply:
     return v4.reply(req, 201 if created else 200, body)
 
 
-def _plan(identifier: str, fields: Any, lists: frozenset[int]
+def _plan(identifier: str, fields: Any, lists: frozenset[int], custom: dict[str, str]
           ) -> tuple[RowPlan | OpError, str | None]:
     """The row's plan, and the email it is matched by (None when keyed by id)."""
     if not isinstance(fields, dict):
@@ -72,7 +75,7 @@ def _plan(identifier: str, fields: Any, lists: frozenset[int]
         row["id"] = identifier
     else:
         row["email"] = match_email = identifier
-    return v4.parse_row(row, lists), match_email
+    return v4.parse_row(row, lists, custom), match_email
 
 
 def apply(store: Store, entries: list[tuple[str, RowPlan | OpError, str | None]], op: str,

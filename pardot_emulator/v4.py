@@ -8,6 +8,7 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from . import customfields
 from .fields import (
     FIELD_TYPES,
     LIST_FLAG_RE,
@@ -18,7 +19,6 @@ from .fields import (
     coerce_bool_v4,
     coerce_int,
     custom_value,
-    is_custom,
     v4_value,
     valid_email,
 )
@@ -57,7 +57,7 @@ def invalid_field(name: str) -> OpError:
     return OpError(180, f"One or more of the specified fields are invalid: {name}")
 
 
-def parse_row(row: Any, lists: frozenset[int]) -> RowPlan | OpError:
+def parse_row(row: Any, lists: frozenset[int], custom: dict[str, str]) -> RowPlan | OpError:
     """Validate one v4 prospect row (all of it, before anything is applied)."""
     if not isinstance(row, dict):
         return OpError(90, "Prospect array should be a flat array of attributes")
@@ -101,9 +101,9 @@ def parse_row(row: Any, lists: frozenset[int]) -> RowPlan | OpError:
                 if list_id not in lists:
                     return OpError(55, "Invalid list ID")
                 (plan.list_adds if on else plan.list_removes).append(list_id)
-            elif key.endswith("__c") and is_custom(key):
+            elif key.lower() in custom:  # a custom field by its field_id, exactly
                 if value is not None:
-                    updates[key] = custom_value(value)
+                    updates[custom[key.lower()]] = custom_value(value)
             else:
                 return invalid_field(key)
     except FieldValueError as exc:
@@ -138,7 +138,8 @@ def batch(app: App, req: Incoming, m: re.Match[str]) -> Reply:
     if len(rows) > MAX_BATCH_ROWS:
         return error(app, req, 70, "Batch processing is limited to 50 prospects at once.")
     settings = app.settings
-    plans = [parse_row(row, settings["lists"]) for row in rows]
+    custom = customfields.v4_names(app)
+    plans = [parse_row(row, settings["lists"], custom) for row in rows]
     errors, created, updated = app.store.apply_v4(plans, op, settings["ampsea"])
     app.counters.rows(created, updated, len(errors))
     body = {"@attributes": {"stat": "fail" if errors else "ok", "version": 1}, "errors": errors}
@@ -173,7 +174,7 @@ def single_upsert(app: App, req: Incoming, m: re.Match[str]) -> Reply:
         row["id"] = raw_value
     else:
         row["fid"] = raw_value
-    plan = parse_row(row, app.settings["lists"])
+    plan = parse_row(row, app.settings["lists"], customfields.v4_names(app))
     if isinstance(plan, OpError):
         return error(app, req, plan.code, plan.message)
     try:

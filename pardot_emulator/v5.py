@@ -8,12 +8,12 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from . import customfields
 from .fields import (
     V5_READ_ONLY,
     V5_TO_STORE,
     FieldValueError,
     coerce_int,
-    is_custom,
     v5_value,
     valid_email,
 )
@@ -109,14 +109,15 @@ def _upsert(app: App, req: Incoming) -> Reply:
     if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
         raise _invalid("fields", "must be an array of field names")
     bad = [f for f in fields if f not in V5_TO_STORE and f not in V5_READ_ONLY
-           and not is_custom(f)]
+           and customfields.store_key_v5(app, f) is None]
     if bad:
         raise _bad_fields(bad)
     secondary = data.get("secondaryDeletedSearch", False)
     if not isinstance(secondary, bool):
         raise _invalid("secondaryDeletedSearch", "must be a boolean")
     updates: dict[str, Any] = {}
-    bad = [k for k in prospect if k not in V5_WRITABLE and not is_custom(k)]
+    bad = [k for k in prospect if k not in V5_WRITABLE
+           and customfields.store_key_v5(app, k) is None]
     if bad:
         raise _bad_fields(bad)
     try:
@@ -126,7 +127,7 @@ def _upsert(app: App, req: Incoming) -> Reply:
             else:
                 if isinstance(value, (dict, list)):
                     raise _invalid(key, "must be a scalar")
-                updates[key] = value
+                updates[customfields.store_key_v5(app, key) or key] = value
     except FieldValueError as exc:
         raise V5Error(400, exc.code, exc.message) from None
     created, p = app.store.upsert_latest_by_email(match_email, updates, secondary)

@@ -13,7 +13,8 @@ from typing import Any
 from urllib.parse import unquote_plus
 from xml.sax.saxutils import escape, quoteattr
 
-JSON_TYPE = "application/json; charset=utf-8"
+#: Exactly what Pardot sends (recorded traffic); pypardot parses only this exact value.
+JSON_TYPE = "application/json"
 XML_TYPE = "text/xml; charset=utf-8"
 CSV_TYPE = "text/csv; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"

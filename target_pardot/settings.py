@@ -21,6 +21,7 @@ from target_pardot.pardot.limits import (
     BUSINESS_UNIT_PREFIX,
     DEFAULT_MAX_PAYLOAD,
     MAX_CONCURRENT_REQUESTS,
+    MAX_IMPORT_LISTS_PER_ROW,
 )
 
 logger = logging.getLogger("target-pardot")
@@ -71,6 +72,8 @@ class Settings:
     skip_unchanged: bool = False
     ledger_path: str | None = None
     max_api_calls: int | None = None
+    #: campaignId of prospects an import creates, for rows without campaign_id.
+    default_campaign_id: int | None = None
     dry_run_offline: bool = False
     progress_interval_seconds: float = 10.0
     identity_map: bool = True
@@ -249,11 +252,11 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
     ledger_path = config.get("ledger_path")
     prospect_operation = _choice(config, "prospect_operation", PROSPECT_OPERATIONS, "sync")
     prospect_lists = parse_list_ids(config.get("prospect_lists"))
-    if prospect_operation == "import" and prospect_lists:
+    if prospect_operation == "import" and len(prospect_lists) > MAX_IMPORT_LISTS_PER_ROW:
         raise ConfigError(
-            "Setting 'prospect_lists' cannot be used with prospect_operation 'import': the "
-            "Import API does not set list memberships. Use prospect_operation 'sync', or "
-            "load the memberships as a list_memberships stream."
+            f"Setting 'prospect_lists' names {len(prospect_lists)} lists; an import changes "
+            f"at most {MAX_IMPORT_LISTS_PER_ROW} lists per prospect. Use fewer lists, or "
+            "prospect_operation 'sync'."
         )
     return Settings(
         client_id=client_id,
@@ -297,6 +300,7 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         skip_unchanged=_boolean(config, "skip_unchanged", False),
         ledger_path=str(ledger_path).strip() if ledger_path else None,
         max_api_calls=_optional_count(config, "max_api_calls"),
+        default_campaign_id=_optional_count(config, "default_campaign_id"),
         dry_run_offline=dry_run_offline,
         progress_interval_seconds=_number(
             config, "progress_interval_seconds", 10, minimum=0, integer=False

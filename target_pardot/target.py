@@ -211,6 +211,11 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Stop cleanly after this many Pardot API calls in one run, leaving the "
         "rest of the daily quota to other integrations. Unlimited when unset.",
     ),
+    th.Property(
+        "default_campaign_id", th.IntegerType,
+        description="For bulk imports: the campaignId of prospects an import creates when "
+        "the row has no campaign_id (Pardot requires one).",
+    ),
 ).to_dict()  # fmt: skip
 
 

@@ -43,6 +43,10 @@ logger = logging.getLogger("target-pardot")
 Files = Mapping[str, tuple[str | None, bytes | str, str]]
 
 BUSINESS_UNIT_HEADER = "Pardot-Business-Unit-Id"
+#: The fields an import poll asks for (a v5 read returns only those named).
+IMPORT_STATUS_FIELDS = "id,status,isExpired,createdCount,updatedCount,errorCount"
+#: The fields a custom-fields query asks for: fieldId is the v5 API name (field_id__c).
+CUSTOM_FIELD_QUERY_FIELDS = "id,fieldId"
 _CONNECT_TIMEOUT_CAP = 30.0
 # A token may also expire while other threads use it, so a replay can meet 184 again;
 # only a run of refusals means the credentials cannot work.
@@ -203,6 +207,18 @@ class PardotClient:
             idempotent=True,
         )
 
+    def v5_custom_fields(self, page_url: str | None = None) -> Reply:
+        """One page of the account's custom fields (v5 query; `fields` is required)."""
+        if page_url is not None and page_url.startswith(self.settings.pardot_domain):
+            page_url = page_url[len(self.settings.pardot_domain) :]
+        return self.request(
+            "GET",
+            page_url or "/api/v5/objects/custom-fields",
+            endpoint="customFields/query",
+            params=None if page_url else {"fields": CUSTOM_FIELD_QUERY_FIELDS},
+            idempotent=True,
+        )
+
     # -- v5 Import API ------------------------------------------------------------------
     # Uploads are replayed after an ambiguous failure: a batch applied twice upserts the
     # same rows twice (matching by id or email, so nothing is duplicated), and an import
@@ -234,13 +250,18 @@ class PardotClient:
             "PATCH",
             f"/api/v5/imports/{import_id}",
             endpoint="imports/update",
-            json_body={"state": "Ready"},
+            json_body={"status": "Ready"},
             idempotent=True,
         )
 
     def import_status(self, import_id: int) -> Reply:
+        # A v5 read answers only the fields named in `fields` (docs/wire-contract.md, R9).
         return self.request(
-            "GET", f"/api/v5/imports/{import_id}", endpoint="imports/read", idempotent=True
+            "GET",
+            f"/api/v5/imports/{import_id}",
+            endpoint="imports/read",
+            params={"fields": IMPORT_STATUS_FIELDS},
+            idempotent=True,
         )
 
     def import_errors(self, import_id: int) -> Reply:

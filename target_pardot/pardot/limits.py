@@ -26,5 +26,7 @@ REJECTED_ROWS_LOGGED = 10
 #: Import API: bytes of one CSV batch. Pardot says "under 10 MB"; 10,000,000 is under
 #: either reading of MB, header row included.
 MAX_IMPORT_BATCH_BYTES = 10_000_000
-#: Import API: batches per import; more gets error 160.
+#: Import API: batches per import; an 11th gets HTTP 429 (Pardot's ImportSaveManager).
 MAX_BATCHES_PER_IMPORT = 10
+#: Import API: lists one row may join or leave through addToList / removeFromList.
+MAX_IMPORT_LISTS_PER_ROW = 20

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 #: The standard prospect fields (Treasure Data's column table), in v4 snake_case.
@@ -47,14 +49,61 @@ def to_snake_case(name: str) -> str:
     return re.sub(r"_+", "_", text).strip("_").lower()
 
 
+@dataclass(frozen=True)
+class CustomFields:
+    """The account's custom fields, by their v4 API name (``field_id``).
+
+    v3/v4 address a custom field by its field_id exactly, which often has no ``__c``;
+    v5 (prospects, imports) names it field_id + ``__c``, always (docs/wire-contract.md,
+    R11). A column matches a field by either name, case-insensitively (Pardot's own
+    import code lowercases them), and is sent under the account's spelling.
+    ``known=False``: the account's list could not be read; then a column ending in
+    ``__c`` is sent verbatim everywhere, and no other column is a custom field.
+    """
+
+    v4_names: frozenset[str] = frozenset()
+    known: bool = False
+    by_lower_name: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_v5_names(cls, names: Iterable[str]) -> CustomFields:
+        v4 = {n[: -len(CUSTOM_SUFFIX)] if n.endswith(CUSTOM_SUFFIX) else n for n in names if n}
+        by_lower: dict[str, str] = {}
+        for name in sorted(v4):
+            by_lower[name.lower()] = name
+            by_lower[(name + CUSTOM_SUFFIX).lower()] = name
+        return cls(frozenset(v4), known=True, by_lower_name=by_lower)
+
+
+class _Catalog:
+    """The run's custom fields; set once at the start of a run by use_custom_fields()."""
+
+    current = CustomFields()
+
+
+def use_custom_fields(custom: CustomFields) -> None:
+    """Make ``custom`` the catalog the name functions use (before any row is mapped)."""
+    _Catalog.current = custom
+    pardot_field_name.cache_clear()
+    v5_field_name.cache_clear()
+
+
+def custom_fields() -> CustomFields:
+    return _Catalog.current
+
+
 @lru_cache(maxsize=4096)
 def pardot_field_name(column: str) -> str | None:
     """The v4 field a column maps to, or None when it is not a prospect field.
 
-    Custom fields (``*__c``) are kept verbatim: their API names are case-sensitive.
+    A custom field comes out under its v4 API name (see CustomFields).
     """
+    catalog = _Catalog.current
+    custom = catalog.by_lower_name.get(column.lower())
+    if custom is not None:
+        return custom
     if column.endswith(CUSTOM_SUFFIX) and len(column) > len(CUSTOM_SUFFIX):
-        return column
+        return None if catalog.known else column
     snake = to_snake_case(column)
     snake = _ALIASES.get(snake, snake)
     return snake if snake in _STANDARD else None
@@ -62,7 +111,10 @@ def pardot_field_name(column: str) -> str | None:
 
 @lru_cache(maxsize=4096)
 def v5_field_name(v4_name: str) -> str:
-    """first_name -> firstName, fid -> salesforceId; custom fields unchanged."""
+    """first_name -> firstName, fid -> salesforceId; a custom field gets ``__c`` (kept
+    verbatim when the account's list is unknown)."""
+    if v4_name in _Catalog.current.v4_names:
+        return v4_name + CUSTOM_SUFFIX
     if v4_name.endswith(CUSTOM_SUFFIX):
         return v4_name
     if v4_name in _V5_EXCEPTIONS:

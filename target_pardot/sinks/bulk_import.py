@@ -6,11 +6,18 @@ dozen calls instead of 20,000 batch calls, or a million upsertLatestByEmail call
 
 How rows travel:
 
+* Pardot matches import rows only through one special column per import: ``matchId``,
+  ``matchSalesforceId`` or ``matchEmail`` (without one, every row creates a prospect).
+  So rows go in one lane per key kind, each with its own imports: rows with ``id`` are
+  matched by ``matchId``, rows with ``fid`` by ``matchSalesforceId`` (both update only),
+  email-only rows by ``matchEmail`` with ``createOnNoMatch``: matchEmail updates the
+  prospect with the latest activity, so loading the same rows twice never duplicates.
+  An import that may create needs ``email`` and ``campaignId`` columns: the row's
+  ``campaign_id`` or the ``default_campaign_id`` setting.
 * Each row becomes a CSV line. The header lists the stream's prospect fields (from its
   SCHEMA) under their v5 names; a row that brings a field the header lacks starts a new
-  import with the wider header. Rows are matched by ``id``, ``salesforceId`` (fid) or
-  ``email``, in that order: email matching updates the prospect with the latest
-  activity, so an import never duplicates prospects.
+  import with the wider header. Columns Pardot refuses in an import (``id``) are never
+  written. ``prospect_lists`` travel in ``addToList`` / ``removeFromList``.
 * A batch is uploaded as soon as it is full (10 MB), in order: the first one creates the
   import, later ones are added to it. After 10 batches or 200,000 rows the import is set
   Ready, so that Pardot processes it while the target reads on, and a new one begins.
@@ -45,7 +52,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from target_pardot.errors import DailyLimitReached, PardotApiError
+from target_pardot.errors import ConfigError, DailyLimitReached, PardotApiError
 from target_pardot.pardot.limits import MAX_BATCHES_PER_IMPORT, MAX_IMPORT_BATCH_BYTES
 from target_pardot.pardot.responses import row_error_code
 from target_pardot.rows.fields import pardot_field_name, v5_field_name
@@ -71,8 +78,34 @@ MAX_PENDING_UPLOADS = 3
 CODE_IMPORT_NOT_OPEN = 155
 CODE_DAILY_IMPORT_BATCHES = 164
 _IN_PROGRESS = frozenset({"Open", "Ready", "Waiting", "Processing"})
-#: Match columns, in the order Pardot tries them (v4 names).
-_KEYS = ("id", "fid", "email")
+#: Key kind (v4 name) -> the import's match column. One kind per import: Pardot refuses
+#: a header with two match columns (docs/wire-contract.md, C3).
+MATCH_COLUMNS = {"id": "matchId", "fid": "matchSalesforceId", "email": "matchEmail"}
+_KEYS = tuple(MATCH_COLUMNS)
+#: Fields Pardot refuses as import columns (C2), by their v4 names. The key itself
+#: travels in the match column, so ``fid`` is not repeated in the fid lane either.
+IMPORT_REFUSED_FIELDS = frozenset(
+    {
+        "id",
+        "opted_out",
+        "subscribe",
+        "unsubscribe",
+        "pardot_hard_bounced",
+        "email_bounced_reason",
+        "email_bounced_date",
+        "last_scored_at",
+    }
+)
+#: How several list ids share one addToList / removeFromList cell. Pardot does not
+#: publish it ([guess] G3 in docs/wire-contract.md); a semicolon is how its imports
+#: separate the values of multi-value fields. The one place to change it.
+IMPORT_LIST_SEPARATOR = ";"
+#: Synthetic columns of every line: the match value, then the campaign and the lists.
+_EXCLUDED_BY_KIND = {
+    "id": frozenset({"id", "campaign_id"}),
+    "fid": frozenset({"id", "fid", "campaign_id"}),
+    "email": frozenset({"id", "campaign_id"}),
+}
 _PLAIN_CELL_TYPES = frozenset({str, int, type(None)})
 #: How a chunk of the spill file is encoded (its first byte).
 _MARSHAL, _PICKLE = b"m", b"p"
@@ -97,8 +130,9 @@ class _Lines:
 
 @dataclass
 class _Import:
-    """One import: up to ten batches sharing one header."""
+    """One import: up to ten batches sharing one header and one match column."""
 
+    kind: str
     header: tuple[str, ...]
     header_line: str
     import_id: int | None = None
@@ -111,6 +145,59 @@ class _Import:
     polls: int = 0
 
 
+@dataclass
+class _Lane:
+    """The imports of one key kind: rows keyed by id, by fid, or by email alone."""
+
+    kind: str
+    #: Prospect fields of the header (v4 names), after the match column.
+    header: tuple[str, ...]
+    #: Extra trailing columns (v5 names): campaignId, addToList / removeFromList.
+    extra_columns: tuple[str, ...]
+    current: _Import | None = None
+    out: _Lines = field(default_factory=_Lines)
+    batch_bytes: int = 0
+    batch_rows: int = 0
+    spill_rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.header_set = frozenset(self.header)
+        self.writer = csv.writer(self.out, lineterminator="\n")
+
+    @property
+    def excluded(self) -> frozenset[str]:
+        """Fields not in the header: the Pardot id (refused), the campaign (its own
+        column), and a fid that the match column already carries."""
+        return _EXCLUDED_BY_KIND[self.kind]
+
+    @property
+    def creates(self) -> bool:
+        """Only email-keyed rows may create prospects: an id or a Salesforce id that
+        matches nothing is an error, as with batchUpdate."""
+        return self.kind == "email"
+
+
+def header_fields(schema_columns: Iterable[str]) -> tuple[str, ...]:
+    """The v4 fields a stream's columns map to, minus those an import never carries."""
+    names = [pardot_field_name(column) for column in schema_columns]
+    return tuple(dict.fromkeys(n for n in names if n and n not in IMPORT_REFUSED_FIELDS))
+
+
+def check_campaign_available(
+    stream: str, schema_columns: Iterable[str], default_campaign_id: int | None
+) -> None:
+    """Pardot needs a campaign for every prospect an import creates (C4): a stream whose
+    email-keyed rows may create, with no campaign_id column and no default, cannot load."""
+    mapped = {pardot_field_name(c) for c in schema_columns}
+    if "email" in mapped and "campaign_id" not in mapped and default_campaign_id is None:
+        raise ConfigError(
+            f"Stream '{stream}': with prospect_operation 'import', rows keyed by email "
+            "may create prospects, and Pardot needs a campaign for each one it creates. "
+            "Set 'default_campaign_id' (a Pardot campaign id), or add a campaign_id "
+            "column to the stream."
+        )
+
+
 class ImportDelivery(RuntimeDelivery):
     """Loads one stream's prospects through imports. Used by the reading thread
     (``deliver``, ``finish``) and by the sender's threads (uploads, polls)."""
@@ -118,15 +205,23 @@ class ImportDelivery(RuntimeDelivery):
     def __init__(self, runtime: Runtime, *, stream: str, schema_columns: Iterable[str]) -> None:
         super().__init__(runtime)
         self.stream = stream
-        names = [pardot_field_name(column) for column in schema_columns]
-        self._header: tuple[str, ...] = tuple(dict.fromkeys(n for n in names if n))
-        self._header_set = frozenset(self._header)
-        self._current: _Import | None = None
-        self._out = _Lines()
-        self._writer = csv.writer(self._out, lineterminator="\n")
-        self._batch_bytes = 0
-        self._batch_rows = 0
-        self._spill_rows: list[tuple[Any, ...]] = []
+        columns = list(schema_columns)
+        fields = header_fields(columns)
+        check_campaign_available(stream, columns, self.settings.default_campaign_id)
+        self._default_campaign = self.settings.default_campaign_id
+        lists: tuple[str, ...] = ()
+        self._lists_cell: tuple[str, ...] = ()
+        if self.settings.prospect_lists:
+            add = self.settings.prospect_list_operation == "add"
+            lists = ("addToList" if add else "removeFromList",)
+            self._lists_cell = (
+                IMPORT_LIST_SEPARATOR.join(str(i) for i in self.settings.prospect_lists),
+            )
+        self._lanes: dict[str, _Lane] = {}
+        for kind in _KEYS:
+            header = tuple(n for n in fields if n not in _EXCLUDED_BY_KIND[kind])
+            campaign = ("campaignId",) if kind == "email" or "campaign_id" in fields else ()
+            self._lanes[kind] = _Lane(kind, header, campaign + lists)
         self._spill_fd: int | None = None
         self._spill_end = 0
         self._lock = threading.Lock()
@@ -142,49 +237,91 @@ class ImportDelivery(RuntimeDelivery):
         self.sender.raise_failure()
         if self.ledger is not None:
             rows = self._changed(rows, self.ledger)
-        writerow = self._writer.writerow
-        lines = self._out.lines
+        settled: list[int] = []
         for pending in rows:
             fields = pending.row.fields
-            if not self._header_set.issuperset(fields):
-                self._widen_header(fields)
-            if self._current is None:
-                self._start_import()
-            header = self._header
-            if _PLAIN_CELL_TYPES.issuperset(map(type, fields.values())):
-                writerow([fields.get(name) for name in header])
-            else:
-                writerow([_cell(fields.get(name)) for name in header])
-            line = lines[-1]
-            size = len(line) if line.isascii() else len(line.encode("utf-8"))
-            if "" in fields.values():
-                self._rows_with_empty_cells += 1
-            if self._batch_rows and (
-                self._batch_bytes + size > MAX_IMPORT_BATCH_BYTES
-                or self._current.rows + self._batch_rows >= ROWS_PER_IMPORT  # type: ignore[union-attr]
-            ):
-                lines.pop()
-                self._seal_batch()
-                if self._current is None:
-                    self._start_import()
-                lines.append(line)
-            self._batch_bytes += size
-            self._batch_rows += 1
-            self._current.positions.append(pending.position)  # type: ignore[union-attr]
-            if not self.settings.dry_run:
-                self._spill_rows.append(
-                    (pending.position, pending.record, line, pending.row.key,
-                     pending.fingerprint)
-                )  # fmt: skip
-        self._flush_spill()
+            kind = next(k for k in _KEYS if k in fields)
+            lane = self._lanes[kind]
+            extra = self._extra_cells(lane, fields)
+            if extra is None:
+                self._reject_without_campaign(pending)
+                continue
+            self._write(lane, pending, fields, extra)
+            settled.append(pending.position)
+        for lane in self._lanes.values():
+            self._flush_spill(lane)
         if self.settings.dry_run:  # nothing will be sent: the rows are as far as they go
-            self.tracker.settle(self.stream, [p.position for p in rows])
+            self.tracker.settle(self.stream, settled)
+
+    def _extra_cells(self, lane: _Lane, fields: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        if not lane.extra_columns:
+            return ()
+        if lane.extra_columns[0] != "campaignId":
+            return self._lists_cell
+        campaign = fields.get("campaign_id")
+        if campaign is None and lane.creates:
+            campaign = self._default_campaign
+            if campaign is None:
+                return None
+        return (campaign, *self._lists_cell)
+
+    def _write(
+        self, lane: _Lane, pending: PendingRow, fields: Mapping[str, Any], extra: tuple[Any, ...]
+    ) -> None:
+        if not lane.header_set.issuperset(n for n in fields if n not in lane.excluded):
+            self._widen_header(lane, fields)
+        if lane.current is None:
+            self._start_import(lane)
+        header = lane.header
+        values = [fields[lane.kind], *(fields.get(name) for name in header), *extra]
+        if _PLAIN_CELL_TYPES.issuperset(map(type, values)):
+            lane.writer.writerow(values)
+        else:
+            lane.writer.writerow([_cell(v) for v in values])
+        lines = lane.out.lines
+        line = lines[-1]
+        size = len(line) if line.isascii() else len(line.encode("utf-8"))
+        if "" in fields.values():
+            self._rows_with_empty_cells += 1
+        current = lane.current
+        assert current is not None
+        if lane.batch_rows and (
+            lane.batch_bytes + size > MAX_IMPORT_BATCH_BYTES
+            or current.rows + lane.batch_rows >= ROWS_PER_IMPORT
+        ):
+            lines.pop()
+            self._seal_batch(lane)
+            if lane.current is None:
+                self._start_import(lane)
+            lines.append(line)
+        lane.batch_bytes += size
+        lane.batch_rows += 1
+        lane.current.positions.append(pending.position)  # type: ignore[union-attr]
+        if not self.settings.dry_run:
+            lane.spill_rows.append(
+                (pending.position, pending.record, line, pending.row.key, pending.fingerprint)
+            )
+
+    def _reject_without_campaign(self, pending: PendingRow) -> None:
+        self.reporter.reject(
+            stream=self.stream,
+            position=pending.position,
+            record=pending.record,
+            key=pending.row.key,
+            category="no_campaign",
+            reason="an import may create this prospect and Pardot needs a campaign for it: "
+            "the row has no campaign_id; set 'default_campaign_id'",
+            code=None,
+            during_delivery=False,
+        )
+        self.tracker.settle(self.stream, (pending.position,))
 
     def finish(self) -> None:
-        """Before a STATE: send the partial batch and set the open import Ready. The
+        """Before a STATE: send the partial batches and set the open imports Ready. The
         sender's wait then covers the uploads and polls until every import completed."""
-        self._seal_batch()
-        self._seal_import()
+        for lane in self._lanes.values():
+            self._seal_batch(lane)
+            self._seal_import(lane)
         if self._rows_with_empty_cells and not self._warned_empty_cells:
             self._warned_empty_cells = True
             logger.warning(
@@ -216,45 +353,49 @@ class ImportDelivery(RuntimeDelivery):
         self.stats.add("unchanged", len(rows) - len(changed))
         return changed
 
-    def _widen_header(self, fields: Mapping[str, Any]) -> None:
+    def _widen_header(self, lane: _Lane, fields: Mapping[str, Any]) -> None:
         """A row brings fields the header lacks: every batch of an import shares one
         header, so the import is closed and the next one gets the wider header."""
-        self._seal_batch()
-        self._seal_import()
-        self._header += tuple(name for name in fields if name not in self._header_set)
-        self._header_set = frozenset(self._header)
+        self._seal_batch(lane)
+        self._seal_import(lane)
+        lane.header += tuple(
+            name for name in fields
+            if name not in lane.header_set and name not in lane.excluded
+        )  # fmt: skip
+        lane.header_set = frozenset(lane.header)
 
-    def _start_import(self) -> None:
+    def _start_import(self, lane: _Lane) -> None:
         out = io.StringIO()
         csv.writer(out, lineterminator="\n").writerow(
-            [v5_field_name(name) for name in self._header]
-        )
-        self._current = _Import(self._header, out.getvalue())
-        self._batch_bytes = len(out.getvalue().encode("utf-8"))
+            [MATCH_COLUMNS[lane.kind], *(v5_field_name(n) for n in lane.header),
+             *lane.extra_columns]
+        )  # fmt: skip
+        lane.current = _Import(lane.kind, lane.header, out.getvalue())
+        lane.batch_bytes = len(out.getvalue().encode("utf-8"))
 
-    def _seal_batch(self) -> None:
-        imp = self._current
-        lines = self._out.lines
+    def _seal_batch(self, lane: _Lane) -> None:
+        imp = lane.current
+        lines = lane.out.lines
         if imp is None or not lines:
             return
-        self._flush_spill()
+        self._flush_spill(lane)
         data = (imp.header_line + "".join(lines)).encode("utf-8")
-        rows = self._batch_rows
+        rows = lane.batch_rows
         first = imp.batches == 0
         imp.batches += 1
         imp.rows += rows
         lines.clear()
-        self._batch_rows = 0
-        self._batch_bytes = len(imp.header_line.encode("utf-8"))
+        lane.batch_rows = 0
+        lane.batch_bytes = len(imp.header_line.encode("utf-8"))
         if self.settings.dry_run:
             self.stats.plan("imports/create" if first else "imports/batch", rows)
         else:
-            self._chain(partial(self._upload, imp, data, first))
+            self._chain(partial(self._upload, imp, data, first, lane.creates))
         if imp.batches >= MAX_BATCHES_PER_IMPORT or imp.rows >= ROWS_PER_IMPORT:
-            self._seal_import()
+            self._seal_import(lane)
 
-    def _seal_import(self) -> None:
-        imp, self._current = self._current, None
+    def _seal_import(self, lane: _Lane) -> None:
+        imp, lane.current = lane.current, None
         if imp is None or not imp.batches:
             return
         if self.settings.dry_run:
@@ -262,23 +403,23 @@ class ImportDelivery(RuntimeDelivery):
         else:
             self._chain(partial(self._set_ready, imp))
 
-    def _flush_spill(self) -> None:
+    def _flush_spill(self, lane: _Lane) -> None:
         """Move the records of rows already in CSV lines to the spill file."""
-        if not self._spill_rows or self._current is None:
+        if not lane.spill_rows or lane.current is None:
             return
         if self._spill_fd is None:
             self._spill_fd, name = tempfile.mkstemp(prefix="target-pardot-import-")
             os.unlink(name)  # the file lives as long as the descriptor, and no longer
         try:
             # marshal is three times faster than pickle, but knows only the JSON types.
-            data = _MARSHAL + marshal.dumps(self._spill_rows)
+            data = _MARSHAL + marshal.dumps(lane.spill_rows)
         except ValueError:  # a Decimal or datetime in a record
-            data = _PICKLE + pickle.dumps(self._spill_rows, protocol=pickle.HIGHEST_PROTOCOL)
-        self._spill_rows = []
+            data = _PICKLE + pickle.dumps(lane.spill_rows, protocol=pickle.HIGHEST_PROTOCOL)
+        lane.spill_rows = []
         written = 0
         while written < len(data):
             written += os.write(self._spill_fd, data[written:])
-        self._current.spill.append((self._spill_end, len(data)))
+        lane.current.spill.append((self._spill_end, len(data)))
         self._spill_end += len(data)
 
     def _chain(self, step: Callable[[], None]) -> None:
@@ -312,14 +453,14 @@ class ImportDelivery(RuntimeDelivery):
 
     # -- sending threads --------------------------------------------------------------
 
-    def _upload(self, imp: _Import, data: bytes, first: bool) -> None:
+    def _upload(self, imp: _Import, data: bytes, first: bool, creates: bool) -> None:
         try:
             if first:
                 reply = self.client.import_create(
                     {
                         "operation": "Upsert",
                         "object": "Prospect",
-                        "createOnNoMatch": True,
+                        "createOnNoMatch": creates,
                         "restoreDeleted": self.settings.search_deleted_prospects,
                     },
                     data,
@@ -353,13 +494,15 @@ class ImportDelivery(RuntimeDelivery):
         assert imp.import_id is not None
         status = self.client.import_status(imp.import_id).body or {}
         imp.polls += 1
-        state = status.get("state")
+        state = status.get("status")
+        if status.get("isExpired") is True:
+            state = "Expired"
         if state == "Complete":
             self._completed(imp, status)
             return
         if state not in _IN_PROGRESS:
             raise PardotApiError(
-                f"Import {imp.import_id} ended in state {state!r} instead of Complete; its "
+                f"Import {imp.import_id} ended in status {state!r} instead of Complete; its "
                 f"{imp.rows} rows were not loaded. Re-run from the last STATE."
             )
         delay = min(IMPORT_MAX_POLL_SECONDS, IMPORT_FIRST_POLL_SECONDS * 2**imp.polls)
@@ -368,7 +511,7 @@ class ImportDelivery(RuntimeDelivery):
     def _completed(self, imp: _Import, status: Mapping[str, Any]) -> None:
         assert imp.import_id is not None
         failed = int(status.get("errorCount") or 0)
-        errors = self._error_rows(imp) if failed else _ErrorRows((), [])
+        errors = self._error_rows(imp) if failed else _ErrorRows((), [], ())
         accepted: list[tuple[str, bytes]] = []
         if failed or self.ledger is not None:
             for position, record, line, key, fingerprint in self._spilled(imp):
@@ -380,7 +523,7 @@ class ImportDelivery(RuntimeDelivery):
         for cells, message in errors.leftover():
             # Not matched to an input row (Pardot rewrote it): report the row as imported.
             self._reject_error_row(
-                0, dict(zip(imp.header, cells, strict=False)), "unmatched row", message
+                0, dict(zip(errors.columns, cells, strict=False)), "unmatched row", message
             )
         if self.ledger is not None and accepted:
             self.ledger.accept(PROSPECTS, accepted)
@@ -403,12 +546,14 @@ class ImportDelivery(RuntimeDelivery):
 
     def _error_rows(self, imp: _Import) -> _ErrorRows:
         assert imp.import_id is not None
+        # Pardot answers with a redirect to the error file; requests follows it.
         content = self.client.import_errors(imp.import_id).content
         records = list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
         if not records:
-            return _ErrorRows((), [])
+            return _ErrorRows((), [], ())
         header = [name.strip() for name in records[0]]
-        return _ErrorRows(header, records[1:])
+        sent = next(csv.reader([imp.header_line]))
+        return _ErrorRows(header, records[1:], sent)
 
     def _spilled(self, imp: _Import) -> Iterable[tuple[Any, ...]]:
         assert self._spill_fd is not None or not imp.spill
@@ -438,19 +583,31 @@ def _message_code(message: str) -> int | str | None:
     return row_error_code(message)
 
 
+def _message_column(header: Sequence[str], sent: Sequence[str]) -> int:
+    """Where an error file keeps its message ([guess] G2 in docs/wire-contract.md)."""
+    if not header:
+        return 0
+    sent_names = {name.lower() for name in sent}
+    extra = [i for i, name in enumerate(header) if name.lower() not in sent_names]
+    if len(extra) == 1:
+        return extra[0]
+    named = [i for i, name in enumerate(header) if "error" in name.lower()]
+    return named[-1] if named else len(header) - 1
+
+
 class _ErrorRows:
     """The errors CSV of an import, matched back to the lines that were sent, cell by
-    cell. The match key (id, salesforceId or email) is only a quick pre-check, so that
-    only lines whose key failed are parsed again."""
+    cell. Its header has the v5 names that were sent plus a message column (its name is
+    not published: the one column that was not sent, else one named like "error", else
+    the last). The match column is only a quick pre-check, so that only lines whose key
+    failed are parsed again."""
 
-    def __init__(self, header: Sequence[str], rows: list[list[str]]) -> None:
-        lowered = [name.lower() for name in header]
-        message_at = next((i for i, name in enumerate(lowered) if "error" in name), len(header) - 1)
+    def __init__(self, header: Sequence[str], rows: list[list[str]], sent: Sequence[str]) -> None:
+        message_at = _message_column(header, sent)
         self._columns = [i for i in range(len(header)) if i != message_at]
+        self.columns = [header[i] for i in self._columns]
         self._key_at = {
-            name: header.index(column)
-            for name, column in (("id", "id"), ("fid", "salesforceId"), ("email", "email"))
-            if column in header
+            kind: header.index(column) for kind, column in MATCH_COLUMNS.items() if column in header
         }
         self._by_cells: dict[tuple[str, ...], deque[str]] = defaultdict(deque)
         self._by_key: Counter[str] = Counter()

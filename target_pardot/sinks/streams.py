@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 
 from target_pardot.pardot.limits import MAX_BATCH_ROWS, MAX_CONCURRENT_REQUESTS
+from target_pardot.rows.fields import CustomFields, use_custom_fields
 from target_pardot.rows.payloads import (
     InvalidRow,
     map_record,
@@ -16,7 +18,8 @@ from target_pardot.rows.payloads import (
     prospect_key,
 )
 from target_pardot.rows.validation import FastRecordValidator
-from target_pardot.sinks.bulk_import import ImportDelivery
+from target_pardot.run.custom_fields import read_custom_fields
+from target_pardot.sinks.bulk_import import ImportDelivery, check_campaign_available
 from target_pardot.sinks.memberships import MembershipDelivery, PendingMembership
 from target_pardot.sinks.prospects import PendingRow, ProspectDelivery
 
@@ -106,7 +109,8 @@ class PardotSink(BatchSink):
         if fresh:
             self.logger.warning(
                 "Stream '%s': columns %s are not Pardot %s fields and are not sent. Rename "
-                "them to a field name, or to a custom field's API name ending in __c.",
+                "them to a field name, or to the API name of one of the account's custom "
+                "fields.",
                 self.stream_name,
                 ", ".join(sorted(fresh)),
                 self.settings.data_object.rstrip("s"),
@@ -118,6 +122,11 @@ class ProspectsSink(PardotSink):
 
     def __init__(self, target: Any, stream_name: str, schema: dict, key_properties: Any):
         super().__init__(target, stream_name, schema, key_properties)
+        if self.settings.prospect_operation == "import":  # before any Pardot call
+            check_campaign_available(
+                stream_name, self.schema.get("properties", {}), self.settings.default_campaign_id
+            )
+        self._read_custom_fields()
         self.delivery: ProspectDelivery | ImportDelivery
         if self.settings.prospect_operation == "import":
             self.delivery = ImportDelivery(
@@ -129,6 +138,16 @@ class ProspectsSink(PardotSink):
             self.runtime.closers.append(self.delivery.close)
         else:
             self.delivery = ProspectDelivery(self.runtime)
+
+    def _read_custom_fields(self) -> None:
+        """Once per run, before any row is mapped: one call (none when offline)."""
+        runtime = self.runtime
+        if runtime.custom_fields_read:
+            return
+        runtime.custom_fields_read = True
+        if not self.settings.dry_run_offline:
+            use_custom_fields(read_custom_fields(runtime.client))
+        runtime.closers.append(partial(use_custom_fields, CustomFields()))
 
     def process_record(self, record: dict, context: dict) -> None:
         self._position = self.runtime.tracker.row_received(self.stream_name)

@@ -112,7 +112,7 @@ def test_counters_by_endpoint_code_and_status(emu: PardotEmulator, api: Api) -> 
     api.post(f"/api/listMembership/version/4/do/create/list_id/1/prospect_id/{pid}?format=json")
     api.post("/api/v5/objects/list-memberships", json={"listId": 2, "prospectId": pid})
     api.get("/api/v5/objects/list-memberships", params={"fields": "id", "listId": 2})
-    api.get("/api/v5/imports/1")
+    api.get("/api/v5/imports/1", params={"fields": "id,status"})
     c = emu.counters()
     assert c["calls_by_endpoint"] == {
         "oauth/token": 1, "prospect/batchUpsert": 1, "prospect/batchUpdate": 1,

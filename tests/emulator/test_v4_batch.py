@@ -243,10 +243,20 @@ def test_every_standard_field_is_accepted(emu: PardotEmulator, api: Api) -> None
     assert p["zip"] == "75001" and p["years_in_business"] == "5"
 
 
-def test_custom_fields_are_accepted(emu: PardotEmulator, api: Api) -> None:
-    r = api.batch("batchUpsert", [{"email": "c@example.com", "favorite_color__c": "blue"}])
+def test_custom_fields_go_by_their_field_id(emu: PardotEmulator, api: Api) -> None:
+    """v4 names a custom field by its field_id exactly, with or without `__c`."""
+    r = api.batch("batchUpsert", [{"email": "c@example.com", "favorite_color": "blue",
+                                   "Legacy_Code__c": "L7"}])
     assert r.status_code == 201
-    assert emu.prospects()[0]["favorite_color__c"] == "blue"
+    p = emu.prospects()[0]
+    assert (p["favorite_color__c"], p["Legacy_Code__c__c"]) == ("blue", "L7")
+
+
+def test_a_v5_custom_name_is_not_a_v4_field(emu: PardotEmulator, api: Api) -> None:
+    r = api.batch("batchUpsert", [{"email": "c@example.com", "favorite_color__c": "blue"}])
+    assert r.json()["errors"] == {
+        "0": "One or more of the specified fields are invalid: favorite_color__c"}
+    assert emu.prospects() == []
 
 
 @pytest.mark.parametrize("field", ["firstName", "crm_fid", "nickname", "__c", "list_x"])

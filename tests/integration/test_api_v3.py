@@ -19,6 +19,16 @@ def run(capsys, caplog):
     return runner
 
 
+def row_calls_by_version(counters: dict) -> dict[str, int]:
+    """Calls by API version, without the run's one v5 read of the account's custom
+    fields (v5 serves every account kind; it carries no row)."""
+    versions = dict(counters["calls_by_api_version"])
+    reads = counters["calls_by_endpoint"].get("v5/custom-fields/query", 0)
+    if reads:
+        versions["5"] -= reads
+    return {version: n for version, n in versions.items() if n}
+
+
 def email_rows_with_case_variants(n: int) -> list[dict]:
     """n email-only rows; every 7th repeats an earlier address in another case, some in
     the same call of 50, some in an earlier call."""
@@ -56,7 +66,7 @@ def test_email_only_rows_land_once_under_faults_and_a_rerun_changes_nothing(
     assert first.stderr.count("uses API v3 from now on") == 1
     counters = emu.counters()
     assert sum(counters["faults_injected"].values()) > 0
-    assert counters["calls_by_api_version"].get("5", 0) == 0, "no row goes through v5"
+    assert row_calls_by_version(counters).get("5", 0) == 0, "no row goes through v5"
     assert counters["calls_total"] < 3 * math.ceil(len(rows) / 50) + 20
 
     prospects = emu.prospects()
@@ -83,7 +93,7 @@ def test_upsert_by_email_makes_no_difference_on_v3(emu, run):
     result = run(config, stream_of("prospects", rows))
     assert result.exit_code == 0, result.stderr[-3000:]
     counters = emu.counters()
-    assert counters["calls_by_api_version"] == {"3": 2}, "tried in v3 first: no 89, no v5"
+    assert row_calls_by_version(counters) == {"3": 2}, "tried in v3 first: no 89, no v5"
     prospects = {p["email"]: p for p in emu.prospects()}
     assert len(prospects) == 100
     assert prospects["ann@example.com"]["id"] == stored
@@ -113,7 +123,7 @@ def test_ampsea_accounts_start_on_v4_and_stay_there(emu, run):
     rows = [{"email": f"p{i}@example.com"} for i in range(120)]
     result = run(base_config(emu), stream_of("prospects", rows))
     assert result.exit_code == 0, result.stderr[-3000:]
-    assert emu.counters()["calls_by_api_version"] == {"4": 3}
+    assert row_calls_by_version(emu.counters()) == {"4": 3}
     assert emu.counters()["errors_by_code"] == {}
     assert result.summary["api_version"] == "v4"
 
@@ -132,7 +142,7 @@ def test_api_version_3_is_used_from_the_first_call(emu, run):
     emu.configure(ampsea=False)
     result = run(base_config(emu, api_version=3), stream_of("prospects", [{"email": "a@x.com"}]))
     assert result.exit_code == 0, result.stderr[-3000:]
-    assert emu.counters()["calls_by_api_version"] == {"3": 1}
+    assert row_calls_by_version(emu.counters()) == {"3": 1}
 
 
 def test_rows_keyed_by_id_and_fid_on_v3(emu, run, tmp_path):

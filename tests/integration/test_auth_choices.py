@@ -136,6 +136,7 @@ def test_sandbox_uses_the_sandbox_hosts(emu, capsys, caplog):
     assert sorted(p["email"] for p in emu.prospects()) == [f"auth{i}@example.com" for i in range(3)]
     assert set(seen) == {
         "https://test.salesforce.com/services/oauth2/token",
+        "https://pi.demo.pardot.com/api/v5/objects/custom-fields",
         "https://pi.demo.pardot.com/api/prospect/version/4/do/batchUpsert",
     }
     assert result.states == [{"s": 1}]

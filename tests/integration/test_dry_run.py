@@ -51,7 +51,8 @@ def test_dry_run_plans_writes_nothing_and_checks_the_credentials_once(emu, run):
                   final_state={"bookmark": 1}),
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr[-2000:]
-    assert emu.counters()["calls_by_endpoint"] == {"oauth/token": 1}
+    # the credentials, and the account's custom fields: reads, no write
+    assert emu.counters()["calls_by_endpoint"] == {"oauth/token": 1, "v5/custom-fields/query": 1}
     assert [(p["email"], p["city"]) for p in emu.prospects()] == [("kept@example.com", "Oslo")]
     summary = result.summary
     assert summary["planned_calls_by_endpoint"] == {
@@ -85,7 +86,7 @@ def test_dry_run_reports_every_invalid_row_and_fails_like_the_real_run(emu, run,
     assert "row 2 of stream 'prospects'" in result.stderr
     assert len(rejected.read_text().splitlines()) == 2
     assert result.summary["planned_rows_by_endpoint"] == {"prospect/batchUpsert": 1}
-    assert set(emu.counters()["calls_by_endpoint"]) == {"oauth/token"}
+    assert set(emu.counters()["calls_by_endpoint"]) == {"oauth/token", "v5/custom-fields/query"}
 
 
 def test_dry_run_skipping_invalid_rows_succeeds(emu, run):

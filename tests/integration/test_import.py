@@ -44,16 +44,17 @@ def run(capsys, caplog):
 
 @pytest.fixture
 def config(emu):
-    return base_config(emu, prospect_operation="import", parallel_tasks=3)
+    return base_config(emu, prospect_operation="import", parallel_tasks=3, default_campaign_id=7)
 
 
 def test_rows_load_in_a_handful_of_calls(emu, run, config):
     result = run(config, stream_of("prospects", people(1_200), final_state={"s": 1}))
     assert result.exit_code == 0, result.stderr[-2000:]
     assert len(emu.prospects()) == 1_200
-    assert calls(emu) == {"imports/create": 1, "imports/update": 1, "imports/read": 2}
+    assert calls(emu) == {"v5/custom-fields/query": 1, "imports/create": 1,
+                          "imports/update": 1, "imports/read": 2}  # fmt: skip
     [job] = emu.imports()
-    assert (job["state"], job["rowCount"], job["batchCount"]) == ("Complete", 1_200, 1)
+    assert (job["status"], job["rowCount"], job["batchCount"]) == ("Complete", 1_200, 1)
     summary = result.summary
     assert (summary["rows_sent"], summary["prospects_created"]) == (1_200, 1_200)
     assert result.states == [{"s": 1}]
@@ -88,9 +89,9 @@ def test_rows_match_by_id_and_fid_and_failures_are_rejected(emu, run, config, tm
     cities = {p["email"]: p["city"] for p in emu.prospects()}
     assert cities == {"id@example.com": "Bergen", "fid@example.com": "Tromsø"}
     lines = [json.loads(line) for line in rejected.read_text().splitlines()]
-    assert sorted((line["code"], line["record"].get("id")) for line in lines) == [
-        (3, 999_999),
-        (4, None),
+    assert sorted((str(line["code"]), line["record"].get("id") or 0) for line in lines) == [
+        ("4", 0),  # invalid email
+        ("None", 999_999),  # matchId found nothing: an id lane never creates
     ]
     assert {line["record"]["city"] for line in lines} == {"Nowhere"}, "the input rows"
     assert result.summary["rejected_by_reason"] == {"pardot_rejected": 2}
@@ -114,7 +115,7 @@ def test_batches_and_imports_stay_within_the_limits(emu, run, config, monkeypatc
     assert result.exit_code == 0, result.stderr[-2000:]
     jobs = emu.imports()
     assert len(jobs) > 3
-    assert all(job["batchCount"] <= 3 and job["state"] == "Complete" for job in jobs)
+    assert all(job["batchCount"] <= 3 and job["status"] == "Complete" for job in jobs)
     assert sum(job["rowCount"] for job in jobs) == 300
     assert len(emu.prospects()) == 300
 
@@ -136,7 +137,7 @@ def test_every_state_waits_for_the_imports_before_it(emu, run, config, monkeypat
     assert result.exit_code == 0
     # The first drain has no STATE to write yet, so its row joins the next import.
     assert [job["rowCount"] for job in emu.imports()] == [2, 1]
-    assert all(job["state"] == "Complete" for job in emu.imports())
+    assert all(job["status"] == "Complete" for job in emu.imports())
     assert result.states == [{"i": 0}, {"i": 1}, {"i": 2}]
 
 
@@ -171,7 +172,7 @@ def test_empty_strings_do_not_clear_and_say_so(emu, run, config):
 def test_dry_run_plans_the_import_calls(emu, run, config):
     result = run({**config, "dry_run": True}, stream_of("prospects", people(30)))
     assert result.exit_code == 0
-    assert calls(emu) == {}
+    assert calls(emu) == {"v5/custom-fields/query": 1}  # a read, not a write
     assert result.summary["planned_calls_by_endpoint"] == {
         "imports/create": 1,
         "imports/update": 1,
@@ -186,7 +187,8 @@ def test_skip_unchanged_works_with_imports(emu, run, config, tmp_path):
     before = calls(emu)
     again = run(ledgered, stream_of("prospects", people(50)))
     assert again.summary["rows_unchanged"] == 50
-    assert calls(emu) == before
+    # only the run's one custom-field read, no import call
+    assert calls(emu) == {**before, "v5/custom-fields/query": 2}
 
 
 def test_the_daily_import_batch_limit_stops_the_run(emu, run, config):
@@ -197,9 +199,10 @@ def test_the_daily_import_batch_limit_stops_the_run(emu, run, config):
     assert result.states == []
 
 
-def test_lists_cannot_be_set_by_an_import(emu):
+def test_an_import_changes_at_most_twenty_lists_per_prospect(emu):
+    lists = ",".join(str(i) for i in range(1, 22))
     with pytest.raises(ConfigError, match="prospect_lists"):
-        parse_settings({**base_config(emu, prospect_operation="import"), "prospect_lists": "1"})
+        parse_settings({**base_config(emu, prospect_operation="import"), "prospect_lists": lists})
 
 
 def test_a_large_upsert_by_email_load_recommends_imports(emu, run, monkeypatch):
@@ -225,3 +228,85 @@ def test_records_with_decimals_are_reported_as_they_came(emu, run, config, tmp_p
     assert [p["Amount__c"] for p in emu.prospects()] == ["1.5"]
     [line] = [json.loads(line) for line in rejected.read_text().splitlines()]
     assert line["record"] == {"email": "bad email", "Amount__c": 2.25}
+
+
+def test_email_rows_loaded_twice_leave_each_email_once(emu, run, config):
+    rows = people(2_000)
+    for _ in range(2):
+        result = run(config, stream_of("prospects", rows, final_state={"s": 1}))
+        assert result.exit_code == 0, result.stderr[-2000:]
+    emails = [p["email"] for p in emu.prospects()]
+    assert len(emails) == 2_000 and len(set(emails)) == 2_000
+    assert result.summary["prospects_updated"] == 2_000
+
+
+def test_a_mixed_stream_lands_in_one_import_per_key_kind(emu, run, config):
+    a = emu.add_prospect(email="a@example.com")
+    emu.add_prospect(email="b@example.com", crm_fid="00Q000000000001")
+    records = [
+        {"id": a, "city": "Bergen"},
+        {"fid": "00Q000000000001", "city": "Oslo"},
+        {"email": "c@example.com", "city": "Rome"},
+        {"id": a, "company": "Acme"},
+        {"email": "d@example.com", "city": "Nice"},
+    ]
+    result = run(config, stream_of("prospects", records, final_state={"s": 1}))
+    assert result.exit_code == 0, result.stderr[-2000:]
+    jobs = emu.imports()
+    assert sorted(job["rowCount"] for job in jobs) == [1, 2, 2]
+    got = {p["email"]: (p["city"], p["company"], p["campaign_id"]) for p in emu.prospects()}
+    assert got == {
+        "a@example.com": ("Bergen", "Acme", None),
+        "b@example.com": ("Oslo", None, None),
+        "c@example.com": ("Rome", None, 7),
+        "d@example.com": ("Nice", None, 7),
+    }
+    assert result.states == [{"s": 1}]
+
+
+def test_fields_arrive_byte_exact_unicode_included(emu, run, config):
+    texts = ["Zoë «quoted», \"double\"", "日本語のテキスト", "emoji 🎉 and tab\there",
+             "line\nbreak", " leading and trailing "]  # fmt: skip
+    records = [{"email": f"u{i}@example.com", "first_name": t} for i, t in enumerate(texts)]
+    result = run(config, stream_of("prospects", records))
+    assert result.exit_code == 0, result.stderr[-2000:]
+    got = {p["email"]: p["first_name"] for p in emu.prospects()}
+    assert got == {r["email"]: r["first_name"] for r in records}
+
+
+def test_prospect_lists_travel_inside_the_import(emu, run, config):
+    kept = emu.add_prospect(email="u0@example.com")
+    emu.add_membership(5, kept)
+    added = run({**config, "prospect_lists": "3,4"}, stream_of("prospects", people(3)))
+    assert added.exit_code == 0, added.stderr[-2000:]
+    ids = {p["email"]: p["id"] for p in emu.prospects()}
+    pairs = {(m["list_id"], m["prospect_id"]) for m in emu.memberships()}
+    assert pairs == {(5, kept)} | {(lst, pid) for pid in ids.values() for lst in (3, 4)}
+    removed = run({**config, "prospect_lists": [3, 5], "prospect_list_operation": "remove"},
+                  stream_of("prospects", people(1)))  # fmt: skip
+    assert removed.exit_code == 0
+    pairs = {(m["list_id"], m["prospect_id"]) for m in emu.memberships()}
+    assert (3, kept) not in pairs and (5, kept) not in pairs and (4, kept) in pairs
+    assert calls(emu).get("listMembership/create") is None, "no call per membership"
+
+
+def test_no_campaign_for_email_rows_is_a_config_error_before_any_pardot_call(emu, run):
+    result = run(base_config(emu, prospect_operation="import"), stream_of("prospects", people(3)))
+    assert result.exit_code == 2
+    assert "default_campaign_id" in result.stderr
+    assert calls(emu) == {}
+
+
+def test_a_row_without_campaign_is_rejected_when_there_is_no_default(emu, run, tmp_path):
+    schema = {"type": "object", "properties": {"email": {"type": "string"},
+                                                "campaign_id": {"type": ["integer", "null"]}}}
+    rejected = tmp_path / "rejected.jsonl"
+    config = base_config(emu, prospect_operation="import", skip_invalid_records=True,
+                         rejected_records_path=str(rejected))  # fmt: skip
+    records = [{"email": "a@example.com", "campaign_id": 9}, {"email": "b@example.com"}]
+    result = run(config, stream_of("prospects", records, schema=schema))
+    assert result.exit_code == 0, result.stderr[-2000:]
+    assert [(p["email"], p["campaign_id"]) for p in emu.prospects()] == [("a@example.com", 9)]
+    [line] = [json.loads(x) for x in rejected.read_text().splitlines()]
+    assert line["record"] == {"email": "b@example.com"}
+    assert "default_campaign_id" in line["reason"]

@@ -46,4 +46,4 @@ def test_progress_shows_the_calls_left_under_max_api_calls(emu, tmp_path):
     left = [int(m.group(1)) for m in re.finditer(r"daily API calls left: (\d+)", result.stderr)]
     assert left, result.stderr[-3000:]
     assert left == sorted(left, reverse=True)
-    assert 80 <= left[-1] < 100
+    assert 79 <= left[-1] < 99  # the custom-field read took one of the 100

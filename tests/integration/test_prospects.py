@@ -205,7 +205,8 @@ def test_field_names_are_mapped_and_custom_fields_kept(emu, run, caplog):
         "Lee",
         "CTO",
     )
-    assert p["Favorite_Color__c"] == "teal"
+    # The account's custom field favorite_color, matched by its v5 name in any case.
+    assert p["favorite_color__c"] == "teal"
     assert p.get("updated_at") != "2024-01-01"
     assert "updated_at" in result.stderr and "not Pardot" in result.stderr
 
@@ -338,7 +339,7 @@ def test_dry_run_sends_no_write_call(emu, run):
     assert result.exit_code == 0
     assert emu.prospects() == []
     endpoints = emu.counters()["calls_by_endpoint"]
-    assert set(endpoints) <= {"oauth/token"}
+    assert set(endpoints) <= {"oauth/token", "v5/custom-fields/query"}  # reads only
     assert result.summary["planned_calls_by_endpoint"] == {
         "prospect/batchUpdate": 1,
         "prospect/batchUpsert": 1,
@@ -465,7 +466,10 @@ def test_wrong_business_unit_fails_fast(emu, run):
     )
     assert result.exit_code == 2
     assert "business_unit" in result.stderr
-    assert emu.counters()["calls_by_endpoint"].get("prospect/batchUpsert") == 1
+    # The run's first Pardot call (reading the custom fields) already stops it.
+    calls = emu.counters()["calls_by_endpoint"]
+    assert calls.get("v5/custom-fields/query") == 1
+    assert "prospect/batchUpsert" not in calls
 
 
 def test_requests_carry_token_in_header_only(emu, run):

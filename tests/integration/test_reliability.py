@@ -103,7 +103,7 @@ def test_lost_responses_do_not_duplicate_memberships(emu, run):
 
 def test_daily_limit_stops_within_one_call_and_resumes(emu, run):
     records = seeded_updates(emu, 500, value="v2")
-    emu.configure(daily_limit=4)
+    emu.configure(daily_limit=5)  # the run's custom-field read, then 4 batch calls
     config = base_config(emu)  # one call at a time: nothing else is in flight
     first = run(config, stream_with_states(records, every=50))
     assert first.exit_code == 3
@@ -140,7 +140,7 @@ def test_daily_limit_with_parallel_calls_stops_at_once(emu, run):
 
 def test_max_api_calls_keeps_quota_for_others(emu, run):
     records = seeded_updates(emu, 500)
-    config = base_config(emu, max_api_calls=3)
+    config = base_config(emu, max_api_calls=4)  # the custom-field read, then 3 batches
     result = run(config, stream_with_states(records, every=50))
     assert result.exit_code == 3
     assert emu.counters()["calls_by_endpoint"]["prospect/batchUpsert"] == 3

@@ -1,0 +1,61 @@
+"""Read the account's custom fields once per run, so that columns named like them reach
+Pardot under the right name in v4 batches, v5 upserts and imports.
+
+A failure of that read is a warning, not a stop: the run falls back to sending columns
+that end in ``__c`` verbatim (the rule used before the list could be read).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from target_pardot.errors import (
+    AuthFailed,
+    BusinessUnitRejected,
+    DailyLimitReached,
+    TargetPardotError,
+)
+from target_pardot.pardot.client import PardotClient
+from target_pardot.rows.fields import CustomFields
+
+logger = logging.getLogger("target-pardot")
+
+#: Pages followed at most (200 fields each by default): a safety stop, not a limit.
+MAX_PAGES = 20
+
+
+def read_custom_fields(client: PardotClient) -> CustomFields:
+    """The account's custom fields, or the fallback rule when they cannot be read."""
+    names: list[str] = []
+    page_url: str | None = None
+    try:
+        for _ in range(MAX_PAGES):
+            body = client.v5_custom_fields(page_url).body
+            page, page_url = parse_custom_field_page(body)
+            names += page
+            if not page_url:
+                break
+    except (AuthFailed, BusinessUnitRejected, DailyLimitReached):
+        raise  # the run cannot go on anyway; say why at once
+    except (TargetPardotError, ValueError) as exc:
+        logger.warning(
+            "Could not read the account's custom fields (%s). Columns ending in __c are "
+            "sent verbatim; other columns that are custom fields without __c are not sent.",
+            exc,
+        )
+        return CustomFields()
+    logger.info("The account has %d custom fields.", len(names))
+    return CustomFields.from_v5_names(names)
+
+
+def parse_custom_field_page(body: Any) -> tuple[list[str], str | None]:
+    """(fieldId values, next page URL) of one v5 query reply; ValueError if malformed."""
+    values = body.get("values") if isinstance(body, dict) else None
+    if not isinstance(values, list):
+        raise ValueError("the reply has no 'values' list")
+    names = [
+        v["fieldId"] for v in values if isinstance(v, dict) and isinstance(v.get("fieldId"), str)
+    ]
+    next_url = body.get("nextPageUrl")
+    return names, next_url if isinstance(next_url, str) and next_url else None

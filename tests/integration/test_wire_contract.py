@@ -1,0 +1,231 @@
+"""The exact requests the target sends, one test per row of docs/wire-contract.md.
+
+Each request is recorded as it reaches the emulator's HTTP server (method, path, query,
+headers, body), before the emulator interprets it, so a test fails on the wrong form even
+where the emulator would tolerate it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+
+import target_pardot.sinks.bulk_import as bulk_import
+from pardot_emulator.wire import parse_multipart
+from tests.helpers import base_config, run_inprocess, stream_of
+
+
+@dataclass
+class Sent:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Any
+    content_type: str
+    body: bytes
+
+    def form(self) -> dict[str, list[str]]:
+        return parse_qs(self.body.decode(), keep_blank_values=True)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def parts(self) -> dict[str, bytes]:
+        return {p.name: p.data for p in parse_multipart(self.body, self.content_type)}
+
+
+@pytest.fixture
+def sent(emu, monkeypatch) -> Iterator[list[Sent]]:
+    log: list[Sent] = []
+    dispatch = emu.app.dispatch
+
+    def recording(req):
+        log.append(Sent(req.method, req.path, parse_qs(req.query, keep_blank_values=True),
+                        req.headers, req.content_type, req.body))  # fmt: skip
+        return dispatch(req)
+
+    monkeypatch.setattr(emu.app, "dispatch", recording)
+    monkeypatch.setattr(bulk_import, "IMPORT_FIRST_POLL_SECONDS", 0.02)
+    yield log
+
+
+@pytest.fixture
+def run(capsys, caplog):
+    def runner(config, messages):
+        result = run_inprocess(config, messages, capsys, caplog)
+        assert result.exit_code == 0, result.stderr[-3000:]
+        return result
+
+    return runner
+
+
+def only(log: list[Sent], method: str, path_start: str) -> list[Sent]:
+    return [s for s in log if s.method == method and s.path.startswith(path_start)]
+
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": ["integer", "null"]},
+        "fid": {"type": ["string", "null"]},
+        "email": {"type": ["string", "null"]},
+        "first_name": {"type": ["string", "null"]},
+        "loyalty_tier": {"type": ["string", "null"]},
+    },
+}
+
+
+def test_r1_token_request_is_a_form_with_the_refresh_grant(emu, run, sent):
+    run(base_config(emu), stream_of("prospects", [{"email": "a@example.com"}], schema=SCHEMA))
+    [token] = only(sent, "POST", "/services/oauth2/token")
+    assert token.query == {}, "no secret in the URL"
+    assert token.content_type == "application/x-www-form-urlencoded"
+    assert set(token.form()) == {"grant_type", "client_id", "client_secret", "refresh_token"}
+    assert token.form()["grant_type"] == ["refresh_token"]
+
+
+def test_h1_every_pardot_call_carries_bearer_and_business_unit(emu, run, sent):
+    run(base_config(emu, upsert_by_email=True),
+        stream_of("prospects", [{"email": "a@example.com"}], schema=SCHEMA))  # fmt: skip
+    calls = [s for s in sent if s.path.startswith("/api/")]
+    assert calls
+    for call in calls:
+        assert call.headers.get("Authorization", "").startswith("Bearer ")
+        assert call.headers.get("Pardot-Business-Unit-Id") == emu.business_unit
+        assert "access_token" not in call.query
+
+
+def test_r3_v4_batch_is_a_form_body_with_one_prospects_field(emu, run, sent):
+    pid = emu.add_prospect("a@example.com")
+    run(base_config(emu),
+        stream_of("prospects", [{"id": pid, "first_name": "Ann", "loyalty_tier": "gold"}],
+                  schema=SCHEMA))  # fmt: skip
+    [batch] = only(sent, "POST", "/api/prospect/version/4/do/batchUpsert")
+    assert batch.query == {"format": ["json"]}
+    assert batch.content_type == "application/x-www-form-urlencoded"
+    form = batch.form()
+    assert list(form) == ["prospects"]
+    element = json.loads(form["prospects"][0])["prospects"][0]
+    # v4 names a custom field by its field_id, exactly: no __c here
+    assert element == {"id": pid, "first_name": "Ann", "loyalty_tier": "gold"}
+
+
+def test_r4_v5_upsert_body_keys_and_v5_custom_name(emu, run, sent):
+    run(base_config(emu, upsert_by_email=True),
+        stream_of("prospects", [{"email": "a@example.com", "loyalty_tier": "gold"}],
+                  schema=SCHEMA))  # fmt: skip
+    [upsert] = only(sent, "POST", "/api/v5/objects/prospects/do/upsertLatestByEmail")
+    assert upsert.content_type.startswith("application/json")
+    body = upsert.json()
+    assert set(body) == {"matchEmail", "prospect", "secondaryDeletedSearch", "fields"}
+    # v5 names a custom field field_id + "__c"
+    assert body["prospect"] == {"email": "a@example.com", "loyalty_tier__c": "gold"}
+    assert body["matchEmail"] == "a@example.com"
+
+
+def test_r3_memberships_travel_as_list_flags_in_batch_update(emu, run, sent):
+    pid = emu.add_prospect("a@example.com")
+    run(base_config(emu, data_object="list_memberships"),
+        stream_of("list_memberships", [{"list_id": 4, "prospect_id": pid}]))  # fmt: skip
+    [batch] = only(sent, "POST", "/api/prospect/version/4/do/batchUpdate")
+    assert batch.query == {"format": ["json"]}
+    assert json.loads(batch.form()["prospects"][0]) == {"prospects": [{"id": pid, "list_4": 1}]}
+
+
+def test_r5_explicit_opted_out_uses_the_list_membership_path(emu, run, sent):
+    pid = emu.add_prospect("a@example.com")
+    run(base_config(emu, data_object="list_memberships"),
+        stream_of("list_memberships",
+                  [{"list_id": 4, "prospect_id": pid, "opted_out": False}]))  # fmt: skip
+    [create] = only(sent, "POST", "/api/listMembership/version/4/do/create")
+    assert create.path == f"/api/listMembership/version/4/do/create/list_id/4/prospect_id/{pid}"
+    assert create.query == {"format": ["json"]}
+    assert create.form() == {"opted_out": ["false"]}
+
+
+def test_r11_custom_fields_read_once_with_fields(emu, run, sent):
+    run(base_config(emu), stream_of("prospects", [{"email": "a@example.com"}], schema=SCHEMA))
+    [read] = only(sent, "GET", "/api/v5/objects/custom-fields")
+    assert read.query == {"fields": ["id,fieldId"]}
+
+
+def test_r11_offline_dry_run_reads_nothing(emu, run, sent):
+    run(base_config(emu, dry_run_offline=True),
+        stream_of("prospects", [{"email": "a@example.com"}], schema=SCHEMA))  # fmt: skip
+    assert sent == []
+
+
+def import_config(emu, **overrides):
+    return base_config(emu, prospect_operation="import", default_campaign_id=7, **overrides)
+
+
+def test_r6_to_r10_import_requests(emu, run, sent):
+    rows = [{"email": "new@example.com", "first_name": "Zoë", "loyalty_tier": "gold"},
+            {"email": "bad address", "first_name": "X"}]  # fmt: skip
+    run(import_config(emu, skip_invalid_records=True), stream_of("prospects", rows, schema=SCHEMA))
+    [create] = only(sent, "POST", "/api/v5/imports")
+    assert create.content_type.startswith("multipart/form-data")
+    parts = create.parts()
+    assert set(parts) == {"input", "file"}
+    assert json.loads(parts["input"]) == {
+        "operation": "Upsert", "object": "Prospect", "createOnNoMatch": True,
+        "restoreDeleted": True}  # fmt: skip
+    header = next(csv.reader(io.StringIO(parts["file"].decode())))
+    assert header == ["matchEmail", "salesforceId", "email", "firstName", "loyalty_tier__c",
+                      "campaignId"]  # fmt: skip
+    [submit] = only(sent, "PATCH", "/api/v5/imports/")
+    assert submit.json() == {"status": "Ready"}
+    polls = only(sent, "GET", "/api/v5/imports/")
+    reads = [p for p in polls if not p.path.endswith("/errors")]
+    assert reads
+    asked = "id,status,isExpired,createdCount,updatedCount,errorCount"
+    for poll in reads:
+        assert poll.query == {"fields": [asked]}
+    [errors] = [p for p in polls if p.path.endswith("/errors")]
+    assert errors.query == {}
+    # the redirect was followed to the error file
+    assert only(sent, "GET", "/_emulator/import-errors/")
+
+
+def test_r7_added_batches_carry_one_file_part(emu, run, sent, monkeypatch):
+    monkeypatch.setattr(bulk_import, "MAX_IMPORT_BATCH_BYTES", 400)
+    rows = [{"email": f"u{i}@example.com", "first_name": "F"} for i in range(40)]
+    run(import_config(emu), stream_of("prospects", rows, schema=SCHEMA))
+    batches = only(sent, "POST", "/api/v5/imports/")
+    assert batches
+    headers = set()
+    for batch in batches:
+        assert batch.path.endswith("/batches")
+        parts = batch.parts()
+        assert set(parts) == {"file"}
+        headers.add(parts["file"].decode().split("\n", 1)[0])
+    assert len(headers) == 1, "every batch of an import repeats its header"
+
+
+def test_import_never_writes_a_refused_column_or_two_match_columns(emu, run, sent):
+    pid = emu.add_prospect("a@example.com")
+    emu.add_prospect("b@example.com", fid="00Q000000000001")
+    rows = [{"id": pid, "email": "a2@example.com", "first_name": "A"},
+            {"fid": "00Q000000000001", "first_name": "B"},
+            {"email": "c@example.com", "first_name": "C"}]  # fmt: skip
+    run(import_config(emu), stream_of("prospects", rows, schema=SCHEMA))
+    headers = []
+    for create in only(sent, "POST", "/api/v5/imports"):
+        if create.path == "/api/v5/imports":
+            file = create.parts()["file"].decode()
+            headers.append(next(csv.reader(io.StringIO(file))))
+    match = sorted(h[0] for h in headers)
+    assert match == ["matchEmail", "matchId", "matchSalesforceId"]
+    for header in headers:
+        assert "id" not in header
+        assert sum(name.startswith("match") for name in header) == 1
+    by_match = {h[0]: h for h in headers}
+    assert "campaignId" in by_match["matchEmail"] and "email" in by_match["matchEmail"]
+    assert "salesforceId" not in by_match["matchSalesforceId"]
