@@ -23,11 +23,6 @@ def calls(emu, endpoint: str) -> int:
     return emu.counters()["calls_by_endpoint"].get(endpoint, 0)
 
 
-def writes(emu) -> int:
-    reads = {"oauth/token", "prospect/query", "v5/custom-fields/query"}
-    return sum(n for k, n in emu.counters()["calls_by_endpoint"].items() if k not in reads)
-
-
 def by_email(emu) -> dict[str, dict]:
     found = emu.prospects()
     counts = Counter(p["email"] for p in found)
