@@ -80,3 +80,42 @@ def prospects_file(
     if not path.exists():
         write_prospects(path, rows, domain=domain, changed=changed)
     return path
+
+
+def memberships_file(list_id: int, prospect_ids: list[int], *, name: str) -> Path:
+    """A list_memberships stream naming ``prospect_ids`` for ``list_id`` (written each time:
+    the ids depend on the emulator that was seeded)."""
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    path = DATA_DIR / f"{name}.singer"
+    schema = {"type": "SCHEMA", "stream": "list_memberships", "key_properties": [],
+              "schema": {"type": "object", "properties": {"list_id": {"type": "integer"},
+                                                          "prospect_id": {"type": "integer"}}}}
+    with path.open("w") as out:
+        out.write(json.dumps(schema) + "\n")
+        for pid in prospect_ids:
+            record = {"list_id": list_id, "prospect_id": pid}
+            out.write(json.dumps({"type": "RECORD", "stream": "list_memberships",
+                                  "record": record}) + "\n")
+    return path
+
+
+def case_variants_file(rows: int) -> Path:
+    """Email-only rows where every 7th row repeats an earlier address in upper case: some
+    in the same call of 50, some in an earlier one (cached like prospects_file)."""
+    path = DATA_DIR / f"case-variants-{rows}.singer"
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    emails: list[str] = []
+    with path.open("w", encoding="utf-8") as out:
+        schema = {"type": "SCHEMA", "stream": "prospects", "schema": PROSPECT_SCHEMA,
+                  "key_properties": ["email"]}  # fmt: skip
+        out.write(json.dumps(schema) + "\n")
+        for i in range(rows):
+            row = record(i)
+            if i % 7 == 6:
+                row["email"] = emails[i - 3 if i % 2 or i < 60 else i - 60].upper()
+            emails.append(row["email"])
+            out.write(json.dumps({"type": "RECORD", "stream": "prospects", "record": row}) + "\n")
+        out.write(json.dumps({"type": "STATE", "value": {"rows": rows}}) + "\n")
+    return path

@@ -133,8 +133,9 @@ def emulator(**settings: Any) -> Iterator[PardotEmulator]:
         yield emu
 
 
-#: Calls that read and never write: the token, and the run's custom-field read.
-READ_ENDPOINTS = frozenset({"oauth/token", "v5/custom-fields/query"})
+#: Calls that read and never write: the token, the run's custom-field read, and the
+#: member reads of list_membership_operation mirror.
+READ_ENDPOINTS = frozenset({"oauth/token", "v5/custom-fields/query", "v5/list-memberships/query"})
 
 
 def write_calls(counters: Mapping[str, Any]) -> int:

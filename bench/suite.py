@@ -9,6 +9,7 @@ included. `Scale` holds the sizes; `SMOKE` is the tiny version run by the test s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -43,6 +44,8 @@ class Scale:
     unchanged_rows: int = 100_000
     adaptive_rows: int = 20_000
     adaptive_latency_ms: float = 100
+    v3_rows: int = 2_000
+    mirror_rows: int = 30_000
     identity_rows: int = 10_000
 
 
@@ -61,6 +64,8 @@ SMOKE = Scale(
     unchanged_rows=500,
     adaptive_rows=600,
     adaptive_latency_ms=20,
+    v3_rows=200,
+    mirror_rows=300,
     identity_rows=500,
 )
 
@@ -329,6 +334,64 @@ def adaptive(scale: Scale) -> Line:
     return Line("A", "adaptive concurrency", figure, "< 5%", rate < 0.05, rate)
 
 
+# --------------------------------------------------------------------------- v3 account
+
+
+def v3_account(scale: Scale) -> Line:
+    """AMPSEA off, 10% transient faults: email-only rows with case variants land once, a
+    second run changes nothing, and calls stay under 3 x ceil(rows/50) + 20 (all calls,
+    the token and the refused v4 calls included)."""
+    rows = scale.v3_rows
+    path = datasets.case_variants_file(rows)
+    faults = "http500,http503,code183,drop"
+    with emulator(ampsea=False, fault_rate=0.1, fault_kinds=faults, seed=7) as emu:
+        config = target_config(emu, maximum_retries=15, initial_retry_wait=0.05)
+        run_target(config, path).check()
+        made = int(emu.counters()["calls_total"])
+        before = sorted((p["id"], p["email"], p["first_name"]) for p in emu.prospects())
+        addresses = {email.lower() for _, email, _ in before}
+        run_target(config, path).check()
+        after = sorted((p["id"], p["email"], p["first_name"]) for p in emu.prospects())
+        again = int(emu.counters()["calls_total"]) - made
+    bound = 3 * math.ceil(rows / 50) + 20
+    once = len(before) == len(addresses)
+    figure = (f"{made} calls (bound {bound}), {len(before)} prospects for "
+              f"{len(addresses)} addresses; re-run {again} calls, "
+              f"{'no change' if after == before else 'CHANGED'}")  # fmt: skip
+    passed = made < bound and once and after == before
+    return Line("9", "v3 account", figure, f"< {bound} calls", passed, made)
+
+
+# --------------------------------------------------------------------------- mirror
+
+
+def mirror(scale: Scale) -> Line:
+    """list_membership_operation mirror: a list of N members, a stream naming 13/15 of them
+    and N*2/15 others. Calls <= member reads + adds/50 + removals/50 + retries, where
+    the reads are ceil(N/1000) pages plus at most one confirming query."""
+    members = scale.mirror_rows
+    churn = max(1, members * 2 // 15)
+    with emulator() as emu:
+        current = [emu.add_prospect(email=f"m{i}@mirror.example.com") for i in range(members)]
+        for pid in current:
+            emu.add_membership(7, pid)
+        new = [emu.add_prospect(email=f"n{i}@mirror.example.com") for i in range(churn)]
+        named = current[churn:] + new
+        path = datasets.memberships_file(7, named, name=f"mirror-{members}")
+        run = run_target(target_config(emu, list_membership_operation="mirror"), path).check()
+        counters = emu.counters()
+        exact = {m["prospect_id"] for m in emu.memberships() if m["list_id"] == 7} == set(named)
+    reads = counters["calls_by_endpoint"].get("v5/list-memberships/query", 0)
+    writes = write_calls(counters)
+    retries = int(run.summary["retries"])
+    batches = 2 * -(-churn // MAX_BATCH_ROWS)
+    allowed_reads = -(-members // 1000) + 1
+    ok = exact and reads <= allowed_reads and writes <= batches + retries
+    figure = (f"{reads + writes} calls ({reads} reads of {members:,} members, {writes} "
+              f"writes for {churn:,} adds and {churn:,} removals, {retries} retries)")  # fmt: skip
+    return Line("M", "mirror", figure, "reads + 2x/50", ok, reads + writes)
+
+
 BENCHMARKS: tuple[tuple[str, Callable[[Scale], Line]], ...] = (
     ("ceiling", ceiling),
     ("v5_ceiling", v5_ceiling),
@@ -340,6 +403,10 @@ BENCHMARKS: tuple[tuple[str, Callable[[Scale], Line]], ...] = (
     ("unchanged", unchanged),
     ("identity_map", identity_map),
     ("adaptive", adaptive),
+    ("v3", v3_account),
+
+
+    ("mirror", mirror),
 )
 
 

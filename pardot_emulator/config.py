@@ -256,6 +256,12 @@ SPECS: tuple[Spec, ...] = (
          "Status polls of a Ready import that show 'Processing' before it completes."),
     Spec("import_daily_batch_limit", 1000, _non_negative(_int), "N",
          "Import batches accepted in total; more get error 164."),
+    Spec("page_token_ttl_seconds", 4 * 3600.0, _non_negative(_float), "SECONDS",
+         "A v5 query's nextPageToken expires this long after its sequence began "
+         "(Pardot: 4 hours)."),
+    Spec("page_token_max_records", 100_000, _non_negative(_opt_int), "N",
+         "Records one v5 page-token sequence serves before it stops giving tokens, with "
+         "a Pardot-Warning header (Pardot: 100,000; none = unlimited)."),
     Spec("import_list_separator", ";", _str, "SEP",
          "How several list ids share one addToList/removeFromList cell of an import "
          "(Pardot does not publish it)."),

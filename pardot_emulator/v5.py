@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from . import customfields
+from . import customfields, v5_query
 from .fields import (
     V5_READ_ONLY,
     V5_TO_STORE,
     FieldValueError,
-    coerce_int,
     v5_value,
     valid_email,
 )
@@ -141,8 +139,6 @@ MEMBERSHIP_FIELDS = {"id": "id", "listId": "list_id", "prospectId": "prospect_id
                      "optedOut": "opted_out", "createdAt": "created_at",
                      "updatedAt": "updated_at"}
 DEFAULT_MEMBERSHIP_FIELDS = ["id", "listId", "prospectId", "optedOut"]
-MAX_PAGE = 1000
-DEFAULT_PAGE = 200
 
 
 def _query(req: Incoming) -> dict[str, str]:
@@ -210,48 +206,14 @@ def _membership_create(app: App, req: Incoming) -> Reply:
     return Reply.json(201, _membership_out(mem, fields))
 
 
-def _encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
-
-
-def _decode_token(token: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise V5Error(400, 211, "Page token is invalid.") from None
-    if not raw.startswith("o:") or not raw[2:].isdigit():
-        raise V5Error(400, 211, "Page token is invalid.")
-    return int(raw[2:])
-
-
 def _membership_query(app: App, req: Incoming) -> Reply:
-    q = _query(req)
-    fields = _fields_param(q, required=True)
-    filters: dict[str, int | None] = {}
-    for name in ("listId", "prospectId"):
-        raw = q.get(name)
-        if raw is None:
-            filters[name] = None
-            continue
-        iv = coerce_int(raw)
-        if iv is None:
-            raise _invalid(name, "must be an integer")
-        filters[name] = iv
-    limit = DEFAULT_PAGE
-    if "limit" in q:
-        lv = coerce_int(q["limit"])
-        if lv is None or not 1 <= lv <= MAX_PAGE:
-            raise V5Error(400, 23, "Invalid value specified for limit")
-        limit = lv
-    offset = _decode_token(q["nextPageToken"]) if q.get("nextPageToken") else 0
-    rows = app.store.membership_query(filters["listId"], filters["prospectId"])
-    page = rows[offset:offset + limit]
-    next_token = _encode_token(offset + limit) if offset + limit < len(rows) else None
-    next_url = None
-    if next_token is not None:
-        next_url = f"{app.base_url}{req.path}?nextPageToken={next_token}"
-    return Reply.json(200, {"values": [_membership_out(r, fields) for r in page],
-                            "nextPageToken": next_token, "nextPageUrl": next_url})
+    params = v5_query.parse_params(req.query)
+    fields = _fields_param(params, required=True)
+    try:
+        return v5_query.page_reply(app, req, params, app.store.membership_query(None, None),
+                                   lambda row: _membership_out(row, fields))
+    except v5_query.QueryError as exc:
+        raise V5Error(exc.status, exc.code, exc.message) from None
 
 
 def membership_item(app: App, req: Incoming, m: re.Match[str]) -> Reply:

@@ -34,7 +34,7 @@ DEMO_PARDOT_DOMAIN = "https://pi.demo.pardot.com"
 DATA_OBJECTS = ("prospects", "list_memberships")
 PROSPECT_OPERATIONS = ("sync", "update", "import")
 PROSPECT_LIST_OPERATIONS = ("add", "remove")
-LIST_MEMBERSHIP_OPERATIONS = ("upsert", "delete")
+LIST_MEMBERSHIP_OPERATIONS = ("upsert", "delete", "mirror")
 AUTH_FLOWS = ("refresh_token", "client_credentials")
 #: Salesforce's shared login hosts, which do not serve the client credentials flow [doc].
 GENERIC_LOGIN_HOSTS = frozenset({"login.salesforce.com", "test.salesforce.com"})
@@ -76,6 +76,7 @@ class Settings:
     default_campaign_id: int | None = None
     dry_run_offline: bool = False
     progress_interval_seconds: float = 10.0
+    mirror_max_removal_percent: float = 20.0
     identity_map: bool = True
     #: "auto", "4" or "3": the v3/v4 API version (see target_pardot.pardot.api_version).
     api_version: str = "auto"
@@ -305,9 +306,17 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         progress_interval_seconds=_number(
             config, "progress_interval_seconds", 10, minimum=0, integer=False
         ),
+        mirror_max_removal_percent=_percent(config, "mirror_max_removal_percent", 20),
         identity_map=_boolean(config, "identity_map", True),
         api_version=_choice(config, "api_version", API_VERSIONS, "auto"),
     )
+
+
+def _percent(config: Mapping[str, Any], name: str, default: float) -> float:
+    value = _number(config, name, default, minimum=0, integer=False)
+    if value > 100:
+        raise ConfigError(f"Setting '{name}' is {value:g}; it must be between 0 and 100.")
+    return value
 
 
 def _optional_count(config: Mapping[str, Any], name: str) -> int | None:

@@ -39,6 +39,7 @@ from target_pardot.run.reader import PardotMessageReader
 from target_pardot.run.runtime import Runtime
 from target_pardot.run.stats import render_summary
 from target_pardot.settings import parse_settings
+from target_pardot.sinks import mirror
 from target_pardot.sinks.streams import ListMembershipsSink, PardotSink, ProspectsSink
 
 STREAM_SINKS: dict[str, type[Sink]] = {
@@ -137,9 +138,16 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "list_membership_operation", th.StringType, default="upsert",
-        allowed_values=["upsert", "delete"],
-        description="For list memberships: upsert (the membership exists afterwards) or "
-        "delete (it is gone afterwards).",
+        allowed_values=["upsert", "delete", "mirror"],
+        description="For list memberships: upsert (the membership exists afterwards), "
+        "delete (it is gone afterwards), or mirror (each list named in the stream holds "
+        "exactly the stream's prospects afterwards: members not in it are removed).",
+    ),
+    th.Property(
+        "mirror_max_removal_percent", th.NumberType, default=20,
+        description="With list_membership_operation mirror: a list whose removals would "
+        "exceed this share of its current members gets no removals (its additions still "
+        "happen) and the run ends with exit code 1.",
     ),
     th.Property(
         "maximum_retries", th.IntegerType, default=5,
@@ -421,6 +429,21 @@ class TargetPardot(Target):
         super().process_endofpipe()
         # Without a STATE message to write, nothing above waited for the last calls.
         self.runtime.settle()
+        # The input is whole: every mirror stream may now remove (and add).
+        mirror.complete_all(self.runtime)
+
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        """For a mirror stream, ACTIVATE_VERSION says the stream is whole: mirror it now."""
+        stream_maps = self.mapper.stream_maps.get(str(message_dict.get("stream")), [])
+        sinks = [self._sinks_active.get(stream_map.stream_alias) for stream_map in stream_maps]
+        mirrored = [s for s in sinks if isinstance(s, ListMembershipsSink) and s.mirror]
+        if not mirrored:
+            super()._process_activate_version_message(message_dict)
+        for sink in mirrored:
+            self.drain_one(sink)
+            self.runtime.settle()
+            if sink.mirror is not None:
+                mirror.complete_stream(self.runtime, sink.mirror)
 
     @classmethod
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:

@@ -85,8 +85,12 @@ class ApiVersion:
     def confirm(self, version: int) -> None:
         """A call in ``version`` was accepted: the account takes it."""
         with self._lock:
-            if version == self._current:
-                self._known = True
+            if version != self._current or self._known:
+                return
+            self._known = True
+        if version == 3:  # tried first (see prefer): say it once, as a switch would
+            logger.warning("Pardot accepted an API v3 call: this account has AMPSEA off, so "
+                           "this run uses API v3 from now on.")
 
     def refused(self, version: int, code: int) -> None:
         """Pardot refused a call made in ``version`` with error 88 or 89: switch the run

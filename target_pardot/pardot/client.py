@@ -207,6 +207,16 @@ class PardotClient:
             idempotent=True,
         )
 
+    def v5_list_memberships(self, params: Mapping[str, str]) -> Reply:
+        """One page of the v5 list-membership query (read only, so always safe to repeat)."""
+        return self.request(
+            "GET",
+            "/api/v5/objects/list-memberships",
+            endpoint="v5/list-memberships/query",
+            params=params,
+            idempotent=True,
+        )
+
     def v5_custom_fields(self, page_url: str | None = None) -> Reply:
         """One page of the account's custom fields (v5 query; `fields` is required)."""
         if page_url is not None and page_url.startswith(self.settings.pardot_domain):

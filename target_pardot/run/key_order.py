@@ -1,4 +1,4 @@
-"""Calls that carry the same prospect are applied in stream order.
+"""Calls that carry the same prospect are applied in stream order (used on API v3).
 
 Batches go out in parallel, and a retried call can finish after a later one. When two
 rows of a stream update the same prospect (the same id, or the same email, in any case:
@@ -10,50 +10,51 @@ flight that carry one of its prospects; calls with no prospect in common never w
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
 
 
-def prospect_identity(element: Mapping[str, Any]) -> str:
-    """What identifies the element's prospect: its id, else fid, else email ignoring case."""
-    if element.get("id") is not None:
-        return f"id:{element['id']}"
-    if element.get("fid") is not None:
-        return f"fid:{element['fid']}"
-    return f"email:{str(element.get('email', '')).lower()}"
+def prospect_identity(element: Mapping[str, Any]) -> Hashable:
+    """What identifies the element's prospect: its id (an int), else ("fid", fid), else
+    its email ignoring case (a str): three kinds of key that cannot collide."""
+    prospect_id = element.get("id")
+    if prospect_id is not None:
+        return prospect_id
+    fid = element.get("fid")
+    if fid is not None:
+        return ("fid", fid)
+    return str(element.get("email", "")).lower()
 
 
 class KeyOrder:
     """Hands out, in stream order, the calls each new call must wait for. Thread-safe."""
 
     def __init__(self) -> None:
-        self._last: dict[str, threading.Event] = {}
+        self._last: dict[Hashable, threading.Event] = {}
         self._lock = threading.Lock()
 
-    def in_order(self, keys: Iterable[str], job: Callable[[], None]) -> Callable[[], None]:
+    def in_order(self, keys: Iterable[Hashable], job: Callable[[], None]) -> Callable[[], None]:
         """``job``, made to wait for the earlier jobs (claimed before this call) that share
         one of ``keys``. Call it on the thread that reads the stream, in stream order."""
-        keys = list(dict.fromkeys(keys))
+        keys = list(keys)
         done = threading.Event()
-        earlier: dict[int, threading.Event] = {}
         with self._lock:
-            for key in keys:
-                previous = self._last.get(key)
-                if previous is not None:
-                    earlier[id(previous)] = previous
-                self._last[key] = done
+            last = self._last
+            earlier = {e for e in map(last.get, keys) if e is not None}
+            last.update(dict.fromkeys(keys, done))
 
         def run() -> None:
             try:
                 # Earlier jobs were queued first, so they are running or finished already.
-                for event in earlier.values():
+                for event in earlier:
                     event.wait()
                 job()
             finally:
                 done.set()
                 with self._lock:
+                    last = self._last
                     for key in keys:
-                        if self._last.get(key) is done:
-                            del self._last[key]
+                        if last.get(key) is done:
+                            del last[key]
 
         return run

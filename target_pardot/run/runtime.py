@@ -38,6 +38,8 @@ class Runtime:
     #: Run before every settle (imports send their partial batch), and at close.
     finishers: list[Callable[[], None]] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    #: stream -> its target_pardot.sinks.mirror.StreamMirror (list_membership_operation mirror)
+    mirrors: dict[str, Any] = field(default_factory=dict)
     #: True once the account's custom fields were read (or skipped) for this run.
     custom_fields_read: bool = False
 

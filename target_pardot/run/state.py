@@ -49,6 +49,9 @@ class StateTracker:
         self._streams: dict[str, _StreamProgress] = {}
         self._pending: deque[tuple[dict[str, int], dict[str, Any]]] = deque()
         self._last_written: dict[str, Any] | None = None
+        #: stream -> first held position: no STATE may cover rows from there on (a
+        #: mirrored stream, until its removals are done).
+        self._held: dict[str, int] = {}
 
     def _stream(self, name: str) -> _StreamProgress:
         progress = self._streams.get(name)
@@ -68,6 +71,15 @@ class StateTracker:
             progress = self._stream(stream)
             for position in positions:
                 progress.settle(position)
+
+    def hold(self, stream: str, from_position: int) -> None:
+        """No STATE may cover this stream's rows from ``from_position`` on, until release."""
+        with self._lock:
+            self._held.setdefault(stream, from_position)
+
+    def release(self, stream: str) -> None:
+        with self._lock:
+            self._held.pop(stream, None)
 
     def state_received(self, state: dict[str, Any]) -> None:
         with self._lock:
@@ -93,4 +105,7 @@ class StateTracker:
             return ready
 
     def _covered(self, watermarks: dict[str, int]) -> bool:
-        return all(self._stream(name).settled_prefix >= upto for name, upto in watermarks.items())
+        return all(
+            self._stream(name).settled_prefix >= upto and upto < self._held.get(name, upto + 1)
+            for name, upto in watermarks.items()
+        )

@@ -8,6 +8,8 @@ import time
 from collections import Counter
 from typing import Any
 
+MIRROR_FIGURES = ("size_before", "added", "removed", "unchanged")
+
 
 class RunStats:
     """Everything the run summary reports. Every method is safe from any thread."""
@@ -21,6 +23,8 @@ class RunStats:
         self.retries: Counter[str] = Counter()
         self.planned_calls: Counter[str] = Counter()
         self.planned_rows: Counter[str] = Counter()
+        #: list id -> size_before, added, removed, unchanged (list_membership_operation mirror)
+        self.mirror_lists: dict[int, Counter[str]] = {}
         #: The v3/v4 API version prospect and membership calls use now ("v4", "v3").
         self.api_version = "v4"
 
@@ -46,6 +50,11 @@ class RunStats:
         with self._lock:
             self.planned_calls[endpoint] += 1
             self.planned_rows[endpoint] += rows
+
+    def mirror(self, list_id: int, **amounts: int) -> None:
+        """Add to one mirrored list's figures (size_before, added, removed, unchanged)."""
+        with self._lock:
+            self.mirror_lists.setdefault(list_id, Counter()).update(amounts)
 
     def retry(self, reason: str) -> None:
         with self._lock:
@@ -84,6 +93,10 @@ class RunStats:
                 "retries_by_reason": dict(sorted(self.retries.items())),
                 "planned_calls_by_endpoint": dict(sorted(self.planned_calls.items())),
                 "planned_rows_by_endpoint": dict(sorted(self.planned_rows.items())),
+                "mirror_lists": {
+                    str(list_id): {key: counts[key] for key in MIRROR_FIGURES}
+                    for list_id, counts in sorted(self.mirror_lists.items())
+                },
                 "wall_seconds": round(elapsed, 3),
                 "rows_per_second": round(received / elapsed, 1),
             }
@@ -121,6 +134,11 @@ def render_summary(summary: dict[str, Any]) -> str:
     rows += [
         (f"  dry run, would call {k}", f"{v} times, {summary['planned_rows_by_endpoint'][k]} rows")
         for k, v in summary["planned_calls_by_endpoint"].items()
+    ]
+    rows += [
+        (f"  mirror list {list_id}", ", ".join(f"{figures[k]} {k.replace('_', ' ')}"
+                                               for k in MIRROR_FIGURES))
+        for list_id, figures in summary.get("mirror_lists", {}).items()
     ]
     rows.append(("wall time (s)", f"{summary['wall_seconds']:.2f}"))
     rows.append(("rows/s", f"{summary['rows_per_second']:.1f}"))

@@ -69,9 +69,10 @@ class _ProspectGroup:
 
 
 class MembershipDelivery(RuntimeDelivery):
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, add: bool | None = None) -> None:
         super().__init__(runtime)
-        self.add = self.settings.list_membership_operation == "upsert"
+        # Mirroring sends its additions through here (add=True) whatever the operation.
+        self.add = self.settings.list_membership_operation != "delete" if add is None else add
 
     def deliver(self, rows: Sequence[PendingMembership]) -> None:
         if self.ledger is not None:

@@ -85,13 +85,16 @@ class ProspectDelivery(RuntimeDelivery):
             for pending in rows:
                 self._settle(pending)
             return
+        api = self.client.api_version
+        ordered = api.current == 3 or not api.known  # v3 only (KeyOrder): v4 runs as before
         for batch in self._batches(v4_items):
-            keys = [prospect_identity(item.element) for item in batch]
-            self.sender.submit(self.order.in_order(keys, partial(self._send_v4, batch)))
+            job = partial(self._send_v4, batch)
+            keys = [prospect_identity(item.element) for item in batch] if ordered else ()
+            self.sender.submit(self.order.in_order(keys, job) if ordered else job)
         for batch in self._batches(mapped):
-            keys = [prospect_identity(item.element) for item in batch]
-            send = partial(self._send_v4, batch, "batchUpdate")
-            self.sender.submit(self.order.in_order(keys, send))
+            job = partial(self._send_v4, batch, "batchUpdate")
+            keys = [prospect_identity(item.element) for item in batch] if ordered else ()
+            self.sender.submit(self.order.in_order(keys, job) if ordered else job)
         if v5_rows:
             upserted = _Upserted(len(v5_rows), self._apply_lists_by_id) if self.flags else None
             for pending in v5_rows:

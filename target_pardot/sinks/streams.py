@@ -21,6 +21,7 @@ from target_pardot.rows.validation import FastRecordValidator
 from target_pardot.run.custom_fields import read_custom_fields
 from target_pardot.sinks.bulk_import import ImportDelivery, check_campaign_available
 from target_pardot.sinks.memberships import MembershipDelivery, PendingMembership
+from target_pardot.sinks.mirror import mirror_for
 from target_pardot.sinks.prospects import PendingRow, ProspectDelivery
 
 MEMBERSHIP_COLUMNS = frozenset({"list_id", "prospect_id", "opted_out"})
@@ -192,6 +193,19 @@ class ListMembershipsSink(PardotSink):
     def __init__(self, target: Any, stream_name: str, schema: dict, key_properties: Any):
         super().__init__(target, stream_name, schema, key_properties)
         self.delivery = MembershipDelivery(self.runtime)
+        self.mirror = (
+            mirror_for(self.runtime, stream_name)
+            if self.settings.list_membership_operation == "mirror"
+            else None
+        )
+
+    def process_batch(self, context: dict) -> None:
+        if self.mirror is None:
+            super().process_batch(context)
+            return
+        # Kept until the stream is complete (end of input or ACTIVATE_VERSION).
+        self.mirror.collect(context.get("rows", []))
+        self.runtime.tracker.emit_ready()
 
     def process_record(self, record: dict, context: dict) -> None:
         self._position = self.runtime.tracker.row_received(self.stream_name)

@@ -15,7 +15,7 @@ from bench import suite
 
 pytestmark = pytest.mark.slow
 
-LINE = re.compile(r"^ ?[0-9A] \S.* goal .+ (PASS|FAIL)$")
+LINE = re.compile(r"^ ?[0-9AM] \S.* goal .+ (PASS|FAIL)$")
 
 
 def run(name: str) -> suite.Line:
@@ -51,6 +51,13 @@ def test_an_import_costs_a_handful_of_calls():
     assert "% of v5's" in line.figure
 
 
+def test_a_mirror_reads_pages_and_writes_one_call_per_fifty():
+    line = run("mirror")
+    assert line.passed, line.figure
+    # 300 members: one page and no more (it is short); 40 adds and 40 removals: 1 + 1 calls.
+    assert line.figure.startswith("3 calls (1 reads of 300 members, 2 writes"), line.figure
+
+
 def test_a_rerun_by_identity_map_costs_a_fiftieth_of_the_writes():
     line = run("identity_map")
     assert line.passed, line.figure
@@ -60,5 +67,10 @@ def test_a_rerun_by_identity_map_costs_a_fiftieth_of_the_writes():
 
 def test_every_benchmark_has_a_smoke_test():
     tested = {"ceiling", "v5_ceiling", "own_cost", "end_to_end", "memory", "adaptive", "calls",
-              "unchanged", "import", "identity_map"}  # fmt: skip
+              "unchanged", "import", "v3", "mirror", "identity_map"}  # fmt: skip
     assert {name for name, _ in suite.BENCHMARKS} == tested
+
+
+def test_v3_account_lands_every_address_once_within_the_call_bound():
+    line = run("v3")
+    assert line.passed, line.figure

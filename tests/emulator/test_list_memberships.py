@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from pardot_emulator import PardotEmulator
 
 from .conftest import Api
@@ -157,15 +159,103 @@ def test_v5_query_by_list_and_prospect(emu: PardotEmulator, api: Api) -> None:
     assert r.json()["values"] == [{"id": m2}]
 
 
-def test_v5_query_pages(emu: PardotEmulator, api: Api) -> None:
-    ids = [emu.add_membership(4, emu.add_prospect(f"p{i}@example.com")) for i in range(5)]
-    r = api.get(V5, params={"fields": "id", "listId": 4, "limit": 2})
-    seen = [v["id"] for v in r.json()["values"]]
+def seed_list(emu: PardotEmulator, list_id: int, count: int, *, other_list: int = 0) -> list[int]:
+    """``count`` members of ``list_id`` (ids ascending); with ``other_list``, every prospect is
+    also a member of that list, so that the two lists' memberships interleave."""
+    ids = []
+    for i in range(count):
+        pid = emu.add_prospect(f"l{list_id}-{i}@example.com")
+        ids.append(emu.add_membership(list_id, pid))
+        if other_list:
+            emu.add_membership(other_list, pid)
+    return ids
+
+
+def test_v5_query_follows_tokens_over_several_pages(emu: PardotEmulator, api: Api) -> None:
+    ids = seed_list(emu, 4, 3500, other_list=5)
+    r = api.get(V5, params={"fields": "id,listId", "listId": 4, "limit": 1000})
+    pages = [r.json()["values"]]
     while r.json()["nextPageToken"]:
-        r = api.get(V5, params={"fields": "id", "listId": 4, "limit": 2,
-                                "nextPageToken": r.json()["nextPageToken"]})
+        r = api.get(V5, params={"fields": "id,listId", "nextPageToken": r.json()["nextPageToken"]})
+        assert r.status_code == 200
+        pages.append(r.json()["values"])
+    assert [len(p) for p in pages] == [1000, 1000, 1000, 500]
+    assert [v["id"] for p in pages for v in p] == ids  # "id asc" by default
+    assert {v["listId"] for p in pages for v in p} == {4}
+
+
+def test_v5_query_next_page_url_is_a_complete_request(emu: PardotEmulator, api: Api) -> None:
+    ids = seed_list(emu, 4, 450)
+    r = api.get(V5, params={"fields": "id", "listId": 4})  # limit defaults to 200
+    seen = [v["id"] for v in r.json()["values"]]
+    while r.json()["nextPageUrl"]:
+        r = api.session.get(r.json()["nextPageUrl"], headers=api.headers)
         seen += [v["id"] for v in r.json()["values"]]
     assert seen == ids
+
+
+def test_v5_query_token_takes_no_other_parameter(emu: PardotEmulator, api: Api) -> None:
+    seed_list(emu, 4, 5)
+    token = api.get(V5, params={"fields": "id", "listId": 4, "limit": 2}).json()["nextPageToken"]
+    r = api.get(V5, params={"fields": "id", "limit": 2, "nextPageToken": token})
+    assert (r.status_code, r.json()["code"]) == (400, 154)
+    r = api.get(V5, params={"fields": "id", "listId": 4, "nextPageToken": token})
+    assert (r.status_code, r.json()["code"]) == (400, 154)
+    r = api.get(V5, params={"fields": "id", "nextPageToken": "garbage!"})
+    assert (r.status_code, r.json()["code"]) == (400, 211)
+
+
+def test_v5_query_token_expires(emu: PardotEmulator, api: Api) -> None:
+    seed_list(emu, 4, 5)
+    emu.configure(page_token_ttl_seconds=0)
+    token = api.get(V5, params={"fields": "id", "listId": 4, "limit": 2}).json()["nextPageToken"]
+    time.sleep(0.01)
+    r = api.get(V5, params={"fields": "id", "nextPageToken": token})
+    assert (r.status_code, r.json()["code"]) == (400, 211)
+
+
+def test_v5_query_token_sequence_stops_and_id_filter_goes_on(emu: PardotEmulator,
+                                                              api: Api) -> None:
+    ids = seed_list(emu, 4, 2500, other_list=6)
+    emu.configure(page_token_max_records=1000)
+    params = {"fields": "id", "listId": 4, "limit": 400, "orderBy": "id asc"}
+    seen: list[int] = []
+    sequences = []
+    while True:
+        r = api.get(V5, params={**params, **({"idGreaterThan": seen[-1]} if seen else {})})
+        sequence = [v["id"] for v in r.json()["values"]]
+        while r.json()["nextPageToken"]:
+            r = api.get(V5, params={"fields": "id", "nextPageToken": r.json()["nextPageToken"]})
+            sequence += [v["id"] for v in r.json()["values"]]
+        seen += sequence
+        sequences.append(len(sequence))
+        if "Pardot-Warning" not in r.headers:
+            break
+        assert r.headers["Pardot-Warning"].startswith("203")
+        assert r.json()["nextPageUrl"] is None
+    # Three pages of 400 per sequence: the cap of 1,000 falls inside the third.
+    assert sequences == [1200, 1200, 100]
+    assert seen == ids
+
+
+def test_v5_query_id_filters_and_order(emu: PardotEmulator, api: Api) -> None:
+    ids = seed_list(emu, 4, 10)
+    r = api.get(V5, params={"fields": "id", "listId": 4, "idGreaterThan": ids[2],
+                            "idLessThanOrEqualTo": ids[6], "orderBy": "id DESC"})
+    assert [v["id"] for v in r.json()["values"]] == ids[6:2:-1]
+    r = api.get(V5, params={"fields": "id", "idGreaterThanOrEqualTo": ids[8],
+                            "idLessThan": ids[9]})
+    assert [v["id"] for v in r.json()["values"]] == [ids[8]]
+    r = api.get(V5, params={"fields": "id", "id": ids[3]})
+    assert [v["id"] for v in r.json()["values"]] == [ids[3]]
+
+
+def test_v5_query_refuses_bad_parameters(emu: PardotEmulator, api: Api) -> None:
+    for params, code in (({"listid": 4}, 154), ({"limit": 1001}, 23), ({"limit": 0}, 23),
+                         ({"offset": 2001}, 24), ({"orderBy": "email"}, 154),
+                         ({"orderBy": "id sideways"}, 154), ({"idGreaterThan": "x"}, 154)):
+        r = api.get(V5, params={"fields": "id", **params})
+        assert (r.status_code, r.json()["code"]) == (400, code), params
 
 
 def test_v5_query_needs_fields(api: Api) -> None:

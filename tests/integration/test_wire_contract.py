@@ -150,6 +150,69 @@ def test_r5_explicit_opted_out_uses_the_list_membership_path(emu, run, sent):
     assert create.form() == {"opted_out": ["false"]}
 
 
+def test_r13_v3_batch_is_keyed_by_id_else_email(emu, run, sent):
+    emu.configure(ampsea=False)
+    pid = emu.add_prospect("a@example.com")
+    rows = [{"id": pid, "first_name": "Ann"},
+            {"email": "b@example.com", "fid": "00Q000000000001", "loyalty_tier": "gold"}]
+    run(base_config(emu), stream_of("prospects", rows, schema=SCHEMA))
+    [_refused_with_89] = only(sent, "POST", "/api/prospect/version/4/do/batchUpsert")
+    [batch] = only(sent, "POST", "/api/prospect/version/3/do/batchUpsert")
+    assert batch.query == {"format": ["json"]}
+    assert batch.content_type == "application/x-www-form-urlencoded"
+    form = batch.form()
+    assert list(form) == ["prospects"]
+    assert json.loads(form["prospects"][0]) == {"prospects": {
+        str(pid): {"first_name": "Ann"},
+        "b@example.com": {"loyalty_tier": "gold"},
+    }}
+
+
+def test_r13_r14_v3_memberships(emu, run, sent):
+    emu.configure(ampsea=False)
+    pid = emu.add_prospect("a@example.com")
+    rows = [{"list_id": 4, "prospect_id": pid}, {"list_id": 5, "prospect_id": pid,
+                                                  "opted_out": False}]  # fmt: skip
+    run(base_config(emu, api_version="3", data_object="list_memberships"),
+        stream_of("list_memberships", rows))  # fmt: skip
+    [batch] = only(sent, "POST", "/api/prospect/version/3/do/batchUpdate")
+    assert json.loads(batch.form()["prospects"][0]) == {"prospects": {str(pid): {"list_4": 1}}}
+    [create] = only(sent, "POST", "/api/listMembership/version/3/do/create")
+    assert create.path == f"/api/listMembership/version/3/do/create/list_id/5/prospect_id/{pid}"
+    assert create.form() == {"opted_out": ["false"]}
+    assert not only(sent, "POST", "/api/prospect/version/4/")
+
+
+def test_r15_to_r17_mirror_reads_members_then_removes_with_flag_0(emu, run, sent):
+    pids = [emu.add_prospect(f"m{i}@example.com") for i in range(1001)]
+    for pid in pids:
+        emu.add_membership(4, pid)
+    run(base_config(emu, data_object="list_memberships", list_membership_operation="mirror",
+                    mirror_max_removal_percent=100),
+        stream_of("list_memberships", [{"list_id": 4, "prospect_id": pids[0]}]))  # fmt: skip
+    reads = only(sent, "GET", "/api/v5/objects/list-memberships")
+    first = {"fields": ["id,listId,prospectId"], "listId": ["4"], "limit": ["1000"],
+             "orderBy": ["id asc"]}  # fmt: skip
+    assert reads[0].query == first
+    assert set(reads[1].query) == {"fields", "nextPageToken"}  # R16: nothing else
+    assert reads[1].query["fields"] == ["id,listId,prospectId"]
+    assert len(reads) == 2  # the second page is short: the list is read
+    removals = only(sent, "POST", "/api/prospect/version/4/do/batchUpdate")
+    elements = [e for r in removals for e in json.loads(r.form()["prospects"][0])["prospects"]]
+    assert all(len(r.form()) == 1 for r in removals)
+    assert elements == [{"id": pid, "list_4": 0} for pid in pids[1:]]
+
+
+def test_r15_a_full_last_page_is_followed_by_an_id_filter(emu, run, sent):
+    pids = [emu.add_prospect(f"m{i}@example.com") for i in range(1000)]
+    mids = [emu.add_membership(4, pid) for pid in pids]
+    run(base_config(emu, data_object="list_memberships", list_membership_operation="mirror"),
+        stream_of("list_memberships", [{"list_id": 4, "prospect_id": p} for p in pids]))
+    reads = only(sent, "GET", "/api/v5/objects/list-memberships")
+    assert [r.query.get("idGreaterThan") for r in reads] == [None, [str(max(mids))]]
+    assert only(sent, "POST", "/api/prospect/version/4/do/batchUpdate") == []
+
+
 def test_r11_custom_fields_read_once_with_fields(emu, run, sent):
     run(base_config(emu), stream_of("prospects", [{"email": "a@example.com"}], schema=SCHEMA))
     [read] = only(sent, "GET", "/api/v5/objects/custom-fields")

@@ -106,7 +106,8 @@ def test_v3_errors_map_to_rows_by_identifier_case_or_position():
 
 def test_identity_ignores_email_case():
     assert prospect_identity({"email": "Ann@X.com"}) == prospect_identity({"email": "ann@x.com"})
-    assert prospect_identity({"id": 5, "email": "a@x.com"}) == "id:5"
+    assert prospect_identity({"id": 5, "email": "a@x.com"}) == 5
+    assert prospect_identity({"fid": "00Q1", "email": "a@x.com"}) == ("fid", "00Q1")
 
 
 def test_a_call_waits_for_earlier_calls_with_the_same_prospect_only():
@@ -119,9 +120,9 @@ def test_a_call_waits_for_earlier_calls_with_the_same_prospect_only():
         log.append("first")
 
     jobs = [
-        order.in_order(["email:a"], first),
-        order.in_order(["email:b"], lambda: log.append("unrelated")),
-        order.in_order(["email:b", "email:a"], lambda: log.append("second")),
+        order.in_order(["a@x.com"], first),
+        order.in_order(["b@x.com"], lambda: log.append("unrelated")),
+        order.in_order(["b@x.com", "a@x.com"], lambda: log.append("second")),
     ]
     threads = [threading.Thread(target=job) for job in jobs]
     for thread in threads:

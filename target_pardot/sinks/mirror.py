@@ -1,0 +1,221 @@
+"""list_membership_operation: mirror. Each list named in a stream holds, afterwards,
+exactly the prospects the stream named for it.
+
+A mirror stream's rows are kept until the stream is complete: at the end of input, or at
+an ACTIVATE_VERSION message for it (the tap's "this was the whole table"). Only then is
+each list's current membership read, and the difference applied: missing members added
+(list flags in v4 batchUpdate, as upsert does), members the stream did not name removed
+(flag 0, which deletes the membership and never opts the prospect out). A run that stops
+before that point (daily limit, signal, crash, a rejected row that stops the run) changes
+nothing: a partial stream must never empty a list. Additions wait as well, because only
+the current members tell which rows are additions; that is what keeps the calls at
+reads + additions/50 + removals/50.
+
+STATE covers a mirror stream only once its removals are done (StateTracker.hold).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from functools import partial
+
+from target_pardot.errors import EXIT_FAILURE, TargetPardotError
+from target_pardot.pardot.list_members import read_members
+from target_pardot.pardot.responses import batch_row_errors
+from target_pardot.rows.mirror_plan import ListPlan, dry_run_line, guard_message, plan_list
+from target_pardot.rows.payloads import batch_body, membership_element, plan_batches
+from target_pardot.rows.v3 import v3_calls, v3_row_errors
+from target_pardot.run.ledger import MEMBERSHIPS
+from target_pardot.run.runtime import Runtime
+from target_pardot.sinks.memberships import MembershipDelivery, PendingMembership
+
+logger = logging.getLogger("target-pardot")
+
+
+class MirrorIncomplete(TargetPardotError):
+    """A list of a mirror stream did not get all its removals (the guard, or Pardot)."""
+
+    exit_code = EXIT_FAILURE
+
+
+class _Additions(MembershipDelivery):
+    """The additions of a mirror, counted per list as Pardot accepts them."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime, add=True)
+        # The current members were just read: the ledger has nothing to add.
+        self.ledger = None
+
+    def record_accepted(self, rows: Sequence[PendingMembership], table: str, key_of: object
+                        ) -> None:  # fmt: skip
+        pairs = {(p.row.list_id, p.row.prospect_id) for p in rows}
+        for list_id, added in Counter(list_id for list_id, _ in pairs).items():
+            self.stats.mirror(list_id, added=added)
+        super().record_accepted(rows, MEMBERSHIPS, key_of)  # type: ignore[arg-type]
+
+
+class StreamMirror:
+    """The rows of one mirror stream, kept by list until the stream is complete."""
+
+    def __init__(self, runtime: Runtime, stream: str) -> None:
+        self.runtime = runtime
+        self.stream = stream
+        self.rows: dict[int, list[PendingMembership]] = {}
+        self._problems: list[str] = []
+
+    def collect(self, rows: Sequence[PendingMembership]) -> None:
+        if not rows:
+            return
+        self.runtime.tracker.hold(self.stream, min(p.position for p in rows))
+        for pending in rows:
+            self.rows.setdefault(pending.row.list_id, []).append(pending)
+
+    def complete(self) -> None:
+        """The stream is whole: make every list it named equal to it. Raises
+        MirrorIncomplete (after doing everything else) when a list kept some members."""
+        rows, self.rows = self.rows, {}
+        if not rows:
+            return
+        settings = self.runtime.settings
+        members = {list_id: self._current_members(list_id) for list_id in sorted(rows)}
+        plans = [
+            plan_list(list_id, {p.row.prospect_id for p in rows[list_id]}, members[list_id],
+                      max_removal_percent=settings.mirror_max_removal_percent)
+            for list_id in sorted(rows)
+        ]  # fmt: skip
+        if settings.dry_run:
+            self._report_dry_run(plans, rows)
+        else:
+            self._apply(plans, rows, members)
+        problems = [guard_message(p) for p in plans if p.guard_stops_removals]
+        problems += self._problems
+        self._problems = []
+        if problems:
+            prefix = "Dry run: " if settings.dry_run else ""
+            raise MirrorIncomplete(prefix + " ".join(problems))
+        self.runtime.tracker.release(self.stream)
+        self.runtime.tracker.emit_ready()
+
+    # -- steps --------------------------------------------------------------------------
+
+    def _current_members(self, list_id: int) -> dict[int, int]:
+        if self.runtime.settings.dry_run_offline:
+            return {}
+        return read_members(self.runtime.client.v5_list_memberships, list_id)
+
+    def _apply(self, plans: list[ListPlan], rows: dict[int, list[PendingMembership]],
+               members: dict[int, dict[int, int]]) -> None:  # fmt: skip
+        sender, tracker = self.runtime.sender, self.runtime.tracker
+        additions: list[PendingMembership] = []
+        for plan in plans:
+            self.runtime.stats.mirror(plan.list_id, size_before=plan.size_before,
+                                      unchanged=plan.unchanged)  # fmt: skip
+            current = members[plan.list_id]
+            for pending in rows[plan.list_id]:
+                # An explicit opted_out is sent even for a member, as upsert does.
+                if pending.row.prospect_id in current and pending.row.opted_out is None:
+                    tracker.settle(self.stream, (pending.position,))
+                else:
+                    additions.append(pending)
+        _Additions(self.runtime).deliver(additions)
+        sender.wait()  # every addition settled or rejected before any removal starts
+        removals: dict[int, list[int]] = {}
+        for plan in plans:
+            if plan.guard_stops_removals:
+                continue
+            for prospect_id in sorted(plan.removes):
+                removals.setdefault(prospect_id, []).append(plan.list_id)
+        groups = list(removals.items())
+        for batch in plan_batches(groups, size_of=lambda g: 1,
+                                  max_payload=self.runtime.settings.max_payload):  # fmt: skip
+            sender.submit(partial(self._remove, batch))
+        sender.wait()
+
+    def _remove(self, groups: list[tuple[int, list[int]]]) -> None:
+        """batchUpdate with flag 0 for each (prospect, lists): memberships deleted. In the
+        run's v3/v4 version, as the additions are."""
+        self.runtime.client.api_version.run(partial(self._remove_in, groups))
+
+    def _remove_in(self, groups: list[tuple[int, list[int]]], version: int) -> None:
+        client = self.runtime.client
+        if version == 3:
+            for part, identifiers, body in v3_calls(groups, _removal_element)[1]:
+                reply = client.prospect_batch("batchUpdate", body, version=3, idempotent=True)
+                self._count_removals(part, v3_row_errors(reply.body, identifiers)[0])
+            return
+        body = batch_body([_removal_element(group) for group in groups])
+        reply = client.prospect_batch("batchUpdate", body, version=version, idempotent=True)
+        self._count_removals(groups, batch_row_errors(reply.body))
+
+    def _count_removals(self, groups: list[tuple[int, list[int]]], errors: dict[int, str]
+                        ) -> None:  # fmt: skip
+        removed = 0
+        for index, (prospect_id, list_ids) in enumerate(groups):
+            if index in errors:
+                self._problems.append(
+                    f"Mirror: prospect {prospect_id} was not removed from list(s) "
+                    f"{', '.join(map(str, list_ids))}: {errors[index]}."
+                )
+                continue
+            for list_id in list_ids:
+                self.runtime.stats.mirror(list_id, removed=1)
+            removed += len(list_ids)
+        self.runtime.stats.add("memberships_removed", removed)
+
+    def _report_dry_run(self, plans: list[ListPlan],
+                        rows: dict[int, list[PendingMembership]]) -> None:  # fmt: skip
+        stats, settings = self.runtime.stats, self.runtime.settings
+        known = not settings.dry_run_offline
+        for plan in plans:
+            logger.info("%s", dry_run_line(plan, members_known=known))
+            removed = 0 if plan.guard_stops_removals else len(plan.removes)
+            stats.mirror(plan.list_id, size_before=plan.size_before, added=len(plan.adds),
+                         removed=removed, unchanged=plan.unchanged)  # fmt: skip
+        added = sorted({(pid, p.list_id) for p in plans for pid in p.adds})
+        removed_pairs = sorted({(pid, p.list_id) for p in plans if not p.guard_stops_removals
+                                for pid in p.removes})  # fmt: skip
+        for pairs in (added, removed_pairs):
+            prospects = len({pid for pid, _ in pairs})
+            for start in range(0, prospects, 50):
+                stats.plan("prospect/batchUpdate", min(50, prospects - start))
+        for list_rows in rows.values():
+            for pending in list_rows:
+                self.runtime.tracker.settle(self.stream, (pending.position,))
+
+
+def _removal_element(group: tuple[int, list[int]]) -> dict[str, object]:
+    prospect_id, list_ids = group
+    return membership_element(prospect_id, list_ids, add=False)
+
+
+def mirror_for(runtime: Runtime, stream: str) -> StreamMirror:
+    """The stream's mirror, kept by the runtime so that a new SCHEMA (a new sink) keeps it."""
+    mirror = runtime.mirrors.get(stream)
+    if not isinstance(mirror, StreamMirror):
+        mirror = runtime.mirrors[stream] = StreamMirror(runtime, stream)
+    return mirror
+
+
+#: Runtime.mirrors key of the run's MirrorIncomplete messages, raised at the end of input.
+_FAILURES = "\0failures"
+
+
+def complete_stream(runtime: Runtime, mirror: StreamMirror) -> None:
+    """Mirror one complete stream. A list that kept members fails the run only at the end
+    of input, so that the streams after it are still read and mirrored."""
+    try:
+        mirror.complete()
+    except MirrorIncomplete as exc:
+        runtime.mirrors.setdefault(_FAILURES, []).append(str(exc))
+
+
+def complete_all(runtime: Runtime) -> None:
+    """End of input: every mirror stream is complete. Then raise what kept members."""
+    for mirror in list(runtime.mirrors.values()):
+        if isinstance(mirror, StreamMirror):
+            complete_stream(runtime, mirror)
+    failures = runtime.mirrors.get(_FAILURES)
+    if failures:
+        raise MirrorIncomplete(" ".join(failures))
