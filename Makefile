@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test lint demo bench bench-smoke clean e2e
+.PHONY: install test lint demo bench bench-smoke clean e2e dist wheel-check hub
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,22 @@ lint: install
 test: install lint
 	$(BIN)/pytest
 
-# PostgreSQL (apt), Meltano and tap-postgres (PyPI), target-pardot from this checkout.
+# sdist and wheel in dist/ (hatchling from .venv, so no download at build time).
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
+
+# The wheel installed into a fresh .venv-wheel (not editable): --about, the emulator's
+# --help and the demo pipeline, run from that install.
+wheel-check: dist
+	$(BIN)/python scripts/check_wheel.py
+
+# hub/target-pardot.yml, the Meltano Hub definition, from `target-pardot --about`.
+hub: install
+	$(BIN)/python scripts/hub_definition.py
+
+# The wheel check, then PostgreSQL (apt), Meltano, tap-postgres and tap-pardot (PyPI),
+# target-pardot from the wheel.
 e2e: install
 	bash tests/e2e/run.sh
 
@@ -33,4 +48,4 @@ bench: install
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .venv-e2e .demo .bench .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) .venv-e2e .venv-tap-pardot .venv-wheel dist .demo .bench .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -262,7 +262,7 @@ def unchanged(scale: Scale) -> Line:
 # --------------------------------------------------------------------------- 9: identity map
 
 #: Calls that read rather than write: the token, the custom-field read, the map's check.
-_READS = READ_ENDPOINTS | {"prospect/query"}
+_READS = READ_ENDPOINTS | {"v5/prospects/query"}
 
 
 def _calls_by_endpoint(emu: PardotEmulator) -> dict[str, int]:
@@ -305,7 +305,7 @@ def identity_map(scale: Scale) -> Line:
     first_writes = sum(n for k, n in after_first.items() if k not in _READS)
     second_calls = {k: n - after_first.get(k, 0) for k, n in after_second.items()}
     second_writes = sum(n for k, n in second_calls.items() if k not in _READS)
-    checks = second_calls.get("prospect/query", 0)
+    checks = second_calls.get("v5/prospects/query", 0)
     ratio = second_writes / first_writes
     figure = (
         f"{ratio:.2%} ({second_writes} write + {checks} query calls vs {first_writes}; "

@@ -15,9 +15,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone, tzinfo
 from typing import Any
 
-from . import customfields, imports, v3, v4, v5, v5_prospect_query
+from . import customfields, imports, lists, v3, v4, v4_reads, v5, v5_prospect_query
 from .auth import TokenBook, token_grant
 from .config import (
     SettingError,
@@ -28,6 +29,7 @@ from .config import (
     public_view,
 )
 from .faults import Counters, Dice, draw_fault, latency_seconds
+from .queries import account_zone
 from .request import Incoming
 from .store import Store
 from .wire import (
@@ -79,6 +81,23 @@ ROUTES: tuple[Route, ...] = (
            dict.fromkeys(_V4_GET_POST, ("listMembership/{1}", v4.membership_by_pair))),
     _route(r"^/api/listMembership/version/([34])/do/(read|update|delete)/id/([^/]+)/?$", "v4",
            dict.fromkeys(_V4_GET_POST, ("listMembership/{1}", v4.membership_by_id))),
+    _route(r"^/api/prospect/version/([34])/do/query/?$", "v4",
+           dict.fromkeys(_V4_GET_POST, ("prospect/query", v4_reads.prospect_query))),
+    _route(r"^/api/prospect/version/([34])/do/read/(email|id|fid)/([^/]+)/?$", "v4",
+           dict.fromkeys(_V4_GET_POST, ("prospect/read", v4_reads.prospect_read))),
+    _route(r"^/api/listMembership/version/([34])/do/query/?$", "v4",
+           dict.fromkeys(_V4_GET_POST, ("listMembership/query", v4_reads.membership_query))),
+    _route(r"^/api/list/version/([34])/do/query/?$", "v4",
+           dict.fromkeys(_V4_GET_POST, ("list/query", lists.query))),
+    _route(r"^/api/list/version/([34])/do/read/id/([^/]+)/?$", "v4",
+           dict.fromkeys(_V4_GET_POST, ("list/read", lists.read))),
+    _route(r"^/api/list/version/([34])/do/create/?$", "v4",
+           dict.fromkeys(_V4_GET_POST, ("list/create", lists.create))),
+    _route(r"^/api/list/version/([34])/do/update/id/([^/]+)/?$", "v4",
+           dict.fromkeys(_V4_GET_POST, ("list/update", lists.update))),
+    _route(r"^/api/prospectAccount/version/([34])/do/describe/?$", "v4",
+           dict.fromkeys(_V4_GET_POST, ("prospectAccount/describe",
+                                        v4_reads.prospect_account_describe))),
     _route(r"^/api/v5/objects/prospects/do/upsertLatestByEmail$", "v5",
            {"POST": ("prospect/upsertLatestByEmail", v5.upsert_latest_by_email)}),
     _route(r"^/api/v5/objects/list-memberships$", "v5",
@@ -101,18 +120,24 @@ ROUTES: tuple[Route, ...] = (
     _route(r"^/api/customField/version/([34])/do/query/?$", "v4",
            dict.fromkeys(_V4_GET_POST, ("customField/query", customfields.v4_query))),
     _route(r"^/api/v5/objects/prospects$", "v5",
-           {"GET": ("prospect/query", v5_prospect_query.prospect_query)}),
+           {"GET": ("v5/prospects/query", v5_prospect_query.prospect_query)}),
 )
 
+#: Path prefixes that narrow the route search (a request is matched against its
+#: prefix's routes only).
+_PREFIXES = ("/api/prospect/", "/api/prospectAccount/", "/api/listMembership/", "/api/list/",
+             "/api/customField/", "/api/v5/objects/prospects/", "/api/v5/objects/prospects",
+             "/api/v5/objects/list-memberships", "/api/v5/objects/custom-fields",
+             "/api/v5/imports")
+
+
+def _literal_start(route: Route) -> str:
+    return route.pattern.pattern.lstrip("^").split("(")[0]
+
+
 _PREFIX_ROUTES: dict[str, tuple[Route, ...]] = {
-    "/api/prospect/": ROUTES[0:2],
-    "/api/listMembership/": ROUTES[2:4],
-    "/api/v5/objects/prospects/": ROUTES[4:5],
-    "/api/v5/objects/prospects": ROUTES[13:14],
-    "/api/v5/objects/list-memberships": ROUTES[5:7],
-    "/api/v5/imports": ROUTES[7:11],
-    "/api/v5/objects/custom-fields": ROUTES[11:12],
-    "/api/customField/": ROUTES[12:13],
+    prefix: tuple(r for r in ROUTES if _literal_start(r).startswith(prefix))
+    for prefix in _PREFIXES
 }
 
 
@@ -157,6 +182,8 @@ class App:
         self.settings: dict[str, Any] = values
         self._config_lock = threading.Lock()
         self.store = Store()
+        self.store.frozen_time = values["frozen_time"]
+        self.lists = lists.ListBook()
         self.counters = Counters()
         self.tokens = TokenBook()
         self.dice = Dice(values["seed"])
@@ -172,15 +199,31 @@ class App:
             merged.update(coerced)
             check_consistency(merged)
             self.settings = merged  # one reference swap: readers see old or new, never half
+            self.store.frozen_time = merged["frozen_time"]
             if "seed" in coerced:
                 self.dice.reseed(coerced["seed"])
         return public_view(merged)
 
     def reset(self) -> None:
+        created = self.lists.created
+        self.lists.reset(self.store.stamp())
+        if created:  # lists made through the API go; the configured ones stay
+            self.configure(lists=self.settings["lists"] - created)
         self.store.reset()
         self.counters.reset()
         self.tokens.reset()
         self.dice.reseed(self.settings["seed"])
+
+    def zone(self) -> tzinfo:
+        """The account's time zone: v3/v4 report times in the API user's preferred zone."""
+        return account_zone(self.settings["timezone"])
+
+    def now(self) -> datetime:
+        """The emulator's present (the frozen time when one is set), as aware UTC."""
+        frozen = self.settings["frozen_time"]
+        if frozen is None:
+            return datetime.now(timezone.utc)
+        return datetime.fromisoformat(frozen.replace("Z", "+00:00"))
 
     def state(self) -> dict[str, Any]:
         out = self.store.snapshot()
@@ -325,7 +368,8 @@ class App:
                     return Reply.dropped()
                 self.sleep(settings["slow_ms"] / 1000.0)
             reply, in_url = token_grant(req.method, req.query, req.body, settings, self.tokens,
-                                        self.base_url, overlapping)
+                                        self.base_url, overlapping,
+                                        req.headers.get("Authorization"))
             if in_url:
                 self.counters.bump("token_in_url_violations")
             if reply.status == 200:

@@ -26,9 +26,6 @@ ERR_UNSUPPORTED_GRANT = {"error": "unsupported_grant_type",
 ERR_RACE = {"error": "invalid_grant",
             "error_description": "token request is already being processed"}
 ERR_POST_ONLY = {"error": "invalid_request", "error_description": "must use HTTP POST"}
-ERR_SECRET_IN_URL = {"error": "invalid_request",
-                     "error_description": "credentials must be sent in the request body, "
-                                          "not in the URL"}
 
 _CREDENTIAL_PARAMS = ("client_secret", "refresh_token", "client_id", "assertion")
 
@@ -105,26 +102,51 @@ def _error(body: dict[str, str]) -> Reply:
     return Reply.json(400, body, err_code=body["error"])
 
 
+def basic_credentials(authorization: str | None) -> dict[str, str]:
+    """client_id and client_secret from ``Authorization: Basic base64(id:secret)``
+    (RFC 6749 2.3.1; tap-pardot's client.py authenticates its token refresh this way)."""
+    scheme, _, encoded = (authorization or "").partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        return {}
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    client_id, colon, client_secret = decoded.partition(":")
+    return {"client_id": client_id, "client_secret": client_secret} if colon else {}
+
+
+def grant_parameters(query: str, body: bytes, authorization: str | None
+                     ) -> tuple[dict[str, str], bool]:
+    """The token request's parameters, and whether a credential came in the URL.
+
+    Salesforce takes them from the form body, the query string (tap-pardot sends
+    grant_type and refresh_token there) and HTTP Basic for the client; a body value
+    wins over the query string, and body or query over Basic. Credentials in a URL
+    end up in proxy and server logs, so they are counted (token_in_url_violations)."""
+    in_query = parse_form(query) if query else {}
+    in_url = any(name in in_query for name in _CREDENTIAL_PARAMS)
+    return {**basic_credentials(authorization), **in_query, **parse_form(body)}, in_url
+
+
 def token_grant(method: str, query: str, body: bytes, settings: dict[str, Any],
-                book: TokenBook, base_url: str, overlapping: bool) -> tuple[Reply, bool]:
+                book: TokenBook, base_url: str, overlapping: bool,
+                authorization: str | None = None) -> tuple[Reply, bool]:
     """Handle POST /services/oauth2/token. Returns (reply, credentials_in_url)."""
     if method != "POST":
         return _error(ERR_POST_ONLY), False
-    q = parse_form(query) if query else {}
-    if any(name in q for name in _CREDENTIAL_PARAMS):
-        return _error(ERR_SECRET_IN_URL), True
-    form = parse_form(body)
+    form, in_url = grant_parameters(query, body, authorization)
     grant = form.get("grant_type", "")
     if grant not in ("refresh_token", "client_credentials"):
-        return _error(ERR_UNSUPPORTED_GRANT), False
+        return _error(ERR_UNSUPPORTED_GRANT), in_url
     if form.get("client_id") != settings["client_id"]:
-        return _error(ERR_INVALID_CLIENT_ID), False
+        return _error(ERR_INVALID_CLIENT_ID), in_url
     if form.get("client_secret") != settings["client_secret"]:
-        return _error(ERR_INVALID_CLIENT), False
+        return _error(ERR_INVALID_CLIENT), in_url
     if grant == "refresh_token" and form.get("refresh_token") != settings["refresh_token"]:
-        return _error(ERR_INVALID_GRANT), False
+        return _error(ERR_INVALID_GRANT), in_url
     if overlapping and settings["token_race_errors"]:
-        return _error(ERR_RACE), False
+        return _error(ERR_RACE), in_url
     token = book.issue()
     issued_at = str(int(time.time() * 1000))
     ident = f"{base_url}/id/{ORG_ID}/{USER_ID}"
@@ -140,4 +162,4 @@ def token_grant(method: str, query: str, body: bytes, settings: dict[str, Any],
         "id": ident,
         "token_type": "Bearer",
         "issued_at": issued_at,
-    }), False
+    }), in_url

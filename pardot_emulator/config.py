@@ -8,7 +8,9 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 FAULT_KINDS: tuple[str, ...] = ("http500", "http503", "code183", "drop", "slow")
 DEFAULT_LISTS_SPEC = "1-1000"
@@ -175,6 +177,31 @@ def _non_negative(conv: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return check
 
 
+def _zone_name(value: Any) -> str:
+    name = _str(value).strip()
+    if name.upper() != "UTC":
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingError(f"unknown time zone {value!r} (an IANA name such as "
+                               "'America/New_York', or 'UTC')") from None
+    return name
+
+
+def _opt_moment(value: Any) -> str | None:
+    """A UTC moment, ``2024-01-01 09:00:00`` or ISO 8601, stored as the store stamps it."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
+        return None
+    try:
+        moment = datetime.fromisoformat(_str(value).strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise SettingError(f"expected a time such as '2024-01-01 09:00:00', got {value!r}"
+                           ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
 # --------------------------------------------------------------------------- the table
 
 @dataclass(frozen=True)
@@ -256,6 +283,12 @@ SPECS: tuple[Spec, ...] = (
          "Status polls of a Ready import that show 'Processing' before it completes."),
     Spec("import_daily_batch_limit", 1000, _non_negative(_int), "N",
          "Import batches accepted in total; more get error 164."),
+    Spec("timezone", "UTC", _zone_name, "ZONE",
+         "Time zone of v3/v4 timestamps and search times (Pardot uses the API user's "
+         "preferred time zone), an IANA name."),
+    Spec("frozen_time", None, _opt_moment, "TIME",
+         "Stamp every write with this UTC time instead of the clock, e.g. "
+         "'2024-01-01 09:00:00' (none = the clock)."),
     Spec("page_token_ttl_seconds", 4 * 3600.0, _non_negative(_float), "SECONDS",
          "A v5 query's nextPageToken expires this long after its sequence began "
          "(Pardot: 4 hours)."),

@@ -119,7 +119,13 @@ def public_prospect(p: dict[str, Any]) -> dict[str, Any]:
 class Store:
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        #: The frozen_time setting: every write is stamped with it when set.
+        self.frozen_time: str | None = None
         self._init()
+
+    def stamp(self) -> str:
+        """The time a write happens now: the batch's, the frozen one, or the clock's."""
+        return self._now or self.frozen_time or iso_now()
 
     def _init(self) -> None:
         self.prospects: dict[int, dict[str, Any]] = {}
@@ -170,7 +176,7 @@ class Store:
         # The hottest code of a batch call: kept flat on purpose.
         pid = self._next_prospect
         self._next_prospect = pid + 1
-        now = self._now or iso_now()
+        now = self.stamp()
         # Stored sparse (only the fields ever set); public_prospect() expands it.
         p: dict[str, Any] = dict(updates)
         p["id"] = pid
@@ -204,7 +210,7 @@ class Store:
                 p[k] = v
         if reindex:
             self._index(p)
-        p["updated_at"] = self._now or iso_now()
+        p["updated_at"] = self.stamp()
         p["last_activity_at"] = self._tick()
 
     def _latest(self, ids: Iterable[int], *, deleted: bool) -> dict[str, Any] | None:
@@ -235,7 +241,7 @@ class Store:
     def _add_membership(self, list_id: int, pid: int, opted_out: bool) -> dict[str, Any]:
         mid = self._next_membership
         self._next_membership += 1
-        now = self._now or iso_now()
+        now = self.stamp()
         m = {"id": mid, "list_id": list_id, "prospect_id": pid, "opted_out": opted_out,
              "created_at": now, "updated_at": now}
         self.memberships[mid] = m
@@ -309,7 +315,7 @@ class Store:
         Returns (errors keyed by 0-based index string, created, updated)."""
         errors: dict[str, str] = {}
         with self.lock:
-            self._now = iso_now()
+            self._now = self.frozen_time or iso_now()
             try:
                 created, updated = self._apply_plans(plans, op, ampsea, errors)
             finally:
@@ -451,7 +457,7 @@ class Store:
                 raise OpError(109, "The requested record was not found.")
             if opted_out is not None:
                 m["opted_out"] = opted_out
-            m["updated_at"] = iso_now()
+            m["updated_at"] = self.stamp()
             return dict(m)
 
     def membership_delete(self, mid: int) -> None:

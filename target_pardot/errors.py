@@ -96,7 +96,7 @@ class CallBudgetReached(DailyLimitReached):
 
 
 class Interrupted(TargetPardotError):
-    """SIGTERM or SIGINT: stop sending, settle what is in flight, emit the true STATE."""
+    """SIGTERM or SIGINT: stop sending, wait briefly for calls in flight, emit the true STATE."""
 
     def __init__(self, message: str, *, signal_number: int):
         super().__init__(message)

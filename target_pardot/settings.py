@@ -19,9 +19,17 @@ from target_pardot.errors import ConfigError
 from target_pardot.pardot.limits import (
     BUSINESS_UNIT_LENGTH,
     BUSINESS_UNIT_PREFIX,
-    DEFAULT_MAX_PAYLOAD,
     MAX_CONCURRENT_REQUESTS,
     MAX_IMPORT_LISTS_PER_ROW,
+)
+from target_pardot.settings_table import (
+    BOOLEAN,
+    CHOICE,
+    INTEGER,
+    NUMBER,
+    SETTINGS,
+    STRING,
+    Setting,
 )
 
 logger = logging.getLogger("target-pardot")
@@ -31,11 +39,6 @@ SANDBOX_LOGIN_URL = "https://test.salesforce.com/"
 PRODUCTION_PARDOT_DOMAIN = "https://pi.pardot.com"
 DEMO_PARDOT_DOMAIN = "https://pi.demo.pardot.com"
 
-DATA_OBJECTS = ("prospects", "list_memberships")
-PROSPECT_OPERATIONS = ("sync", "update", "import")
-PROSPECT_LIST_OPERATIONS = ("add", "remove")
-LIST_MEMBERSHIP_OPERATIONS = ("upsert", "delete", "mirror")
-AUTH_FLOWS = ("refresh_token", "client_credentials")
 #: Salesforce's shared login hosts, which do not serve the client credentials flow [doc].
 GENERIC_LOGIN_HOSTS = frozenset({"login.salesforce.com", "test.salesforce.com"})
 
@@ -85,10 +88,6 @@ class Settings:
     def secrets(self) -> tuple[str, ...]:
         """Every configured secret, for the log redaction filter."""
         return tuple(s for s in (self.client_secret, self.refresh_token) if s)
-
-
-#: v3 for accounts with AMPSEA off, v4 with it on; auto follows Pardot's errors 88/89.
-API_VERSIONS = ("auto", "4", "3")
 
 
 def _choice(config: Mapping[str, Any], name: str, choices: tuple[str, ...], default: str) -> str:
@@ -235,91 +234,76 @@ def _required_text(config: Mapping[str, Any], name: str) -> str:
     return str(value).strip()
 
 
+def parse_value(setting: Setting, config: Mapping[str, Any]) -> Any:
+    """A setting of a plain kind, from the config or its default in the table."""
+    name, default = setting.name, setting.default
+    if setting.kind == BOOLEAN:
+        return _boolean(config, name, default)
+    if setting.kind == CHOICE:
+        return _choice(config, name, setting.values, default)
+    if setting.kind in (INTEGER, NUMBER):
+        integer = setting.kind == INTEGER
+        if default is None:
+            if config.get(name) in (None, ""):
+                return None
+            default = setting.minimum
+        number = _number(config, name, default, minimum=setting.minimum, integer=integer)
+        if setting.maximum is not None and number > setting.maximum:
+            raise ConfigError(
+                f"Setting '{name}' is {number:g}; it must be between {setting.minimum:g} and "
+                f"{setting.maximum:g}."
+            )
+        return int(number) if integer else number
+    if setting.kind == STRING:
+        value = config.get(name)
+        return str(value).strip() if value not in (None, "") else None
+    raise ValueError(f"setting {name!r} of kind {setting.kind!r} needs its own parsing")
+
+
 def parse_settings(config: Mapping[str, Any]) -> Settings:
     """Validate the whole config; raise ConfigError naming the first bad setting."""
-    sandbox = _boolean(config, "sandbox", False)
-    auth_flow = _choice(config, "auth_flow", AUTH_FLOWS, "refresh_token")
     client_id = _required_text(config, "client_id")
     client_secret = _required_text(config, "client_secret")
-    refresh_token = str(config.get("refresh_token") or "").strip()
+    values = {s.name: parse_value(s, config) for s in SETTINGS if s.name not in _OWN_RULES}
+    sandbox = values["sandbox"]
+    auth_flow = values["auth_flow"]
+    refresh_token = values["refresh_token"] or ""
     if auth_flow == "refresh_token" and not refresh_token:
         raise ConfigError("Setting 'refresh_token' is required when auth_flow is 'refresh_token'.")
     login_default = SANDBOX_LOGIN_URL if sandbox else PRODUCTION_LOGIN_URL
     domain_default = DEMO_PARDOT_DOMAIN if sandbox else PRODUCTION_PARDOT_DOMAIN
-    rejected_path = config.get("rejected_records_path")
     login_url = check_url("login_url", str(config.get("login_url") or login_default))
     check_client_credentials_host(auth_flow, login_url)
-    dry_run_offline = _boolean(config, "dry_run_offline", False)
-    ledger_path = config.get("ledger_path")
-    prospect_operation = _choice(config, "prospect_operation", PROSPECT_OPERATIONS, "sync")
     prospect_lists = parse_list_ids(config.get("prospect_lists"))
-    if prospect_operation == "import" and len(prospect_lists) > MAX_IMPORT_LISTS_PER_ROW:
+    importing = values["prospect_operation"] == "import"
+    if importing and len(prospect_lists) > MAX_IMPORT_LISTS_PER_ROW:
         raise ConfigError(
             f"Setting 'prospect_lists' names {len(prospect_lists)} lists; an import changes "
             f"at most {MAX_IMPORT_LISTS_PER_ROW} lists per prospect. Use fewer lists, or "
             "prospect_operation 'sync'."
         )
     return Settings(
-        client_id=client_id,
-        client_secret=client_secret,
-        refresh_token=refresh_token,
-        auth_flow=auth_flow,
-        login_url=login_url,
-        pardot_domain=check_url(
-            "pardot_domain", str(config.get("pardot_domain") or domain_default)
-        ),
-        business_unit=check_business_unit(config.get("business_unit")),
-        data_object=_choice(config, "data_object", DATA_OBJECTS, "prospects"),
-        skip_invalid_records=_boolean(config, "skip_invalid_records", False),
-        prospect_operation=prospect_operation,
-        prospect_lists=prospect_lists,
-        prospect_list_operation=_choice(
-            config, "prospect_list_operation", PROSPECT_LIST_OPERATIONS, "add"
-        ),
-        upsert_by_email=_boolean(config, "upsert_by_email", False),
-        parallel_tasks=effective_parallel_tasks(
-            int(_number(config, "parallel_tasks", 1, minimum=1, integer=True))
-        ),
-        max_payload=int(
-            _number(config, "max_payload", DEFAULT_MAX_PAYLOAD, minimum=1_000, integer=True)
-        ),
-        list_membership_operation=_choice(
-            config, "list_membership_operation", LIST_MEMBERSHIP_OPERATIONS, "upsert"
-        ),
-        maximum_retries=int(_number(config, "maximum_retries", 5, minimum=0, integer=True)),
-        initial_retry_wait=_number(config, "initial_retry_wait", 1, minimum=0, integer=False),
-        maximum_retry_wait=_number(config, "maximum_retry_wait", 120, minimum=0, integer=False),
-        maximum_connection_timeout=_number(
-            config, "maximum_connection_timeout", 300, minimum=0.1, integer=False
-        ),
-        sandbox=sandbox,
-        rejected_records_path=str(rejected_path) if rejected_path else None,
-        # Offline is a kind of dry run: it plans the same calls and sends none of them.
-        dry_run=_boolean(config, "dry_run", False) or dry_run_offline,
-        search_deleted_prospects=_boolean(config, "search_deleted_prospects", True),
-        lowercase_emails=_boolean(config, "lowercase_emails", False),
-        skip_unchanged=_boolean(config, "skip_unchanged", False),
-        ledger_path=str(ledger_path).strip() if ledger_path else None,
-        max_api_calls=_optional_count(config, "max_api_calls"),
-        default_campaign_id=_optional_count(config, "default_campaign_id"),
-        dry_run_offline=dry_run_offline,
-        progress_interval_seconds=_number(
-            config, "progress_interval_seconds", 10, minimum=0, integer=False
-        ),
-        mirror_max_removal_percent=_percent(config, "mirror_max_removal_percent", 20),
-        identity_map=_boolean(config, "identity_map", True),
-        api_version=_choice(config, "api_version", API_VERSIONS, "auto"),
+        **{
+            **values,
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "refresh_token": refresh_token,
+            "login_url": login_url,
+            "pardot_domain": check_url(
+                "pardot_domain", str(config.get("pardot_domain") or domain_default)
+            ),
+            "business_unit": check_business_unit(config.get("business_unit")),
+            "prospect_lists": prospect_lists,
+            "parallel_tasks": effective_parallel_tasks(values["parallel_tasks"]),
+            # Offline is a kind of dry run: it plans the same calls and sends none of them.
+            "dry_run": values["dry_run"] or values["dry_run_offline"],
+        }
     )
 
 
-def _percent(config: Mapping[str, Any], name: str, default: float) -> float:
-    value = _number(config, name, default, minimum=0, integer=False)
-    if value > 100:
-        raise ConfigError(f"Setting '{name}' is {value:g}; it must be between 0 and 100.")
-    return value
-
-
-def _optional_count(config: Mapping[str, Any], name: str) -> int | None:
-    if config.get(name) in (None, ""):
-        return None
-    return int(_number(config, name, 0, minimum=1, integer=True))
+#: Settings parsed by their own rules in parse_settings (required text, URLs with defaults
+#: that depend on `sandbox`, the business unit's shape, list ids).
+_OWN_RULES = frozenset(
+    {"client_id", "client_secret", "login_url", "pardot_domain", "business_unit",
+     "prospect_lists"}
+)  # fmt: skip

@@ -50,6 +50,12 @@ class AdaptiveLimit:
         return self._limit
 
     @property
+    def queued(self) -> int:
+        """Threads that asked for a slot and have not got one yet."""
+        with self._condition:
+            return self._next_turn - self._serving
+
+    @property
     def lowest(self) -> int:
         """The lowest limit this run had to use."""
         return self._lowest

@@ -54,7 +54,12 @@ ROW_MESSAGE_CODES = {
     "Invalid prospect ID": CODE_INVALID_PROSPECT_ID,
     "Invalid prospect email address": CODE_INVALID_EMAIL,
     "Invalid list ID": CODE_INVALID_LIST_ID,
+    "Unable to save the prospect": CODE_UNABLE_TO_SAVE,
+    "Conflicting Update": CODE_CONFLICTING_UPDATE,
 }
+#: A batch element refused with one of these may succeed when sent again (Pardot's error
+#: table: 85 "retry, then reject the record", 62 "wait and retry").
+TRANSIENT_ROW_CODES = frozenset({CODE_UNABLE_TO_SAVE, CODE_CONFLICTING_UPDATE})
 
 
 @dataclass(frozen=True)
@@ -170,3 +175,8 @@ def row_error_code(message: str) -> int | None:
         if message.startswith(prefix):
             return code
     return None
+
+
+def is_transient_row_error(message: str) -> bool:
+    """True when a batch element's error says to send it again."""
+    return row_error_code(message) in TRANSIENT_ROW_CODES

@@ -27,6 +27,7 @@ class PardotMessageReader(SimpleSingerReader):
     def __init__(self) -> None:
         super().__init__()
         self.line_number = 0
+        self._message: dict[str, Any] = {}
 
     @property
     def default_input(self) -> IO[Any]:  # type: ignore[override]
@@ -71,9 +72,21 @@ class PardotMessageReader(SimpleSingerReader):
             callback = callbacks.get(kind)
             if callback is None:
                 raise InvalidInputLine(f"unknown message type {kind!r}")
+            self._message = message
             callback(message)
             stats[kind] += 1
         return stats
+
+    def assert_line_requires(self, line_dict: dict, requires: set[str]) -> None:  # type: ignore[override]
+        """Name what is missing, and where, without dumping the message (a SCHEMA can be
+        large). The SDK calls this for a message and for its parts (a SCHEMA's schema)."""
+        missing = sorted(requires.difference(line_dict if isinstance(line_dict, dict) else ()))
+        if not missing:
+            return
+        kind = self._message.get("type", "message")
+        stream = self._message.get("stream")
+        where = f"the {kind} of stream '{stream}'" if stream else f"the {kind} message"
+        raise InvalidInputLine(f"{where} has no {', '.join(repr(m) for m in missing)}")
 
     def _decode(self, raw: str | bytes) -> str:
         if isinstance(raw, str):

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from target_pardot.errors import TargetPardotError
 from target_pardot.pardot.client import PardotClient
 from target_pardot.run.identity import open_identity_map
 from target_pardot.run.identity_check import IdentityRouter
@@ -35,13 +36,14 @@ class Runtime:
     ledger: Ledger | None = None
     #: email -> prospect id (upsert_by_email with identity_map); see identity_check.
     identity: IdentityRouter | None = None
-    #: Run before every settle (imports send their partial batch), and at close.
+    #: Run before every wait_delivered (imports send their partial batch), and at close.
     finishers: list[Callable[[], None]] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
     #: stream -> its target_pardot.sinks.mirror.StreamMirror (list_membership_operation mirror)
     mirrors: dict[str, Any] = field(default_factory=dict)
     #: True once the account's custom fields were read (or skipped) for this run.
     custom_fields_read: bool = False
+    _last_state: dict[str, Any] | None = field(default=None, repr=False)
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -73,7 +75,7 @@ class Runtime:
             identity=_identity_router(settings, client, stats),
         )
 
-    def settle(self) -> None:
+    def wait_delivered(self) -> None:
         """Return once every row handed over so far is delivered or rejected; raise the
         failure that stopped delivery instead. The newest STATE may be written after this
         (the tracker also writes earlier ones as soon as their rows are settled)."""
@@ -85,10 +87,40 @@ class Runtime:
         if self.identity is not None:
             self.identity.identity.flush()
 
-    def quiesce(self) -> None:
+    def state_received(self, state: dict[str, Any]) -> None:
+        """A STATE arrived after the rows read so far: written once they are all settled."""
+        if state != self._last_state:
+            self._last_state = state
+            self.tracker.state_received(state)
+
+    def emit_settled_state(self) -> None:
+        """Write the newest STATE whose rows are all delivered or rejected, if not yet."""
+        self.tracker.emit_ready()
+
+    def unsettled_rows(self) -> int:
+        return self.tracker.unsettled_rows()
+
+    def check_credentials(self) -> None:
+        """Fetch a token now, so bad credentials fail before any row is read."""
+        self.client.check_credentials()
+
+    def calls_left(self) -> int | None:
+        """Calls this run may still make under `max_api_calls`; None when unlimited."""
+        return self.client.calls_left()
+
+    def interrupt(self, reason: TargetPardotError, grace_seconds: float) -> bool:
+        """No call starts from now on; wait up to ``grace_seconds`` for the calls in
+        flight. False if some are still in flight then."""
+        self.client.halt(reason)
+        return self.client.wait_idle(grace_seconds)
+
+    def summary(self, outcome: str = "succeeded") -> dict[str, Any]:
+        return self.stats.snapshot(outcome=outcome)
+
+    def wait_running(self) -> None:
         """After a failure: let the calls already running finish, so that their rows are
         settled (or not) before the STATE that is still true is written."""
-        self.sender.drain()
+        self.sender.wait(raise_failure=False)
 
     def close(self) -> None:
         self.sender.close()

@@ -76,18 +76,16 @@ class Sender:
         timer.daemon = True
         timer.start()
 
-    def wait(self) -> None:
-        """Block until every job submitted so far has finished; raise the first failure."""
+    def wait(self, *, raise_failure: bool = True) -> None:
+        """Block until every job submitted so far has finished; then raise the first
+        failure (unless the caller is already handling one: ``raise_failure=False``)."""
         # After a failure, jobs still waiting for their time would only be skipped: do
         # not wait for them (a poll may be a minute away).
-        self.drain()
-        self.raise_failure()
-
-    def drain(self) -> None:
-        """Like wait, without raising the failure (the caller is already handling one)."""
         with self._idle:
             while self._outstanding - (self._scheduled if self._failure else 0) > 0:
                 self._idle.wait()
+        if raise_failure:
+            self.raise_failure()
 
     def wait_until(self, condition: Callable[[], bool]) -> None:
         """Block until ``condition()`` holds, re-checking whenever a job finishes; raise

@@ -17,9 +17,7 @@ from typing import Any
 from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
 from target_pardot.pardot.responses import (
     CODE_ALREADY_MEMBER,
-    CODE_CONFLICTING_UPDATE,
     CODE_INVALID_LIST_ID,
-    CODE_UNABLE_TO_SAVE,
     batch_row_errors,
     row_error_code,
 )
@@ -34,25 +32,12 @@ from target_pardot.rows.payloads import (
 from target_pardot.rows.v3 import v3_calls, v3_row_errors
 from target_pardot.run.ledger import MEMBERSHIPS, membership_fingerprint
 from target_pardot.run.runtime import Runtime
-from target_pardot.sinks.base import RuntimeDelivery
+from target_pardot.sinks.base import Delivery, Pending, triage
 
 logger = logging.getLogger("target-pardot")
 
-_TRANSIENT_ROW_CODES = frozenset({CODE_UNABLE_TO_SAVE, CODE_CONFLICTING_UPDATE})
-
-
-@dataclass
-class PendingMembership:
-    stream: str
-    position: int
-    record: dict[str, Any]
-    row: MembershipRow
-    #: Of the change, for skip_unchanged; recorded once Pardot accepts it.
-    fingerprint: bytes | None = None
-
-    @property
-    def ledger_key(self) -> str:
-        return f"{self.row.list_id}/{self.row.prospect_id}"
+#: A list membership on its way.
+PendingMembership = Pending[MembershipRow]
 
 
 @dataclass
@@ -68,7 +53,7 @@ class _ProspectGroup:
         return list(dict.fromkeys(m.row.list_id for m in self.members))
 
 
-class MembershipDelivery(RuntimeDelivery):
+class MembershipDelivery(Delivery):
     def __init__(self, runtime: Runtime, *, add: bool | None = None) -> None:
         super().__init__(runtime)
         # Mirroring sends its additions through here (add=True) whatever the operation.
@@ -138,25 +123,15 @@ class MembershipDelivery(RuntimeDelivery):
                 "batchUpdate", body, version=version, idempotent=True
             )
         except PayloadTooLarge as exc:
-            if len(groups) == 1:
-                for member in groups[0].members:
-                    self._reject(member, "payload_too_large", f"HTTP {exc.status}", exc.status)
-                return
-            middle = len(groups) // 2
-            self._send_groups(groups[:middle])
-            self._send_groups(groups[middle:])
+            self.split_too_large(groups, exc, self._send_groups, _members)
             return
         if version == 3:
             errors = v3_row_errors(reply.body, [str(g.prospect_id) for g in groups])[0]
         else:
             errors = batch_row_errors(reply.body)
-        again: list[_ProspectGroup] = []
-        accepted: list[PendingMembership] = []
-        for index, group in enumerate(groups):
-            message = errors.get(index)
-            if message is None:
-                accepted += group.members
-                continue
+        outcome = triage(groups, errors, max_retries=self.settings.maximum_retries)
+        again = outcome.again
+        for group, message in outcome.refused:
             code = row_error_code(message)
             if code == CODE_INVALID_LIST_ID and len(group.list_ids) > 1:
                 # Pardot refuses the whole element for one unknown list; send each list
@@ -166,12 +141,10 @@ class MembershipDelivery(RuntimeDelivery):
                                                        if m.row.list_id == list_id])
                     for list_id in group.list_ids
                 ]  # fmt: skip
-            elif code in _TRANSIENT_ROW_CODES and group.attempts < self.settings.maximum_retries:
-                group.attempts += 1
-                again.append(group)
             else:
                 for member in group.members:
                     self._reject(member, "pardot_rejected", message, code)
+        accepted = [member for group in outcome.accepted for member in group.members]
         self.record_accepted(accepted, MEMBERSHIPS, _ledger_key)
         done = len(accepted)
         self.stats.add("memberships_added" if self.add else "memberships_removed", done)
@@ -211,4 +184,8 @@ class MembershipDelivery(RuntimeDelivery):
 
 
 def _ledger_key(pending: PendingMembership) -> str:
-    return pending.ledger_key
+    return f"{pending.row.list_id}/{pending.row.prospect_id}"
+
+
+def _members(group: _ProspectGroup) -> list[PendingMembership]:
+    return group.members

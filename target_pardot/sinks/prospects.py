@@ -8,20 +8,24 @@ flight), and turns every per-row outcome into a count or a rejection.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
-from target_pardot.pardot.responses import (
-    batch_row_errors,
-    row_error_code,
-)
+from target_pardot.pardot.responses import batch_row_errors, row_error_code
 from target_pardot.rows.payloads import (
+    QUOTED_COMMA_SIZE,
     ROUTE_V4,
     ROUTE_V5,
+    ProspectRow,
     batch_body_from_json,
+    form_quoted_length,
     list_flags,
     plan_batches,
+    to_json,
     v4_element,
     v5_upsert_body,
 )
@@ -29,11 +33,7 @@ from target_pardot.rows.v3 import FID_NEEDS_V4, v3_calls, v3_row_errors
 from target_pardot.run.key_order import KeyOrder, prospect_identity
 from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint
 from target_pardot.run.runtime import Runtime
-from target_pardot.sinks.base import RuntimeDelivery
-from target_pardot.sinks.prospect_items import BatchItem as _Item
-from target_pardot.sinks.prospect_items import PendingRow
-from target_pardot.sinks.prospect_items import Upserted as _Upserted
-from target_pardot.sinks.prospect_items import is_transient_row_error as _is_transient_row_error
+from target_pardot.sinks.base import Delivery, Pending, triage
 
 logger = logging.getLogger("target-pardot")
 
@@ -42,7 +42,51 @@ V5_RETURN_FIELDS = ("id", "email")
 V5_CALLS_BEFORE_IMPORT_HINT = 5_000
 
 
-class ProspectDelivery(RuntimeDelivery):
+#: A prospect row on its way.
+PendingRow = Pending[ProspectRow]
+
+
+@dataclass
+class _Item:
+    """One element of a v4 batch: its JSON, and the bytes it adds to the urlencoded body."""
+
+    pending: PendingRow
+    element: dict[str, Any]
+    text: str
+    size: int
+    attempts: int = 0
+    #: Only sets the lists of a row already sent (through v5): not a row sent again.
+    lists_only: bool = False
+    #: The id the identity map gave an email-only row (sent by batchUpdate).
+    mapped_id: int | None = None
+
+    @classmethod
+    def of(cls, pending: PendingRow, element: dict[str, Any], text: str = "") -> _Item:
+        text = text or to_json(element)
+        return cls(pending, element, text, form_quoted_length(text) + QUOTED_COMMA_SIZE)
+
+
+class _Upserted:
+    """The prospect ids of one hand-over's v5 rows. The last upsert to finish passes
+    them on (for their list flags), so no thread waits for the others."""
+
+    def __init__(self, expected: int, then: Callable[[list[tuple[PendingRow, int]]], None]):
+        self._expected = expected
+        self._then = then
+        self._items: list[tuple[PendingRow, int]] = []
+        self._lock = threading.Lock()
+
+    def add(self, pending: PendingRow, prospect_id: int | None) -> None:
+        with self._lock:
+            if prospect_id is not None:
+                self._items.append((pending, prospect_id))
+            self._expected -= 1
+            finished = self._expected == 0
+        if finished and self._items:
+            self._then(self._items)
+
+
+class ProspectDelivery(Delivery):
     """Sends prospect rows for one sink. Thread-safe; shares the client with other sinks."""
 
     def __init__(self, runtime: Runtime) -> None:
@@ -52,7 +96,6 @@ class ProspectDelivery(RuntimeDelivery):
         self.flags = list_flags(
             settings.prospect_lists, add=settings.prospect_list_operation == "add"
         )
-        self._warned_split = False
         self.order = KeyOrder()
         self._v5_rows = 0
         self.identity = runtime.identity
@@ -75,10 +118,7 @@ class ProspectDelivery(RuntimeDelivery):
         else:
             v4_items = [self._item(p) for p in rows if p.row.route == ROUTE_V4]
             v5_rows = [p for p in rows if p.row.route == ROUTE_V5]
-        mapped: list[_Item] = []
-        if self.identity is not None and v5_rows:
-            by_id, v5_rows = self.identity.split(v5_rows, _lookup_email)
-            mapped = [self._mapped_item(pending, pid) for pending, pid in by_id]
+        mapped, v5_rows = self._by_map(v5_rows)
         self._count_v5(len(v5_rows))
         if self.settings.dry_run:
             self._plan_only(v4_items, v5_rows, mapped)
@@ -87,12 +127,10 @@ class ProspectDelivery(RuntimeDelivery):
             return
         api = self.client.api_version
         ordered = api.current == 3 or not api.known  # v3 only (KeyOrder): v4 runs as before
-        for batch in self._batches(v4_items):
-            job = partial(self._send_v4, batch)
-            keys = [prospect_identity(item.element) for item in batch] if ordered else ()
-            self.sender.submit(self.order.in_order(keys, job) if ordered else job)
-        for batch in self._batches(mapped):
-            job = partial(self._send_v4, batch, "batchUpdate")
+        calls = [(b, self.operation) for b in self._batches(v4_items)]
+        calls += [(b, "batchUpdate") for b in self._batches(mapped)]  # by the map's ids
+        for batch, operation in calls:
+            job = partial(self._send_v4, batch, operation)
             keys = [prospect_identity(item.element) for item in batch] if ordered else ()
             self.sender.submit(self.order.in_order(keys, job) if ordered else job)
         if v5_rows:
@@ -125,11 +163,15 @@ class ProspectDelivery(RuntimeDelivery):
         # Without list flags the element is the row's fields: reuse their JSON.
         return _Item.of(pending, row.fields, row.text)
 
-    def _mapped_item(self, pending: PendingRow, prospect_id: int) -> _Item:
-        """An email-only row the identity map knows: updated by id, with its email."""
-        item = _Item.of(pending, {**pending.row.fields, **self.flags, "id": prospect_id})
-        item.mapped_id = prospect_id
-        return item
+    def _by_map(self, rows: list[PendingRow]) -> tuple[list[_Item], list[PendingRow]]:
+        """Rows the identity map knows, as batchUpdate items by id (with email); the rest."""
+        if self.identity is None or not rows:
+            return [], rows
+        by_id, rest = self.identity.split(rows, _lookup_email)
+        items = [_Item.of(p, {**p.row.fields, **self.flags, "id": pid}) for p, pid in by_id]
+        for item, (_, pid) in zip(items, by_id, strict=True):
+            item.mapped_id = pid
+        return items, rest
 
     def _count_v5(self, rows: int) -> None:
         before = self._v5_rows
@@ -151,13 +193,10 @@ class ProspectDelivery(RuntimeDelivery):
             )
         )
 
-    def _plan_only(
-        self, v4_items: list[_Item], v5_rows: list[PendingRow], mapped: list[_Item]
-    ) -> None:
-        for batch in self._batches(v4_items):
-            self.stats.plan(f"prospect/{self.operation}", len(batch))
-        for batch in self._batches(mapped):
-            self.stats.plan("prospect/batchUpdate", len(batch))
+    def _plan_only(self, v4_items: list[_Item], v5_rows: list[PendingRow], mapped: list) -> None:
+        for operation, items in ((self.operation, v4_items), ("batchUpdate", mapped)):
+            for batch in self._batches(items):
+                self.stats.plan(f"prospect/{operation}", len(batch))
         for _ in v5_rows:
             self.stats.plan("prospect/upsertLatestByEmail", 1)
         if self.flags and v5_rows:
@@ -181,15 +220,11 @@ class ProspectDelivery(RuntimeDelivery):
         if rest:
             self._send_v4_batch(rest, operation)
         if by_email:
-            # upsert_by_email rows tried in v3 first, on an account that takes v4: by their
-            # mapped id if the identity map knows them, else one v5 call each; never a v4
-            # batch by email (which would create them again).
-            rows = [item.pending for item in by_email]
-            if self.identity is not None:
-                by_id, rows = self.identity.split(rows, _lookup_email)
-                mapped = [self._mapped_item(pending, pid) for pending, pid in by_id]
-                for part in self._batches(mapped):
-                    self.sender.submit_followup(partial(self._send_v4, part, "batchUpdate"))
+            # upsert_by_email rows tried in v3 first, on a v4 account: by mapped id, else one
+            # v5 call each; never a v4 batch by email (which would create them again).
+            mapped, rows = self._by_map([item.pending for item in by_email])
+            for part in self._batches(mapped):
+                self.sender.submit_followup(partial(self._send_v4, part, "batchUpdate"))
             self._count_v5(len(rows))
             upserted = _Upserted(len(rows), self._apply_lists_by_id) if self.flags else None
             for pending in rows:
@@ -205,7 +240,9 @@ class ProspectDelivery(RuntimeDelivery):
         try:
             reply = self.client.prospect_batch(operation, body, version=4, idempotent=idempotent)
         except PayloadTooLarge as exc:
-            self._split(batch, operation, exc)
+            self.split_too_large(
+                batch, exc, partial(self._send_v4, operation=operation), _rows_of_item
+            )
             return
         except RetryableError as exc:
             self._reroute_after_ambiguous_failure(batch, exc)
@@ -223,7 +260,9 @@ class ProspectDelivery(RuntimeDelivery):
             try:
                 reply = self.client.prospect_batch(operation, body, version=3, idempotent=True)
             except PayloadTooLarge as exc:
-                self._split(part, operation, exc)
+                self.split_too_large(
+                    part, exc, partial(self._send_v4, operation=operation), _rows_of_item
+                )
                 continue
             errors, unmatched = v3_row_errors(reply.body, identifiers)
             if unmatched:
@@ -235,24 +274,14 @@ class ProspectDelivery(RuntimeDelivery):
     ) -> None:
         """Count, record and settle the rows of a batch reply; send rows with a
         transient per-row error again."""
-        retry_later: list[_Item] = []
-        accepted: list[_Item] = []
-        stale: list[_Item] = []
-        for index, item in enumerate(batch):
-            message = errors.get(index)
-            if message is None:
-                accepted.append(item)
-                continue
-            if _is_transient_row_error(message) and item.attempts < self.settings.maximum_retries:
-                item.attempts += 1
-                retry_later.append(item)
-                continue
-            if item.mapped_id is not None:
-                # Error 3 (deleted or merged since the map learned the id), or any other
-                # refusal: the row goes through upsertLatestByEmail, which decides.
-                stale.append(item)
-                continue
-            self._reject(item.pending, "pardot_rejected", message, row_error_code(message))
+        outcome = triage(batch, errors, max_retries=self.settings.maximum_retries)
+        # A refused row sent by its mapped id (error 3: deleted or merged since, or any
+        # other) goes through upsertLatestByEmail, which decides: a stale map rejects none.
+        stale = [item for item, _ in outcome.refused if item.mapped_id is not None]
+        for item, message in outcome.refused:
+            if item.mapped_id is None:
+                self._reject(item.pending, "pardot_rejected", message, row_error_code(message))
+        accepted = outcome.accepted
         if self.identity is not None:
             self.identity.updated_by_id([(i.pending.row, i.mapped_id) for i in accepted])
         self.record_accepted([item.pending for item in accepted], PROSPECTS, _prospect_key)
@@ -262,38 +291,12 @@ class ProspectDelivery(RuntimeDelivery):
         # Emit STATE as soon as it is covered, not only when the whole drain is over, so
         # an interrupted run resumes as close as possible to where it stopped.
         self.tracker.emit_ready()
-        if retry_later:
+        if outcome.again:
             self.stats.retry("row_transient_error")
-            self._send_v4(retry_later, operation)
+            self._send_v4(outcome.again, operation)
         if stale and self.identity is not None:
-            # Pardot refused the mapped id (error 3: deleted or merged): forget it and let
-            # upsertLatestByEmail decide, which teaches the map the right id.
             self.identity.refused([item.pending.row for item in stale])
             self._upsert_in_line([item.pending for item in stale])
-
-    def _split(self, batch: list[_Item], operation: str, exc: PayloadTooLarge) -> None:
-        if len(batch) == 1:
-            self._reject(
-                batch[0].pending,
-                "payload_too_large",
-                f"Pardot refused the request as too large (HTTP {exc.status}) even for this "
-                "row alone",
-                exc.status,
-            )
-            return
-        if not self._warned_split:
-            self._warned_split = True
-            logger.warning(
-                "Pardot answered HTTP %s (request too large) to a batch of %d rows; splitting "
-                "it. If this repeats, lower 'max_payload' (now %d bytes).",
-                exc.status,
-                len(batch),
-                self.settings.max_payload,
-            )
-        self.stats.retry(f"http_{exc.status}_split")
-        middle = len(batch) // 2
-        self._send_v4(batch[:middle], operation)
-        self._send_v4(batch[middle:], operation)
 
     def _reroute_after_ambiguous_failure(self, batch: list[_Item], exc: RetryableError) -> None:
         """Pardot may have applied the batch. Finish it without creating duplicates.
@@ -337,8 +340,7 @@ class ProspectDelivery(RuntimeDelivery):
         prospect_id = self._send_v5(pending)
         if upserted is not None:
             upserted.add(pending, prospect_id)
-        # As for batches: STATE as soon as it is covered, so a killed run resumes close
-        # to where it stopped rather than at the last full drain.
+        # STATE as soon as covered, as for batches: a killed run resumes close to its end.
         self.tracker.emit_ready()
 
     def _send_v5(self, pending: PendingRow) -> int | None:
@@ -384,11 +386,14 @@ def _prospect_key(pending: PendingRow) -> str:
     return pending.row.key
 
 
+def _rows_of_item(item: _Item) -> tuple[PendingRow]:
+    return (item.pending,)
+
+
 def _lookup_email(pending: PendingRow) -> str:
     return pending.row.lookup_email
 
 
 def _email_only(item: _Item) -> bool:
-    """An upsert_by_email row in a v3/v4 batch that carries no id: neither a list-flags
-    follow-up nor a row the identity map gave an id."""
+    """An upsert_by_email row in a batch with no id (not lists-only, not mapped)."""
     return item.pending.row.route == ROUTE_V5 and not item.lists_only and item.mapped_id is None

@@ -50,29 +50,31 @@ class PardotSink(BatchSink):
         self._position = 0
         self._warned_columns: set[str] = set()
         self._schema_error: str | None = None
+        #: Rows prepared since the last drain (kept here, not in the SDK's batch context,
+        #: which the SDK logs at DEBUG after every record).
+        self._rows: list[Any] = []
 
     def get_validator(self) -> BaseJSONSchemaValidator | None:
-        return None  # see the class docstring: validation happens in process_record
-
-    def _after_process_record(self, context: dict) -> None:
-        # The SDK logs the whole batch context at DEBUG after every record: with rows
-        # buffered in it, that is quadratic in the batch size and floods the log.
-        return
+        return None  # ours runs in _validate_and_parse, the validator's one seam
 
     def _singer_validate_message(self, record: dict) -> None:
-        # The SDK would end the run on a record missing a key property; such a row is
-        # an invalid row like any other, rejected or skipped in process_record.
+        # Private SDK override. The SDK would end the run on a record missing a key
+        # property: that row and every row after it would not be delivered, even with
+        # skip_invalid_records. It is an invalid row like any other, rejected or skipped
+        # in process_record.
         return
 
     def _make_validator(self) -> FastRecordValidator:
         return FastRecordValidator(self.schema, validate_formats=False)
 
     def _validate_and_parse(self, record: dict) -> dict:
-        """Validate the record as received, for process_record to reject if needed.
-
-        The SDK would also turn date-time strings into datetime objects, which Pardot
-        never needs: values are sent exactly as the tap wrote them.
-        """
+        """The validator's seam: validate the record as received, for process_record to
+        reject if needed. Values are sent exactly as the tap wrote them."""
+        # Private SDK override. The SDK's version passes a row that fails the schema on
+        # after logging a traceback (so it would reach Pardot), and turns date-time
+        # strings into datetime objects, stopping the run at a value it cannot parse:
+        # that row and every row after it would not be delivered, though Pardot takes
+        # the value as written.
         self._schema_error = None
         if self._record_validator is not None:
             try:
@@ -99,7 +101,7 @@ class PardotSink(BatchSink):
     delivery: Any  # each sink sets the delivery path of its object
 
     def process_batch(self, context: dict) -> None:
-        rows = context.get("rows", [])
+        rows, self._rows = self._rows, []
         if rows:
             self.delivery.deliver(rows)
         self.runtime.tracker.emit_ready()
@@ -169,9 +171,7 @@ class ProspectsSink(PardotSink):
             return
         if ignored:
             self.warn_ignored_columns(ignored)
-        context.setdefault("rows", []).append(
-            PendingRow(self.stream_name, self._position, record, row)
-        )
+        self._rows.append(PendingRow(self.stream_name, self._position, record, row))
 
 
 def _guess_key(record: dict[str, Any]) -> str:
@@ -204,7 +204,8 @@ class ListMembershipsSink(PardotSink):
             super().process_batch(context)
             return
         # Kept until the stream is complete (end of input or ACTIVATE_VERSION).
-        self.mirror.collect(context.get("rows", []))
+        rows, self._rows = self._rows, []
+        self.mirror.collect(rows)
         self.runtime.tracker.emit_ready()
 
     def process_record(self, record: dict, context: dict) -> None:
@@ -223,6 +224,4 @@ class ListMembershipsSink(PardotSink):
         extra = [c for c in record if c not in MEMBERSHIP_COLUMNS]
         if extra:
             self.warn_ignored_columns(extra)
-        context.setdefault("rows", []).append(
-            PendingMembership(self.stream_name, self._position, record, row)
-        )
+        self._rows.append(PendingMembership(self.stream_name, self._position, record, row))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.meltano_project import MeltanoProject
+from tests.e2e.meltano_project import MeltanoProject, the_wheel
 from tests.e2e.services import EmulatorProcess, Postgres, timed
 
 TIMINGS: list[str] = []
@@ -67,8 +67,11 @@ def meltano(
             "TAP_POSTGRES_PASSWORD": tap_config.pop("password"),
         },
     )
-    with timed("meltano install (tap-postgres from PyPI, target-pardot from checkout)", TIMINGS):
+    with timed("meltano add --from-ref (target-pardot from the wheel), install tap-postgres",
+               TIMINGS):
         project.install()
+    # Installed from the wheel in dist/, with the Hub definition's pip_url.
+    assert project.installed_version() == the_wheel().name.split("-")[1]
     # ...and `meltano config set` for the third, which stores a sensitive setting in .env.
     project("config", "set", "target-pardot", "client_secret", client_secret)
     assert client_secret not in (project.root / "meltano.yml").read_text()

@@ -1,9 +1,13 @@
-"""A throwaway Meltano project: the real tap-postgres from PyPI, target-pardot from this checkout.
+"""A throwaway Meltano project: the real tap-postgres from PyPI, target-pardot from the wheel.
 
-Both plugins are declared in full (namespace, pip_url, executable), so Meltano never asks
-Meltano Hub about them: the tests run with network access to the package registries only.
-The loader's definition (capabilities and every setting) is read from the repository's own
-meltano.yml, so the tests exercise the file users copy.
+The extractor is declared in full (namespace, pip_url, executable), and the loader is added
+with exactly the command the README gives, `meltano add --plugin-type loader target-pardot
+--from-ref hub/target-pardot.yml` (Meltano 4 takes the plugin type as an option: its
+positional arguments are all plugin names), so Meltano never asks Meltano Hub about
+either: the tests run with network access to the package registries only, and exercise
+the file users use.
+The definition's pip_url is `target-pardot`; pip finds it in dist/ (the wheel `make dist`
+built) through PIP_FIND_LINKS or UV_FIND_LINKS, as it would find a published release.
 """
 
 from __future__ import annotations
@@ -35,11 +39,16 @@ def meltano_executable() -> Path:
     return path
 
 
-def repo_loader() -> dict[str, Any]:
-    """The target-pardot loader exactly as the repository's meltano.yml declares it."""
-    project = yaml.safe_load((REPO / "meltano.yml").read_text())
-    [loader] = [p for p in project["plugins"]["loaders"] if p["name"] == "target-pardot"]
-    return dict(loader)
+HUB_FILE = REPO / "hub" / "target-pardot.yml"
+DIST = REPO / "dist"
+
+
+def the_wheel() -> Path:
+    wheels = sorted(DIST.glob("target_pardot-*.whl"))
+    if len(wheels) != 1:
+        raise AssertionError(f"expected one wheel in {DIST}, found {wheels}: `make e2e` "
+                             "builds it with `make dist`")
+    return wheels[0]
 
 
 #: The tap's `id` column is the contacts table's primary key, not a Pardot prospect id:
@@ -61,10 +70,7 @@ class MeltanoProject:
         self.root = root
         self.meltano = meltano_executable()
         root.mkdir(parents=True, exist_ok=True)
-        loader = repo_loader()
-        # From this checkout, installed as a user would install a release (not editable).
-        loader["pip_url"] = str(REPO)
-        loader["config"] = {**target_config, "stream_maps": {CONTACTS_STREAM: EMAIL_KEYED}}
+        self.target_config = {**target_config, "stream_maps": {CONTACTS_STREAM: EMAIL_KEYED}}
         project = {
             "send_anonymous_usage_stats": False,
             "project_id": "target-pardot-e2e",
@@ -97,11 +103,13 @@ class MeltanoProject:
                         },
                     }
                 ],
-                "loaders": [loader],
             },
         }  # fmt: skip
         (root / "meltano.yml").write_text(yaml.safe_dump(project, sort_keys=False))
-        self.env = {"MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "NO_COLOR": "1", **secrets}
+        self.env = {"MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "NO_COLOR": "1",
+                    # pip or uv (Meltano's installer) finds the wheel in dist/
+                    "PIP_FIND_LINKS": str(the_wheel().parent),
+                    "UV_FIND_LINKS": str(the_wheel().parent), **secrets}
         #: Values that must never appear in any output.
         self.secret_values: list[str] = list(secrets.values())
 
@@ -112,7 +120,21 @@ class MeltanoProject:
         return completed.stdout + completed.stderr
 
     def install(self) -> None:
-        self("install")
+        """The loader as the README adds it, with its config; then the extractor."""
+        self("add", "--plugin-type", "loader", "target-pardot", "--from-ref", str(HUB_FILE))
+        path = self.root / "meltano.yml"
+        project = yaml.safe_load(path.read_text())
+        [loader] = [p for p in project["plugins"]["loaders"] if p["name"] == "target-pardot"]
+        loader["config"] = self.target_config
+        path.write_text(yaml.safe_dump(project, sort_keys=False))
+        self("install", "extractor", "tap-postgres")
+
+    def installed_version(self) -> str:
+        """The target-pardot version in the loader's virtualenv (pip metadata)."""
+        python = self.root / ".meltano" / "loaders" / "target-pardot" / "venv" / "bin" / "python"
+        completed = run([str(python), "-c", "import importlib.metadata as m; "
+                         "print(m.version('target-pardot'))"])
+        return completed.stdout.strip()
 
     def state(self) -> dict[str, Any]:
         text = self("state", "get", JOB_STATE_ID)

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -196,6 +197,31 @@ class EmulatorProcess:
 
     def reset(self) -> None:
         self.post("/_emulator/reset")
+
+    def configure(self, **settings: Any) -> dict[str, Any]:
+        return dict(self.post("/_emulator/config", settings))
+
+    def pardot(self, path: str, params: Mapping[str, Any]) -> Any:
+        """One authenticated Pardot call (POST, parameters in the body), as any client makes."""
+        token_request = urllib.request.Request(
+            f"{self.url}/services/oauth2/token",
+            data=urllib.parse.urlencode({
+                "grant_type": "refresh_token", "client_id": self.settings["client_id"],
+                "client_secret": self.settings["client_secret"],
+                "refresh_token": self.settings["refresh_token"]}).encode(),
+            method="POST",
+        )  # fmt: skip
+        with urllib.request.urlopen(token_request, timeout=30) as reply:
+            token = json.load(reply)["access_token"]
+        request = urllib.request.Request(
+            f"{self.url}{path}",
+            data=urllib.parse.urlencode({"format": "json", **params}).encode(),
+            headers={"Authorization": f"Bearer {token}",
+                     "Pardot-Business-Unit-Id": self.settings["business_unit"]},
+            method="POST",
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return json.load(reply)
 
     def target_config(self, **extra: Any) -> dict[str, Any]:
         return {

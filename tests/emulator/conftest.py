@@ -47,6 +47,8 @@ DEFAULTS: dict[str, Any] = {
     "applied_but_lost_rate": 0,
     "import_processing_polls": 1,
     "import_daily_batch_limit": 1000,
+    "timezone": "UTC",
+    "frozen_time": None,
     "page_token_ttl_seconds": 14400,
     "page_token_max_records": 100000,
     "seed": None,

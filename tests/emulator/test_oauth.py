@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 
@@ -101,13 +102,40 @@ def test_configured_credentials_replace_the_defaults(emu: PardotEmulator) -> Non
     assert old.json()["error"] == "invalid_client_id"
 
 
-def test_credentials_in_the_url_are_refused_and_counted(emu: PardotEmulator) -> None:
+def test_credentials_in_the_url_are_accepted_and_counted(emu: PardotEmulator) -> None:
+    # Salesforce takes grant parameters from the query string (tap-pardot, in production,
+    # sends refresh_token there); a secret in a URL ends up in logs, so it is counted.
     r = requests.post(f"{emu.url}/services/oauth2/token?refresh_token={emu.refresh_token}",
                       data=refresh_form(emu), timeout=10)
-    assert r.status_code == 400
-    assert r.json()["error"] == "invalid_request"
+    assert r.status_code == 200
     assert emu.counters()["token_in_url_violations"] == 1
-    assert emu.issued_tokens() == []
+    assert len(emu.issued_tokens()) == 1
+
+
+def test_tap_pardots_token_request_basic_client_and_query_grant(emu: PardotEmulator) -> None:
+    """tap_pardot/client.py refresh_credentials(): client id and secret as HTTP Basic,
+    grant_type and refresh_token as query parameters, no body."""
+    basic = base64.b64encode(f"{emu.client_id}:{emu.client_secret}".encode()).decode()
+    r = requests.post(f"{emu.url}/services/oauth2/token",
+                      params={"grant_type": "refresh_token", "refresh_token": emu.refresh_token},
+                      headers={"Authorization": f"Basic {basic}",
+                               "Content-Type": "application/x-www-form-urlencoded"},
+                      timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"] == "application/json"
+    assert r.json()["token_type"] == "Bearer"
+    assert emu.counters()["token_in_url_violations"] == 1
+
+
+def test_a_wrong_basic_secret_is_an_invalid_client(emu: PardotEmulator) -> None:
+    basic = base64.b64encode(f"{emu.client_id}:wrong".encode()).decode()
+    r = requests.post(f"{emu.url}/services/oauth2/token",
+                      data={"grant_type": "refresh_token", "refresh_token": emu.refresh_token},
+                      headers={"Authorization": f"Basic {basic}"}, timeout=10)
+    assert r.status_code == 400
+    assert r.json() == {"error": "invalid_client",
+                        "error_description": "invalid client credentials"}
+    assert emu.counters()["token_in_url_violations"] == 0
 
 
 def test_overlapping_token_requests_get_the_transient_race_error(emu: PardotEmulator) -> None:

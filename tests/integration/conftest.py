@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from pardot_emulator import PardotEmulator
+from tests.helpers import Result, run_inprocess
 
 
 @pytest.fixture(scope="module")
@@ -22,3 +23,13 @@ def emu(shared_emulator: tuple[PardotEmulator, dict[str, Any]]) -> Iterator[Pard
     emulator.reset()
     yield emulator
     emulator.configure(**defaults)
+
+
+@pytest.fixture
+def run(capsys: Any, caplog: Any) -> Callable[[dict[str, Any], list[dict[str, Any]]], Result]:
+    """Run the target in this process on Singer messages; returns its Result."""
+
+    def runner(config: dict[str, Any], messages: list[dict[str, Any]]) -> Result:
+        return run_inprocess(config, messages, capsys, caplog)
+
+    return runner

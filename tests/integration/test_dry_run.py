@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import requests.adapters
 
-from tests.helpers import base_config, record_message, run_cli, run_inprocess, stream_of
+from tests.helpers import base_config, record_message, run_cli, stream_of
 
 # Invalid before any call: the first fails the schema (score is an integer), the second has
 # no key. Rows only Pardot would refuse (a malformed email) cannot show up in a dry run.
@@ -20,14 +20,6 @@ INVALID = [
 
 def people(n: int) -> list[dict[str, Any]]:
     return [{"email": f"dry{i}@example.com", "first_name": "Dry"} for i in range(n)]
-
-
-@pytest.fixture
-def run(capsys, caplog):
-    def runner(config, messages):
-        return run_inprocess(config, messages, capsys, caplog)
-
-    return runner
 
 
 @pytest.fixture

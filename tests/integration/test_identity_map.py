@@ -11,7 +11,7 @@ import pytest
 from target_pardot.errors import ConfigError
 from target_pardot.run import identity
 from target_pardot.target import TargetPardot
-from tests.helpers import base_config, run_inprocess, stream_of
+from tests.helpers import base_config, stream_of
 
 
 def people(n: int, city: str = "Oslo", start: int = 0) -> list[dict]:
@@ -36,14 +36,6 @@ def map_rows(path) -> dict[str, int]:
 
 
 @pytest.fixture
-def run(capsys, caplog):
-    def runner(config, messages):
-        return run_inprocess(config, messages, capsys, caplog)
-
-    return runner
-
-
-@pytest.fixture
 def ledger(tmp_path):
     return tmp_path / "ledger.sqlite3"
 
@@ -65,7 +57,7 @@ def test_a_second_run_sends_known_emails_in_batch_updates_by_id(emu, run, config
     after = emu.counters()["calls_by_endpoint"]
     assert after["prospect/upsertLatestByEmail"] == before["prospect/upsertLatestByEmail"]
     assert after["prospect/batchUpdate"] - before.get("prospect/batchUpdate", 0) == 3
-    assert after["prospect/query"] - before.get("prospect/query", 0) == 1
+    assert after["v5/prospects/query"] - before.get("v5/prospects/query", 0) == 1
     prospects = by_email(emu)
     assert len(prospects) == 120
     assert {p["city"] for p in prospects.values()} == {"Bergen"}
@@ -94,7 +86,7 @@ def test_identity_map_false_keeps_no_map(emu, run, config, ledger):
     run(off, stream_of("prospects", people(5)))
     run(off, stream_of("prospects", people(5, city="Bergen")))
     assert calls(emu, "prospect/upsertLatestByEmail") == 10
-    assert calls(emu, "prospect/query") == 0
+    assert calls(emu, "v5/prospects/query") == 0
     assert not ledger.exists()
 
 

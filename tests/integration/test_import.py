@@ -14,7 +14,6 @@ from target_pardot.target import TargetPardot
 from tests.helpers import (
     base_config,
     record_message,
-    run_inprocess,
     schema_message,
     state_message,
     stream_of,
@@ -32,14 +31,6 @@ def calls(emu) -> dict[str, int]:
 @pytest.fixture(autouse=True)
 def quick_polls(monkeypatch):
     monkeypatch.setattr(imports_module, "IMPORT_FIRST_POLL_SECONDS", 0.02)
-
-
-@pytest.fixture
-def run(capsys, caplog):
-    def runner(config, messages):
-        return run_inprocess(config, messages, capsys, caplog)
-
-    return runner
 
 
 @pytest.fixture

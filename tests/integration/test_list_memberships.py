@@ -7,15 +7,15 @@ import math
 
 import pytest
 
-from tests.helpers import base_config, run_inprocess, stream_of
+from tests.helpers import base_config, stream_of
 
 
 @pytest.fixture
-def run(capsys, caplog):
+def run(run):
+    """The shared run fixture, fed list_memberships records."""
+
     def runner(config, records, **kwargs):
-        return run_inprocess(
-            config, stream_of("list_memberships", records, **kwargs), capsys, caplog
-        )
+        return run(config, stream_of("list_memberships", records, **kwargs))
 
     return runner
 

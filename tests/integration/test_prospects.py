@@ -12,7 +12,6 @@ from target_pardot.rows.payloads import batch_body
 from tests.helpers import (
     base_config,
     record_message,
-    run_inprocess,
     schema_message,
     state_message,
     stream_of,
@@ -28,14 +27,6 @@ def people(n: int, start: int = 0, domain: str = "example.com") -> list[dict]:
 
 def calls(emu, endpoint: str) -> int:
     return emu.counters()["calls_by_endpoint"].get(endpoint, 0)
-
-
-@pytest.fixture
-def run(capsys, caplog):
-    def runner(config, messages):
-        return run_inprocess(config, messages, capsys, caplog)
-
-    return runner
 
 
 def test_email_only_rows_are_created_in_batches_of_fifty(emu, run):

@@ -4,24 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
-
 from tests.helpers import (
     base_config,
     record_message,
-    run_inprocess,
     schema_message,
     state_message,
     stream_of,
 )
-
-
-@pytest.fixture
-def run(capsys, caplog):
-    def runner(config, messages):
-        return run_inprocess(config, messages, capsys, caplog)
-
-    return runner
 
 
 def seeded_updates(emu, n: int, value: str = "v2") -> list[dict]:

@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
-from tests.helpers import base_config, run_inprocess, stream_of
+from tests.helpers import base_config, stream_of
 
 RETRY_LINE = re.compile(r"Retrying (\S+) in ([0-9.]+)s after (\S+) \(attempt (\d+) of (\d+)\)")
-
-
-@pytest.fixture
-def run(capsys, caplog):
-    def runner(config, messages):
-        return run_inprocess(config, messages, capsys, caplog)
-
-    return runner
 
 
 def keyed_rows(emu, n):

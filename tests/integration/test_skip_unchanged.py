@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from target_pardot.run.ledger import Ledger, default_ledger_path
-from tests.helpers import base_config, run_inprocess, stream_of
+from tests.helpers import base_config, stream_of
 
 
 def people(n: int, start: int = 0, city: str = "Oslo") -> list[dict]:
@@ -26,14 +26,6 @@ def writes(emu) -> int:
 def ledger_rows(path) -> int:
     with sqlite3.connect(path) as db:
         return db.execute("SELECT count(*) FROM accepted").fetchone()[0]
-
-
-@pytest.fixture
-def run(capsys, caplog):
-    def runner(config, messages):
-        return run_inprocess(config, messages, capsys, caplog)
-
-    return runner
 
 
 @pytest.fixture

@@ -111,7 +111,7 @@ def test_slots_go_to_waiting_threads_in_order():
         thread.start()
         ready.wait(5)
         # the ticket is taken under the lock right after `ready`; wait until it is
-        while limit._next_turn < len(waiting) + 2:
+        while limit.queued < len(waiting) + 1:
             threading.Event().wait(0.001)
         waiting.append(thread)
     limit.release()

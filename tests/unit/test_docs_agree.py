@@ -1,12 +1,18 @@
-"""README's settings table, meltano.yml and the config schema must list the same settings."""
+"""The settings table is the one source: the config schema, README's table and meltano.yml
+agree with it."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from dataclasses import fields
 from pathlib import Path
 
 import yaml
 
+from target_pardot.settings import Settings
+from target_pardot.settings_table import SETTINGS
 from target_pardot.target import CONFIG_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,3 +56,24 @@ def test_defaults_agree():
         assert setting.get("value") == default, setting["name"]
         shown = str(default).lower() if isinstance(default, bool) else str(default)
         assert readme[setting["name"]].startswith(f"`{shown}`"), setting["name"]
+
+
+def test_readme_and_meltano_yml_are_made_from_the_settings_table():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "settings_docs.py"), "--check"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout
+
+
+def test_every_setting_in_the_table_is_a_field_of_settings():
+    assert {f.name for f in fields(Settings)} == {s.name for s in SETTINGS}
+
+
+def test_the_schema_carries_the_table():
+    for setting in SETTINGS:
+        prop = CONFIG_SCHEMA["properties"][setting.name]
+        assert prop.get("default") == setting.default, setting.name
+        # (a choice that may be given as a number lists the numbers after its values)
+        assert prop.get("enum", [])[: len(setting.values)] == list(setting.values), setting.name
+        assert prop["description"] == setting.description, setting.name

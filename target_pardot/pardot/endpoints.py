@@ -1,0 +1,163 @@
+"""Pardot's endpoints as methods: each builds one call (path, body, whether it may be
+replayed) and hands it to ``request``. The transport, retries, tokens and the
+concurrency gate are the client's (client.py); a new endpoint goes here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from target_pardot.pardot.api_version import v3v4_path
+from target_pardot.pardot.call import Files
+from target_pardot.pardot.responses import Reply
+from target_pardot.settings import Settings
+
+#: The fields an import poll asks for (a v5 read returns only those named).
+IMPORT_STATUS_FIELDS = "id,status,isExpired,createdCount,updatedCount,errorCount"
+#: The fields a custom-fields query asks for: fieldId is the v5 API name (field_id__c).
+CUSTOM_FIELD_QUERY_FIELDS = "id,fieldId"
+
+
+class Endpoints:
+    """The endpoint methods of PardotClient."""
+
+    settings: Settings
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, str] | None = None,
+        data: str | None = None,
+        json_body: Mapping[str, Any] | None = None,
+        files: Files | None = None,
+        idempotent: bool,
+    ) -> Reply:
+        raise NotImplementedError  # PardotClient.request
+
+    def prospect_batch(
+        self, operation: str, body: str, *, version: int, idempotent: bool
+    ) -> Reply:
+        return self.request(
+            "POST",
+            v3v4_path(version, "prospect", operation),
+            endpoint=f"prospect/{operation}",
+            params={"format": "json"},
+            data=body,
+            idempotent=idempotent,
+        )
+
+    def v5_upsert_latest_by_email(self, body: Mapping[str, Any]) -> Reply:
+        return self.request(
+            "POST",
+            "/api/v5/objects/prospects/do/upsertLatestByEmail",
+            endpoint="prospect/upsertLatestByEmail",
+            json_body=body,
+            idempotent=True,
+        )
+
+    def list_membership(
+        self, action: str, list_id: int, prospect_id: int, *, version: int,
+        opted_out: bool | None = None,
+    ) -> Reply:  # fmt: skip
+        data = None if opted_out is None else f"opted_out={'true' if opted_out else 'false'}"
+        return self.request(
+            "POST",
+            v3v4_path(version, "listMembership", action)
+            + f"/list_id/{list_id}/prospect_id/{prospect_id}",
+            endpoint=f"listMembership/{action}",
+            params={"format": "json"},
+            data=data,
+            idempotent=True,
+        )
+
+    def v5_list_memberships(self, params: Mapping[str, str]) -> Reply:
+        """One page of the v5 list-membership query (read only, so always safe to repeat)."""
+        return self.request(
+            "GET",
+            "/api/v5/objects/list-memberships",
+            endpoint="v5/list-memberships/query",
+            params=params,
+            idempotent=True,
+        )
+
+    def v5_query_prospects(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        """One page of a v5 prospect query (read only): the ``values`` of the reply."""
+        reply = self.request(
+            "GET",
+            "/api/v5/objects/prospects",
+            endpoint="v5/prospects/query",
+            params=params,
+            idempotent=True,
+        )
+        values = reply.body.get("values") if isinstance(reply.body, dict) else None
+        return [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
+
+    def v5_custom_fields(self, page_url: str | None = None) -> Reply:
+        """One page of the account's custom fields (v5 query; `fields` is required)."""
+        if page_url is not None and page_url.startswith(self.settings.pardot_domain):
+            page_url = page_url[len(self.settings.pardot_domain) :]
+        return self.request(
+            "GET",
+            page_url or "/api/v5/objects/custom-fields",
+            endpoint="customFields/query",
+            params=None if page_url else {"fields": CUSTOM_FIELD_QUERY_FIELDS},
+            idempotent=True,
+        )
+
+    # -- v5 Import API ------------------------------------------------------------------
+    # Uploads are replayed after an ambiguous failure: a batch applied twice upserts the
+    # same rows twice (matching by id or email, so nothing is duplicated), and an import
+    # created twice leaves one import that is never set Ready and expires unprocessed.
+
+    def import_create(self, settings: Mapping[str, Any], csv: bytes) -> Reply:
+        return self.request(
+            "POST",
+            "/api/v5/imports",
+            endpoint="imports/create",
+            files={
+                "input": (None, json.dumps(dict(settings)), "application/json"),
+                "file": ("prospects.csv", csv, "text/csv"),
+            },
+            idempotent=True,
+        )
+
+    def import_add_batch(self, import_id: int, csv: bytes) -> Reply:
+        return self.request(
+            "POST",
+            f"/api/v5/imports/{import_id}/batches",
+            endpoint="imports/batch",
+            files={"file": ("prospects.csv", csv, "text/csv")},
+            idempotent=True,
+        )
+
+    def import_set_ready(self, import_id: int) -> Reply:
+        return self.request(
+            "PATCH",
+            f"/api/v5/imports/{import_id}",
+            endpoint="imports/update",
+            json_body={"status": "Ready"},
+            idempotent=True,
+        )
+
+    def import_status(self, import_id: int) -> Reply:
+        # A v5 read answers only the fields named in `fields` (docs/wire-contract.md, R9).
+        return self.request(
+            "GET",
+            f"/api/v5/imports/{import_id}",
+            endpoint="imports/read",
+            params={"fields": IMPORT_STATUS_FIELDS},
+            idempotent=True,
+        )
+
+    def import_errors(self, import_id: int) -> Reply:
+        return self.request(
+            "GET",
+            f"/api/v5/imports/{import_id}/errors",
+            endpoint="imports/errors",
+            idempotent=True,
+        )
