@@ -15,7 +15,7 @@ from bench import suite
 
 pytestmark = pytest.mark.slow
 
-LINE = re.compile(r"^ ?[0-9AM] \S.* goal .+ (PASS|FAIL)$")
+LINE = re.compile(r"^ ?[0-9AIM] \S.* goal .+ (PASS|FAIL)$")
 
 
 def run(name: str) -> suite.Line:
