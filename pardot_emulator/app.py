@@ -29,6 +29,7 @@ from .config import (
     public_view,
 )
 from .faults import Counters, Dice, draw_fault, latency_seconds
+from .oauth_flows import CodeBook, authorize, parse_query
 from .queries import account_zone
 from .request import Incoming
 from .store import Store
@@ -184,6 +185,7 @@ class App:
         self.lists = lists.ListBook()
         self.counters = Counters()
         self.tokens = TokenBook()
+        self.codes = CodeBook()
         self.dice = Dice(values["seed"])
         self.base_url = ""
         self.sleep: Callable[[float], None] = time.sleep
@@ -210,6 +212,7 @@ class App:
         self.store.reset()
         self.counters.reset()
         self.tokens.reset()
+        self.codes.reset()
         self.dice.reseed(self.settings["seed"])
 
     def zone(self) -> tzinfo:
@@ -259,6 +262,9 @@ class App:
             return self.pardot(req)
         if req.path == "/services/oauth2/token":
             return self.oauth(req)
+        if req.path == "/services/oauth2/authorize":
+            self.counters.call("oauth/authorize")
+            return authorize(parse_query(req.query), self.settings, self.codes)
         if req.path.startswith("/_emulator/"):
             return self.control(req)
         return Reply(404, b"Not Found\n", TEXT_TYPE)
@@ -289,9 +295,28 @@ class App:
         self.counters.call(self._endpoint_name(found, req.method), api_version_of(req.path))
         in_flight = self.counters.enter()
         try:
-            return self._pardot(req, settings, found, in_flight)
+            reply = self._pardot(req, settings, found, in_flight)
         finally:
             self.counters.leave()
+        return self._with_usage(req, reply, settings)
+
+    def daily_usage(self, settings: dict[str, Any]) -> tuple[int, int]:
+        """(calls used today by every integration, the account's daily maximum)."""
+        limit = settings["daily_limit"]
+        used = settings["others_daily_calls"] + self.counters.daily_calls()
+        return used, settings["daily_usage_max"] if limit is None else limit
+
+    def _with_usage(self, req: Incoming, reply: Reply, settings: dict[str, Any]) -> Reply:
+        """x-api-usage on a reply whose request asked with X-Return-Api-Usage [doc]; its
+        format, used/max, is a [guess]."""
+        asked = (req.headers.get("X-Return-Api-Usage") or "").strip().lower() in ("1", "true")
+        style = settings["api_usage_header"]
+        if not asked or reply.drop or style == "off":
+            return reply
+        used, limit = self.daily_usage(settings)
+        value = f"{used}/{limit}" if style == "used/max" else f"about {used} today"
+        reply.headers.append(("x-api-usage", value))
+        return reply
 
     def _pardot(self, req: Incoming, settings: dict[str, Any],
                 found: tuple[Route, re.Match[str]] | None, in_flight: int) -> Reply:
@@ -315,7 +340,9 @@ class App:
         if in_flight > settings["concurrency_limit"] - settings["reserved_slots"]:
             self.counters.bump("rejected_concurrency")
             return self._error(req, family, 66, MSG_66, settings["rate_limit_status"])
-        if not self.counters.spend_daily(settings["daily_limit"]):
+        limit = settings["daily_limit"]
+        others = settings["others_daily_calls"]
+        if not self.counters.spend_daily(None if limit is None else max(limit - others, 0)):
             return self._error(req, family, 122, MSG_122, settings["rate_limit_status"])
         if found is None:
             return self._error(req, family, 2, "Invalid action", 404)
@@ -367,7 +394,7 @@ class App:
                 self.sleep(settings["slow_ms"] / 1000.0)
             reply, in_url = token_grant(req.method, req.query, req.body, settings, self.tokens,
                                         self.base_url, overlapping,
-                                        req.headers.get("Authorization"))
+                                        req.headers.get("Authorization"), self.codes)
             if in_url:
                 self.counters.bump("token_in_url_violations")
             if reply.status == 200:
@@ -393,6 +420,10 @@ class App:
                 return Reply.json(200, self.configure(**parse_config_body(req.body)))
             if name == "reset" and req.method == "POST":
                 self.reset()
+                return Reply.json(200, {"ok": True})
+            if name == "new-day" and req.method == "POST":
+                self.counters.new_day()
+                self.configure(others_daily_calls=0)
                 return Reply.json(200, {"ok": True})
             if name == "expire-tokens" and req.method == "POST":
                 return Reply.json(200, {"expired": self.tokens.expire_all()})

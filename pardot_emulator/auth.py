@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from .oauth_flows import JWT_BEARER_GRANT, CodeBook, check_assertion, exchange_code
 from .wire import Reply, parse_form
 
 ORG_ID = "00D000000000001AAA"
@@ -131,30 +132,53 @@ def grant_parameters(query: str, body: bytes, authorization: str | None
 
 def token_grant(method: str, query: str, body: bytes, settings: dict[str, Any],
                 book: TokenBook, base_url: str, overlapping: bool,
-                authorization: str | None = None) -> tuple[Reply, bool]:
+                authorization: str | None = None,
+                codes: CodeBook | None = None) -> tuple[Reply, bool]:
     """Handle POST /services/oauth2/token. Returns (reply, credentials_in_url)."""
     if method != "POST":
         return _error(ERR_POST_ONLY), False
     form, in_url = grant_parameters(query, body, authorization)
     grant = form.get("grant_type", "")
-    if grant not in ("refresh_token", "client_credentials"):
+    if grant not in _GRANTS:
         return _error(ERR_UNSUPPORTED_GRANT), in_url
-    if form.get("client_id") != settings["client_id"]:
-        return _error(ERR_INVALID_CLIENT_ID), in_url
-    if form.get("client_secret") != settings["client_secret"]:
-        return _error(ERR_INVALID_CLIENT), in_url
-    if grant == "refresh_token" and form.get("refresh_token") != settings["refresh_token"]:
-        return _error(ERR_INVALID_GRANT), in_url
+    refused = _refusal(grant, form, settings, codes or CodeBook())
+    if refused is not None:
+        return _error(refused), in_url
     if overlapping and settings["token_race_errors"]:
         return _error(ERR_RACE), in_url
+    return _issue(grant, settings, book, base_url), in_url
+
+
+_GRANTS = ("refresh_token", "client_credentials", "authorization_code", JWT_BEARER_GRANT)
+
+
+def _refusal(grant: str, form: dict[str, str], settings: dict[str, Any],
+             codes: CodeBook) -> dict[str, str] | None:
+    """Salesforce's error body for a refused grant; None when the grant is good."""
+    if grant == JWT_BEARER_GRANT:
+        # No client secret in this flow: the signature is the proof.
+        now = time.time() + settings["clock_offset_seconds"]
+        return check_assertion(form.get("assertion", ""), settings, now)
+    if form.get("client_id") != settings["client_id"]:
+        return ERR_INVALID_CLIENT_ID
+    if form.get("client_secret") != settings["client_secret"]:
+        return ERR_INVALID_CLIENT
+    if grant == "refresh_token" and form.get("refresh_token") != settings["refresh_token"]:
+        return ERR_INVALID_GRANT
+    if grant == "authorization_code":
+        return exchange_code(form, codes)
+    return None
+
+
+def _issue(grant: str, settings: dict[str, Any], book: TokenBook, base_url: str) -> Reply:
     token = book.issue()
     issued_at = str(int(time.time() * 1000))
     ident = f"{base_url}/id/{ORG_ID}/{USER_ID}"
     signature = base64.b64encode(
         hmac.new(settings["client_secret"].encode(), (ident + issued_at).encode(),
                  hashlib.sha256).digest()).decode()
-    scope = "pardot_api refresh_token" if grant == "refresh_token" else "pardot_api"
-    return Reply.json(200, {
+    scope = "pardot_api refresh_token" if grant in _REFRESHABLE else "pardot_api"
+    body = {
         "access_token": token,
         "signature": signature,
         "scope": scope,
@@ -162,4 +186,11 @@ def token_grant(method: str, query: str, body: bytes, settings: dict[str, Any],
         "id": ident,
         "token_type": "Bearer",
         "issued_at": issued_at,
-    }), in_url
+    }
+    if grant == "authorization_code":
+        # The web-server flow is the one that hands out the refresh token [doc].
+        body["refresh_token"] = settings["refresh_token"]
+    return Reply.json(200, body)
+
+
+_REFRESHABLE = ("refresh_token", "authorization_code")

@@ -161,6 +161,31 @@ def _choice(*allowed: int) -> Callable[[Any], int]:
     return check
 
 
+def _one_of(*allowed: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        text = _str(value).strip().lower()
+        if text not in allowed:
+            raise SettingError(f"expected one of {list(allowed)}, got {value!r}")
+        return text
+    return check
+
+
+def _opt_pem(value: Any) -> str | None:
+    """PEM text, or the path of a file holding it (read once, when set)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = _str(value).strip()
+    if not text.startswith("-----BEGIN"):
+        try:
+            with open(text, encoding="utf-8") as handle:
+                text = handle.read().strip()
+        except OSError as exc:
+            raise SettingError(f"cannot read {text!r}: {exc.strerror}") from None
+    if "PUBLIC KEY-----" not in text:
+        raise SettingError("expected a PEM public key ('-----BEGIN PUBLIC KEY-----')")
+    return text
+
+
 def _rate(value: Any) -> float:
     v = _float(value)
     if not 0.0 <= v <= 1.0:
@@ -270,6 +295,25 @@ SPECS: tuple[Spec, ...] = (
     Spec("token_race_errors", True, _bool, "BOOL",
          "A token request that overlaps another one in flight gets the transient "
          "invalid_grant 'token request is already being processed'.", is_bool=True),
+    Spec("jwt_public_key", None, _opt_pem, "PEM_OR_FILE",
+         "RSA public key (PEM text, or a file holding it) that checks JWT bearer "
+         "assertions; none = every assertion is refused."),
+    Spec("jwt_username", "integration@example.com", _str, "USERNAME",
+         "The one user approved for the JWT bearer flow (the assertion's sub)."),
+    Spec("jwt_audience", "https://login.salesforce.com", _str, "URL",
+         "Expected aud of JWT bearer assertions."),
+    Spec("clock_offset_seconds", 0.0, _float, "SECONDS",
+         "How far the emulator's clock runs ahead of the client's (for assertion expiry)."),
+    Spec("authorize_outcome", "approve", _one_of("approve", "deny"), "OUTCOME",
+         "What the user 'answers' at /services/oauth2/authorize: a code, or access_denied."),
+    Spec("api_usage_header", "used/max", _one_of("used/max", "raw", "off"), "FORMAT",
+         "x-api-usage on replies to requests with X-Return-Api-Usage: 1: 'used/max', "
+         "'raw' (a text no client can parse), or 'off' (never sent)."),
+    Spec("daily_usage_max", 100_000, _non_negative(_int), "N",
+         "The daily maximum x-api-usage reports when daily_limit is none."),
+    Spec("others_daily_calls", 0, _non_negative(_int), "N",
+         "Calls other integrations already made today: they count toward daily_limit "
+         "and x-api-usage."),
     Spec("fault_rate", 0.0, _rate, "RATE",
          "Probability that a Pardot call gets a transient fault instead of being executed."),
     Spec("fault_kinds", FAULT_KINDS, parse_fault_kinds, "KINDS",

@@ -130,6 +130,19 @@ class PardotEmulator:
     def reset(self) -> None:
         self.app.reset()
 
+    def new_day(self) -> None:
+        """The daily API count starts again (midnight in the account's time zone)."""
+        self.app.counters.new_day()
+        self.app.configure(others_daily_calls=0)
+
+    def issued_codes(self) -> list[str]:
+        """Every authorization code handed out (check none leaks into any output)."""
+        return list(self.app.codes.issued)
+
+    def received_verifiers(self) -> list[str]:
+        """Every PKCE code_verifier a client sent to the token endpoint."""
+        return list(self.app.codes.verifiers)
+
     def expire_tokens(self) -> int:
         """Invalidate every access token issued so far (the next call gets 184)."""
         return self.app.tokens.expire_all()

@@ -85,6 +85,15 @@ class Counters:
             self.daily_calls_used += 1
             return limit is None or self.daily_calls_used <= limit
 
+    def daily_calls(self) -> int:
+        with self.lock:
+            return self.daily_calls_used
+
+    def new_day(self) -> None:
+        """Midnight in the account's time zone: the daily count starts again."""
+        with self.lock:
+            self.daily_calls_used = 0
+
     def status(self, status: int | str, err_code: int | str | None) -> None:
         with self.lock:
             self.http_status_counts[str(status)] += 1

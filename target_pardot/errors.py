@@ -95,6 +95,10 @@ class CallBudgetReached(DailyLimitReached):
     """This run made `max_api_calls` Pardot calls: it stops to leave quota for others."""
 
 
+class DailyQuotaReserved(DailyLimitReached):
+    """The account's reported usage reached its daily maximum less `daily_quota_reserve`."""
+
+
 class Interrupted(TargetPardotError):
     """SIGTERM or SIGINT: stop sending, wait briefly for calls in flight, emit the true STATE."""
 

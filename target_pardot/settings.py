@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from target_pardot.errors import ConfigError
+from target_pardot.pardot.jwt_bearer import load_rsa_key, read_private_key_text
 from target_pardot.pardot.limits import (
     BUSINESS_UNIT_LENGTH,
     BUSINESS_UNIT_PREFIX,
@@ -82,11 +83,20 @@ class Settings:
     mirror_max_removal_percent: float = 20.0
     #: "auto", "4" or "3": the v3/v4 API version (see target_pardot.pardot.api_version).
     api_version: str = "auto"
+    username: str = ""
+    private_key: str = field(default="", repr=False)
+    private_key_path: str | None = None
+    daily_quota_reserve: int = 0
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """Every configured secret, for the log redaction filter."""
-        return tuple(s for s in (self.client_secret, self.refresh_token) if s)
+        """Every configured secret, for the log redaction filter (the key's lines too)."""
+        key_lines = tuple(
+            line.strip() for line in self.private_key.splitlines() if len(line.strip()) > 16
+        )
+        return tuple(
+            s for s in (self.client_secret, self.refresh_token, self.private_key, *key_lines) if s
+        )
 
 
 def _choice(config: Mapping[str, Any], name: str, choices: tuple[str, ...], default: str) -> str:
@@ -262,13 +272,19 @@ def parse_value(setting: Setting, config: Mapping[str, Any]) -> Any:
 def parse_settings(config: Mapping[str, Any]) -> Settings:
     """Validate the whole config; raise ConfigError naming the first bad setting."""
     client_id = _required_text(config, "client_id")
-    client_secret = _required_text(config, "client_secret")
     values = {s.name: parse_value(s, config) for s in SETTINGS if s.name not in _OWN_RULES}
     sandbox = values["sandbox"]
     auth_flow = values["auth_flow"]
+    # The JWT bearer flow signs with a key instead of sending the consumer secret.
+    client_secret = (
+        str(config.get("client_secret") or "").strip()
+        if auth_flow == "jwt_bearer"
+        else _required_text(config, "client_secret")
+    )
     refresh_token = values["refresh_token"] or ""
     if auth_flow == "refresh_token" and not refresh_token:
         raise ConfigError("Setting 'refresh_token' is required when auth_flow is 'refresh_token'.")
+    jwt_settings = _jwt_settings(config) if auth_flow == "jwt_bearer" else {}
     login_default = SANDBOX_LOGIN_URL if sandbox else PRODUCTION_LOGIN_URL
     domain_default = DEMO_PARDOT_DOMAIN if sandbox else PRODUCTION_PARDOT_DOMAIN
     login_url = check_url("login_url", str(config.get("login_url") or login_default))
@@ -296,13 +312,23 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
             "parallel_tasks": effective_parallel_tasks(values["parallel_tasks"]),
             # Offline is a kind of dry run: it plans the same calls and sends none of them.
             "dry_run": values["dry_run"] or values["dry_run_offline"],
+            **jwt_settings,
         }
     )
+
+
+def _jwt_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """username and the RSA key, checked now so a bad key fails before any row is read."""
+    username = _required_text(config, "username")
+    path = str(config.get("private_key_path") or "").strip() or None
+    pem, source = read_private_key_text(str(config.get("private_key") or ""), path)
+    load_rsa_key(pem, source)
+    return {"username": username, "private_key": pem, "private_key_path": path}
 
 
 #: Settings parsed by their own rules in parse_settings (required text, URLs with defaults
 #: that depend on `sandbox`, the business unit's shape, list ids).
 _OWN_RULES = frozenset(
     {"client_id", "client_secret", "login_url", "pardot_domain", "business_unit",
-     "prospect_lists"}
+     "prospect_lists", "username", "private_key", "private_key_path"}
 )  # fmt: skip

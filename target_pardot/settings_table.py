@@ -51,16 +51,31 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("client_id", STRING, required=True, label="Client ID",
             description="Consumer key of the Salesforce connected app."),
-    Setting("client_secret", STRING, required=True, secret=True, label="Client Secret",
+    Setting("client_secret", STRING, secret=True, label="Client Secret",
+            default_text="(required, secret; not used by `auth_flow: jwt_bearer`)",
             description="Consumer secret of the Salesforce connected app."),
     Setting("refresh_token", STRING, secret=True, label="Refresh Token",
             default_text="(secret; required for `auth_flow: refresh_token`)",
             description="Refresh token from authorising the connected app."),
     Setting("auth_flow", CHOICE, default="refresh_token",
             choices=(("refresh_token", "Refresh token"),
-                     ("client_credentials", "Client credentials")),
-            description="OAuth grant: `refresh_token`, or `client_credentials` (client id and "
-            "secret only; `login_url` must then be the org's My Domain URL)."),
+                     ("client_credentials", "Client credentials"),
+                     ("jwt_bearer", "JWT bearer")),
+            description="OAuth grant: `refresh_token`, `client_credentials` (client id and "
+            "secret only; `login_url` must then be the org's My Domain URL), or `jwt_bearer` "
+            "(client id, `username` and an RSA private key; no secret, no refresh token). See "
+            "Authentication in the README."),
+    Setting("username", STRING,
+            default_text="(required for `auth_flow: jwt_bearer`)",
+            description="`auth_flow: jwt_bearer`: the Salesforce username the integration runs "
+            "as (the JWT's subject)."),
+    Setting("private_key", STRING, secret=True, label="Private Key",
+            default_text="(secret; `jwt_bearer` needs it or `private_key_path`)",
+            description="`auth_flow: jwt_bearer`: the RSA private key (PEM, unencrypted) whose "
+            "certificate is uploaded to the connected app."),
+    Setting("private_key_path", STRING,
+            description="`auth_flow: jwt_bearer`: a file holding that PEM key, instead of "
+            "`private_key`."),
     Setting("login_url", STRING,
             default_text="`https://login.salesforce.com/` (`https://test.salesforce.com/` "
             "with `sandbox`)",
@@ -166,6 +181,11 @@ SETTINGS: tuple[Setting, ...] = (
             description="Stop cleanly after this many Pardot API calls in one run, leaving "
             "the rest of the daily quota to other integrations; exit code 3, like the daily "
             "limit."),
+    Setting("daily_quota_reserve", INTEGER, default=0, minimum=0,
+            description="Daily API calls to leave to the account's other integrations: the "
+            "run stops cleanly (exit code 3, true STATE) before the account's usage, as Pardot "
+            "reports it in `x-api-usage`, would pass the daily maximum minus this many. See "
+            "Daily quota in the README."),
     Setting("default_campaign_id", INTEGER, minimum=1,
             description="With `prospect_operation: import`: the campaign (`campaignId`) of "
             "prospects an import creates when the row has no `campaign_id`. Pardot requires a "

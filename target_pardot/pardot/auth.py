@@ -10,6 +10,7 @@ from collections.abc import Callable
 import requests
 
 from target_pardot.errors import AuthFailed, RetryableError
+from target_pardot.pardot import jwt_bearer
 from target_pardot.pardot.responses import parse_body
 from target_pardot.redact import REDACTOR
 from target_pardot.settings import (
@@ -27,6 +28,8 @@ _TOKEN_ATTEMPTS = 4
 
 
 def token_request_form(settings: Settings) -> dict[str, str]:
+    if settings.auth_flow == "jwt_bearer":
+        return jwt_bearer.token_form(sign_assertion(settings))
     form = {
         "grant_type": settings.auth_flow,
         "client_id": settings.client_id,
@@ -37,11 +40,26 @@ def token_request_form(settings: Settings) -> dict[str, str]:
     return form
 
 
+def sign_assertion(settings: Settings) -> str:
+    """A fresh JWT bearer assertion (each token request needs one: they expire in minutes)."""
+    key = jwt_bearer.load_rsa_key(settings.private_key, "private_key")
+    assertion = jwt_bearer.build_assertion(
+        key,
+        client_id=settings.client_id,
+        username=settings.username,
+        audience=jwt_bearer.audience(settings.sandbox),
+    )
+    REDACTOR.add(assertion)
+    return assertion
+
+
 def explain_token_error(settings: Settings, status: int, error: str, description: str) -> str:
     """A message naming the setting to fix. Salesforce's own texts never echo secrets."""
     where = f"{settings.login_url}{TOKEN_PATH}"
     said = f"Salesforce refused the token request ({error or f'HTTP {status}'}"
     said += f": {description})" if description else ")"
+    if settings.auth_flow == "jwt_bearer" and error:
+        return jwt_bearer.explain_refusal(said, error, description)
     if error == "invalid_client_id":
         return (
             f"{said}. Check 'client_id' (the connected app's consumer key), and that "

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from target_pardot.errors import RetryableError
+from target_pardot.pardot.quota import QuotaWatch
 
 #: Multipart parts for requests: name -> (filename or None, content, content type).
 Files = Mapping[str, tuple[str | None, bytes | str, str]]
@@ -41,6 +42,9 @@ class Counters(Protocol):
     def retry(self, reason: str) -> None: ...
 
     def set_api_version(self, version: int) -> None: ...
+
+    #: The account's daily usage as Pardot reports it (x-api-usage).
+    quota: QuotaWatch
 
 
 def should_retry(exc: RetryableError, call: Call, retries_done: int, max_retries: int) -> bool:

@@ -51,6 +51,7 @@ from target_pardot.pardot.call import (
 from target_pardot.pardot.concurrency import AdaptiveLimit
 from target_pardot.pardot.endpoints import Endpoints
 from target_pardot.pardot.limits import MAX_CONCURRENT_REQUESTS
+from target_pardot.pardot.quota import REQUEST_HEADER, REQUEST_HEADER_VALUE, reserve_refusal
 from target_pardot.pardot.responses import Reply, classify
 from target_pardot.settings import Settings
 
@@ -229,6 +230,8 @@ class PardotClient(Endpoints):
                     headers=self._headers(call, token),
                     timeout=self.timeout,
                 )
+                # x-api-usage, read while this call still counts as in flight.
+                self.stats.quota.observe(response.headers)
             except requests.RequestException as exc:
                 self.gate.feedback(ticket, refused=False)
                 raise RetryableError(
@@ -242,6 +245,7 @@ class PardotClient(Endpoints):
         headers = {
             "Authorization": f"Bearer {token}",
             BUSINESS_UNIT_HEADER: self.settings.business_unit,
+            REQUEST_HEADER: REQUEST_HEADER_VALUE,
         }
         if call.data is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -251,7 +255,9 @@ class PardotClient(Endpoints):
         """Classify the reply, and tell the gate whether Pardot refused it for concurrency."""
         refused = False
         try:
-            return classify(response.status_code, response.content)
+            reply = classify(response.status_code, response.content)
+            self.stats.quota.report_first()
+            return reply
         except RateLimited:
             refused = True
             raise
@@ -293,6 +299,11 @@ class PardotClient(Endpoints):
                     "other integrations."
                 )
                 raise self._halted
+            quota = self.stats.quota.latest
+            refusal = reserve_refusal(quota, self.settings.daily_quota_reserve, self._in_flight)
+            if refusal is not None:
+                self._halted = refusal
+                raise refusal
             self._pardot_calls += 1
             self._in_flight += 1
 

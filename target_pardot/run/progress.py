@@ -4,7 +4,8 @@ A daemon thread reads the run's counters and logs, on the target's logger (stder
 stdout, which carries only STATE):
 
     progress: 12000 rows received, 11950 sent, 2 rejected; 1190.5 rows/s sent in the last
-    10 s; 260 API calls (API v4); daily API calls left: unknown
+    10 s; 260 API calls (API v4); daily API calls left: unknown; daily API calls used: 5260
+    of 25000
 
 A thread rather than a hook in record processing, so that a run waiting on Pardot (long
 retries, slow replies) still reports that it is alive.
@@ -17,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from target_pardot.pardot.quota import describe_usage
 from target_pardot.run.stats import RunStats
 
 logger = logging.getLogger("target-pardot")
@@ -76,5 +78,6 @@ class ProgressReporter:
             f"progress: {summary['rows_received']} rows received, {sent} sent, "
             f"{summary['rows_rejected']} rejected; {rate:.1f} rows/s sent in the last "
             f"{window:.3g} s; {summary['api_calls']} API calls (API {summary['api_version']}); "
-            f"daily API calls left: {'unknown' if left is None else left}"
+            f"daily API calls left: {'unknown' if left is None else left}; "
+            f"{describe_usage(self.stats.quota.latest)}"
         )

@@ -8,6 +8,8 @@ import time
 from collections import Counter
 from typing import Any
 
+from target_pardot.pardot.quota import QuotaWatch, usage_figure
+
 MIRROR_FIGURES = ("size_before", "added", "removed", "unchanged")
 
 
@@ -23,6 +25,8 @@ class RunStats:
         self.retries: Counter[str] = Counter()
         self.planned_calls: Counter[str] = Counter()
         self.planned_rows: Counter[str] = Counter()
+        #: The account's daily usage as Pardot reports it (x-api-usage), first and latest.
+        self.quota = QuotaWatch()
         #: list id -> size_before, added, removed, unchanged (list_membership_operation mirror)
         self.mirror_lists: dict[int, Counter[str]] = {}
         #: The v3/v4 API version prospect and membership calls use now ("v4", "v3").
@@ -88,6 +92,8 @@ class RunStats:
                 "retries_by_reason": dict(sorted(self.retries.items())),
                 "planned_calls_by_endpoint": dict(sorted(self.planned_calls.items())),
                 "planned_rows_by_endpoint": dict(sorted(self.planned_rows.items())),
+                "daily_api_calls_used_at_start": usage_figure(self.quota.first),
+                "daily_api_calls_used_at_end": usage_figure(self.quota.latest),
                 "mirror_lists": {
                     str(list_id): {key: counts[key] for key in MIRROR_FIGURES}
                     for list_id, counts in sorted(self.mirror_lists.items())
@@ -127,6 +133,8 @@ def render_summary(summary: dict[str, Any]) -> str:
                                                for k in MIRROR_FIGURES))
         for list_id, figures in summary.get("mirror_lists", {}).items()
     ]
+    rows.append(("daily API calls used, start", str(summary["daily_api_calls_used_at_start"])))
+    rows.append(("daily API calls used, end", str(summary["daily_api_calls_used_at_end"])))
     rows.append(("wall time (s)", f"{summary['wall_seconds']:.2f}"))
     rows.append(("rows/s", f"{summary['rows_per_second']:.1f}"))
     width = max(len(k) for k, _ in rows)

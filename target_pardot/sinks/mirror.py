@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
+from typing import Any
 
 from target_pardot.errors import EXIT_FAILURE, TargetPardotError
 from target_pardot.pardot.list_members import read_members
@@ -27,7 +28,6 @@ from target_pardot.pardot.responses import batch_row_errors
 from target_pardot.rows.mirror_plan import ListPlan, dry_run_line, guard_message, plan_list
 from target_pardot.rows.payloads import batch_body, membership_element, plan_batches
 from target_pardot.rows.v3 import v3_calls, v3_row_errors
-from target_pardot.run.ledger import MEMBERSHIPS
 from target_pardot.run.runtime import Runtime
 from target_pardot.sinks.memberships import MembershipDelivery, PendingMembership
 
@@ -48,12 +48,12 @@ class _Additions(MembershipDelivery):
         # The current members were just read: the ledger has nothing to add.
         self.ledger = None
 
-    def record_accepted(self, rows: Sequence[PendingMembership], table: str, key_of: object
-                        ) -> None:  # fmt: skip
+    def record_accepted(self, rows: Sequence[Any], table: str,
+                        key_of: Callable[[Any], str]) -> None:  # fmt: skip
         pairs = {(p.row.list_id, p.row.prospect_id) for p in rows}
         for list_id, added in Counter(list_id for list_id, _ in pairs).items():
             self.stats.mirror(list_id, added=added)
-        super().record_accepted(rows, MEMBERSHIPS, key_of)  # type: ignore[arg-type]
+        super().record_accepted(rows, table, key_of)
 
 
 class StreamMirror:

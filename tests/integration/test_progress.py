@@ -8,7 +8,8 @@ from tests.helpers import base_config, run_cli, stream_of
 
 PROGRESS = re.compile(
     r"progress: (\d+) rows received, (\d+) sent, (\d+) rejected; [0-9.]+ rows/s sent in the "
-    r"last [0-9.e-]+ s; (\d+) API calls \(API v[34]\); daily API calls left: unknown$"
+    r"last [0-9.e-]+ s; (\d+) API calls \(API v[34]\); daily API calls left: unknown; "
+    r"daily API calls used: (\d+) of 100000$"
 )
 
 

@@ -65,9 +65,9 @@ def test_the_wheel_ships_type_information(wheel: zipfile.ZipFile) -> None:
     assert "target_pardot/py.typed" in wheel.namelist()
 
 
-def test_both_console_scripts_point_into_the_wheel(wheel: zipfile.ZipFile) -> None:
+def test_every_console_script_points_into_the_wheel(wheel: zipfile.ZipFile) -> None:
     scripts = entry_points(wheel)
-    assert set(scripts) == {"target-pardot", "pardot-emulator"}
+    assert set(scripts) == {"target-pardot", "target-pardot-login", "pardot-emulator"}
     names = set(wheel.namelist())
     for target in scripts.values():
         module = target.split(":")[0]

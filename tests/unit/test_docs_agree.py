@@ -38,7 +38,7 @@ def test_same_settings_everywhere():
 
 def test_secrets_agree():
     schema_secrets = {n for n, p in CONFIG_SCHEMA["properties"].items() if p.get("secret")}
-    assert schema_secrets == {"client_secret", "refresh_token"}
+    assert schema_secrets == {"client_secret", "refresh_token", "private_key"}
     for setting in meltano_settings():
         secret = setting["name"] in schema_secrets
         assert (setting.get("kind") == "password") is secret, setting["name"]

@@ -29,7 +29,8 @@ def test_line_counts_rows_calls_and_the_rate_over_the_last_interval():
     clock.now += 10
     assert reporter.line() == (
         "progress: 600 rows received, 500 sent, 1 rejected; 50.0 rows/s sent in the last "
-        "10 s; 11 API calls (API v4); daily API calls left: unknown"
+        "10 s; 11 API calls (API v4); daily API calls left: unknown; daily API calls used: "
+        "unknown"
     )
     stats.add("rows_sent", 40)
     clock.now += 20
@@ -41,7 +42,9 @@ def test_line_counts_rows_calls_and_the_rate_over_the_last_interval():
 
 def test_line_shows_the_calls_left_when_a_budget_is_known():
     reporter = ProgressReporter(RunStats(), 10, calls_left=lambda: 24_740)
-    assert reporter.line().endswith("daily API calls left: 24740")
+    assert reporter.line().endswith(
+        "daily API calls left: 24740; daily API calls used: unknown"
+    )
 
 
 def test_thread_logs_every_interval_until_stopped(caplog):
