@@ -121,6 +121,14 @@ class PardotEmulator:
         return self.app.store.add_prospect(fields, deleted=deleted,
                                            last_activity_at=last_activity_at)
 
+    def edit_prospect(self, prospect_id: int, **fields: Any) -> dict[str, Any]:
+        """Change a prospect's fields as a Pardot user would (v4 snake_case names)."""
+        return self.app.store.edit_prospect(prospect_id, fields)
+
+    def delete_prospect(self, prospect_id: int) -> None:
+        """Delete a prospect in Pardot (it moves to the recycle bin)."""
+        self.app.store.delete_prospect(prospect_id)
+
     def add_membership(self, list_id: int, prospect_id: int, opted_out: bool = False) -> int:
         return self.app.store.add_membership(list_id, prospect_id, opted_out)
 
