@@ -81,6 +81,7 @@ class Settings:
     dry_run_offline: bool = False
     progress_interval_seconds: float = 10.0
     mirror_max_removal_percent: float = 20.0
+    identity_map: bool = True
     #: "auto", "4" or "3": the v3/v4 API version (see target_pardot.pardot.api_version).
     api_version: str = "auto"
     username: str = ""
