@@ -147,6 +147,10 @@ class PardotEmulator:
         """Every authorization code handed out (check none leaks into any output)."""
         return list(self.app.codes.issued)
 
+    def received_assertions(self) -> list[str]:
+        """Every JWT bearer assertion a client sent to the token endpoint."""
+        return list(self.app.codes.assertions)
+
     def received_verifiers(self) -> list[str]:
         """Every PKCE code_verifier a client sent to the token endpoint."""
         return list(self.app.codes.verifiers)
