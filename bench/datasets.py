@@ -33,11 +33,12 @@ _CITIES = (("Oslo", "Norway"), ("Lyon", "France"), ("Austin", "United States"),
            ("Osaka", "Japan"), ("Leeds", "United Kingdom"))  # fmt: skip
 
 
-def record(i: int, *, domain: str = "bench.example.com") -> dict:
-    city, country = _CITIES[i % len(_CITIES)]
+def record(i: int, *, domain: str = "bench.example.com", changed: bool = False) -> dict:
+    """Row i; ``changed`` gives the same person (same email) another name and city."""
+    city, country = _CITIES[(i + changed) % len(_CITIES)]
     return {
         "email": f"person{i}@{domain}",
-        "first_name": f"First{i}",
+        "first_name": f"Renamed{i}" if changed else f"First{i}",
         "last_name": f"Last{i % 997}",
         "company": f"Company {i % 1000} Ltd",
         "job_title": _TITLES[i % len(_TITLES)],
@@ -47,7 +48,9 @@ def record(i: int, *, domain: str = "bench.example.com") -> dict:
     }
 
 
-def write_prospects(path: Path, rows: int, *, domain: str = "bench.example.com") -> Path:
+def write_prospects(
+    path: Path, rows: int, *, domain: str = "bench.example.com", changed: bool = False
+) -> Path:
     """Write a prospects stream of `rows` email-keyed rows; return the path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
@@ -57,7 +60,7 @@ def write_prospects(path: Path, rows: int, *, domain: str = "bench.example.com")
         out.write(json.dumps(schema) + "\n")
         for i in range(rows):
             out.write('{"type":"RECORD","stream":"prospects","record":')
-            out.write(json.dumps(record(i, domain=domain), separators=(",", ":")))
+            out.write(json.dumps(record(i, domain=domain, changed=changed), separators=(",", ":")))
             out.write("}\n")
             if (i + 1) % STATE_EVERY == 0:
                 out.write(json.dumps({"type": "STATE", "value": {"rows": i + 1}}) + "\n")
@@ -67,11 +70,15 @@ def write_prospects(path: Path, rows: int, *, domain: str = "bench.example.com")
     return path
 
 
-def prospects_file(rows: int, *, domain: str = "bench.example.com") -> Path:
-    """The cached prospects file with `rows` rows, generated on first use."""
-    path = DATA_DIR / f"prospects-{rows}-{domain}.singer"
+def prospects_file(
+    rows: int, *, domain: str = "bench.example.com", changed: bool = False
+) -> Path:
+    """The cached prospects file with `rows` rows, generated on first use; ``changed``:
+    the same people with every row changed."""
+    suffix = "-changed" if changed else ""
+    path = DATA_DIR / f"prospects-{rows}-{domain}{suffix}.singer"
     if not path.exists():
-        write_prospects(path, rows, domain=domain)
+        write_prospects(path, rows, domain=domain, changed=changed)
     return path
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from bench import datasets
 from bench.harness import (
     NOOP_TARGET,
+    READ_ENDPOINTS,
     WORK,
     Run,
     emulator,
@@ -24,6 +25,7 @@ from bench.harness import (
     target_config,
     write_calls,
 )
+from pardot_emulator import PardotEmulator
 from target_pardot.pardot.limits import MAX_BATCH_ROWS, MAX_CONCURRENT_REQUESTS
 
 
@@ -44,6 +46,7 @@ class Scale:
     adaptive_latency_ms: float = 100
     v3_rows: int = 2_000
     mirror_rows: int = 30_000
+    identity_rows: int = 10_000
 
 
 FULL = Scale()
@@ -63,6 +66,7 @@ SMOKE = Scale(
     adaptive_latency_ms=20,
     v3_rows=200,
     mirror_rows=300,
+    identity_rows=500,
 )
 
 
@@ -112,7 +116,9 @@ def v5_ceiling(scale: Scale) -> Line:
     rows = scale.v5_rows
     latency = scale.ceiling_latency_ms / 1000
     with emulator(latency_ms=scale.ceiling_latency_ms) as emu:
-        run = run_target(target_config(emu, upsert_by_email=True), datasets.prospects_file(rows))
+        # Without the identity map: this measures the one-call-per-row path itself.
+        config = target_config(emu, upsert_by_email=True, identity_map=False)
+        run = run_target(config, datasets.prospects_file(rows))
         calls = emu.counters()["calls_by_endpoint"].get("prospect/upsertLatestByEmail", 0)
     _require_all_sent(run, rows)
     best = MAX_CONCURRENT_REQUESTS / latency
@@ -209,7 +215,9 @@ def bulk_import(scale: Scale) -> Line:
         landed = len(emu.prospects())
         # The v5 path's calls for the same file: planned by a dry run, which counts one
         # upsertLatestByEmail call per email-only row plus its token call.
-        planned = run_target(target_config(emu, upsert_by_email=True, dry_run=True), path)
+        planned = run_target(
+            target_config(emu, upsert_by_email=True, identity_map=False, dry_run=True), path
+        )
     _require_all_sent(run, rows)
     planned.check()
     if landed != rows:
@@ -249,6 +257,62 @@ def unchanged(scale: Scale) -> Line:
     return Line(
         "8", "skip unchanged", figure, "0, >= 30,000 rows/s", writes == 0 and rps >= 30_000, rps
     )
+
+
+# --------------------------------------------------------------------------- 9: identity map
+
+#: Calls that read rather than write: the token, the custom-field read, the map's check.
+_READS = READ_ENDPOINTS | {"v5/prospects/query"}
+
+
+def _calls_by_endpoint(emu: PardotEmulator) -> dict[str, int]:
+    return dict(emu.counters()["calls_by_endpoint"])
+
+
+def _wrong_fields(emu: PardotEmulator, rows: int) -> int:
+    """Prospects that are missing, duplicated, or whose fields differ from the changed rows."""
+    stored = emu.prospects()
+    expected = {r["email"]: r for r in (datasets.record(i, changed=True) for i in range(rows))}
+    wrong = abs(len(stored) - rows)
+    for prospect in stored:
+        want = expected.get(prospect["email"])
+        if want is None or any(prospect[k] != v for k, v in want.items()):
+            wrong += 1
+    return wrong
+
+
+def identity_map(scale: Scale) -> Line:
+    """Email-only rows with upsert_by_email, twice, every row changed the second time:
+    the second run's write calls over the first's."""
+    rows = scale.identity_rows
+    WORK.mkdir(parents=True, exist_ok=True)
+    ledger = WORK / f"identity-{rows}.sqlite3"
+    for leftover in WORK.glob(f"{ledger.name}*"):
+        leftover.unlink()
+    with emulator() as emu:
+        # An AMPSEA (v4) account, as the map is for: api_version auto would add a few
+        # refused v3 probe calls at the start of each run, the same in both runs.
+        config = target_config(
+            emu, upsert_by_email=True, ledger_path=str(ledger), api_version="4"
+        )
+        first = run_target(config, datasets.prospects_file(rows))
+        _require_all_sent(first, rows)
+        after_first = _calls_by_endpoint(emu)
+        second = run_target(config, datasets.prospects_file(rows, changed=True))
+        _require_all_sent(second, rows)
+        after_second = _calls_by_endpoint(emu)
+        wrong = _wrong_fields(emu, rows)
+    first_writes = sum(n for k, n in after_first.items() if k not in _READS)
+    second_calls = {k: n - after_first.get(k, 0) for k, n in after_second.items()}
+    second_writes = sum(n for k, n in second_calls.items() if k not in _READS)
+    checks = second_calls.get("v5/prospects/query", 0)
+    ratio = second_writes / first_writes
+    figure = (
+        f"{ratio:.2%} ({second_writes} write + {checks} query calls vs {first_writes}; "
+        f"{wrong} wrong)"
+    )
+    return Line("I", "identity map", figure, "<= 2.5%, 0 wrong", ratio <= 0.025 and not wrong,
+                ratio)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- adaptive
@@ -337,6 +401,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[Scale], Line]], ...] = (
     ("memory", memory),
     ("import", bulk_import),
     ("unchanged", unchanged),
+    ("identity_map", identity_map),
     ("adaptive", adaptive),
     ("v3", v3_account),
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from typing import Any
 
-from . import customfields, imports, lists, v3, v4, v4_reads, v5
+from . import customfields, imports, lists, v3, v4, v4_reads, v5, v5_prospect_query
 from .auth import TokenBook, token_grant
 from .config import (
     SettingError,
@@ -120,12 +120,14 @@ ROUTES: tuple[Route, ...] = (
            {"GET": ("v5/custom-fields/query", customfields.v5_query)}),
     _route(r"^/api/customField/version/([34])/do/query/?$", "v4",
            dict.fromkeys(_V4_GET_POST, ("customField/query", customfields.v4_query))),
+    _route(r"^/api/v5/objects/prospects$", "v5",
+           {"GET": ("v5/prospects/query", v5_prospect_query.prospect_query)}),
 )
 
 #: Path prefixes that narrow the route search (a request is matched against its
 #: prefix's routes only).
 _PREFIXES = ("/api/prospect/", "/api/prospectAccount/", "/api/listMembership/", "/api/list/",
-             "/api/customField/", "/api/v5/objects/prospects/",
+             "/api/customField/", "/api/v5/objects/prospects/", "/api/v5/objects/prospects",
              "/api/v5/objects/list-memberships", "/api/v5/objects/custom-fields",
              "/api/v5/imports")
 
@@ -433,6 +435,8 @@ class App:
                 activity = data.pop("last_activity_at", None)
                 pid = self.store.add_prospect(data, deleted=deleted, last_activity_at=activity)
                 return Reply.json(201, {"id": pid})
+            if name.startswith("prospects/") and req.method in ("PATCH", "DELETE"):
+                return self._control_prospect(req, name[len("prospects/"):])
             if name == "memberships" and req.method == "POST":
                 data = _json_object(req.body)
                 mid = self.store.add_membership(int(data["list_id"]), int(data["prospect_id"]),
@@ -441,6 +445,15 @@ class App:
         except (SettingError, ValueError, KeyError, TypeError) as exc:
             return Reply.json(400, {"error": str(exc)})
         return Reply.json(404, {"error": f"unknown control endpoint {req.method} {req.path}"})
+
+    def _control_prospect(self, req: Incoming, raw_id: str) -> Reply:
+        """What a Pardot user does in the UI between two runs: edit a prospect's fields
+        (PATCH, v4 snake_case names) or delete it to the recycle bin (DELETE)."""
+        pid = int(raw_id)
+        if req.method == "DELETE":
+            self.store.delete_prospect(pid)
+            return Reply.json(200, {"id": pid, "deleted": True})
+        return Reply.json(200, self.store.edit_prospect(pid, _json_object(req.body)))
 
 
 def _json_object(body: bytes) -> dict[str, Any]:

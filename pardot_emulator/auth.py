@@ -158,6 +158,7 @@ def _refusal(grant: str, form: dict[str, str], settings: dict[str, Any],
     if grant == JWT_BEARER_GRANT:
         # No client secret in this flow: the signature is the proof.
         now = time.time() + settings["clock_offset_seconds"]
+        codes.assertions.append(form.get("assertion", ""))
         return check_assertion(form.get("assertion", ""), settings, now)
     if form.get("client_id") != settings["client_id"]:
         return ERR_INVALID_CLIENT_ID

@@ -121,6 +121,14 @@ class PardotEmulator:
         return self.app.store.add_prospect(fields, deleted=deleted,
                                            last_activity_at=last_activity_at)
 
+    def edit_prospect(self, prospect_id: int, **fields: Any) -> dict[str, Any]:
+        """Change a prospect's fields as a Pardot user would (v4 snake_case names)."""
+        return self.app.store.edit_prospect(prospect_id, fields)
+
+    def delete_prospect(self, prospect_id: int) -> None:
+        """Delete a prospect in Pardot (it moves to the recycle bin)."""
+        self.app.store.delete_prospect(prospect_id)
+
     def add_membership(self, list_id: int, prospect_id: int, opted_out: bool = False) -> int:
         return self.app.store.add_membership(list_id, prospect_id, opted_out)
 
@@ -138,6 +146,10 @@ class PardotEmulator:
     def issued_codes(self) -> list[str]:
         """Every authorization code handed out (check none leaks into any output)."""
         return list(self.app.codes.issued)
+
+    def received_assertions(self) -> list[str]:
+        """Every JWT bearer assertion a client sent to the token endpoint."""
+        return list(self.app.codes.assertions)
 
     def received_verifiers(self) -> list[str]:
         """Every PKCE code_verifier a client sent to the token endpoint."""

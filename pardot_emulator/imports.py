@@ -327,7 +327,30 @@ def _list_ids(app: App, cell: str) -> list[int]:
     return ids
 
 
-def _row_plan(app: App, row: dict[str, str], match_column: str | None
+#: Roles of an import column, decided once per import (not per row).
+_MATCH, _ADD, _REMOVE, _STANDARD, _CUSTOM = range(5)
+
+
+def _column_plan(app: App, header: list[str]) -> list[tuple[str, int, str]]:
+    """(column, role, store name) for every column of an import's header."""
+    plan = []
+    for col in header:
+        lowered = col.lower()
+        if lowered in MATCH_COLUMNS:
+            plan.append((col, _MATCH, ""))
+        elif lowered == "addtolist":
+            plan.append((col, _ADD, ""))
+        elif lowered == "removefromlist":
+            plan.append((col, _REMOVE, ""))
+        elif col in V5_TO_STORE:
+            plan.append((col, _STANDARD, V5_TO_STORE[col]))
+        else:
+            plan.append((col, _CUSTOM, customfields.store_key_v5(app, col) or col))
+    return plan
+
+
+def _row_plan(app: App, row: dict[str, str], match_column: str | None,
+              columns: list[tuple[str, int, str]]
               ) -> tuple[str | None, Any, dict[str, Any], list[int], list[int]]:
     kind: str | None = None
     value: Any = None
@@ -340,23 +363,21 @@ def _row_plan(app: App, row: dict[str, str], match_column: str | None
     updates: dict[str, Any] = {}
     adds: list[int] = []
     removes: list[int] = []
-    for col, cell in row.items():
-        lowered = col.lower()
-        if lowered == "addtolist":
+    for col, role, store in columns:
+        cell = row[col]
+        if role == _ADD:
             adds = _list_ids(app, cell)
-            continue
-        if lowered == "removefromlist":
+        elif role == _REMOVE:
             removes = _list_ids(app, cell)
-            continue
-        if cell == "" or lowered in MATCH_COLUMNS:
+        elif cell == "" or role == _MATCH:
             continue  # an empty cell never clears a field (nullOverwrite is false)
-        try:
-            if col in V5_TO_STORE:
-                updates[V5_TO_STORE[col]] = csv_value(V5_TO_STORE[col], cell)
-            else:
-                updates[customfields.store_key_v5(app, col) or col] = cell
-        except FieldValueError as exc:
-            raise OpError(exc.code, exc.message) from None
+        elif role == _STANDARD:
+            try:
+                updates[store] = csv_value(store, cell)
+            except FieldValueError as exc:
+                raise OpError(exc.code, exc.message) from None
+        else:
+            updates[store] = cell
     if kind == "email" and not valid_email(value):
         raise OpError(4, "Invalid prospect email address")
     if "email" in updates and not valid_email(updates["email"]):
@@ -368,11 +389,12 @@ def _process(app: App, job: ImportJob) -> None:
     """Apply every row (caller holds the store lock). Failed rows go to job.errors."""
     header = job.header or []
     match_column = next((c for c in header if c.lower() in MATCH_COLUMNS), None)
+    columns = _column_plan(app, header)
     created = updated = 0
     for rows in job.batches:
         for row in rows:
             try:
-                kind, value, updates, adds, removes = _row_plan(app, row, match_column)
+                kind, value, updates, adds, removes = _row_plan(app, row, match_column, columns)
                 if app.store.import_match_and_write(job, kind, value, updates, adds, removes):
                     created += 1
                 else:

@@ -59,14 +59,17 @@ class CodeBook:
         self._lock = threading.Lock()
         self._codes: dict[str, PendingCode] = {}
         self.issued: list[str] = []
-        #: Every PKCE verifier received (tests check none leaks into a client's output).
+        #: Every PKCE verifier and JWT assertion received (tests check that none leaks
+        #: into a client's output).
         self.verifiers: list[str] = []
+        self.assertions: list[str] = []
 
     def reset(self) -> None:
         with self._lock:
             self._codes.clear()
             self.issued.clear()
             self.verifiers.clear()
+            self.assertions.clear()
 
     def issue(self, client_id: str, redirect_uri: str, challenge: str) -> str:
         code = "aPrx" + secrets.token_urlsafe(40)

@@ -271,6 +271,27 @@ class Store:
                 raise ValueError(f"prospect {prospect_id} is already a member of list {list_id}")
             return self._add_membership(list_id, prospect_id, opted_out)["id"]
 
+    def edit_prospect(self, pid: int, values: dict[str, Any]) -> dict[str, Any]:
+        """Change fields as a Pardot user would in the UI (updates updated_at)."""
+        for k in values:
+            if k == "id" or (k not in STORE_FIELDS and not is_custom(k)):
+                raise ValueError(f"unknown or read-only prospect field {k!r}")
+        with self.lock:
+            p = self._live(pid)
+            if p is None:
+                raise ValueError(f"no live prospect with id {pid}")
+            self._update(p, values)
+            return public_prospect(p)
+
+    def delete_prospect(self, pid: int) -> None:
+        """Move a prospect to the recycle bin, as deleting it in Pardot does."""
+        with self.lock:
+            p = self._live(pid)
+            if p is None:
+                raise ValueError(f"no live prospect with id {pid}")
+            p["deleted"] = True
+            p["updated_at"] = iso_now()
+
     def prospect_list(self, include_deleted: bool = False) -> list[dict[str, Any]]:
         with self.lock:
             return [public_prospect(p) for p in self.prospects.values()
@@ -513,7 +534,8 @@ class Store:
             if p["deleted"]:
                 p["deleted"] = False
             self._update(p, updates)
-        self._apply_lists(p["id"], list(adds), list(removes))
+        if adds or removes:
+            self._apply_lists(p["id"], list(adds), list(removes))
         return created
 
     def snapshot(self) -> dict[str, Any]:

@@ -82,6 +82,7 @@ class Settings:
     progress_interval_seconds: float = 10.0
     batch_wait_limit_seconds: float = 30.0
     mirror_max_removal_percent: float = 20.0
+    identity_map: bool = True
     #: "auto", "4" or "3": the v3/v4 API version (see target_pardot.pardot.api_version).
     api_version: str = "auto"
     username: str = ""

@@ -180,9 +180,13 @@ SETTINGS: tuple[Setting, ...] = (
             "in an earlier run (a local SQLite ledger); count it as unchanged in the run "
             "summary."),
     Setting("ledger_path", STRING, default_text="(under the user's cache directory)",
-            description="SQLite file of the `skip_unchanged` ledger. Default "
-            "`~/.cache/target-pardot/ledger-<business_unit>.sqlite3` (`$XDG_CACHE_HOME` if "
-            "set)."),
+            description="SQLite file of the `skip_unchanged` ledger and of the identity map. "
+            "Default `~/.cache/target-pardot/ledger-<business_unit>.sqlite3` "
+            "(`$XDG_CACHE_HOME` if set). A directory you name must exist and be writable."),
+    Setting("identity_map", BOOLEAN, default=True,
+            description="With `upsert_by_email`, remember the prospect id Pardot returns for "
+            "each email (in the `ledger_path` file) and send known emails in `batchUpdate` "
+            "calls by id, 50 per call, instead of one `upsertLatestByEmail` call each."),
     Setting("max_api_calls", INTEGER, minimum=1, default_text="(unlimited)",
             description="Stop cleanly after this many Pardot API calls in one run, leaving "
             "the rest of the daily quota to other integrations; exit code 3, like the daily "

@@ -85,6 +85,18 @@ class Endpoints:
             idempotent=True,
         )
 
+    def v5_query_prospects(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        """One page of a v5 prospect query (read only): the ``values`` of the reply."""
+        reply = self.request(
+            "GET",
+            "/api/v5/objects/prospects",
+            endpoint="v5/prospects/query",
+            params=params,
+            idempotent=True,
+        )
+        values = reply.body.get("values") if isinstance(reply.body, dict) else None
+        return [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
+
     def v5_custom_fields(self, page_url: str | None = None) -> Reply:
         """One page of the account's custom fields (v5 query; `fields` is required)."""
         if page_url is not None and page_url.startswith(self.settings.pardot_domain):

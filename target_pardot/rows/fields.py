@@ -121,3 +121,13 @@ def v5_field_name(v4_name: str) -> str:
         return _V5_EXCEPTIONS[v4_name]
     head, *rest = v4_name.split("_")
     return head + "".join(part.capitalize() for part in rest)
+
+
+#: The column that carries a prospect's current email when the row changes it.
+MATCH_EMAIL_COLUMN = "match_email"
+
+
+@lru_cache(maxsize=4096)
+def is_match_email_column(column: str) -> bool:
+    """match_email, matchEmail, MATCH_EMAIL: the address to match on (not a field)."""
+    return to_snake_case(column) == MATCH_EMAIL_COLUMN

@@ -71,7 +71,7 @@ def columns_beyond_headers(
     that each bring a new column then widen a header once, and share one import."""
     wider: dict[str, dict[str, None]] = {}
     for fields in rows:
-        kind = next(k for k in KEY_KINDS if k in fields)
+        kind = next((k for k in KEY_KINDS if k in fields), "email")
         for name in fields:
             if name not in known[kind]:
                 wider.setdefault(kind, {})[name] = None

@@ -17,6 +17,7 @@ from target_pardot.pardot.limits import MAX_BATCH_ROWS, MAX_ROW_JSON_CHARS
 from target_pardot.rows.fields import (
     BOOLEAN_FIELDS,
     INTEGER_FIELDS,
+    is_match_email_column,
     pardot_field_name,
     v5_field_name,
 )
@@ -44,6 +45,13 @@ class ProspectRow:
     key: str
     route: str
     text: str = ""
+    #: The address to match on when the row changes a prospect's email (v5 matchEmail).
+    match_email: str | None = None
+
+    @property
+    def lookup_email(self) -> str:
+        """The email that identifies the prospect: the old one when it is changing."""
+        return self.match_email or str(self.fields["email"])
 
 
 #: Decimals beyond this many digits before the point are not numbers Pardot can hold;
@@ -186,6 +194,20 @@ def map_record(
     return fields, ignored
 
 
+def split_match_email(
+    record: Mapping[str, Any], *, lowercase_emails: bool
+) -> tuple[str | None, Mapping[str, Any]]:
+    """Take out the ``match_email`` column (any spelling): the current address of a
+    prospect whose email the row changes. It is not a prospect field."""
+    column = next((c for c in record if is_match_email_column(c)), None)
+    if column is None:
+        return None, record
+    rest = {k: v for k, v in record.items() if k != column}
+    value = record[column]
+    match = clean_email(value, lowercase=lowercase_emails) if value is not None else ""
+    return match or None, rest
+
+
 def prospect_key(fields: Mapping[str, Any]) -> str:
     """How the row identifies its prospect, for logs and rejected-row reports."""
     for name in ("id", "fid", "email"):
@@ -202,10 +224,19 @@ def prepare_prospect(
     update_only: bool,
 ) -> tuple[ProspectRow, list[str]]:
     """Validate and route one record; raise InvalidRow when it cannot be sent."""
+    match_email, record = split_match_email(record, lowercase_emails=lowercase_emails)
     fields, ignored = map_record(record, lowercase_emails=lowercase_emails)
     has_identity = "id" in fields or "fid" in fields
     if not has_identity and "email" not in fields:
         raise InvalidRow("missing_key", "the row has no 'id', 'fid' or 'email'")
+    if has_identity or match_email == fields.get("email"):
+        match_email = None  # id or fid identifies the prospect; its email is just a field
+    if match_email and not upsert_by_email:
+        raise InvalidRow(
+            "match_email_needs_upsert_by_email",
+            "'match_email' changes a prospect's email through upsertLatestByEmail, which "
+            "needs upsert_by_email: true (or send the row with its 'id' or 'fid')",
+        )
     if update_only and not has_identity:
         raise InvalidRow(
             "update_needs_id",
@@ -220,7 +251,9 @@ def prepare_prospect(
             f"the row is {length} characters as JSON; the limit is {MAX_ROW_JSON_CHARS}",
         )
     route = ROUTE_V5 if upsert_by_email and not has_identity else ROUTE_V4
-    return ProspectRow(fields=fields, key=prospect_key(fields), route=route, text=text), ignored
+    row = ProspectRow(fields=fields, key=prospect_key(fields), route=route, text=text,
+                      match_email=match_email)  # fmt: skip
+    return row, ignored
 
 
 def _row_text(fields: Mapping[str, Any]) -> str:
@@ -248,16 +281,21 @@ def v4_element(fields: Mapping[str, Any], flags: Mapping[str, int]) -> dict[str,
 
 
 def v5_upsert_body(
-    fields: Mapping[str, Any], *, search_deleted: bool, return_fields: tuple[str, ...]
+    fields: Mapping[str, Any],
+    *,
+    search_deleted: bool,
+    return_fields: tuple[str, ...],
+    match_email: str | None = None,
 ) -> dict[str, Any]:
-    """The upsertLatestByEmail body: camelCase fields, matched on the row's email."""
+    """The upsertLatestByEmail body: camelCase fields, matched on the row's email, or on
+    ``match_email`` when the row changes the prospect's email to ``fields["email"]``."""
     prospect = {}
     for name, value in fields.items():
         if name in BOOLEAN_FIELDS and value in (0, 1) and not isinstance(value, bool):
             value = bool(value)
         prospect[v5_field_name(name)] = value
     return {
-        "matchEmail": fields["email"],
+        "matchEmail": match_email or fields["email"],
         "prospect": prospect,
         "secondaryDeletedSearch": search_deleted,
         "fields": list(return_fields),

@@ -8,6 +8,8 @@ from typing import Any
 
 from target_pardot.errors import TargetPardotError
 from target_pardot.pardot.client import PardotClient
+from target_pardot.run.identity import open_identity_map
+from target_pardot.run.identity_check import IdentityRouter
 from target_pardot.run.ledger import Ledger, open_ledger
 from target_pardot.run.rejects import RejectionReporter
 from target_pardot.run.sender import Sender
@@ -32,6 +34,8 @@ class Runtime:
     sender: Sender
     tracker: StateTracker
     ledger: Ledger | None = None
+    #: email -> prospect id (upsert_by_email with identity_map); see identity_check.
+    identity: IdentityRouter | None = None
     #: Run before every wait_delivered (imports send their partial batch), and at close.
     finishers: list[Callable[[], None]] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -68,6 +72,7 @@ class Runtime:
                 if settings.skip_unchanged
                 else None
             ),
+            identity=_identity_router(settings, client, stats),
         )
 
     def wait_delivered(self) -> None:
@@ -79,6 +84,8 @@ class Runtime:
         self.sender.wait()
         if self.ledger is not None:
             self.ledger.flush()
+        if self.identity is not None:
+            self.identity.identity.flush()
 
     def state_received(self, state: dict[str, Any]) -> None:
         """A STATE arrived after the rows read so far: written once they are all settled."""
@@ -125,8 +132,21 @@ class Runtime:
             close()
         if self.ledger is not None:
             self.ledger.close()
+        if self.identity is not None:
+            self.identity.identity.close()
         self.client.close()
         self.reporter.close()
+
+
+def _identity_router(
+    settings: Settings, client: PardotClient, stats: RunStats
+) -> IdentityRouter | None:
+    """The map is worth keeping only where rows go through upsertLatestByEmail."""
+    if not (settings.identity_map and settings.upsert_by_email
+            and settings.prospect_operation == "sync"):  # fmt: skip
+        return None
+    identity = open_identity_map(settings.ledger_path, settings.business_unit)
+    return IdentityRouter(identity, client.v5_query_prospects, stats, dry_run=settings.dry_run)
 
 
 def _discard(state: dict[str, Any]) -> None:

@@ -84,6 +84,11 @@ class RunStats:
                 "prospects_created_or_updated": self.counts["created_or_updated"],
                 "memberships_added": self.counts["memberships_added"],
                 "memberships_removed": self.counts["memberships_removed"],
+                "rows_sent_by_mapped_id": self.counts["rows_sent_by_mapped_id"],
+                "identity_map_hits": self.counts["identity_map_hits"],
+                "identity_map_misses": self.counts["identity_map_misses"],
+                "identity_map_fallbacks": self.counts["identity_map_fallbacks"],
+                "identity_map_dropped": self.counts["identity_map_dropped"],
                 "rows_rejected": sum(self.rejected.values()),
                 "rejected_by_reason": dict(sorted(self.rejected.items())),
                 "api_calls": sum(self.calls.values()),
@@ -119,6 +124,14 @@ def render_summary(summary: dict[str, Any]) -> str:
         ("memberships removed", str(summary["memberships_removed"])),
         ("rows rejected", str(summary["rows_rejected"])),
     ]
+    if summary.get("identity_map_hits", 0) or summary.get("identity_map_misses", 0):
+        rows += [
+            ("rows sent by mapped id (identity map)", str(summary["rows_sent_by_mapped_id"])),
+            ("  identity map hits", str(summary["identity_map_hits"])),
+            ("  identity map misses", str(summary["identity_map_misses"])),
+            ("  identity map fallbacks to v5", str(summary["identity_map_fallbacks"])),
+            ("  identity map entries dropped", str(summary["identity_map_dropped"])),
+        ]
     rows += [(f"  rejected: {k}", str(v)) for k, v in summary["rejected_by_reason"].items()]
     rows.append(("API calls", str(summary["api_calls"])))
     rows += [(f"  {k}", str(v)) for k, v in summary["api_calls_by_endpoint"].items()]

@@ -108,6 +108,9 @@ class _Lane:
 
     def __post_init__(self) -> None:
         self.header_set = frozenset(self.header)
+        #: Fields a row may bring without widening the header (one C-level set test).
+        self.accepts = self.header_set | self.excluded
+        self.campaign_column = "campaignId" in self.extra_columns
         self.writer = csv.writer(self.out, lineterminator="\n")
 
     @property
@@ -169,44 +172,39 @@ class ImportDelivery(ImportOutcome):
                 # Lists never count in an import's fingerprint (as before this setting).
                 fingerprint_of=lambda p: prospect_fingerprint(p.row, {}),
             )
-        settled: list[int] = []
-        known = {k: lane.header_set | lane.excluded for k, lane in self._lanes.items()}
+        lanes = self._lanes
+        rejected: set[int] = set()
+        known = {kind: lane.accepts for kind, lane in lanes.items()}
         for kind, names in columns_beyond_headers([p.row.fields for p in rows], known).items():
-            self._widen_header(self._lanes[kind], dict.fromkeys(names))  # once per drain
+            self._widen_header(lanes[kind], dict.fromkeys(names))  # once per drain
         for pending in rows:
             fields = pending.row.fields
-            kind = next(k for k in KEY_KINDS if k in fields)
-            lane = self._lanes[kind]
-            extra = self._extra_cells(lane, fields)
-            if extra is None:
-                self._reject_without_campaign(pending)
-                continue
-            self._write(lane, pending, fields, extra)
-            settled.append(pending.position)
-        for lane in self._lanes.values():
+            kind = "id" if "id" in fields else "fid" if "fid" in fields else "email"
+            lane = lanes[kind]
+            values = [fields[kind], *map(fields.get, lane.header)]
+            if lane.campaign_column:
+                campaign = fields.get("campaign_id")
+                if campaign is None and kind == "email":
+                    campaign = self._default_campaign
+                    if campaign is None:
+                        self._reject_without_campaign(pending)
+                        rejected.add(pending.position)
+                        continue
+                values.append(campaign)
+            values += self._lists_cell
+            self._write(lane, pending, fields, values)
+        for lane in lanes.values():
             self._flush_spill(lane)
         if self.settings.dry_run:  # nothing will be sent: the rows are as far as they go
-            self.tracker.settle(self.stream, settled)
-
-    def _extra_cells(self, lane: _Lane, fields: Mapping[str, Any]) -> tuple[Any, ...] | None:
-        if not lane.extra_columns:
-            return ()
-        if lane.extra_columns[0] != "campaignId":
-            return self._lists_cell
-        campaign = fields.get("campaign_id")
-        if campaign is None and lane.creates:
-            campaign = self._default_campaign
-            if campaign is None:
-                return None
-        return (campaign, *self._lists_cell)
+            self.tracker.settle(
+                self.stream, [p.position for p in rows if p.position not in rejected]
+            )
 
     def _write(
-        self, lane: _Lane, pending: PendingRow, fields: Mapping[str, Any], extra: tuple[Any, ...]
+        self, lane: _Lane, pending: PendingRow, fields: Mapping[str, Any], values: list[Any]
     ) -> None:
         if lane.current is None:
             self._start_import(lane)
-        header = lane.header
-        values = [fields[lane.kind], *(fields.get(name) for name in header), *extra]
         if _PLAIN_CELL_TYPES.issuperset(map(type, values)):
             lane.writer.writerow(values)
         else:
@@ -280,6 +278,7 @@ class ImportDelivery(ImportOutcome):
             if name not in lane.header_set and name not in lane.excluded
         )  # fmt: skip
         lane.header_set = frozenset(lane.header)
+        lane.accepts = lane.header_set | lane.excluded
 
     def _start_import(self, lane: _Lane) -> None:
         out = io.StringIO()

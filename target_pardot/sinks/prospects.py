@@ -57,6 +57,8 @@ class _Item:
     attempts: int = 0
     #: Only sets the lists of a row already sent (through v5): not a row sent again.
     lists_only: bool = False
+    #: The id the identity map gave an email-only row (sent by batchUpdate).
+    mapped_id: int | None = None
 
     @classmethod
     def of(cls, pending: PendingRow, element: dict[str, Any], text: str = "") -> _Item:
@@ -96,6 +98,7 @@ class ProspectDelivery(Delivery):
         )
         self.order = KeyOrder()
         self._v5_rows = 0
+        self.identity = runtime.identity
 
     # -- entry point ------------------------------------------------------------------
 
@@ -115,16 +118,19 @@ class ProspectDelivery(Delivery):
         else:
             v4_items = [self._item(p) for p in rows if p.row.route == ROUTE_V4]
             v5_rows = [p for p in rows if p.row.route == ROUTE_V5]
+        mapped, v5_rows = self._by_map(v5_rows)
         self._count_v5(len(v5_rows))
         if self.settings.dry_run:
-            self._plan_only(v4_items, v5_rows)
+            self._plan_only(v4_items, v5_rows, mapped)
             for pending in rows:
                 self._settle(pending)
             return
         api = self.client.api_version
         ordered = api.current == 3 or not api.known  # v3 only (KeyOrder): v4 runs as before
-        for batch in self._batches(v4_items):
-            job = partial(self._send_v4, batch)
+        calls = [(b, self.operation) for b in self._batches(v4_items)]
+        calls += [(b, "batchUpdate") for b in self._batches(mapped)]  # by the map's ids
+        for batch, operation in calls:
+            job = partial(self._send_v4, batch, operation)
             keys = [prospect_identity(item.element) for item in batch] if ordered else ()
             self.sender.submit(self.order.in_order(keys, job) if ordered else job)
         if v5_rows:
@@ -157,6 +163,16 @@ class ProspectDelivery(Delivery):
         # Without list flags the element is the row's fields: reuse their JSON.
         return _Item.of(pending, row.fields, row.text)
 
+    def _by_map(self, rows: list[PendingRow]) -> tuple[list[_Item], list[PendingRow]]:
+        """Rows the identity map knows, as batchUpdate items by id (with email); the rest."""
+        if self.identity is None or not rows:
+            return [], rows
+        by_id, rest = self.identity.split(rows, _lookup_email)
+        items = [_Item.of(p, {**p.row.fields, **self.flags, "id": pid}) for p, pid in by_id]
+        for item, (_, pid) in zip(items, by_id, strict=True):
+            item.mapped_id = pid
+        return items, rest
+
     def _count_v5(self, rows: int) -> None:
         before = self._v5_rows
         self._v5_rows += rows
@@ -177,9 +193,10 @@ class ProspectDelivery(Delivery):
             )
         )
 
-    def _plan_only(self, v4_items: list[_Item], v5_rows: list[PendingRow]) -> None:
-        for batch in self._batches(v4_items):
-            self.stats.plan(f"prospect/{self.operation}", len(batch))
+    def _plan_only(self, v4_items: list[_Item], v5_rows: list[PendingRow], mapped: list) -> None:
+        for operation, items in ((self.operation, v4_items), ("batchUpdate", mapped)):
+            for batch in self._batches(items):
+                self.stats.plan(f"prospect/{operation}", len(batch))
         for _ in v5_rows:
             self.stats.plan("prospect/upsertLatestByEmail", 1)
         if self.flags and v5_rows:
@@ -198,17 +215,20 @@ class ProspectDelivery(Delivery):
         if version == 3:
             self._send_v3(batch, operation)
             return
-        by_email = [i for i in batch if i.pending.row.route == ROUTE_V5 and not i.lists_only]
-        rest = [i for i in batch if i.pending.row.route != ROUTE_V5 or i.lists_only]
+        by_email = [i for i in batch if _email_only(i)]
+        rest = [i for i in batch if not _email_only(i)]
         if rest:
             self._send_v4_batch(rest, operation)
         if by_email:
-            # upsert_by_email rows tried in v3 first, on an account that takes v4: one v5
-            # call each, never a v4 batch (which would create them again).
-            self._count_v5(len(by_email))
-            upserted = _Upserted(len(by_email), self._apply_lists_by_id) if self.flags else None
-            for item in by_email:
-                self.sender.submit_followup(partial(self._upsert, item.pending, upserted))
+            # upsert_by_email rows tried in v3 first, on a v4 account: by mapped id, else one
+            # v5 call each; never a v4 batch by email (which would create them again).
+            mapped, rows = self._by_map([item.pending for item in by_email])
+            for part in self._batches(mapped):
+                self.sender.submit_followup(partial(self._send_v4, part, "batchUpdate"))
+            self._count_v5(len(rows))
+            upserted = _Upserted(len(rows), self._apply_lists_by_id) if self.flags else None
+            for pending in rows:
+                self.sender.submit_followup(partial(self._upsert, pending, upserted))
 
     def _send_v4_batch(self, batch: list[_Item], operation: str) -> None:
         body = batch_body_from_json([item.text for item in batch])
@@ -255,9 +275,15 @@ class ProspectDelivery(Delivery):
         """Count, record and settle the rows of a batch reply; send rows with a
         transient per-row error again."""
         outcome = triage(batch, errors, max_retries=self.settings.maximum_retries)
+        # A refused row sent by its mapped id (error 3: deleted or merged since, or any
+        # other) goes through upsertLatestByEmail, which decides: a stale map rejects none.
+        stale = [item for item, _ in outcome.refused if item.mapped_id is not None]
         for item, message in outcome.refused:
-            self._reject(item.pending, "pardot_rejected", message, row_error_code(message))
+            if item.mapped_id is None:
+                self._reject(item.pending, "pardot_rejected", message, row_error_code(message))
         accepted = outcome.accepted
+        if self.identity is not None:
+            self.identity.updated_by_id([(i.pending.row, i.mapped_id) for i in accepted])
         self.record_accepted([item.pending for item in accepted], PROSPECTS, _prospect_key)
         delivered = sum(1 for item in accepted if not item.lists_only)
         self.stats.add("rows_sent", delivered)
@@ -268,6 +294,9 @@ class ProspectDelivery(Delivery):
         if outcome.again:
             self.stats.retry("row_transient_error")
             self._send_v4(outcome.again, operation)
+        if stale and self.identity is not None:
+            self.identity.refused([item.pending.row for item in stale])
+            self._upsert_in_line([item.pending for item in stale])
 
     def _reroute_after_ambiguous_failure(self, batch: list[_Item], exc: RetryableError) -> None:
         """Pardot may have applied the batch. Finish it without creating duplicates.
@@ -291,13 +320,17 @@ class ProspectDelivery(Delivery):
         self.stats.retry("ambiguous_failure_rerouted")
         if keyed:
             self._send_v4(keyed)
+        self._upsert_in_line([item.pending for item in email_only])
+
+    def _upsert_in_line(self, rows: list[PendingRow]) -> None:
+        """Rows through upsertLatestByEmail, then their lists, from a worker thread:
+        sent in line rather than queued behind this very call."""
         upserted = []
-        for item in email_only:
-            prospect_id = self._send_v5(item.pending)
+        for pending in rows:
+            prospect_id = self._send_v5(pending)
             if prospect_id is not None:
-                upserted.append((item.pending, prospect_id))
+                upserted.append((pending, prospect_id))
         if self.flags and upserted:
-            # Already on a worker thread: send in line rather than wait on the same pool.
             for list_batch in self._batches(self._list_items(upserted)):
                 self._send_v4(list_batch, "batchUpdate")
 
@@ -307,12 +340,15 @@ class ProspectDelivery(Delivery):
         prospect_id = self._send_v5(pending)
         if upserted is not None:
             upserted.add(pending, prospect_id)
+        # STATE as soon as covered, as for batches: a killed run resumes close to its end.
+        self.tracker.emit_ready()
 
     def _send_v5(self, pending: PendingRow) -> int | None:
         body = v5_upsert_body(
             pending.row.fields,
             search_deleted=self.settings.search_deleted_prospects,
             return_fields=V5_RETURN_FIELDS,
+            match_email=pending.row.match_email,
         )
         try:
             reply = self.client.v5_upsert_latest_by_email(body)
@@ -324,6 +360,8 @@ class ProspectDelivery(Delivery):
         self.stats.add("rows_sent")
         self.stats.add("created" if reply.status == 201 else "updated")
         prospect_id = reply.body.get("id") if isinstance(reply.body, dict) else None
+        if prospect_id is not None and self.identity is not None:
+            self.identity.learned(pending.row, int(prospect_id))
         if not self.flags:
             self.record_accepted([pending], PROSPECTS, _prospect_key)
         elif prospect_id is None:
@@ -350,3 +388,12 @@ def _prospect_key(pending: PendingRow) -> str:
 
 def _rows_of_item(item: _Item) -> tuple[PendingRow]:
     return (item.pending,)
+
+
+def _lookup_email(pending: PendingRow) -> str:
+    return pending.row.lookup_email
+
+
+def _email_only(item: _Item) -> bool:
+    """An upsert_by_email row in a batch with no id (not lists-only, not mapped)."""
+    return item.pending.row.route == ROUTE_V5 and not item.lists_only and item.mapped_id is None

@@ -21,10 +21,11 @@ from target_pardot.rows.payloads import (
 from target_pardot.rows.validation import FastRecordValidator
 from target_pardot.run.column_warnings import IgnoredColumns
 from target_pardot.run.custom_fields import read_custom_fields
+from target_pardot.sinks.base import Pending
 from target_pardot.sinks.bulk_import import ImportDelivery, check_campaign_available
-from target_pardot.sinks.memberships import MembershipDelivery, PendingMembership
+from target_pardot.sinks.memberships import MembershipDelivery
 from target_pardot.sinks.mirror import mirror_for
-from target_pardot.sinks.prospects import PendingRow, ProspectDelivery
+from target_pardot.sinks.prospects import ProspectDelivery
 
 MEMBERSHIP_COLUMNS = frozenset({"list_id", "prospect_id", "opted_out"})
 
@@ -175,7 +176,9 @@ class ProspectsSink(PardotSink):
             return
         if ignored:
             self.warn_ignored_columns(ignored)
-        self._rows.append(PendingRow(self.stream_name, self._position, record, row))
+        # Pending(...), not PendingRow(...): calling a subscripted generic costs a
+        # typing wrapper per row.
+        self._rows.append(Pending(self.stream_name, self._position, record, row))
 
 
 def _guess_key(record: dict[str, Any]) -> str:
@@ -229,4 +232,4 @@ class ListMembershipsSink(PardotSink):
         extra = [c for c in record if c not in MEMBERSHIP_COLUMNS]
         if extra:
             self.warn_ignored_columns(extra)
-        self._rows.append(PendingMembership(self.stream_name, self._position, record, row))
+        self._rows.append(Pending(self.stream_name, self._position, record, row))

@@ -15,7 +15,7 @@ from bench import suite
 
 pytestmark = pytest.mark.slow
 
-LINE = re.compile(r"^ ?[0-9AM] \S.* goal .+ (PASS|FAIL)$")
+LINE = re.compile(r"^ ?[0-9AIM] \S.* goal .+ (PASS|FAIL)$")
 
 
 def run(name: str) -> suite.Line:
@@ -58,9 +58,16 @@ def test_a_mirror_reads_pages_and_writes_one_call_per_fifty():
     assert line.figure.startswith("3 calls (1 reads of 300 members, 2 writes"), line.figure
 
 
+def test_a_rerun_by_identity_map_costs_a_fiftieth_of_the_writes():
+    line = run("identity_map")
+    assert line.passed, line.figure
+    assert line.figure.endswith("0 wrong)")
+    assert line.value <= 0.025
+
+
 def test_every_benchmark_has_a_smoke_test():
     tested = {"ceiling", "v5_ceiling", "own_cost", "end_to_end", "memory", "adaptive", "calls",
-              "unchanged", "import", "v3", "mirror"}  # fmt: skip
+              "unchanged", "import", "v3", "mirror", "identity_map"}  # fmt: skip
     assert {name for name, _ in suite.BENCHMARKS} == tested
 
 

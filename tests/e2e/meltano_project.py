@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,19 @@ def meltano_executable() -> Path:
 
 HUB_FILE = REPO / "hub" / "target-pardot.yml"
 DIST = REPO / "dist"
+
+
+def package_records(record: str) -> set[str]:
+    """A wheel RECORD's lines for the packages' own files (with their sha256)."""
+    return {line for line in record.splitlines()
+            if line.startswith(("target_pardot/", "pardot_emulator/"))
+            and "__pycache__" not in line}
+
+
+def wheel_files(wheel: Path) -> set[str]:
+    with zipfile.ZipFile(wheel) as archive:
+        [name] = [n for n in archive.namelist() if n.endswith(".dist-info/RECORD")]
+        return package_records(archive.read(name).decode())
 
 
 def the_wheel() -> Path:
@@ -113,15 +127,19 @@ class MeltanoProject:
         #: Values that must never appear in any output.
         self.secret_values: list[str] = list(secrets.values())
 
-    def __call__(self, *args: str, timeout: float = 600) -> str:
+    def __call__(self, *args: str, timeout: float = 600,
+                 env: Mapping[str, str] | None = None) -> str:
         """Run `meltano <args>` in the project; return its combined output."""
-        completed = run([str(self.meltano), *args], env=self.env, cwd=self.root,
-                        timeout=timeout)  # fmt: skip
+        completed = run([str(self.meltano), *args], env={**self.env, **(env or {})},
+                        cwd=self.root, timeout=timeout)  # fmt: skip
         return completed.stdout + completed.stderr
 
     def install(self) -> None:
         """The loader as the README adds it, with its config; then the extractor."""
-        self("add", "--plugin-type", "loader", "target-pardot", "--from-ref", str(HUB_FILE))
+        # Every build is version 0.1.0: uv would install a cached older one (it has no
+        # environment variable for --refresh-package), so this install skips its cache.
+        self("add", "--plugin-type", "loader", "target-pardot", "--from-ref", str(HUB_FILE),
+             env={"UV_NO_CACHE": "1"})
         path = self.root / "meltano.yml"
         project = yaml.safe_load(path.read_text())
         [loader] = [p for p in project["plugins"]["loaders"] if p["name"] == "target-pardot"]
@@ -129,12 +147,12 @@ class MeltanoProject:
         path.write_text(yaml.safe_dump(project, sort_keys=False))
         self("install", "extractor", "tap-postgres")
 
-    def installed_version(self) -> str:
-        """The target-pardot version in the loader's virtualenv (pip metadata)."""
+    def installed_files(self) -> set[str]:
+        """The RECORD lines (path, hash) of the package files in the loader's virtualenv."""
         python = self.root / ".meltano" / "loaders" / "target-pardot" / "venv" / "bin" / "python"
         completed = run([str(python), "-c", "import importlib.metadata as m; "
-                         "print(m.version('target-pardot'))"])
-        return completed.stdout.strip()
+                         "print(m.distribution('target-pardot').read_text('RECORD'))"])
+        return package_records(completed.stdout)
 
     def state(self) -> dict[str, Any]:
         text = self("state", "get", JOB_STATE_ID)

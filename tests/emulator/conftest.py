@@ -55,6 +55,9 @@ DEFAULTS: dict[str, Any] = {
     "applied_but_lost_rate": 0,
     "import_processing_polls": 1,
     "import_daily_batch_limit": 1000,
+    "import_list_separator": ";",
+    "custom_fields": "favorite_color,Amount,Color,x,shoe_size,custom__Color,loyalty_tier,"
+    "Legacy_Code__c",
     "timezone": "UTC",
     "frozen_time": None,
     "page_token_ttl_seconds": 14400,

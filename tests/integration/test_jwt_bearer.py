@@ -38,11 +38,17 @@ def people(n: int) -> list[dict[str, Any]]:
     return [{"email": f"jwt{i}@example.com", "first_name": f"J{i}"} for i in range(n)]
 
 
-def assert_key_absent(result: Result, *pems: str) -> None:
+def assert_key_absent(result: Result, *pems: str, emu: Any = None) -> None:
+    """No line of the private key, and no assertion the emulator received, in any output."""
     for pem in pems:
         for line in key_body_lines(pem):
             assert line not in result.stdout
             assert line not in result.stderr
+    if emu is not None:
+        assertions = [a for a in emu.received_assertions() if a]
+        assert assertions, "the run sent at least one assertion"
+        for assertion in assertions:
+            assert assertion not in result.stdout + result.stderr
 
 
 def one_line(result: Result, *needles: str) -> str:
@@ -66,7 +72,7 @@ def test_a_jwt_run_loads_rows_and_makes_a_new_assertion_when_the_token_expires(
     )
     assert jwt_emu.counters()["tokens_issued"] >= 3
     assert_no_secrets(result, config, jwt_emu)
-    assert_key_absent(result, rsa_key_pair()[0])
+    assert_key_absent(result, rsa_key_pair()[0], emu=jwt_emu)
 
 
 def test_the_key_may_be_given_inline(jwt_emu, tmp_path):
@@ -85,7 +91,7 @@ def test_an_expired_assertion_is_one_line_and_loads_nothing(jwt_emu, tmp_path):
     line = one_line(result, "invalid assertion")
     assert "'private_key'" in line and "clock" in line
     assert jwt_emu.prospects() == [] and result.stdout == ""
-    assert_key_absent(result, rsa_key_pair()[0])
+    assert_key_absent(result, rsa_key_pair()[0], emu=jwt_emu)
 
 
 def test_a_wrong_key_is_one_line(jwt_emu, tmp_path):
@@ -98,7 +104,7 @@ def test_a_wrong_key_is_one_line(jwt_emu, tmp_path):
     line = one_line(result, "invalid assertion")
     assert "certificate uploaded to the connected app" in line
     assert jwt_emu.counters()["calls_by_endpoint"] == {"oauth/token": 1}, "no retry"
-    assert_key_absent(result, other)
+    assert_key_absent(result, other, emu=jwt_emu)
 
 
 def test_an_unapproved_user_names_username(jwt_emu, tmp_path):

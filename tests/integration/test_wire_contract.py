@@ -130,6 +130,36 @@ def test_r4_v5_upsert_body_keys_and_v5_custom_name(emu, run, sent):
     assert body["matchEmail"] == "a@example.com"
 
 
+def test_r18_r19_a_known_email_goes_by_id_after_one_query_of_changes(emu, run, sent, tmp_path):
+    config = base_config(emu, upsert_by_email=True, api_version="4",
+                         ledger_path=str(tmp_path / "ledger.sqlite3"))  # fmt: skip
+    run(config, stream_of("prospects", [{"email": "a@example.com"}]))
+    pid = emu.prospects()[0]["id"]
+    sent.clear()
+    run(config, stream_of("prospects", [{"email": "a@example.com", "first_name": "A"}]))
+    [query] = only(sent, "GET", "/api/v5/objects/prospects")
+    assert query.path == "/api/v5/objects/prospects"
+    since = query.query.pop("updatedAtAfterOrEqualTo")
+    assert query.query == {"fields": ["id,email"], "orderBy": ["id"], "limit": ["1000"]}
+    assert since[0].endswith("+00:00") and "T" in since[0]
+    [batch] = only(sent, "POST", "/api/prospect/version/4/do/batchUpdate")
+    elements = json.loads(batch.form()["prospects"][0])["prospects"]
+    assert elements == [{"email": "a@example.com", "first_name": "A", "id": pid}]
+    assert only(sent, "POST", "/api/v5/objects/prospects/do/upsertLatestByEmail") == []
+
+
+def test_r20_match_email_is_the_v5_match_and_email_the_new_address(emu, run, sent):
+    schema = {"type": "object", "properties": {"email": {"type": "string"},
+                                               "match_email": {"type": "string"}}}  # fmt: skip
+    rows = [{"match_email": "old@example.com", "email": "new@example.com"}]
+    run(base_config(emu, upsert_by_email=True, api_version="4"),
+        stream_of("prospects", rows, schema=schema))  # fmt: skip
+    [upsert] = only(sent, "POST", "/api/v5/objects/prospects/do/upsertLatestByEmail")
+    body = upsert.json()
+    assert body["matchEmail"] == "old@example.com"
+    assert body["prospect"] == {"email": "new@example.com"}
+
+
 def test_r3_memberships_travel_as_list_flags_in_batch_update(emu, run, sent):
     pid = emu.add_prospect("a@example.com")
     run(base_config(emu, data_object="list_memberships"),

@@ -1,0 +1,176 @@
+"""Use the identity map only where Pardot still agrees with it.
+
+A map entry goes stale in three ways:
+
+* the prospect was deleted or merged: ``batchUpdate`` answers error 3 for that row, and
+  the delivery sends it through ``upsertLatestByEmail`` instead;
+* the prospect's email was changed in Pardot: ``batchUpdate`` by id would succeed and
+  write the row into a prospect that no longer has its email (and reset that email). The
+  v4 reply cannot tell, so this must be found *before* sending;
+* another prospect now has the email (created or edited since): ``upsertLatestByEmail``
+  would pick whichever has the latest activity, so the entry is no longer known to be it.
+
+The last two are found with one v5 prospect query per 1,000 prospects changed in the
+account since the previous check (``updatedAtAfterOrEqualTo``, ``fields=id,email``), once
+per run, before the first row is sent by id. Any entry those changes contradict is
+dropped, and its row goes through ``upsertLatestByEmail``, which teaches the map the right
+id again.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from target_pardot.errors import PardotApiError, RetryableError
+from target_pardot.rows.payloads import ProspectRow
+from target_pardot.run.identity import IdentityMap, utc_stamp
+from target_pardot.run.stats import RunStats
+
+logger = logging.getLogger("target-pardot")
+
+Row = TypeVar("Row")
+Query = Callable[[Mapping[str, str]], list[dict[str, Any]]]
+
+#: Prospects per query page: the v5 maximum [doc].
+QUERY_PAGE = 1000
+#: The next check starts this long before this one did. It covers a clock difference
+#: between this machine and Pardot, and v5 reads trailing recent writes ("data returned
+#: by version 5 endpoints is not real-time" [doc]); a wider margin only re-reads a few
+#: prospects.
+WATERMARK_MARGIN = datetime.timedelta(hours=1)
+
+
+def watermark(now: datetime.datetime) -> str:
+    return utc_stamp(now - WATERMARK_MARGIN)
+
+
+def stale_emails(
+    changed: Sequence[Mapping[str, Any]],
+    emails_of: Callable[[Iterable[int]], dict[int, set[str]]],
+    lookup: Callable[[Iterable[str]], dict[str, int]],
+) -> set[str]:
+    """The mapped emails that these changed prospects (id, email) contradict."""
+    pairs = [(int(p["id"]), p.get("email")) for p in changed if p.get("id") is not None]
+    stale: set[str] = set()
+    for pid, emails in emails_of(pid for pid, _ in pairs).items():
+        current = {email for other, email in pairs if other == pid}
+        stale.update(email for email in emails if email not in current)
+    known = lookup(email for _, email in pairs if email)
+    for pid, email in pairs:
+        if email in known and known[email] != pid:
+            stale.add(email)
+    return stale
+
+
+class IdentityRouter:
+    """Splits email-only rows into those sent by their mapped id and the others."""
+
+    def __init__(self, identity: IdentityMap, query: Query, stats: RunStats,
+                 *, dry_run: bool) -> None:  # fmt: skip
+        self.identity = identity
+        self._query = query
+        self._stats = stats
+        self._dry_run = dry_run
+        self._lock = threading.Lock()
+        self._done = False
+        self._usable = True
+        if identity.checked_until() is None:
+            # A new map: every change made in Pardot from now on matters to it.
+            identity.mark_checked(watermark(datetime.datetime.now(datetime.timezone.utc)))
+
+    def learned(self, row: ProspectRow, prospect_id: int) -> None:
+        """upsertLatestByEmail returned this id for the row; a changed email moves the
+        entry."""
+        if row.match_email:
+            self.identity.forget([row.match_email])
+        self.identity.learn(str(row.fields["email"]), prospect_id)
+
+    def updated_by_id(self, rows: Sequence[tuple[ProspectRow, int | None]]) -> None:
+        """Pardot accepted these rows (those with an id were sent by their mapped id)."""
+        mapped = [(row, pid) for row, pid in rows if pid is not None]
+        self._stats.add("rows_sent_by_mapped_id", len(mapped))
+        for row, pid in mapped:
+            if row.match_email:
+                self.learned(row, pid)
+
+    def refused(self, rows: Sequence[ProspectRow]) -> None:
+        """Pardot refused these rows' mapped ids: they fall back to upsertLatestByEmail."""
+        self.identity.forget(row.lookup_email for row in rows)
+        self._stats.add("identity_map_fallbacks", len(rows))
+
+    def split(
+        self, rows: Sequence[Row], email_of: Callable[[Row], str]
+    ) -> tuple[list[tuple[Row, int]], list[Row]]:
+        """(rows with the id to update, rows that go through upsertLatestByEmail)."""
+        if not rows:
+            return [], []
+        checked_before = self._done
+        known = self.identity.lookup(email_of(r) for r in rows)
+        if known and not checked_before:
+            # The check may drop entries: look up again once it is done.
+            usable = self._ensure_checked()
+            known = self.identity.lookup(email_of(r) for r in rows) if usable else {}
+        elif not self._usable:
+            known = {}
+        mapped = [(r, known[email_of(r)]) for r in rows if email_of(r) in known]
+        others = [r for r in rows if email_of(r) not in known]
+        self._stats.add("identity_map_hits", len(mapped))
+        self._stats.add("identity_map_misses", len(others))
+        return mapped, others
+
+    def _ensure_checked(self) -> bool:
+        """Check once per run, before the first row is sent by id; False if the map
+        cannot be trusted this run."""
+        with self._lock:
+            if self._done:
+                return self._usable
+            if not self._dry_run:  # a dry run plans only: no call, nothing sent by id
+                try:
+                    self._check(datetime.datetime.now(datetime.timezone.utc))
+                except PardotApiError as exc:
+                    if isinstance(exc, RetryableError):
+                        raise
+                    logger.warning(
+                        "identity_map: could not query prospects changed in Pardot (%s); "
+                        "this run sends every email-only row through upsertLatestByEmail. "
+                        "The API user needs the Prospects > View ability.",
+                        exc,
+                    )
+                    self._usable = False
+            self._done = True
+            return self._usable
+
+    def _check(self, now: datetime.datetime) -> None:
+        since = self.identity.checked_until()
+        if since is not None:
+            dropped = 0
+            after_id = 0
+            while True:
+                params = {
+                    "fields": "id,email",
+                    "updatedAtAfterOrEqualTo": since,
+                    "orderBy": "id",
+                    "limit": str(QUERY_PAGE),
+                }
+                if after_id:
+                    params["idGreaterThan"] = str(after_id)
+                page = self._query(params)
+                stale = stale_emails(page, self.identity.emails_of, self.identity.lookup)
+                self.identity.forget(stale)
+                dropped += len(stale)
+                if len(page) < QUERY_PAGE:
+                    break
+                after_id = max(int(p["id"]) for p in page)
+            self._stats.add("identity_map_dropped", dropped)
+            if dropped:
+                logger.info(
+                    "identity_map: %d entries no longer match Pardot (email changed, or "
+                    "another prospect has it); those rows go through upsertLatestByEmail.",
+                    dropped,
+                )
+        self.identity.flush()
+        self.identity.mark_checked(watermark(now))
