@@ -18,7 +18,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from . import queries, v4
-from .store import OpError, iso_now
+from .records import OpError, iso_now
 from .wire import v4_ok_body
 
 if TYPE_CHECKING:

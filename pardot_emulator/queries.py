@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .store import OpError
+from .records import OpError
 
 MAX_LIMIT = 200
 PARDOT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"

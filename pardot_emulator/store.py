@@ -11,112 +11,23 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from .fields import STORE_FIELDS, is_custom
-
-PROSPECT_ID_START = 100_001
-MEMBERSHIP_ID_START = 500_001
-IMPORT_ID_START = 1
-
-
-
-_iso_cache: tuple[int, str] = (0, "")
-
-
-def iso_now() -> str:
-    """UTC timestamp with milliseconds, cached per millisecond (strftime is slow)."""
-    global _iso_cache  # noqa: PLW0603 - racing writers store the same value
-    now = time.time()
-    ms = int(now * 1000)
-    if _iso_cache[0] != ms:
-        stamp = datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
-        _iso_cache = (ms, stamp[:-3] + "Z")
-    return _iso_cache[1]
+from .records import (
+    IMPORT_ID_START,
+    MEMBERSHIP_ID_START,
+    PROSPECT_ID_START,
+    ImportJob,
+    OpError,
+    RowPlan,
+    iso_now,
+    public_prospect,
+)
+from .store_memberships import MembershipOperations
 
 
-class OpError(Exception):
-    """An operation Pardot refuses: ``code`` and ``message`` from its error table."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class RowPlan:
-    """One validated write: how to find the prospect and what to change.
-
-    A plain slotted class: one is built per row, so it must be cheap."""
-
-    __slots__ = ("fid", "id", "list_adds", "list_removes", "updates")
-
-    def __init__(self) -> None:
-        self.id: int | None = None
-        self.fid: str | None = None
-        self.updates: dict[str, Any] = {}  # store names
-        self.list_adds: list[int] = []
-        self.list_removes: list[int] = []
-
-
-@dataclass
-class ImportJob:
-    id: int
-    operation: str
-    object: str
-    create_on_no_match: bool
-    restore_deleted: bool
-    state: str = "Open"
-    header: list[str] | None = None
-    batches: list[list[dict[str, str]]] = field(default_factory=list)
-    polls_left: int = 0
-    created_count: int = 0
-    updated_count: int = 0
-    error_count: int = 0
-    errors: list[tuple[dict[str, str], str]] = field(default_factory=list)
-    created_at: str = field(default_factory=iso_now)
-    updated_at: str = field(default_factory=iso_now)
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "operation": self.operation,
-            "object": self.object,
-            "status": self.state,
-            "createOnNoMatch": self.create_on_no_match,
-            "restoreDeleted": self.restore_deleted,
-            "batchCount": len(self.batches),
-            "rowCount": sum(len(b) for b in self.batches),
-            "createdCount": self.created_count,
-            "updatedCount": self.updated_count,
-            "errorCount": self.error_count,
-            "isExpired": False,
-            "createdAt": self.created_at,
-            "updatedAt": self.updated_at,
-        }
-
-
-_META_ORDER = ("deleted", "created_at", "updated_at", "last_activity_at")
-
-
-def public_prospect(p: dict[str, Any]) -> dict[str, Any]:
-    """A stored prospect with every standard field (None when unset), custom
-    fields, then the metadata: the shape PardotEmulator.prospects() returns."""
-    out: dict[str, Any] = {"id": p["id"]}
-    for name in STORE_FIELDS:
-        if name != "id":
-            out[name] = p.get(name)
-    for key, value in p.items():
-        if key not in out and key not in _META_ORDER:
-            out[key] = value
-    for key in _META_ORDER:
-        out[key] = p[key]
-    return out
-
-
-class Store:
+class Store(MembershipOperations):
     def __init__(self) -> None:
         self.lock = threading.Lock()
         #: The frozen_time setting: every write is stamped with it when set.
@@ -263,14 +174,6 @@ class Store:
         with self.lock:
             return self._create(values, deleted=deleted, last_activity_at=last_activity_at)["id"]
 
-    def add_membership(self, list_id: int, prospect_id: int, opted_out: bool = False) -> int:
-        with self.lock:
-            if prospect_id not in self.prospects:
-                raise ValueError(f"no prospect with id {prospect_id}")
-            if (list_id, prospect_id) in self.by_pair:
-                raise ValueError(f"prospect {prospect_id} is already a member of list {list_id}")
-            return self._add_membership(list_id, prospect_id, opted_out)["id"]
-
     def edit_prospect(self, pid: int, values: dict[str, Any]) -> dict[str, Any]:
         """Change fields as a Pardot user would in the UI (updates updated_at)."""
         for k in values:
@@ -296,11 +199,6 @@ class Store:
         with self.lock:
             return [public_prospect(p) for p in self.prospects.values()
                     if include_deleted or not p["deleted"]]
-
-    def membership_list(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return [{"id": m["id"], "list_id": m["list_id"], "prospect_id": m["prospect_id"],
-                     "opted_out": m["opted_out"]} for m in self.memberships.values()]
 
     def import_list(self) -> list[dict[str, Any]]:
         with self.lock:
@@ -416,64 +314,6 @@ class Store:
                 return True, public_prospect(self._create(values))
             self._update(p, updates)
             return False, public_prospect(p)
-
-    # ------------------------------------------------------------------ list memberships
-
-    def membership_create(self, list_id: int, prospect_id: int, opted_out: bool,
-                          lists: frozenset[int]) -> dict[str, Any]:
-        with self.lock:
-            if list_id not in lists:
-                raise OpError(55, "Invalid list ID")
-            if self._live(prospect_id) is None:
-                raise OpError(3, "Invalid prospect ID")
-            if (list_id, prospect_id) in self.by_pair:
-                raise OpError(58, "That prospect is already a member of that list. "
-                                  "Update the membership instead.")
-            return dict(self._add_membership(list_id, prospect_id, opted_out))
-
-    def membership_find(self, list_id: int, prospect_id: int, lists: frozenset[int]) -> int:
-        """The membership id for a (list, prospect) pair. Caller holds no lock."""
-        with self.lock:
-            if list_id not in lists:
-                raise OpError(55, "Invalid list ID")
-            if self._live(prospect_id) is None:
-                raise OpError(3, "Invalid prospect ID")
-            mid = self.by_pair.get((list_id, prospect_id))
-            if mid is None:
-                raise OpError(109, "The requested record was not found.")
-            return mid
-
-    def membership_get(self, mid: int) -> dict[str, Any]:
-        with self.lock:
-            m = self.memberships.get(mid)
-            if m is None:
-                raise OpError(109, "The requested record was not found.")
-            return dict(m)
-
-    def membership_update(self, mid: int, opted_out: bool | None) -> dict[str, Any]:
-        with self.lock:
-            m = self.memberships.get(mid)
-            if m is None:
-                raise OpError(109, "The requested record was not found.")
-            if opted_out is not None:
-                m["opted_out"] = opted_out
-            m["updated_at"] = self.stamp()
-            return dict(m)
-
-    def membership_delete(self, mid: int) -> None:
-        with self.lock:
-            if mid not in self.memberships:
-                raise OpError(109, "The requested record was not found.")
-            self._delete_membership(mid)
-
-    def membership_query(self, list_id: int | None, prospect_id: int | None
-                         ) -> list[dict[str, Any]]:
-        with self.lock:
-            out = [dict(m) for m in self.memberships.values()
-                   if (list_id is None or m["list_id"] == list_id)
-                   and (prospect_id is None or m["prospect_id"] == prospect_id)]
-        out.sort(key=lambda m: m["id"])
-        return out
 
     # ------------------------------------------------------------------ imports
 

@@ -17,7 +17,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from . import customfields, v4
-from .store import OpError, RowPlan, Store, iso_now
+from .records import OpError, RowPlan, iso_now
+from .store import Store
 from .wire import Reply
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from .fields import (
     v4_value,
     valid_email,
 )
-from .store import OpError, RowPlan
+from .records import OpError, RowPlan
 from .wire import XML_TYPE, Reply, dumps, v4_error_body, v4_ok_body, v4_xml
 
 if TYPE_CHECKING:

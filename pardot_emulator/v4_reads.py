@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from . import customfields, lists, queries, v4
-from .store import OpError
+from .records import OpError
 from .wire import Reply, v4_ok_body
 
 if TYPE_CHECKING:

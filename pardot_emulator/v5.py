@@ -15,7 +15,7 @@ from .fields import (
     v5_value,
     valid_email,
 )
-from .store import OpError
+from .records import OpError
 from .wire import Reply
 
 if TYPE_CHECKING:

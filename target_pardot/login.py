@@ -299,7 +299,10 @@ def run(args: argparse.Namespace) -> int:
         query = wait_for_redirect(server, args.timeout)
     refresh_token = exchange_code(settings, code_from_callback(query, state), verifier)
     if args.print:
-        print(refresh_token, flush=True)
+        # --print: the user asked for the token itself on stdout, to pipe it into a secret
+        # store; this command is not the target, whose stdout carries STATE only.
+        sys.stdout.write(refresh_token + "\n")
+        sys.stdout.flush()
     else:
         assert config_path is not None
         merge_into_config(config_path, refresh_token)

@@ -21,14 +21,12 @@ from target_pardot.pardot.responses import (
     batch_row_errors,
     row_error_code,
 )
-from target_pardot.rows.payloads import (
+from target_pardot.rows.memberships import (
     MembershipRow,
-    batch_body,
-    encoded_size,
     group_memberships_by_prospect,
     membership_element,
-    plan_batches,
 )
+from target_pardot.rows.payloads import batch_body, encoded_size, plan_batches
 from target_pardot.rows.v3 import v3_calls, v3_row_errors
 from target_pardot.run.ledger import MEMBERSHIPS, membership_fingerprint
 from target_pardot.run.runtime import Runtime

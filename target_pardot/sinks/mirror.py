@@ -25,8 +25,9 @@ from typing import Any
 from target_pardot.errors import EXIT_FAILURE, TargetPardotError
 from target_pardot.pardot.list_members import read_members
 from target_pardot.pardot.responses import batch_row_errors
+from target_pardot.rows.memberships import membership_element
 from target_pardot.rows.mirror_plan import ListPlan, dry_run_line, guard_message, plan_list
-from target_pardot.rows.payloads import batch_body, membership_element, plan_batches
+from target_pardot.rows.payloads import batch_body, plan_batches
 from target_pardot.rows.v3 import v3_calls, v3_row_errors
 from target_pardot.run.runtime import Runtime
 from target_pardot.sinks.memberships import MembershipDelivery, PendingMembership

@@ -10,10 +10,10 @@ from singer_sdk.sinks import BatchSink
 
 from target_pardot.pardot.limits import MAX_BATCH_ROWS, MAX_CONCURRENT_REQUESTS
 from target_pardot.rows.fields import CustomFields, use_custom_fields
+from target_pardot.rows.memberships import prepare_membership
 from target_pardot.rows.payloads import (
     InvalidRow,
     map_record,
-    prepare_membership,
     prepare_prospect,
     prospect_key,
     shorten,

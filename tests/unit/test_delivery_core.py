@@ -16,7 +16,8 @@ import pytest
 
 from target_pardot.pardot.api_version import ApiVersion
 from target_pardot.pardot.responses import Reply
-from target_pardot.rows.payloads import MembershipRow, prepare_prospect
+from target_pardot.rows.memberships import MembershipRow
+from target_pardot.rows.payloads import prepare_prospect
 from target_pardot.run.runtime import Runtime
 from target_pardot.settings import parse_settings
 from target_pardot.sinks.base import Pending, triage

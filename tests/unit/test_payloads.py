@@ -9,18 +9,20 @@ import pytest
 
 from target_pardot.pardot.limits import MAX_ROW_JSON_CHARS
 from target_pardot.rows.fields import pardot_field_name, to_snake_case, v5_field_name
+from target_pardot.rows.memberships import (
+    group_memberships_by_prospect,
+    membership_element,
+    prepare_membership,
+)
 from target_pardot.rows.payloads import (
     ROUTE_V4,
     ROUTE_V5,
     InvalidRow,
     batch_body,
     encoded_size,
-    group_memberships_by_prospect,
     list_flags,
     map_record,
-    membership_element,
     plan_batches,
-    prepare_membership,
     prepare_prospect,
     to_json,
     v5_upsert_body,
