@@ -73,7 +73,7 @@ from target_pardot.sinks.import_outcome import (
     ImportJob,
     ImportOutcome,
 )
-from target_pardot.sinks.prospects import PendingRow
+from target_pardot.sinks.prospect_items import PendingRow
 
 logger = logging.getLogger("target-pardot")
 

@@ -8,24 +8,22 @@ flight), and turns every per-row outcome into a count or a rejection.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from functools import partial
-from typing import Any
 
-from target_pardot.errors import PardotApiError, PayloadTooLarge, RetryableError
+from target_pardot.errors import (
+    PardotApiError,
+    PayloadTooLarge,
+    RetryableError,
+    WrongApiVersion,
+)
 from target_pardot.pardot.responses import batch_row_errors, row_error_code
 from target_pardot.rows.payloads import (
-    QUOTED_COMMA_SIZE,
     ROUTE_V4,
     ROUTE_V5,
-    ProspectRow,
     batch_body_from_json,
-    form_quoted_length,
     list_flags,
     plan_batches,
-    to_json,
     v4_element,
     v5_upsert_body,
 )
@@ -33,57 +31,22 @@ from target_pardot.rows.v3 import FID_NEEDS_V4, v3_calls, v3_row_errors
 from target_pardot.run.key_order import KeyOrder, prospect_identity
 from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint
 from target_pardot.run.runtime import Runtime
-from target_pardot.sinks.base import Delivery, Pending, triage
+from target_pardot.sinks.base import Delivery, triage
+from target_pardot.sinks.prospect_items import (
+    BatchItem,
+    PendingRow,
+    Upserted,
+    is_email_only,
+    lookup_email_of,
+    prospect_key_of,
+    rows_of_item,
+)
 
 logger = logging.getLogger("target-pardot")
 
 V5_RETURN_FIELDS = ("id", "email")
 #: An upsert_by_email load this large is worth a hint about prospect_operation: import.
 V5_CALLS_BEFORE_IMPORT_HINT = 5_000
-
-
-#: A prospect row on its way.
-PendingRow = Pending[ProspectRow]
-
-
-@dataclass
-class _Item:
-    """One element of a v4 batch: its JSON, and the bytes it adds to the urlencoded body."""
-
-    pending: PendingRow
-    element: dict[str, Any]
-    text: str
-    size: int
-    attempts: int = 0
-    #: Only sets the lists of a row already sent (through v5): not a row sent again.
-    lists_only: bool = False
-    #: The id the identity map gave an email-only row (sent by batchUpdate).
-    mapped_id: int | None = None
-
-    @classmethod
-    def of(cls, pending: PendingRow, element: dict[str, Any], text: str = "") -> _Item:
-        text = text or to_json(element)
-        return cls(pending, element, text, form_quoted_length(text) + QUOTED_COMMA_SIZE)
-
-
-class _Upserted:
-    """The prospect ids of one hand-over's v5 rows. The last upsert to finish passes
-    them on (for their list flags), so no thread waits for the others."""
-
-    def __init__(self, expected: int, then: Callable[[list[tuple[PendingRow, int]]], None]):
-        self._expected = expected
-        self._then = then
-        self._items: list[tuple[PendingRow, int]] = []
-        self._lock = threading.Lock()
-
-    def add(self, pending: PendingRow, prospect_id: int | None) -> None:
-        with self._lock:
-            if prospect_id is not None:
-                self._items.append((pending, prospect_id))
-            self._expected -= 1
-            finished = self._expected == 0
-        if finished and self._items:
-            self._then(self._items)
 
 
 class ProspectDelivery(Delivery):
@@ -110,7 +73,7 @@ class ProspectDelivery(Delivery):
                 rows,
                 self.ledger,
                 PROSPECTS,
-                key_of=_prospect_key,
+                key_of=prospect_key_of,
                 fingerprint_of=lambda p: prospect_fingerprint(p.row, self.flags),
             )
         if self._email_rows_in_batches():
@@ -134,7 +97,7 @@ class ProspectDelivery(Delivery):
             keys = [prospect_identity(item.element) for item in batch] if ordered else ()
             self.sender.submit(self.order.in_order(keys, job) if ordered else job)
         if v5_rows:
-            upserted = _Upserted(len(v5_rows), self._apply_lists_by_id) if self.flags else None
+            upserted = Upserted(len(v5_rows), self._apply_lists_by_id) if self.flags else None
             for pending in v5_rows:
                 self.sender.submit(partial(self._upsert, pending, upserted))
 
@@ -156,19 +119,19 @@ class ProspectDelivery(Delivery):
         api.prefer(3)
         return True
 
-    def _item(self, pending: PendingRow) -> _Item:
+    def _item(self, pending: PendingRow) -> BatchItem:
         row = pending.row
         if self.flags:
-            return _Item.of(pending, v4_element(row.fields, self.flags))
+            return BatchItem.of(pending, v4_element(row.fields, self.flags))
         # Without list flags the element is the row's fields: reuse their JSON.
-        return _Item.of(pending, row.fields, row.text)
+        return BatchItem.of(pending, row.fields, row.text)
 
-    def _by_map(self, rows: list[PendingRow]) -> tuple[list[_Item], list[PendingRow]]:
+    def _by_map(self, rows: list[PendingRow]) -> tuple[list[BatchItem], list[PendingRow]]:
         """Rows the identity map knows, as batchUpdate items by id (with email); the rest."""
         if self.identity is None or not rows:
             return [], rows
-        by_id, rest = self.identity.split(rows, _lookup_email)
-        items = [_Item.of(p, {**p.row.fields, **self.flags, "id": pid}) for p, pid in by_id]
+        by_id, rest = self.identity.split(rows, lookup_email_of)
+        items = [BatchItem.of(p, {**p.row.fields, **self.flags, "id": pid}) for p, pid in by_id]
         for item, (_, pid) in zip(items, by_id, strict=True):
             item.mapped_id = pid
         return items, rest
@@ -184,7 +147,7 @@ class ProspectDelivery(Delivery):
                 V5_CALLS_BEFORE_IMPORT_HINT,
             )
 
-    def _batches(self, items: Iterable[_Item]) -> list[list[_Item]]:
+    def _batches(self, items: Iterable[BatchItem]) -> list[list[BatchItem]]:
         return list(
             plan_batches(
                 items,
@@ -193,7 +156,9 @@ class ProspectDelivery(Delivery):
             )
         )
 
-    def _plan_only(self, v4_items: list[_Item], v5_rows: list[PendingRow], mapped: list) -> None:
+    def _plan_only(
+        self, v4_items: list[BatchItem], v5_rows: list[PendingRow], mapped: list
+    ) -> None:
         for operation, items in ((self.operation, v4_items), ("batchUpdate", mapped)):
             for batch in self._batches(items):
                 self.stats.plan(f"prospect/{operation}", len(batch))
@@ -205,18 +170,18 @@ class ProspectDelivery(Delivery):
 
     # -- v4 batches -------------------------------------------------------------------
 
-    def _send_v4(self, batch: list[_Item], operation: str | None = None) -> None:
+    def _send_v4(self, batch: list[BatchItem], operation: str | None = None) -> None:
         """Send one batch in the run's v3/v4 version (again in the other one if Pardot
         answers error 88 or 89)."""
         operation = operation or self.operation
         self.client.api_version.run(partial(self._send_batch, batch, operation))
 
-    def _send_batch(self, batch: list[_Item], operation: str, version: int) -> None:
+    def _send_batch(self, batch: list[BatchItem], operation: str, version: int) -> None:
         if version == 3:
             self._send_v3(batch, operation)
             return
-        by_email = [i for i in batch if _email_only(i)]
-        rest = [i for i in batch if not _email_only(i)]
+        by_email = [i for i in batch if is_email_only(i)]
+        rest = [i for i in batch if not is_email_only(i)]
         if rest:
             self._send_v4_batch(rest, operation)
         if by_email:
@@ -226,11 +191,11 @@ class ProspectDelivery(Delivery):
             for part in self._batches(mapped):
                 self.sender.submit_followup(partial(self._send_v4, part, "batchUpdate"))
             self._count_v5(len(rows))
-            upserted = _Upserted(len(rows), self._apply_lists_by_id) if self.flags else None
+            upserted = Upserted(len(rows), self._apply_lists_by_id) if self.flags else None
             for pending in rows:
                 self.sender.submit_followup(partial(self._upsert, pending, upserted))
 
-    def _send_v4_batch(self, batch: list[_Item], operation: str) -> None:
+    def _send_v4_batch(self, batch: list[BatchItem], operation: str) -> None:
         body = batch_body_from_json([item.text for item in batch])
         # On AMPSEA accounts an email-only row always creates a prospect: sending it twice
         # creates two. Such a batch is not replayed blindly after an ambiguous failure.
@@ -241,7 +206,7 @@ class ProspectDelivery(Delivery):
             reply = self.client.prospect_batch(operation, body, version=4, idempotent=idempotent)
         except PayloadTooLarge as exc:
             self.split_too_large(
-                batch, exc, partial(self._send_v4, operation=operation), _rows_of_item
+                batch, exc, partial(self._send_v4, operation=operation), rows_of_item
             )
             return
         except RetryableError as exc:
@@ -249,7 +214,7 @@ class ProspectDelivery(Delivery):
             return
         self._settle_reply(batch, operation, batch_row_errors(reply.body), reply.status)
 
-    def _send_v3(self, batch: list[_Item], operation: str) -> None:
+    def _send_v3(self, batch: list[BatchItem], operation: str) -> None:
         """v3 batches: keyed by id or email. Email identifies the prospect on these
         accounts, so every v3 batch is safe to repeat: after an ambiguous failure the
         client sends it again as it is, never through v5."""
@@ -261,7 +226,7 @@ class ProspectDelivery(Delivery):
                 reply = self.client.prospect_batch(operation, body, version=3, idempotent=True)
             except PayloadTooLarge as exc:
                 self.split_too_large(
-                    part, exc, partial(self._send_v4, operation=operation), _rows_of_item
+                    part, exc, partial(self._send_v4, operation=operation), rows_of_item
                 )
                 continue
             errors, unmatched = v3_row_errors(reply.body, identifiers)
@@ -270,7 +235,7 @@ class ProspectDelivery(Delivery):
             self._settle_reply(part, operation, errors, reply.status)
 
     def _settle_reply(
-        self, batch: list[_Item], operation: str, errors: dict[int, str], status: int
+        self, batch: list[BatchItem], operation: str, errors: dict[int, str], status: int
     ) -> None:
         """Count, record and settle the rows of a batch reply; send rows with a
         transient per-row error again."""
@@ -284,7 +249,7 @@ class ProspectDelivery(Delivery):
         accepted = outcome.accepted
         if self.identity is not None:
             self.identity.updated_by_id([(i.pending.row, i.mapped_id) for i in accepted])
-        self.record_accepted([item.pending for item in accepted], PROSPECTS, _prospect_key)
+        self.record_accepted([item.pending for item in accepted], PROSPECTS, prospect_key_of)
         delivered = sum(1 for item in accepted if not item.lists_only)
         self.stats.add("rows_sent", delivered)
         self.stats.add("updated" if status == 200 else "created_or_updated", delivered)
@@ -298,7 +263,7 @@ class ProspectDelivery(Delivery):
             self.identity.refused([item.pending.row for item in stale])
             self._upsert_in_line([item.pending for item in stale])
 
-    def _reroute_after_ambiguous_failure(self, batch: list[_Item], exc: RetryableError) -> None:
+    def _reroute_after_ambiguous_failure(self, batch: list[BatchItem], exc: RetryableError) -> None:
         """Pardot may have applied the batch. Finish it without creating duplicates.
 
         Rows keyed by id or fid are idempotent and go again as a batch. Email-only rows go
@@ -310,17 +275,31 @@ class ProspectDelivery(Delivery):
         email_only = [item for item in batch if item not in keyed]
         logger.warning(
             "A batch of %d rows may or may not have been applied (%s); re-sending %d keyed "
-            "rows as a batch and %d email-only rows through upsertLatestByEmail so that "
-            "none is created twice.",
-            len(batch),
-            exc,
-            len(keyed),
-            len(email_only),
-        )
+            "rows as a batch and %d email-only rows so that none is created twice.",
+            len(batch), exc, len(keyed), len(email_only),
+        )  # fmt: skip
         self.stats.retry("ambiguous_failure_rerouted")
         if keyed:
             self._send_v4(keyed)
-        self._upsert_in_line([item.pending for item in email_only])
+        if email_only and not self._settled_as_v3(email_only):
+            self._upsert_in_line([item.pending for item in email_only])
+
+    def _settled_as_v3(self, items: list[BatchItem]) -> bool:
+        """While the version is unknown the account may take only v3, where the lost v4
+        call was refused (error 89), never applied, and where v5 would create a second
+        prospect for a case variant. So try the rows as a v3 batch (a true upsert) first;
+        an AMPSEA account refuses it (error 88) and the rows go through v5 as before."""
+        version = self.client.api_version
+        if version.known:
+            return False
+        version.prefer(3)
+        try:
+            self._send_v3(items, self.operation)
+        except WrongApiVersion as refusal:
+            version.refused(3, refusal.code or 88)
+            return False
+        version.confirm(3)
+        return True
 
     def _upsert_in_line(self, rows: list[PendingRow]) -> None:
         """Rows through upsertLatestByEmail, then their lists, from a worker thread:
@@ -336,7 +315,7 @@ class ProspectDelivery(Delivery):
 
     # -- v5 upsert by email ----------------------------------------------------------
 
-    def _upsert(self, pending: PendingRow, upserted: _Upserted | None) -> None:
+    def _upsert(self, pending: PendingRow, upserted: Upserted | None) -> None:
         prospect_id = self._send_v5(pending)
         if upserted is not None:
             upserted.add(pending, prospect_id)
@@ -363,7 +342,7 @@ class ProspectDelivery(Delivery):
         if prospect_id is not None and self.identity is not None:
             self.identity.learned(pending.row, int(prospect_id))
         if not self.flags:
-            self.record_accepted([pending], PROSPECTS, _prospect_key)
+            self.record_accepted([pending], PROSPECTS, prospect_key_of)
         elif prospect_id is None:
             # No id to set its lists by: settle it now, but the ledger does not record it.
             self._settle(pending)
@@ -375,25 +354,8 @@ class ProspectDelivery(Delivery):
         for batch in self._batches(self._list_items(upserted)):
             self.sender.submit_followup(partial(self._send_v4, batch, "batchUpdate"))
 
-    def _list_items(self, upserted: list[tuple[PendingRow, int]]) -> list[_Item]:
-        items = [_Item.of(pending, {"id": pid, **self.flags}) for pending, pid in upserted]
+    def _list_items(self, upserted: list[tuple[PendingRow, int]]) -> list[BatchItem]:
+        items = [BatchItem.of(pending, {"id": pid, **self.flags}) for pending, pid in upserted]
         for item in items:
             item.lists_only = True
         return items
-
-
-def _prospect_key(pending: PendingRow) -> str:
-    return pending.row.key
-
-
-def _rows_of_item(item: _Item) -> tuple[PendingRow]:
-    return (item.pending,)
-
-
-def _lookup_email(pending: PendingRow) -> str:
-    return pending.row.lookup_email
-
-
-def _email_only(item: _Item) -> bool:
-    """An upsert_by_email row in a batch with no id (not lists-only, not mapped)."""
-    return item.pending.row.route == ROUTE_V5 and not item.lists_only and item.mapped_id is None

@@ -83,6 +83,29 @@ def test_email_only_rows_land_once_under_faults_and_a_rerun_changes_nothing(
     assert comparable(emu.prospects()) == before
 
 
+def test_a_lost_call_before_the_version_is_known_never_goes_through_v5(emu, run):
+    """Each run starts on v4 until Pardot answers error 89. A v4 batch lost before then
+    was never applied on a v3 account, and v5 would create a second prospect for a case
+    variant there: its email-only rows go as a v3 batch instead. Faults in both runs."""
+    emu.configure(
+        ampsea=False,
+        fault_rate=0.10,
+        fault_kinds=["http500", "http503", "code183", "drop"],
+        seed=7,
+    )
+    rows = email_rows_with_case_variants(2_000)
+    config = base_config(emu, parallel_tasks=5, maximum_retries=15, initial_retry_wait=0.05)
+    first = run(config, stream_of("prospects", rows))
+    assert first.exit_code == 0, first.stderr[-3000:]
+    before = comparable(emu.prospects())
+    second = run(config, stream_of("prospects", rows))
+    assert second.exit_code == 0, second.stderr[-3000:]
+    counters = emu.counters()
+    assert sum(counters["faults_injected"].values()) > 0
+    assert row_calls_by_version(counters).get("5", 0) == 0, "no row goes through v5"
+    assert comparable(emu.prospects()) == before
+
+
 def test_upsert_by_email_makes_no_difference_on_v3(emu, run):
     emu.configure(ampsea=False)
     stored = emu.add_prospect(email="ann@example.com")

@@ -1,0 +1,78 @@
+"""The pieces a prospect delivery moves around: a pending prospect row, one element of a
+v3/v4 batch, and the collector that hands v5-upserted ids on for their list flags."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from target_pardot.rows.payloads import (
+    QUOTED_COMMA_SIZE,
+    ROUTE_V5,
+    ProspectRow,
+    form_quoted_length,
+    to_json,
+)
+from target_pardot.sinks.base import Pending
+
+#: A prospect row on its way.
+PendingRow = Pending[ProspectRow]
+
+
+@dataclass
+class BatchItem:
+    """One element of a v4 batch: its JSON, and the bytes it adds to the urlencoded body."""
+
+    pending: PendingRow
+    element: dict[str, Any]
+    text: str
+    size: int
+    attempts: int = 0
+    #: Only sets the lists of a row already sent (through v5): not a row sent again.
+    lists_only: bool = False
+    #: The id the identity map gave an email-only row (sent by batchUpdate).
+    mapped_id: int | None = None
+
+    @classmethod
+    def of(cls, pending: PendingRow, element: dict[str, Any], text: str = "") -> BatchItem:
+        text = text or to_json(element)
+        return cls(pending, element, text, form_quoted_length(text) + QUOTED_COMMA_SIZE)
+
+
+class Upserted:
+    """The prospect ids of one hand-over's v5 rows. The last upsert to finish passes
+    them on (for their list flags), so no thread waits for the others."""
+
+    def __init__(self, expected: int, then: Callable[[list[tuple[PendingRow, int]]], None]):
+        self._expected = expected
+        self._then = then
+        self._items: list[tuple[PendingRow, int]] = []
+        self._lock = threading.Lock()
+
+    def add(self, pending: PendingRow, prospect_id: int | None) -> None:
+        with self._lock:
+            if prospect_id is not None:
+                self._items.append((pending, prospect_id))
+            self._expected -= 1
+            finished = self._expected == 0
+        if finished and self._items:
+            self._then(self._items)
+
+
+def prospect_key_of(pending: PendingRow) -> str:
+    return pending.row.key
+
+
+def rows_of_item(item: BatchItem) -> tuple[PendingRow]:
+    return (item.pending,)
+
+
+def lookup_email_of(pending: PendingRow) -> str:
+    return pending.row.lookup_email
+
+
+def is_email_only(item: BatchItem) -> bool:
+    """An upsert_by_email row in a batch with no id (not lists-only, not mapped)."""
+    return item.pending.row.route == ROUTE_V5 and not item.lists_only and item.mapped_id is None
