@@ -31,6 +31,13 @@ def _default_text(name: str, default: Any) -> str:
     return str(default)
 
 
+def _values_text(parse: Any) -> str:
+    """ One of: a, b." for a setting with a fixed set of values, so --help shows the real
+    ones."""
+    allowed = getattr(parse, "allowed", None)
+    return f" One of: {', '.join(allowed)}." if allowed else ""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pardot-emulator",
@@ -47,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="TCP port on 127.0.0.1 (0 picks a free one).")
     for spec in SPECS:
         flag = "--" + spec.name.replace("_", "-")
-        help_text = f"{spec.help} (default: {_default_text(spec.name, spec.default)})"
+        help_text = f"{spec.help}{_values_text(spec.coerce)} (default: "
+        help_text += f"{_default_text(spec.name, spec.default)})"
         if spec.is_bool:
             parser.add_argument(flag, dest=spec.name, action=argparse.BooleanOptionalAction,
                                 default=None, help=help_text)

@@ -161,13 +161,21 @@ def _choice(*allowed: int) -> Callable[[Any], int]:
     return check
 
 
-def _one_of(*allowed: str) -> Callable[[Any], str]:
-    def check(value: Any) -> str:
+class _OneOf:
+    """A setting with a fixed set of values; the CLI's help lists them (``allowed``)."""
+
+    def __init__(self, *allowed: str) -> None:
+        self.allowed = allowed
+
+    def __call__(self, value: Any) -> str:
         text = _str(value).strip().lower()
-        if text not in allowed:
-            raise SettingError(f"expected one of {list(allowed)}, got {value!r}")
+        if text not in self.allowed:
+            raise SettingError(f"expected one of {list(self.allowed)}, got {value!r}")
         return text
-    return check
+
+
+def _one_of(*allowed: str) -> _OneOf:
+    return _OneOf(*allowed)
 
 
 def _opt_pem(value: Any) -> str | None:
@@ -305,7 +313,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("clock_offset_seconds", 0.0, _float, "SECONDS",
          "How far the emulator's clock runs ahead of the client's (for assertion expiry)."),
     Spec("authorize_outcome", "approve", _one_of("approve", "deny"), "OUTCOME",
-         "What the user 'answers' at /services/oauth2/authorize: a code, or access_denied."),
+         "What the user 'answers' at /services/oauth2/authorize: 'approve' redirects with "
+         "a code, 'deny' with error=access_denied."),
     Spec("api_usage_header", "used/max", _one_of("used/max", "raw", "off"), "FORMAT",
          "x-api-usage on replies to requests with X-Return-Api-Usage: 1: 'used/max', "
          "'raw' (a text no client can parse), or 'off' (never sent)."),

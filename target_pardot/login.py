@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 import webbrowser
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -195,7 +195,8 @@ def login_settings(args: argparse.Namespace, config: Mapping[str, Any]) -> Login
 
 
 class _Callback(BaseHTTPRequestHandler):
-    """Answers the one redirect; the query goes to the server for the main thread."""
+    """Answers the one redirect, after the code exchange: the page says "Logged in" only
+    once the refresh token is in hand, since the exchange can still fail."""
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
@@ -205,7 +206,12 @@ class _Callback(BaseHTTPRequestHandler):
             return
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         server.query = query
-        message = b"Login failed: see the terminal." if "error" in query else b"Logged in."
+        try:
+            server.refresh_token = server.exchange(query)
+            message = b"Logged in: target-pardot-login has the refresh token."
+        except LoginError as exc:
+            server.failure = exc
+            message = b"Login failed: see the terminal."
         body = _DONE_PAGE % message
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -218,11 +224,23 @@ class _Callback(BaseHTTPRequestHandler):
 
 
 class _CallbackServer(HTTPServer):
-    def __init__(self, host: str, port: int, path: str) -> None:
+    def __init__(self, host: str, port: int, path: str,
+                 exchange: Callable[[dict[str, str]], str]) -> None:  # fmt: skip
         # Listen on the loopback interface only, whatever the URI's host name.
         super().__init__(("127.0.0.1", port), _Callback)
         self.expected_path = path
+        #: The redirect's query -> the refresh token, or a LoginError.
+        self.exchange = exchange
         self.query: dict[str, str] | None = None
+        self.refresh_token: str | None = None
+        self.failure: LoginError | None = None
+
+    def outcome(self) -> str:
+        """The refresh token the redirect led to; its LoginError otherwise."""
+        if self.failure is not None:
+            raise self.failure
+        assert self.refresh_token is not None
+        return self.refresh_token
 
 
 def wait_for_redirect(server: _CallbackServer, timeout: float) -> dict[str, str]:
@@ -284,8 +302,12 @@ def run(args: argparse.Namespace) -> int:
         settings.login_url, settings.client_id, settings.redirect_uri,
         pkce_challenge(verifier), state, settings.scope,
     )
+
+    def exchange(query: dict[str, str]) -> str:
+        return exchange_code(settings, code_from_callback(query, state), verifier)
+
     try:
-        server = _CallbackServer(host, port, path)
+        server = _CallbackServer(host, port, path, exchange)
     except OSError as exc:
         raise LoginConfigError(
             f"Cannot listen on port {port} for --redirect-uri ({exc.strerror}); free it or "
@@ -296,8 +318,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"Open this URL in a browser and log in:\n{url}", file=sys.stderr, flush=True)
         else:
             print("A browser window opened to log in to Salesforce.", file=sys.stderr, flush=True)
-        query = wait_for_redirect(server, args.timeout)
-    refresh_token = exchange_code(settings, code_from_callback(query, state), verifier)
+        wait_for_redirect(server, args.timeout)
+    refresh_token = server.outcome()
     if args.print:
         # --print: the user asked for the token itself on stdout, to pipe it into a secret
         # store; this command is not the target, whose stdout carries STATE only.

@@ -25,6 +25,7 @@ from singer_sdk.sinks import Sink
 from target_pardot import config_checks, redact
 from target_pardot.errors import (
     EXIT_CONFIG,
+    EXIT_DAILY_LIMIT,
     EXIT_FAILURE,
     ConfigError,
     DailyLimitReached,
@@ -48,6 +49,22 @@ STREAM_SINKS: dict[str, type[Sink]] = {
     "prospects": ProspectsSink,
     "list_memberships": ListMembershipsSink,
 }
+
+#: `target-pardot --help`: what the command does and where to go next (click rewraps it;
+#: the \b line keeps the list as written).
+HELP = f"""Load Singer messages from stdin (any tap's output) into Salesforce Pardot
+(Account Engagement): prospects (batch upsert, list add or remove) and list
+memberships (upsert, delete, mirror a list). Writes the tap's STATE to stdout once
+the rows before it are delivered; logs and the run summary go to stderr.
+
+\b
+  target-pardot --config config.json < messages.singer > state.jsonl
+  target-pardot --about                  every setting, its default and meaning
+  target-pardot-login --config FILE      get a refresh token (browser login)
+  Docs: README.md (quick start, pitfalls, settings) and docs/ in the source
+
+Exit codes: 0 done, {EXIT_FAILURE} rows or run failed, {EXIT_CONFIG} configuration or
+credentials, {EXIT_DAILY_LIMIT} daily API limit, 130/143 interrupted."""
 
 #: The target's own settings (from settings_table.SETTINGS, the one list of them).
 CONFIG_SCHEMA = config_schema()
@@ -248,6 +265,12 @@ class TargetPardot(InputHandling):
             self.runtime.wait_delivered()
             if sink.mirror is not None:
                 mirror.complete_stream(self.runtime, sink.mirror)
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        command = super().get_singer_command()
+        command.help = HELP
+        return command
 
     @classmethod
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:

@@ -71,7 +71,9 @@ def explain_token_error(settings: Settings, status: int, error: str, description
     if error == "invalid_grant" and settings.auth_flow == "refresh_token":
         return (
             f"{said}. The 'refresh_token' is expired, revoked or belongs to another org or "
-            "connected app; authorise the app again and update 'refresh_token'."
+            "connected app; authorise the app again with `target-pardot-login --config "
+            "<config file>` (in a Meltano project: `meltano invoke target-pardot:login`), "
+            "which updates 'refresh_token'."
         )
     if error in {"invalid_grant", "unsupported_grant_type"}:
         return (

@@ -171,6 +171,30 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
+def ledger_file(path: str | None, business_unit: str) -> Path:
+    """The file `ledger_path` names, or the default one of the business unit."""
+    return Path(path).expanduser() if path else default_ledger_path(business_unit)
+
+
 def open_ledger(path: str | None, business_unit: str) -> Ledger:
-    return Ledger(Path(path).expanduser() if path else default_ledger_path(business_unit),
-                  business_unit)  # fmt: skip
+    return Ledger(ledger_file(path, business_unit), business_unit)
+
+
+def ledger_announcement(path: Path, uses: Sequence[str]) -> tuple[bool, str]:
+    """(is it a warning, the line) saying where the ledger of ``uses`` lives, and its size.
+
+    A ledger that does not exist yet is a warning: on a first run that is expected, but a
+    container that forgets its cache directory starts from nothing on every run, which
+    quietly makes `skip_unchanged` send every row and the identity map spend one call per
+    row each time.
+    """
+    what = " and ".join(uses)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return True, (
+            f"Ledger {path} ({what}) does not exist yet: this run starts it empty. If every "
+            "run says this (a container that forgets ~/.cache), set 'ledger_path' to a file "
+            "on storage that outlives the run."
+        )
+    return False, f"Ledger {path} ({what}): {size} bytes."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +11,7 @@ from target_pardot.errors import TargetPardotError
 from target_pardot.pardot.client import PardotClient
 from target_pardot.run.identity import open_identity_map
 from target_pardot.run.identity_check import IdentityRouter
-from target_pardot.run.ledger import Ledger, open_ledger
+from target_pardot.run.ledger import Ledger, ledger_announcement, ledger_file, open_ledger
 from target_pardot.run.rejects import RejectionReporter
 from target_pardot.run.sender import Sender
 from target_pardot.run.state import StateTracker, write_state_line
@@ -20,6 +21,8 @@ from target_pardot.settings import Settings
 #: Jobs (calls, mostly of 50 rows) queued ahead of the senders, per slot: enough that no
 #: slot waits for the reading thread, few enough to bound memory.
 QUEUED_JOBS_PER_SLOT = 4
+
+logger = logging.getLogger("target-pardot")
 
 
 @dataclass
@@ -54,6 +57,7 @@ class Runtime:
         sender = Sender(workers=slots + 1, max_queued=QUEUED_JOBS_PER_SLOT * slots)
         client = PardotClient(settings, stats)
         client.cancelled = lambda: sender.failed
+        announce_ledger(settings)
         return cls(
             settings=settings,
             stats=stats,
@@ -142,11 +146,27 @@ def _identity_router(
     settings: Settings, client: PardotClient, stats: RunStats
 ) -> IdentityRouter | None:
     """The map is worth keeping only where rows go through upsertLatestByEmail."""
-    if not (settings.identity_map and settings.upsert_by_email
-            and settings.prospect_operation == "sync"):  # fmt: skip
+    if not uses_identity_map(settings):
         return None
     identity = open_identity_map(settings.ledger_path, settings.business_unit)
     return IdentityRouter(identity, client.v5_query_prospects, stats, dry_run=settings.dry_run)
+
+
+def uses_identity_map(settings: Settings) -> bool:
+    return (settings.identity_map and settings.upsert_by_email
+            and settings.prospect_operation == "sync")  # fmt: skip
+
+
+def announce_ledger(settings: Settings) -> None:
+    """Once, before the file is opened: where the ledger lives and how big it is, or a
+    warning that it is new (what a container without a persistent cache sees every run)."""
+    uses = [name for name, used in (("skip_unchanged", settings.skip_unchanged),
+                                    ("identity_map", uses_identity_map(settings))) if used]
+    if not uses:
+        return
+    warn, line = ledger_announcement(ledger_file(settings.ledger_path, settings.business_unit),
+                                     uses)  # fmt: skip
+    logger.log(logging.WARNING if warn else logging.INFO, "%s", line)
 
 
 def _discard(state: dict[str, Any]) -> None:

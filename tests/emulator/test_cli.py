@@ -14,6 +14,8 @@ from pathlib import Path
 
 import requests
 
+from pardot_emulator.config import SPECS, SettingError
+
 MODULE_CMD = [sys.executable, "-m", "pardot_emulator.cli"]
 EVERY_FLAG = [
     "--port", "--client-id", "--client-secret", "--refresh-token", "--business-unit", "--lists",
@@ -123,3 +125,20 @@ def test_console_script() -> None:
     assert Path(script).exists(), "pardot-emulator is not installed: run pip install -e ."
     with running(cmd=[script]) as (url, _):
         assert requests.get(f"{url}/_emulator/health", timeout=5).json() == {"ok": True}
+
+
+def test_help_lists_the_values_a_choice_setting_accepts():
+    text = " ".join(subprocess.run([*MODULE_CMD, "--help"], capture_output=True, text=True,
+                                   check=True).stdout.split())  # fmt: skip
+    assert "One of: approve, deny." in text
+    assert "One of: used/max, raw, off." in text
+    # Every value the help names is one the emulator accepts.
+    for spec in SPECS:
+        for value in getattr(spec.coerce, "allowed", ()):
+            assert spec.coerce(value) == value
+        if getattr(spec.coerce, "allowed", None):
+            try:
+                spec.coerce("not-a-value")
+            except SettingError:
+                continue
+            raise AssertionError(f"{spec.name} accepted a value its help does not list")

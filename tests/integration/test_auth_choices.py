@@ -49,7 +49,7 @@ def test_revoked_refresh_token(emu, tmp_path):
     result = run_cli(config, stream_of("prospects", people(3), final_state={"s": 1}), tmp_path)
     assert result.exit_code == 2
     line = one_line_error(result.stderr, "invalid_grant", "'refresh_token'")
-    assert "authorise the app again" in line
+    assert "authorise the app again" in line and "target-pardot-login" in line
     assert emu.counters()["calls_by_endpoint"] == {"oauth/token": 1}, "not retried"
     assert result.stdout == ""
 

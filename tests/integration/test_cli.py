@@ -161,3 +161,15 @@ def test_about_lists_every_setting():
         assert name in settings
     assert about["settings"]["properties"]["client_secret"].get("secret") is True
     assert about["settings"]["properties"]["refresh_token"].get("secret") is True
+
+
+def test_help_says_what_the_target_does_and_where_to_go_next():
+    completed = subprocess.run([str(BIN / "target-pardot"), "--help"], capture_output=True,
+                               text=True, check=True)  # fmt: skip
+    text = " ".join(completed.stdout.split())
+    assert "Execute the Singer target" not in text
+    assert "into Salesforce Pardot" in text and "prospects" in text
+    assert "list memberships" in text
+    for named in ("target-pardot --about", "target-pardot-login", "README.md", "docs/"):
+        assert named in text, named
+    assert "2 configuration or credentials" in text and "3 daily API limit" in text

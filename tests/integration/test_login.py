@@ -140,7 +140,9 @@ def test_a_denial_is_one_line(emu, tmp_path):
 def test_a_wrong_client_secret_is_one_line_without_the_secret(emu, tmp_path):
     wrong = "not-the-secret-0123456789"
     login = Login("--config", str(login_config(emu, tmp_path / "c.json", client_secret=wrong)))
-    login.play_browser()
+    page = login.play_browser()
+    # The code exchange failed: the page must not claim a login.
+    assert b"Logged in" not in page.content and b"Login failed" in page.content
     code, out, err = login.finish()
     assert code == 2
     lines = [ln for ln in err.splitlines() if ln.startswith("target-pardot-login:")]
