@@ -40,6 +40,19 @@ IDENTITY: dict[str, Any] = {
     "maintenance_status": "active",
 }
 
+#: `meltano invoke target-pardot:login`: Meltano passes the loader's settings as
+#: TARGET_PARDOT_* variables, which target-pardot-login reads; it prints the refresh token
+#: for `meltano config set target-pardot refresh_token "$(...)"` to store.
+COMMANDS: dict[str, Any] = {
+    "login": {
+        "executable": "target-pardot-login",
+        "args": "--print",
+        "description": "Log in to Salesforce in a browser and print a refresh token: "
+        "meltano config set target-pardot refresh_token \"$(meltano invoke "
+        "target-pardot:login)\"",
+    },
+}
+
 #: Settings the SDK keeps as free-form objects: Meltano passes them through whole.
 WHOLE_OBJECTS = frozenset({"stream_maps", "stream_map_config"})
 
@@ -78,10 +91,24 @@ def kind_of(schema: Mapping[str, Any]) -> str:
     types = schema_types(schema)
     if len(types) == 1:
         only = next(iter(types))
-        return {"boolean": "boolean", "integer": "integer", "number": "decimal",
+        # A number is `string`: Meltano 4 fails on a `decimal` given through the
+        # environment ("Decimal is not JSON serializable"); the target reads "0.5".
+        return {"boolean": "boolean", "integer": "integer", "number": "string",
                 "object": "object", "array": "array"}.get(only, "string")
     # A setting that takes several shapes (e.g. "1,2" or [1, 2]) is entered as text.
     return "string"
+
+
+def option_values(enum: list[Any]) -> list[Any]:
+    """Each choice once: a value the schema also takes as a number (api_version 4 and "4")
+    is listed as its text, which is what Meltano passes from an environment variable."""
+    seen: set[str] = set()
+    values = []
+    for value in enum:
+        if value is not None and str(value) not in seen:
+            seen.add(str(value))
+            values.append(value)
+    return values
 
 
 def setting(name: str, schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -94,7 +121,7 @@ def setting(name: str, schema: Mapping[str, Any]) -> dict[str, Any]:
         out["sensitive"] = True
     if kind == "options":
         out["options"] = [{"label": option_label(v), "value": v}
-                          for v in schema["enum"] if v is not None]
+                          for v in option_values(schema["enum"])]
     if "default" in schema and schema["default"] is not None:
         out["value"] = schema["default"]
     return out
@@ -120,6 +147,7 @@ def definition(about: Mapping[str, Any]) -> dict[str, Any]:
     out["capabilities"] = sorted(about["capabilities"])
     out["settings"] = list(settings_of(config["properties"]))
     out["settings_group_validation"] = [required]
+    out["commands"] = COMMANDS
     return out
 
 

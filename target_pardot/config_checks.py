@@ -95,6 +95,10 @@ def read_config_file(path: str) -> dict[str, Any]:
     return config
 
 
+#: What the SDK reads as true ("true", "1", "yes", "on") or, we ask, clearly as false.
+BOOLEAN_WORDS = frozenset({"true", "1", "yes", "on", "false", "0", "no", "off", ""})
+
+
 def environment_errors(prefix: str, schema: Mapping[str, Any]) -> list[str]:
     """Environment variables (``<PREFIX><SETTING>``) whose text the SDK cannot turn into
     the setting's type, named without their values. Mirrors the SDK's order of checks:
@@ -116,7 +120,9 @@ def _env_text_parses(text: str, spec: Mapping[str, Any]) -> bool:
         if "integer" in kinds:
             int(text)
         elif "boolean" in kinds:
-            return True
+            # The SDK reads every other word as false: `TARGET_PARDOT_DRY_RUN=ture` would
+            # be a real run.
+            return text.strip().lower() in BOOLEAN_WORDS
         elif "array" in kinds:
             if spec.get("items", {}).get("type") != "string":
                 json.loads(text)

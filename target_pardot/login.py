@@ -45,6 +45,9 @@ DEFAULT_REDIRECT_URI = "http://localhost:8080/callback"
 AUTHORIZE_PATH = "/services/oauth2/authorize"
 TOKEN_PATH = "/services/oauth2/token"
 SECRET_ENV = "TARGET_PARDOT_CLIENT_SECRET"
+#: Settings read from TARGET_PARDOT_<NAME> when neither the command line nor the config file
+#: gives them: how `meltano invoke target-pardot:login` passes the loader's configuration.
+ENV_SETTINGS = ("client_id", "login_url", "sandbox")
 DEFAULT_TIMEOUT_SECONDS = 300.0
 _DONE_PAGE = (
     b"<html><body><h1>target-pardot</h1><p>%s</p><p>You can close this window.</p>"
@@ -178,7 +181,18 @@ class LoginSettings:
     scope: str | None
 
 
+def with_environment(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The config file's settings, completed from TARGET_PARDOT_<NAME> variables."""
+    merged = dict(config)
+    for name in ENV_SETTINGS:
+        value = os.environ.get(f"TARGET_PARDOT_{name.upper()}", "").strip()
+        if value and merged.get(name) in (None, ""):
+            merged[name] = value
+    return merged
+
+
 def login_settings(args: argparse.Namespace, config: Mapping[str, Any]) -> LoginSettings:
+    config = with_environment(config)
     client_id = str(args.client_id or config.get("client_id") or "").strip()
     if not client_id:
         raise LoginConfigError("Give --client-id, or 'client_id' in the config file.")
@@ -337,7 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="target-pardot-login",
         description="Authorise the connected app in a browser (web-server flow with PKCE) "
         f"and store the refresh token. The client secret comes from the config file or "
-        f"{SECRET_ENV}, never from the command line.",
+        f"{SECRET_ENV}, never from the command line; client_id, login_url and sandbox "
+        "from the options, the config file or TARGET_PARDOT_CLIENT_ID, _LOGIN_URL, "
+        "_SANDBOX (as `meltano invoke target-pardot:login` sets them).",
     )
     parser.add_argument("--config", help="JSON config file: read client_id, client_secret, "
                         "login_url and sandbox from it, and write refresh_token into it "

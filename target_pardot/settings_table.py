@@ -134,7 +134,6 @@ SETTINGS: tuple[Setting, ...] = (
             "each list named in the stream hold exactly the stream's prospects; see Mirroring "
             "a list in the README."),
     Setting("mirror_max_removal_percent", NUMBER, default=20, maximum=100,
-            meltano_kind="decimal",
             description="With `mirror`: a list whose removals would exceed this share of its "
             "current members gets no removals (its additions still happen), and the run ends "
             "with exit code 1."),
@@ -210,9 +209,11 @@ _SCHEMA_TYPES = {
     BOOLEAN: "boolean", INTEGER: "integer", NUMBER: "number", STRING: "string",
     CHOICE: "string",
 }  # fmt: skip
-# meltano.yml kinds as they were written by hand (numbers included) before this table.
+# meltano.yml kinds. A number is `string`: Meltano's `decimal` values cannot be written to
+# the config file when they come from an environment variable (Meltano 4.4 fails on a
+# Decimal), and `integer` would refuse 0.5; the target reads "0.5" as a number.
 _MELTANO_KINDS = {
-    BOOLEAN: "boolean", INTEGER: "integer", NUMBER: "integer", STRING: "string",
+    BOOLEAN: "boolean", INTEGER: "integer", NUMBER: "string", STRING: "string",
     CHOICE: "options", LIST_IDS: "string",
 }  # fmt: skip
 
@@ -223,6 +224,9 @@ def schema_property(setting: Setting) -> dict[str, Any]:
         types: list[str] = ["string", "array", "integer"]
     elif setting.numbers_too:
         types = ["string", "integer"]
+    elif setting.kind == NUMBER:
+        # Meltano passes numbers as text (see _MELTANO_KINDS); parse_settings reads both.
+        types = ["number", "string"]
     else:
         types = [_SCHEMA_TYPES[setting.kind]]
     if not setting.required:

@@ -96,7 +96,7 @@ def test_a_bad_stream_map_is_exit_2_after_the_rows_before_it(emu, tmp_path):
 @pytest.mark.parametrize(
     ("variable", "value"),
     [("TARGET_PARDOT_PARALLEL_TASKS", "abc"), ("TARGET_PARDOT_MAX_API_CALLS", "1e3"),
-     ("TARGET_PARDOT_STREAM_MAPS", "{not json")],
+     ("TARGET_PARDOT_STREAM_MAPS", "{not json"), ("TARGET_PARDOT_DRY_RUN", "maybe")],
 )  # fmt: skip
 def test_a_bad_environment_value_is_exit_2_and_one_line(emu, tmp_path, variable, value):
     env = {

@@ -124,6 +124,22 @@ def test_print_puts_only_the_refresh_token_on_stdout(emu, tmp_path):
         assert secret not in out + err
 
 
+def test_without_a_config_file_the_settings_come_from_the_environment(emu):
+    """As `meltano invoke target-pardot:login` runs it: Meltano passes the loader's settings
+    as TARGET_PARDOT_* variables and the Hub file's command adds --print."""
+    login = Login("--print", env={"TARGET_PARDOT_CLIENT_ID": emu.client_id,
+                                  "TARGET_PARDOT_CLIENT_SECRET": emu.client_secret,
+                                  "TARGET_PARDOT_LOGIN_URL": emu.url,
+                                  "TARGET_PARDOT_SANDBOX": "false"})
+    page = login.play_browser()
+    assert b"Logged in" in page.content
+    code, out, err = login.finish()
+    assert code == 0, err
+    assert out == emu.refresh_token + "\n"
+    for secret in secrets_of(emu):
+        assert secret not in out + err
+
+
 def test_a_denial_is_one_line(emu, tmp_path):
     emu.configure(authorize_outcome="deny")
     login = Login("--config", str(login_config(emu, tmp_path / "c.json")))
