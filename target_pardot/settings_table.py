@@ -103,8 +103,8 @@ SETTINGS: tuple[Setting, ...] = (
                      ("import", "Bulk import (v5 Import API)")),
             description="`sync`: upsert (v4 `batchUpsert`). `update`: only update existing "
             "prospects by `id` or `fid`, never create (v4 `batchUpdate`). `import`: bulk "
-            "upsert through the v5 Import API, a few dozen calls per million rows (see Bulk "
-            "import in the README)."),
+            "upsert through the v5 Import API, a few dozen calls per million rows (see "
+            "docs/prospects.md)."),
     Setting("prospect_lists", LIST_IDS, default_text="(none)",
             description='List ids every sent prospect is added to or removed from: '
             '`"1,2,3"` or `[1, 2, 3]`.'),
@@ -120,8 +120,8 @@ SETTINGS: tuple[Setting, ...] = (
                      ("3", "3 (AMPSEA off)")),
             description="`auto`, `4` or `3`: the Pardot API version of prospect and "
             "membership calls. v4 for accounts with AMPSEA, v3 for accounts without it; "
-            "`auto` starts on v4 and switches when Pardot answers error 89 (or 88). See API "
-            "v3 accounts in the README."),
+            "`auto` starts on v4 and switches when Pardot answers error 89 (or 88). See "
+            "docs/prospects.md."),
     Setting("parallel_tasks", INTEGER, default=1, minimum=1,
             description="Pardot calls in flight at once, across all streams. Capped at "
             f"{MAX_CONCURRENT_REQUESTS}, Pardot's per-account limit, with a warning."),
@@ -131,8 +131,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("list_membership_operation", CHOICE, default="upsert",
             choices=(("upsert", "Upsert"), ("delete", "Delete"), ("mirror", "Mirror")),
             description="`upsert`, `delete` or `mirror`, for list memberships. `mirror` makes "
-            "each list named in the stream hold exactly the stream's prospects; see Mirroring "
-            "a list in the README."),
+            "each list named in the stream hold exactly the stream's prospects; see "
+            "docs/list-memberships.md."),
     Setting("mirror_max_removal_percent", NUMBER, default=20, maximum=100,
             description="With `mirror`: a list whose removals would exceed this share of its "
             "current members gets no removals (its additions still happen), and the run ends "
@@ -155,9 +155,9 @@ SETTINGS: tuple[Setting, ...] = (
             "unwritable place is a configuration error); created readable by its owner only "
             "(personal data)."),
     Setting("dry_run", BOOLEAN, default=False,
-            description="Validate every row and plan every call; send no write call (one "
-            "token call checks the credentials). The summary lists the calls it would have "
-            "made."),
+            description="Validate every row and plan every call; send no write call (its "
+            "reads, a token request and the custom-field read among them, check the "
+            "credentials). The summary lists the calls it would have made."),
     Setting("dry_run_offline", BOOLEAN, default=False,
             description="A dry run that sends nothing at all, not even the token request: "
             "it needs no reachable host and does not check the credentials."),
@@ -194,7 +194,7 @@ SETTINGS: tuple[Setting, ...] = (
             description="Daily API calls to leave to the account's other integrations: the "
             "run stops cleanly (exit code 3, true STATE) before the account's usage, as Pardot "
             "reports it in `x-api-usage`, would pass the daily maximum minus this many. See "
-            "Daily quota in the README."),
+            "docs/settings.md."),
     Setting("default_campaign_id", INTEGER, minimum=1,
             description="With `prospect_operation: import`: the campaign (`campaignId`) of "
             "prospects an import creates when the row has no `campaign_id`. Pardot requires a "
