@@ -1,7 +1,8 @@
 """Dry runs: what they say before and after the stream, and why they emit no STATE.
 
 `dry_run: true` reads and validates every row, plans every call (the sinks record them in
-RunStats.plan) and sends no write call; one token call checks the credentials.
+RunStats.plan) and sends no write call; its reads (a token request, which checks the
+credentials, the account's custom fields, a mirrored list's members) still go out.
 `dry_run_offline: true` does the same without that token call, so it needs no reachable
 host at all. The run summary lists the planned calls per endpoint and the rows they carry.
 """
@@ -19,8 +20,8 @@ def banner(settings: Settings) -> str:
             "even a token request, so the credentials are not checked."
         )
     return (
-        "Dry run: rows are validated and calls planned; no row is sent (one token request "
-        "checks the credentials)."
+        "Dry run: rows are validated and calls planned; no row is sent, only reads (a token "
+        "request, which checks the credentials, and the reads the plan needs)."
     )
 
 

@@ -1,19 +1,20 @@
 """A throwaway Meltano project: the real tap-postgres from PyPI, target-pardot from the wheel.
 
 The extractor is declared in full (namespace, pip_url, executable), and the loader is added
-with exactly the command the README gives, `meltano add --plugin-type loader target-pardot
---from-ref hub/target-pardot.yml` (Meltano 4 takes the plugin type as an option: its
-positional arguments are all plugin names), so Meltano never asks Meltano Hub about
-either: the tests run with network access to the package registries only, and exercise
-the file users use.
-The definition's pip_url is `target-pardot`; pip finds it in dist/ (the wheel `make dist`
-built) through PIP_FIND_LINKS or UV_FIND_LINKS, as it would find a published release.
+by the README's Meltano quick start, its `UV_FIND_LINKS=... meltano add --plugin-type loader
+target-pardot --from-ref .../hub/target-pardot.yml` line run as written by bash (with
+TARGET_PARDOT set to this checkout), so Meltano never asks Meltano Hub about either: the
+tests run with network access to the package registries only, and exercise the file and
+the command users use. The definition's pip_url is `target-pardot`; uv (Meltano 4's
+installer) finds it in dist/, the wheel `make dist` built, through that UV_FIND_LINKS.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -42,6 +43,22 @@ def meltano_executable() -> Path:
 
 HUB_FILE = REPO / "hub" / "target-pardot.yml"
 DIST = REPO / "dist"
+README = REPO / "README.md"
+
+
+def readme_meltano_commands() -> list[str]:
+    """The command lines of the README's Meltano quick start, as written (comments off)."""
+    text = README.read_text()
+    section = text.split("\n## Quick start: Meltano\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"^```sh\n(.*?)^```", section, flags=re.M | re.S)
+    return [line.split("  #", 1)[0].strip() for block in blocks
+            for line in block.splitlines() if line.strip()]  # fmt: skip
+
+
+def readme_meltano_command(start: str) -> str:
+    """The one line of the README's Meltano quick start that runs `start`."""
+    [line] = [c for c in readme_meltano_commands() if start in c]
+    return line
 
 
 def package_records(record: str) -> set[str]:
@@ -121,9 +138,10 @@ class MeltanoProject:
         }  # fmt: skip
         (root / "meltano.yml").write_text(yaml.safe_dump(project, sort_keys=False))
         self.env = {"MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "NO_COLOR": "1",
-                    # pip or uv (Meltano's installer) finds the wheel in dist/
-                    "PIP_FIND_LINKS": str(the_wheel().parent),
-                    "UV_FIND_LINKS": str(the_wheel().parent), **secrets}
+                    # The README's commands name this checkout so; they set UV_FIND_LINKS.
+                    "TARGET_PARDOT": str(REPO),
+                    "PATH": f"{self.meltano.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+                    **secrets}  # fmt: skip
         #: Values that must never appear in any output.
         self.secret_values: list[str] = list(secrets.values())
 
@@ -134,12 +152,31 @@ class MeltanoProject:
                         cwd=self.root, timeout=timeout)  # fmt: skip
         return completed.stdout + completed.stderr
 
+    def shell(self, command: str, *, env: Mapping[str, str] | None = None,
+              timeout: float = 600) -> str:
+        """Run one shell command line (a README line, as written) in the project."""
+        completed = run(["bash", "-c", command], env={**self.env, **(env or {})},
+                        cwd=self.root, timeout=timeout)  # fmt: skip
+        return completed.stdout + completed.stderr
+
+    def invoke_with_input(self, plugin: str, text: str, *,
+                          env: Mapping[str, str] | None = None) -> str:
+        """`meltano invoke <plugin>` with ``text`` on its stdin; its combined output."""
+        completed = run([str(self.meltano), "invoke", plugin], env={**self.env, **(env or {})},
+                        cwd=self.root, input_text=text)  # fmt: skip
+        return completed.stdout + completed.stderr
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        """`meltano <args>` running in the background, its stdout and stderr piped."""
+        return subprocess.Popen([str(self.meltano), *args], cwd=self.root, text=True,
+                                env={**os.environ, **self.env}, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)  # fmt: skip
+
     def install(self) -> None:
         """The loader as the README adds it, with its config; then the extractor."""
         # Every build is version 0.1.0: uv would install a cached older one (it has no
         # environment variable for --refresh-package), so this install skips its cache.
-        self("add", "--plugin-type", "loader", "target-pardot", "--from-ref", str(HUB_FILE),
-             env={"UV_NO_CACHE": "1"})
+        self.shell(readme_meltano_command("meltano add"), env={"UV_NO_CACHE": "1"})
         path = self.root / "meltano.yml"
         project = yaml.safe_load(path.read_text())
         [loader] = [p for p in project["plugins"]["loaders"] if p["name"] == "target-pardot"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.meltano_project import CONTACTS_STREAM, MeltanoProject
+from tests.e2e.meltano_project import CONTACTS_STREAM, MeltanoProject, readme_meltano_command
 from tests.e2e.services import EmulatorProcess, Postgres, run, timed
 
 pytestmark = pytest.mark.e2e
@@ -82,6 +82,17 @@ def test_meltano_run_loads_every_row_then_only_new_ones(
     insert_contacts(postgres, "contacts", 1, FIRST_LOAD)
     emulator.reset()
 
+    # The README's dry run, as written: every row read, nothing written, no bookmark kept
+    # (the first load below must then send every row).
+    dry_run = readme_meltano_command("TARGET_PARDOT_DRY_RUN=true meltano run")
+    with timed(f"README's dry run, {FIRST_LOAD} rows", timings):
+        output = meltano.shell(dry_run)
+    assert "Dry run" in output and emulator.state()["prospects"] == []
+    assert f"dry run, would call {V5_UPSERT}" in output
+
+    # The README's run line is this one.
+    assert readme_meltano_command("meltano run tap-postgres target-pardot").endswith(
+        "meltano run tap-postgres target-pardot")
     with timed(f"meltano run, first load of {FIRST_LOAD} rows", timings):
         output = meltano("run", "tap-postgres", "target-pardot")
     state = emulator.state()
