@@ -1,5 +1,10 @@
-"""The settings table is the one source: the config schema, README's table and meltano.yml
-agree with it."""
+"""The docs cannot drift from the program.
+
+The settings table is the one source: the config schema, README's table and meltano.yml
+agree with it. The README and docs/ name only options the commands have, settings that
+exist, `make` targets and Meltano commands that exist, the program's exit codes, and links
+that lead somewhere; the shell quick start runs as written against the emulator, and the
+run-summary and rejected-row examples are that run's own."""
 
 from __future__ import annotations
 
