@@ -14,6 +14,7 @@ from typing import IO, Any
 
 import click
 from singer_sdk.exceptions import (
+    ConfigValidationError,
     InvalidInputLine,
     MappingError,
     RecordsWithoutSchemaException,
@@ -325,6 +326,11 @@ class TargetPardot(InputHandling):
             )
         except (ConfigError, MappingError) as exc:
             cls.logger.error("Configuration error: %s", exc)
+            sys.exit(EXIT_CONFIG)
+        except ConfigValidationError as exc:
+            # The SDK's own checks (e.g. flattening without flattening_max_depth) would
+            # otherwise end in exit code 1, as if rows had failed.
+            cls.logger.error("Configuration error: %s", " ".join(exc.errors) or exc)
             sys.exit(EXIT_CONFIG)
         except (OSError, ValueError, TypeError) as exc:
             cls.logger.debug("Start-up failed", exc_info=True)

@@ -54,6 +54,16 @@ def test_missing_config_file(tmp_path):
     assert_one_line_error(stderr, "Could not read the config file")
 
 
+def test_a_mistake_the_sdk_finds_is_exit_2_naming_the_setting(emu, tmp_path):
+    """Flattening without its depth: the SDK's own check, one line and the config's code."""
+    result = run_cli(base_config(emu, flattening_enabled=True),
+                     stream_of("prospects", people(1)), tmp_path)  # fmt: skip
+    assert result.exit_code == 2, result.stderr[-2000:]
+    assert_one_line_error(result.stderr, "flattening_max_depth")
+    assert len([ln for ln in result.stderr.splitlines() if "| ERROR" in ln]) == 1
+    assert emu.prospects() == []
+
+
 def test_config_with_a_wrong_type(emu, tmp_path):
     result = run_cli(
         base_config(emu, parallel_tasks="five"), stream_of("prospects", people(1)), tmp_path
