@@ -161,7 +161,7 @@ def _choice(*allowed: int) -> Callable[[Any], int]:
     return check
 
 
-class _OneOf:
+class OneOf:
     """A setting with a fixed set of values; the CLI's help lists them (``allowed``)."""
 
     def __init__(self, *allowed: str) -> None:
@@ -172,10 +172,6 @@ class _OneOf:
         if text not in self.allowed:
             raise SettingError(f"expected one of {list(self.allowed)}, got {value!r}")
         return text
-
-
-def _one_of(*allowed: str) -> _OneOf:
-    return _OneOf(*allowed)
 
 
 def _opt_pem(value: Any) -> str | None:
@@ -312,10 +308,10 @@ SPECS: tuple[Spec, ...] = (
          "Expected aud of JWT bearer assertions."),
     Spec("clock_offset_seconds", 0.0, _float, "SECONDS",
          "How far the emulator's clock runs ahead of the client's (for assertion expiry)."),
-    Spec("authorize_outcome", "approve", _one_of("approve", "deny"), "OUTCOME",
+    Spec("authorize_outcome", "approve", OneOf("approve", "deny"), "OUTCOME",
          "What the user 'answers' at /services/oauth2/authorize: 'approve' redirects with "
          "a code, 'deny' with error=access_denied."),
-    Spec("api_usage_header", "used/max", _one_of("used/max", "raw", "off"), "FORMAT",
+    Spec("api_usage_header", "used/max", OneOf("used/max", "raw", "off"), "FORMAT",
          "x-api-usage on replies to requests with X-Return-Api-Usage: 1: 'used/max', "
          "'raw' (a text no client can parse), or 'off' (never sent)."),
     Spec("daily_usage_max", 100_000, _non_negative(_int), "N",

@@ -55,9 +55,10 @@ def readme_meltano_commands() -> list[str]:
             for line in block.splitlines() if line.strip()]  # fmt: skip
 
 
-def readme_meltano_command(start: str) -> str:
-    """The one line of the README's Meltano quick start that runs `start`."""
-    [line] = [c for c in readme_meltano_commands() if start in c]
+def readme_meltano_command(pattern: str) -> str:
+    """The one line of the README's Meltano quick start that matches `pattern` (a regular
+    expression, from the line's start)."""
+    [line] = [c for c in readme_meltano_commands() if re.match(pattern, c)]
     return line
 
 
@@ -176,7 +177,7 @@ class MeltanoProject:
         """The loader as the README adds it, with its config; then the extractor."""
         # Every build is version 0.1.0: uv would install a cached older one (it has no
         # environment variable for --refresh-package), so this install skips its cache.
-        self.shell(readme_meltano_command("meltano add"), env={"UV_NO_CACHE": "1"})
+        self.shell(readme_meltano_command(r".*\bmeltano add "), env={"UV_NO_CACHE": "1"})
         path = self.root / "meltano.yml"
         project = yaml.safe_load(path.read_text())
         [loader] = [p for p in project["plugins"]["loaders"] if p["name"] == "target-pardot"]
