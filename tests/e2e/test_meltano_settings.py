@@ -92,6 +92,19 @@ def test_every_setting_through_the_environment(
     assert summary["outcome"] == "succeeded" and summary["rows_received"] == 1
 
 
+def test_config_set_writes_a_number_meltano_reads_back(meltano: MeltanoProject) -> None:
+    """`meltano config set` of a number setting (the README's advice for the mirror guard)
+    writes plain text, not a `!!float` tag, and the value reaches the target's config."""
+    meltano("config", "set", "target-pardot", "mirror_max_removal_percent", "100")
+    try:
+        assert "!!" not in (meltano.root / "meltano.yml").read_text()
+        printed = meltano("config", "print", "target-pardot", "--format", "json")
+        config = json.loads(printed[printed.index("{") : printed.rindex("}") + 1])
+        assert config["mirror_max_removal_percent"] in ("100", 100)
+    finally:
+        meltano("config", "unset", "target-pardot", "mirror_max_removal_percent")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
