@@ -223,13 +223,16 @@ class App:
             return self._error(req, family, 181, MSG_181, v4_status)
         if bu != settings["business_unit"]:
             return self._error(req, family, 201, MSG_201, v4_status)
+        # v3/v4 carry 66 and 122 in the body of an HTTP 200 by default (docs/wire-contract.md
+        # H6); v5's status for them is a [guess].
+        limit_status = settings["rate_limit_status"] if family == "v4" else 429
         if in_flight > settings["concurrency_limit"] - settings["reserved_slots"]:
             self.counters.bump("rejected_concurrency")
-            return self._error(req, family, 66, MSG_66, settings["rate_limit_status"])
+            return self._error(req, family, 66, MSG_66, limit_status)
         limit = settings["daily_limit"]
         others = settings["others_daily_calls"]
         if not self.counters.spend_daily(None if limit is None else max(limit - others, 0)):
-            return self._error(req, family, 122, MSG_122, settings["rate_limit_status"])
+            return self._error(req, family, 122, MSG_122, limit_status)
         if found is None:
             return self._error(req, family, 2, "Invalid action", 404)
         route, m = found
