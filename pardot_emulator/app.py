@@ -294,12 +294,21 @@ class App:
 
     # ------------------------------------------------------------------ /_emulator
 
+    def _count_error_file_headers(self, req: Incoming) -> None:
+        """The error file lives on a storage host, which needs none of Pardot's headers
+        (docs/wire-contract.md, R10): count the downloads that carry one anyway."""
+        self.counters.bump("error_file_downloads")
+        pardot_headers = ("Authorization", BU_HEADER, "X-Return-Api-Usage")
+        if any(req.headers.get(name) for name in pardot_headers):
+            self.counters.bump("error_file_pardot_headers")
+
     def control(self, req: Incoming) -> Reply:
         name = req.path[len("/_emulator/"):].rstrip("/")
         try:
             if name == "state" and req.method == "GET":
                 return Reply.json(200, self.state())
             if name.startswith(imports.ERROR_FILE_PREFIX) and req.method == "GET":
+                self._count_error_file_headers(req)
                 return imports.error_file(self, name[len(imports.ERROR_FILE_PREFIX):])
             if name == "health" and req.method == "GET":
                 return Reply.json(200, {"ok": True})

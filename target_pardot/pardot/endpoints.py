@@ -47,6 +47,7 @@ class Endpoints:
         json_body: Mapping[str, Any] | None = None,
         files: Files | None = None,
         idempotent: bool,
+        redirects_to_storage: bool = False,
     ) -> Reply:
         raise NotImplementedError  # PardotClient.request
 
@@ -171,4 +172,5 @@ class Endpoints:
             f"/api/v5/imports/{import_id}/errors",
             endpoint="imports/errors",
             idempotent=True,
+            redirects_to_storage=True,
         )
