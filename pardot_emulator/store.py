@@ -140,13 +140,6 @@ class Store(MembershipOperations):
             return None
         return p
 
-    @staticmethod
-    def _restore(p: dict[str, Any] | None) -> dict[str, Any] | None:
-        """Take a prospect out of the recycle bin (None stays None)."""
-        if p is not None:
-            p["deleted"] = False
-        return p
-
     def _apply_lists(self, pid: int, adds: list[int], removes: list[int]) -> None:
         for list_id in adds:
             if (list_id, pid) not in self.by_pair:
@@ -283,7 +276,7 @@ class Store(MembershipOperations):
         if plan.id is not None:
             p = self._live(plan.id)
             if p is None and restores:
-                p = self._restore(self.prospects.get(plan.id))
+                p = _restored(self.prospects.get(plan.id))
             if p is not None:
                 if plan.fid is not None and p.get("crm_fid") not in (None, plan.fid):
                     raise OpError(81, "Prospect ID and FID do not match")
@@ -296,7 +289,7 @@ class Store(MembershipOperations):
         if plan.fid is not None:
             p = self._latest(self.by_fid.get(plan.fid, ()), deleted=False)
             if p is None and restores:
-                p = self._restore(self._latest(self.by_fid.get(plan.fid, ()), deleted=True))
+                p = _restored(self._latest(self.by_fid.get(plan.fid, ()), deleted=True))
             if p is not None:
                 return p
             if op == "update" or not has_email:
@@ -402,3 +395,9 @@ class Store(MembershipOperations):
                 "imports": [j.public() for j in self.imports.values()],
             }
 
+
+def _restored(p: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The prospect taken out of the recycle bin (None stays None)."""
+    if p is not None:
+        p["deleted"] = False
+    return p
