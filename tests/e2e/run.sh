@@ -41,7 +41,7 @@ if [ ! -f "$TAP_VENV/.tap-pardot-$TAP_PARDOT_VERSION" ]; then
 fi
 
 # Build the wheel and check it in a fresh virtualenv; Meltano then installs target-pardot
-# from that wheel (pip finds it in dist/ through PIP_FIND_LINKS).
+# from that wheel (the README's `meltano add` line points uv at dist/ with UV_FIND_LINKS).
 make wheel-check
 
 status=0
