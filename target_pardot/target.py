@@ -230,6 +230,7 @@ class TargetPardot(InputHandling):
         self.runtime.wait_delivered()
         # The input is whole: every mirror stream may now remove (and add).
         mirror.complete_all(self.runtime)
+        self.runtime.raise_if_streams_stopped()
 
     def _process_activate_version_message(self, message_dict: dict) -> None:
         """For a mirror stream, ACTIVATE_VERSION says the stream is whole: mirror it now."""

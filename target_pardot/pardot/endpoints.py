@@ -18,6 +18,8 @@ from target_pardot.settings import Settings
 IMPORT_STATUS_FIELDS = "id,status,isExpired,createdCount,updatedCount,errorCount"
 #: The fields a custom-fields query asks for: fieldId is the v5 API name (field_id__c).
 CUSTOM_FIELD_QUERY_FIELDS = "id,fieldId"
+#: The fields of a list the target reads: its name, and whether the API may change it.
+LIST_FIELDS = "id,name,isDynamic"
 
 
 class Endpoints:
@@ -83,6 +85,34 @@ class Endpoints:
             endpoint="v5/list-memberships/query",
             params=params,
             idempotent=True,
+        )
+
+    def v5_lists(self, params: Mapping[str, str]) -> Reply:
+        """One page of the v5 list query (read only)."""
+        return self.request(
+            "GET", "/api/v5/objects/lists", endpoint="v5/lists/query", params=params,
+            idempotent=True,
+        )
+
+    def v5_list_read(self, list_id: int) -> Reply:
+        return self.request(
+            "GET",
+            f"/api/v5/objects/lists/{list_id}",
+            endpoint="v5/lists/read",
+            params={"fields": LIST_FIELDS},
+            idempotent=True,
+        )
+
+    def v5_list_create(self, name: str) -> Reply:
+        """Create a static list. Not idempotent: a reply lost after Pardot made the list
+        must not make a second one (the caller reads the lists again instead)."""
+        return self.request(
+            "POST",
+            "/api/v5/objects/lists",
+            endpoint="v5/lists/create",
+            params={"fields": LIST_FIELDS},
+            json_body={"name": name},
+            idempotent=False,
         )
 
     def v5_query_prospects(self, params: Mapping[str, str]) -> list[dict[str, Any]]:

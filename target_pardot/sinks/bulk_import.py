@@ -139,12 +139,11 @@ class ImportDelivery(ImportOutcome):
         self._default_campaign = self.settings.default_campaign_id
         lists: tuple[str, ...] = ()
         self._lists_cell: tuple[str, ...] = ()
-        if self.settings.prospect_lists:
+        list_ids = runtime.prospect_list_ids or ()
+        if list_ids:
             add = self.settings.prospect_list_operation == "add"
             lists = ("addToList" if add else "removeFromList",)
-            self._lists_cell = (
-                IMPORT_LIST_SEPARATOR.join(str(i) for i in self.settings.prospect_lists),
-            )
+            self._lists_cell = (IMPORT_LIST_SEPARATOR.join(str(i) for i in list_ids),)
         self._lanes: dict[str, _Lane] = {}
         for kind in KEY_KINDS:
             header = tuple(n for n in fields if n not in EXCLUDED_BY_KIND[kind])

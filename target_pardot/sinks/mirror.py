@@ -77,8 +77,8 @@ class StreamMirror:
         """The stream is whole: make every list it named equal to it. Raises
         MirrorIncomplete (after doing everything else) when a list kept some members."""
         rows, self.rows = self.rows, {}
-        if not rows:
-            return
+        if not rows or self.stream in self.runtime.stopped:
+            return  # a stopped stream writes nothing (its STATE stays held)
         settings = self.runtime.settings
         members = {list_id: self._current_members(list_id) for list_id in sorted(rows)}
         plans = [

@@ -57,7 +57,7 @@ class ProspectDelivery(Delivery):
         settings = self.settings
         self.operation = "batchUpdate" if settings.prospect_operation == "update" else "batchUpsert"
         self.flags = list_flags(
-            settings.prospect_lists, add=settings.prospect_list_operation == "add"
+            runtime.prospect_list_ids or (), add=settings.prospect_list_operation == "add"
         )
         self.order = KeyOrder()
         self._v5_rows = 0
