@@ -33,6 +33,9 @@ logger = logging.getLogger("target-pardot")
 
 #: Lists per query page: the v5 maximum [doc].
 PAGE = 1000
+#: Up to this many lists not seen yet are read one by one; more read every list (one
+#: call per 1,000 lists, and a second when the last page is full).
+READ_ONE_AT_MOST = 2
 
 
 class StreamStopped(TargetPardotError):
@@ -180,9 +183,11 @@ class ListDirectory:
         if self._offline:
             return
         with self._lock:
-            for list_id in sorted(set(list_ids)):
-                if list_id <= 0:
-                    continue  # a dry run's list that would be created: a static list
+            wanted = sorted(i for i in set(list_ids) if i > 0)  # <= 0: a dry run's new list
+            unseen = [i for i in wanted if i not in self._by_id]
+            if len(unseen) > READ_ONE_AT_MOST and self._by_name is None:
+                self._read_all()  # one call per 1,000 lists instead of one per list
+            for list_id in wanted:
                 info = self._by_id.get(list_id) or self._read_one(list_id)
                 if info is not None and info.dynamic:
                     shown = f"{info.name!r} (id {list_id})" if info.name else f"{list_id}"

@@ -11,7 +11,7 @@ create prospects.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from target_pardot.rows.audiences import EmailMembership, KeyedMembership
@@ -55,17 +55,15 @@ class AudienceRows:
             return EmailMembership(list_id, keyed.email, keyed.opted_out)
         return MembershipRow(list_id, int(keyed.prospect_id or 0), keyed.opted_out)
 
-    def ready(self, rows: Sequence[Pending[Any]]) -> list[Pending[MembershipRow]]:
-        """The drain's rows by prospect id, once every list they name may be written;
-        rows whose email names no prospect are rejected. Nothing when the stream stops."""
+    def ready(self, rows: Sequence[Pending[Any]], *, writes_now: bool
+              ) -> list[Pending[MembershipRow]]:  # fmt: skip
+        """The drain's rows by prospect id; rows whose email names no prospect are
+        rejected. ``writes_now``: the rows are written after this, so every list they
+        name is checked first. Nothing when the stream stops."""
         if self.stopped or not rows:
             return []
-        directory = self.runtime.lists
-        try:
-            if directory is not None:
-                directory.check_writable({p.row.list_id for p in rows}, self.stream)
-        except StreamStopped as exc:
-            self.runtime.stop_stream(self.stream, exc)
+        if writes_now and not lists_writable(self.runtime, self.stream,
+                                             {p.row.list_id for p in rows}):  # fmt: skip
             return []
         by_email = [p for p in rows if isinstance(p.row, EmailMembership)]
         if not by_email:
@@ -105,3 +103,15 @@ class AudienceRows:
             during_delivery=False,
         )  # fmt: skip
         self.runtime.tracker.settle(pending.stream, (pending.position,))
+
+
+def lists_writable(runtime: Runtime, stream: str, list_ids: Iterable[int]) -> bool:
+    """False (and the stream stopped) when one of the lists is dynamic."""
+    if runtime.lists is None or stream in runtime.stopped:
+        return stream not in runtime.stopped
+    try:
+        runtime.lists.check_writable(list_ids, stream)
+    except StreamStopped as exc:
+        runtime.stop_stream(stream, exc)
+        return False
+    return True

@@ -30,6 +30,7 @@ from target_pardot.rows.mirror_plan import ListPlan, dry_run_line, guard_message
 from target_pardot.rows.payloads import batch_body, plan_batches
 from target_pardot.rows.v3 import v3_calls, v3_row_errors
 from target_pardot.run.runtime import Runtime
+from target_pardot.sinks.audiences import lists_writable
 from target_pardot.sinks.memberships import MembershipDelivery, PendingMembership
 
 logger = logging.getLogger("target-pardot")
@@ -77,7 +78,7 @@ class StreamMirror:
         """The stream is whole: make every list it named equal to it. Raises
         MirrorIncomplete (after doing everything else) when a list kept some members."""
         rows, self.rows = self.rows, {}
-        if not rows or self.stream in self.runtime.stopped:
+        if not rows or not lists_writable(self.runtime, self.stream, rows):
             return  # a stopped stream writes nothing (its STATE stays held)
         settings = self.runtime.settings
         members = {list_id: self._current_members(list_id) for list_id in sorted(rows)}

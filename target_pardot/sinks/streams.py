@@ -220,9 +220,9 @@ class ListMembershipsSink(PardotSink):
 
     def process_batch(self, context: dict) -> None:
         rows, self._rows = self._rows, []
-        # List names resolved, lists checked not dynamic, emails resolved: all before
-        # the first write of these rows (a stopped stream writes nothing).
-        ready = self.audience.ready(rows)
+        # Emails resolved, lists checked not dynamic (a mirror checks when it completes):
+        # all before the first write of these rows. A stopped stream writes nothing.
+        ready = self.audience.ready(rows, writes_now=self.mirror is None)
         if self.mirror is None:
             if ready:
                 self.delivery.deliver(ready)
