@@ -120,6 +120,8 @@ class ListDirectory:
         placeholder = -(len(self._would_create) + 1)
         self._would_create[key] = placeholder
         self._stats.plan("v5/lists/create", 1)
+        if not self._offline:
+            self._stats.add("lists_created")  # the dry run's summary: "would create"
         logger.info("Dry run: %s; would create the list %r (shown as list %d).",
                     why, name, placeholder)
         return placeholder

@@ -63,6 +63,7 @@ class Runtime:
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
         stats = RunStats()
+        stats.dry_run = settings.dry_run
         slots = settings.parallel_tasks
         # One more worker than slots: a worker preparing its next call (building the
         # body, reading the reply) does not leave a slot idle.

@@ -76,6 +76,10 @@ class MembershipDelivery(Delivery):
         ]
         batches = self._batches(groups)
         if self.settings.dry_run:
+            verb = "add" if self.add else "remove"
+            pairs = len({(p.row.list_id, p.row.prospect_id) for p in rows})
+            self.stats.add(f"memberships_would_{verb}", pairs)
+            logger.info("Dry run: would %s %d memberships.", verb, pairs)
             for batch in batches:
                 self.stats.plan("prospect/batchUpdate", sum(len(g.members) for g in batch))
             for _ in explicit:

@@ -103,8 +103,8 @@ class StreamMirror:
     # -- steps --------------------------------------------------------------------------
 
     def _current_members(self, list_id: int) -> dict[int, int]:
-        if self.runtime.settings.dry_run_offline:
-            return {}
+        if self.runtime.settings.dry_run_offline or list_id <= 0:
+            return {}  # offline, or a dry run's list that would be created: no members
         return read_members(self.runtime.client.v5_list_memberships, list_id)
 
     def _apply(self, plans: list[ListPlan], rows: dict[int, list[PendingMembership]],
@@ -178,6 +178,8 @@ class StreamMirror:
         added = sorted({(pid, p.list_id) for p in plans for pid in p.adds})
         removed_pairs = sorted({(pid, p.list_id) for p in plans if not p.guard_stops_removals
                                 for pid in p.removes})  # fmt: skip
+        stats.add("memberships_would_add", len(added))
+        stats.add("memberships_would_remove", len(removed_pairs))
         for pairs in (added, removed_pairs):
             prospects = len({pid for pid, _ in pairs})
             for start in range(0, prospects, 50):
