@@ -301,3 +301,20 @@ def test_an_email_follows_the_latest_rule_of_upsert_latest_by_email(emu, run):
                                                "company": "Picked"}])).exit_code == 0
     picked = {p["id"]: p.get("company") for p in emu.prospects()}
     assert picked[older] == "Picked" and picked[newer] != "Picked"
+
+
+def test_emails_the_identity_map_knows_cost_no_prospect_read(account, run, tmp_path):
+    emu = account
+    config = base_config(emu, upsert_by_email=True, ledger_path=str(tmp_path / "ledger.db"))
+    people = [{"email": f"p{i}@example.com"} for i in range(40)]
+    assert run(config, stream_of("prospects", people)).exit_code == 0
+    reads_before = emu.counters()["calls_by_endpoint"].get("v5/prospects/query", 0)
+    result = run(config, audience([{"list_id": 6, "email": p["email"]} for p in people]))
+    assert result.exit_code == 0, result.stderr[-2000:]
+    assert len(members(emu, 6)) == 40
+    # v4: only the identity map's own check of changes since the last run, one page.
+    # v3: rows never go through upsertLatestByEmail, so the map learns nothing; the
+    # account's 40 prospects are one page.
+    assert emu.counters()["calls_by_endpoint"]["v5/prospects/query"] - reads_before == 1
+    ampsea = emu.state()["config"]["ampsea"]
+    assert result.summary["identity_map_hits"] == (40 if ampsea else 0)
