@@ -103,6 +103,17 @@ class Endpoints:
             idempotent=True,
         )
 
+    def list_query_by_name(self, name: str, *, version: int) -> Reply:
+        """v3/v4 list query with its exact ``name`` filter (v3/v4 reads are not served
+        from v5's lagging cache, so a list made a moment ago shows)."""
+        return self.request(
+            "GET",
+            v3v4_path(version, "list", "query"),
+            endpoint="list/query",
+            params={"format": "json", "name": name},
+            idempotent=True,
+        )
+
     def v5_list_create(self, name: str) -> Reply:
         """Create a static list. Not idempotent: a reply lost after Pardot made the list
         must not make a second one (the caller reads the lists again instead)."""

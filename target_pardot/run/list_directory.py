@@ -69,6 +69,22 @@ def list_info(value: Any) -> ListInfo | None:
                     value.get("isDynamic") is True)
 
 
+def v4_list_ids(body: Any) -> list[int]:
+    """The ids of a v3/v4 list query reply: ``result.list`` is one object, or an array
+    when several match, or absent when none does."""
+    result = body.get("result") if isinstance(body, Mapping) else None
+    found = result.get("list") if isinstance(result, Mapping) else None
+    items = found if isinstance(found, list) else [found]
+    ids = []
+    for item in items:
+        value = item.get("id") if isinstance(item, Mapping) else None
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            ids.append(value)
+    return ids
+
+
 class ListDirectory:
     """Names and kinds of the account's lists. Thread-safe; one per run."""
 
@@ -152,6 +168,17 @@ class ListDirectory:
         self._by_name = by_name
 
     def _create(self, name: str, key: str, stream: str) -> int:
+        found = self._named_in_v4(name)
+        if len(found) > 1:
+            raise StreamStopped(
+                f"Stream '{stream}': the list name {name!r} matches {len(found)} lists (ids "
+                f"{', '.join(map(str, sorted(found)))}); nothing of the stream was written. "
+                "Rename all but one in Pardot, or give the rows a 'list_id'."
+            )
+        if found:  # made a moment ago: v5's list query did not show it yet
+            assert self._by_name is not None
+            self._by_name.setdefault(key, []).append(found[0])
+            return found[0]
         try:
             reply = self._client.v5_list_create(name)
         except RetryableError as exc:
@@ -177,6 +204,21 @@ class ListDirectory:
         logger.info("Created the list %r (id %d), which no list had as its name.",
                     name, info.list_id)
         return info.list_id
+
+    def _named_in_v4(self, name: str) -> list[int]:
+        """Lists with exactly this name, by the v3/v4 list query, which is not served from
+        v5's cache: the last guard against a second list when a rerun follows a create
+        within the minute v5 reads may lag (docs/wire-contract.md R24)."""
+        try:
+            reply = self._client.api_version.run(
+                lambda version: self._client.list_query_by_name(name, version=version)
+            )
+        except PardotApiError as exc:
+            if isinstance(exc, RetryableError):
+                raise
+            logger.info("Could not query lists named %r by v3/v4 (%s).", name, exc)
+            return []
+        return v4_list_ids(reply.body)
 
     # -- kinds ------------------------------------------------------------------------
 

@@ -18,7 +18,12 @@ from target_pardot.rows.audiences import (
 from target_pardot.rows.payloads import InvalidRow
 from target_pardot.run.email_resolver import PER_EMAIL_AT_MOST, EmailResolver
 from target_pardot.run.full_streams import incremental_in_state
-from target_pardot.run.list_directory import ListDirectory, NoSuchList, StreamStopped
+from target_pardot.run.list_directory import (
+    ListDirectory,
+    NoSuchList,
+    StreamStopped,
+    v4_list_ids,
+)
 from target_pardot.run.stats import RunStats
 from target_pardot.settings import parse_prospect_lists
 
@@ -94,6 +99,16 @@ class FakeLists:
         self.lose_create_reply = lose_create_reply
         self.show_created = show_created
         self.calls: list[str] = []
+        self.api_version = self  # run(send): the account's version is 4 here
+
+    def run(self, send: Any) -> Any:
+        return send(4)
+
+    def list_query_by_name(self, name: str, *, version: int) -> Reply:
+        self.calls.append("v4 query")
+        found = [{"id": str(v["id"]), "name": v["name"]} for v in self.lists
+                 if v["name"] == name]
+        return Reply(200, {"result": {"list": found[0] if len(found) == 1 else found or None}})
 
     def v5_lists(self, params: dict[str, str]) -> Reply:
         self.calls.append("query")
@@ -129,7 +144,14 @@ def test_a_name_is_read_once_and_a_missing_one_created_once():
     assert lists.resolve(ListRef(name="old"), "s") == 1
     created = lists.resolve(ListRef(name="New"), "s")
     assert lists.resolve(ListRef(name="new "), "t") == created
-    assert fake.calls == ["query", "create"]
+    assert fake.calls == ["query", "v4 query", "create"]
+
+
+def test_a_list_made_a_moment_ago_is_found_by_v4_before_a_second_is_created():
+    # v5 reads may lag a write by up to a minute; the v3/v4 query does not.
+    fake = FakeLists([{"id": 5, "name": "Launch", "isDynamic": False, "visible": False}])
+    assert directory(fake).resolve(ListRef(name="Launch"), "s") == 5
+    assert fake.calls == ["query", "v4 query"]
 
 
 def test_several_lists_with_the_name_stop_the_stream_naming_their_ids():
@@ -143,7 +165,7 @@ def test_a_lost_create_reply_finds_the_list_instead_of_creating_a_second():
     fake = FakeLists([], lose_create_reply=True)
     list_id = directory(fake).resolve(ListRef(name="Launch"), "s")
     assert [v["id"] for v in fake.lists] == [list_id]
-    assert fake.calls == ["query", "create", "query"]
+    assert fake.calls == ["query", "v4 query", "create", "query"]
 
 
 def test_a_lost_create_reply_whose_list_does_not_show_yet_stops_without_a_second_create():
@@ -160,6 +182,13 @@ def test_create_missing_lists_false_creates_nothing():
     with pytest.raises(NoSuchList, match="create_missing_lists is false"):
         directory(fake, create_missing=False).resolve(ListRef(name="Nowhere"), "s")
     assert fake.calls == ["query"]
+
+
+def test_v4_list_replies_with_one_several_or_no_list():
+    assert v4_list_ids({"result": {"list": {"id": "12", "name": "A"}}}) == [12]
+    assert v4_list_ids({"result": {"list": [{"id": 3}, {"id": 4}]}}) == [3, 4]
+    assert v4_list_ids({"result": {"total_results": 0}}) == []
+    assert v4_list_ids(None) == []
 
 
 def test_a_dry_run_plans_the_create_and_sends_it_not():
