@@ -55,15 +55,15 @@ class AudienceRows:
             return EmailMembership(list_id, keyed.email, keyed.opted_out)
         return MembershipRow(list_id, int(keyed.prospect_id or 0), keyed.opted_out)
 
-    def ready(self, rows: Sequence[Pending[Any]], *, writes_now: bool
-              ) -> list[Pending[MembershipRow]]:  # fmt: skip
+    def may_write(self, rows: Sequence[Pending[MembershipRow]]) -> bool:
+        """Right before the first write of these rows: False (and the stream stopped)
+        when one of their lists is dynamic."""
+        return lists_writable(self.runtime, self.stream, {p.row.list_id for p in rows})
+
+    def ready(self, rows: Sequence[Pending[Any]]) -> list[Pending[MembershipRow]]:
         """The drain's rows by prospect id; rows whose email names no prospect are
-        rejected. ``writes_now``: the rows are written after this, so every list they
-        name is checked first. Nothing when the stream stops."""
+        rejected. Nothing when the stream is stopped."""
         if self.stopped or not rows:
-            return []
-        if writes_now and not lists_writable(self.runtime, self.stream,
-                                             {p.row.list_id for p in rows}):  # fmt: skip
             return []
         by_email = [p for p in rows if isinstance(p.row, EmailMembership)]
         if not by_email:

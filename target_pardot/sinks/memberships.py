@@ -9,7 +9,7 @@ API call each, so they are used only where a batch cannot say it: `opted_out`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -56,6 +56,9 @@ class MembershipDelivery(Delivery):
         super().__init__(runtime)
         # Mirroring sends its additions through here (add=True) whatever the operation.
         self.add = self.settings.list_membership_operation != "delete" if add is None else add
+        #: Asked once the rows to write are known (unchanged ones dropped): False stops
+        #: the delivery before any write (a dynamic list: sinks.audiences.lists_writable).
+        self.may_write: Callable[[Sequence[PendingMembership]], bool] = lambda rows: True
 
     def deliver(self, rows: Sequence[PendingMembership]) -> None:
         if self.ledger is not None:
@@ -66,6 +69,8 @@ class MembershipDelivery(Delivery):
                 key_of=_ledger_key,
                 fingerprint_of=lambda p: membership_fingerprint(self.add, p.row.opted_out),
             )
+        if rows and not self.may_write(rows):
+            return
         explicit = [p for p in rows if self.add and p.row.opted_out is not None]
         batched = [p for p in rows if not (self.add and p.row.opted_out is not None)]
         groups = [

@@ -215,14 +215,15 @@ class ListMembershipsSink(PardotSink):
             else None
         )
         self.audience = AudienceRows(self.runtime, stream_name)
+        self.delivery.may_write = self.audience.may_write
         if self.mirror is not None:
             self.runtime.full_streams.mirror(stream_name)
 
     def process_batch(self, context: dict) -> None:
         rows, self._rows = self._rows, []
-        # Emails resolved, lists checked not dynamic (a mirror checks when it completes):
-        # all before the first write of these rows. A stopped stream writes nothing.
-        ready = self.audience.ready(rows, writes_now=self.mirror is None)
+        # Emails resolved now; the lists are checked not dynamic right before the first
+        # write (MembershipDelivery.may_write; a mirror when it completes).
+        ready = self.audience.ready(rows)
         if self.mirror is None:
             if ready:
                 self.delivery.deliver(ready)
