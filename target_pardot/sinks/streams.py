@@ -235,6 +235,8 @@ class ListMembershipsSink(PardotSink):
     def process_record(self, record: dict, context: dict) -> None:
         self._position = self.runtime.tracker.row_received(self.stream_name)
         self.runtime.stats.add("rows_received")
+        if self.audience.stopped:
+            return  # nothing of a stopped stream is written; unsettled, no STATE covers it
         key = membership_key(record)
         schema_error = self._schema_error
         if schema_error is not None:
