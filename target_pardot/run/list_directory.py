@@ -103,8 +103,9 @@ class ListDirectory:
 
     # -- names ------------------------------------------------------------------------
 
-    def resolve(self, ref: ListRef, stream: str) -> int:
-        """The list id a reference names; creates a missing list once. Raises
+    def resolve(self, ref: ListRef, stream: str, *, create: bool = True) -> int:
+        """The list id a reference names; creates a missing list once (unless ``create``
+        is false: a stream that only deletes memberships never makes a list). Raises
         StreamStopped (several lists have the name, or a lost create reply) or NoSuchList."""
         if ref.list_id is not None:
             return ref.list_id
@@ -124,10 +125,9 @@ class ListDirectory:
                 )
             if ids:
                 return ids[0]
-            if not self._create_missing:
-                raise NoSuchList(
-                    f"no list is named {name!r}, and create_missing_lists is false"
-                )
+            if not self._create_missing or not create:
+                why = "create_missing_lists is false" if create else "the stream only deletes"
+                raise NoSuchList(f"no list is named {name!r}, and {why}")
             if self._dry_run:
                 return self._placeholder(key, name, "no list has this name")
             return self._create(name, key, stream)

@@ -45,7 +45,8 @@ class AudienceRows:
             if keyed.list_ref.list_id is not None or directory is None:
                 list_id = int(keyed.list_ref.list_id or 0)
             else:
-                list_id = directory.resolve(keyed.list_ref, self.stream)
+                deleting = self.runtime.settings.list_membership_operation == "delete"
+                list_id = directory.resolve(keyed.list_ref, self.stream, create=not deleting)
         except NoSuchList as exc:
             return str(exc)
         except StreamStopped as exc:

@@ -163,6 +163,17 @@ def test_create_missing_lists_false_rejects_the_rows(account, run):
     assert not writes(emu)
 
 
+def test_a_delete_stream_never_creates_a_list(account, run):
+    emu = account
+    [pid] = seed(emu, 1)
+    config = base_config(emu, list_membership_operation="delete", skip_invalid_records=True)
+    result = run(config, audience([{"list_name": "Gone", "prospect_id": pid}]))
+    assert result.exit_code == 0, result.stderr[-2000:]
+    assert named(emu, "Gone") == []
+    assert result.summary["rejected_by_reason"] == {"no_such_list": 1}
+    assert "the stream only deletes" in result.stderr
+
+
 def test_a_name_of_several_lists_stops_its_stream_naming_their_ids(account, run):
     emu = account
     [pid] = seed(emu, 1)
