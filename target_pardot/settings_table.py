@@ -136,7 +136,8 @@ SETTINGS: tuple[Setting, ...] = (
             "a list in the README."),
     Setting("create_missing_lists", BOOLEAN, default=True,
             description="A list name (a `list_name` column, or a name in `prospect_lists`) "
-            "that matches no list creates that list, once. `false`: such rows are rejected "
+            "that matches no list creates that list, once (never for `delete`). `false`: such "
+            "rows are rejected "
             "(`no_such_list`) and a name in `prospect_lists` stops its stream."),
     Setting("mirror_max_removal_percent", NUMBER, default=20, maximum=100,
             meltano_kind="decimal",
