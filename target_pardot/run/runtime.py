@@ -127,8 +127,14 @@ class Runtime:
         self.prospect_list_ids = ids
 
     def raise_if_streams_stopped(self) -> None:
+        """End of input: a stopped stream fails the run (its line was logged when it
+        stopped; this one names the streams)."""
         if self.stopped:
-            raise StreamStopped(" ".join(self.stopped.values()))
+            names = ", ".join(f"'{s}'" for s in self.stopped)
+            raise StreamStopped(
+                f"Stopped before any write: stream{'s' if len(self.stopped) > 1 else ''} "
+                f"{names} (reason above); the other streams were loaded."
+            )
 
     def wait_delivered(self) -> None:
         """Return once every row handed over so far is delivered or rejected; raise the
