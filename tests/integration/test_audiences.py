@@ -329,3 +329,26 @@ def test_emails_the_identity_map_knows_cost_no_prospect_read(account, run, tmp_p
     assert emu.counters()["calls_by_endpoint"]["v5/prospects/query"] - reads_before == 1
     ampsea = emu.state()["config"]["ampsea"]
     assert result.summary["identity_map_hits"] == (40 if ampsea else 0)
+
+
+def test_lost_replies_and_reruns_never_make_two_lists_with_one_name(account, run):
+    emu = account
+    ampsea = emu.state()["config"]["ampsea"]
+    lost_creates = 0
+    for seed in range(1, 9):
+        emu.reset()
+        emu.configure(ampsea=ampsea, applied_but_lost_rate=0)
+        ids = [emu.add_prospect(email=f"f{i}@example.com") for i in range(5)]
+        emu.configure(applied_but_lost_rate=0.4, seed=seed)
+        config = base_config(emu, maximum_retries=20)
+        rows = [{"list_name": "Flaky launch", "prospect_id": p} for p in ids]
+        results = [run(config, audience(rows)) for _ in range(3)]
+        creates = emu.counters()["calls_by_endpoint"].get("v5/lists/create", 0)
+        # A create whose reply was lost: made in Pardot, never logged as created.
+        lost_creates += creates - sum("Created the list" in r.stderr for r in results)
+        emu.configure(applied_but_lost_rate=0)
+        final = run(config, audience(rows))
+        assert final.exit_code == 0, final.stderr[-2000:]
+        [list_id] = named(emu, "Flaky launch")
+        assert members(emu, list_id) == set(ids)
+    assert lost_creates >= 1  # the seeds do lose a create's reply
