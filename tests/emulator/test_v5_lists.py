@@ -56,3 +56,14 @@ def test_query_pages_by_id_with_the_shared_v5_conventions(emu: PardotEmulator, a
     assert api.get(LISTS, params={"limit": 5}).json()["code"] == 153
     assert api.get(LISTS, params={"fields": "id", "limit": 1001}).status_code == 400
     assert api.get(LISTS, params={"fields": "id", "name": "List 1"}).status_code == 400
+
+
+def test_batch_flags_for_a_dynamic_list_are_counted_and_not_applied(
+    emu: PardotEmulator, api: Api
+) -> None:
+    dynamic = emu.add_list("Engaged", dynamic=True)
+    pid = emu.add_prospect("d@example.com")
+    r = api.batch("batchUpdate", [{"id": pid, f"list_{dynamic}": 1, "list_3": 1}])
+    assert r.status_code == 200
+    assert {m["list_id"] for m in emu.memberships()} == {3}
+    assert emu.counters()["dynamic_list_writes"] == 1

@@ -204,6 +204,7 @@ def test_a_stream_naming_a_dynamic_list_writes_nothing_and_says_why(account, run
     assert said and f"'Engaged (rules)' (id {dynamic})" in said[0]
     assert not writes(emu)
     assert members(emu, dynamic) == {ids[0]}
+    assert emu.counters()["dynamic_list_writes"] == 0
     assert result.states == []
 
 
