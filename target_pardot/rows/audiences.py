@@ -6,7 +6,7 @@ Pure functions, no I/O.
 * An email names the prospect Pardot's ``upsertLatestByEmail`` would pick: "the most
   recently updated prospect by the email supplied" (guide:transitioning-v5). Only the
   live prospects count (a v5 query leaves deleted ones out by default); two with the same
-  ``updatedAt`` go to the larger id, the newer prospect [guess, docs/wire-contract.md G15].
+  ``updatedAt`` go to the larger id, the newer prospect [guess, docs/wire-contract.md G17].
 """
 
 from __future__ import annotations

@@ -208,7 +208,7 @@ class ListDirectory:
     def _named_in_v4(self, name: str) -> list[int]:
         """Lists with exactly this name, by the v3/v4 list query, which is not served from
         v5's cache: the last guard against a second list when a rerun follows a create
-        within the minute v5 reads may lag (docs/wire-contract.md R24)."""
+        within the minute v5 reads may lag (docs/wire-contract.md R25)."""
         try:
             reply = self._client.api_version.run(
                 lambda version: self._client.list_query_by_name(name, version=version)
