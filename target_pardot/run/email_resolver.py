@@ -10,7 +10,7 @@ recently updated live one, see :mod:`target_pardot.rows.audiences`):
 3. a handful of emails (``PER_EMAIL_AT_MOST``): one v5 prospect query per email, which
    returns every prospect with that address;
 4. more: the account's prospects, read once per run with ``fields=id,email,updatedAt`` in
-   pages of 1,000, and kept for the rest of the run (about 100 bytes per prospect).
+   pages of 1,000, and kept for the rest of the run (about 150 bytes per prospect).
 
 So 1,105 emails in an account of 3,000 prospects cost 4 calls, not 1,105; a rerun with
 the identity map costs none. An email that no live prospect has is reported by the caller
