@@ -10,7 +10,9 @@ recently updated live one, see :mod:`target_pardot.rows.audiences`):
 3. a handful of emails (``PER_EMAIL_AT_MOST``): one v5 prospect query per email, which
    returns every prospect with that address;
 4. more: the account's prospects, read once per run with ``fields=id,email,updatedAt`` in
-   pages of 1,000, and kept for the rest of the run (about 150 bytes per prospect).
+   pages of 1,000, and kept for the rest of the run (about 150 bytes per prospect). An
+   account that takes more pages than there are emails is not read to the end: those
+   emails are then asked one by one (at most twice the cheaper of the two ways).
 
 So 1,105 emails in an account of 3,000 prospects cost 4 calls, not 1,105; a rerun with
 the identity map costs none. An email that no live prospect has is reported by the caller
@@ -59,12 +61,14 @@ class EmailResolver:
                 for email, pid in mapped:
                     self._known[email] = pid
                 unknown = [e for e in unknown if e not in self._known]
-            if unknown and not self._account_read:
-                if len(unknown) <= PER_EMAIL_AT_MOST:
-                    for email in unknown:
-                        self._query_one(email)
-                else:
-                    self._read_account()
+            # Reading the account pays off only if it takes fewer pages than there are
+            # emails; its size is unknown until read, so the read stops at that many pages
+            # and the emails are then asked one by one (at most twice the cheaper way).
+            if (unknown and not self._account_read
+                    and (len(unknown) <= PER_EMAIL_AT_MOST
+                         or not self._read_account(len(unknown)))):
+                for email in unknown:
+                    self._query_one(email)
             for email in unknown:
                 self._known.setdefault(email, None)
             found = {e: self._known[e] for e in wanted}
@@ -78,10 +82,17 @@ class EmailResolver:
         self._known[email] = best[email][1] if email in best else None
         self._stats.add("email_queries")
 
-    def _read_account(self) -> None:
+    def _read_account(self, max_pages: int) -> bool:
+        """Read every prospect, unless that takes more than ``max_pages`` pages; True if
+        the whole account was read."""
         best: dict[str, tuple[Any, int]] = {}
         after = 0
+        pages = 0
         while True:
+            if pages >= max_pages:
+                self._stats.add("account_read_abandoned")
+                return False
+            pages += 1
             params = {"fields": FIELDS, "orderBy": "id", "limit": str(PAGE)}
             if after:
                 params["idGreaterThan"] = str(after)
@@ -97,3 +108,4 @@ class EmailResolver:
             self._known.setdefault(email, pid)
         self._account_read = True
         self._stats.add("account_prospects_read", len(best))
+        return True

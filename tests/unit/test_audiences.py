@@ -260,6 +260,16 @@ def test_many_emails_read_the_account_once_per_run():
     assert len(query.calls) == 3  # the account was read: nothing more to ask
 
 
+def test_an_account_larger_than_the_emails_is_not_read_to_the_end():
+    query = FakeProspects(30_000)
+    emails = [f"m{i}@x.com" for i in range(1, 13)]  # 12 emails, 30 pages of prospects
+    found = EmailResolver(query, RunStats(), None).resolve(emails)
+    assert found == {f"m{i}@x.com": i for i in range(1, 13)}
+    pages = [c for c in query.calls if "email" not in c]
+    assert len(pages) == 12  # as many pages as emails, then one query per email
+    assert len(query.calls) == 24
+
+
 # -- incremental streams --------------------------------------------------------------
 
 
