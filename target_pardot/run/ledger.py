@@ -70,6 +70,10 @@ def membership_fingerprint(add: bool, opted_out: bool | None) -> bytes:
     return fingerprint(to_json(["add" if add else "remove", opted_out]))
 
 
+def membership_key(list_id: int, prospect_id: int) -> str:
+    return f"{list_id}/{prospect_id}"
+
+
 class Ledger:
     """The SQLite ledger of one business unit. Thread-safe: the reading thread looks
     rows up, sending threads record what Pardot accepted."""

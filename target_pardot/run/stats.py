@@ -11,6 +11,9 @@ from typing import Any
 from target_pardot.pardot.quota import QuotaWatch, usage_figure
 
 MIRROR_FIGURES = ("size_before", "added", "removed", "unchanged")
+#: Shown only when not zero: members kept because they opted out, and members whose
+#: prospect is deleted in Pardot (nothing to remove).
+MIRROR_EXCEPTIONS = ("kept_opted_out", "prospect_deleted")
 
 
 class RunStats:
@@ -100,12 +103,18 @@ class RunStats:
                 "daily_api_calls_used_at_start": usage_figure(self.quota.first),
                 "daily_api_calls_used_at_end": usage_figure(self.quota.latest),
                 "mirror_lists": {
-                    str(list_id): {key: counts[key] for key in MIRROR_FIGURES}
+                    str(list_id): _mirror_figures(counts)
                     for list_id, counts in sorted(self.mirror_lists.items())
                 },
                 "wall_seconds": round(elapsed, 3),
                 "rows_per_second": round(received / elapsed, 1),
             }
+
+
+def _mirror_figures(counts: Counter[str]) -> dict[str, int]:
+    figures = {key: counts[key] for key in MIRROR_FIGURES}
+    figures.update((key, counts[key]) for key in MIRROR_EXCEPTIONS if counts[key])
+    return figures
 
 
 def render_summary(summary: dict[str, Any]) -> str:
@@ -142,8 +151,8 @@ def render_summary(summary: dict[str, Any]) -> str:
         for k, v in summary["planned_calls_by_endpoint"].items()
     ]
     rows += [
-        (f"  mirror list {list_id}", ", ".join(f"{figures[k]} {k.replace('_', ' ')}"
-                                               for k in MIRROR_FIGURES))
+        (f"  mirror list {list_id}", ", ".join(f"{v} {k.replace('_', ' ')}"
+                                               for k, v in figures.items()))
         for list_id, figures in summary.get("mirror_lists", {}).items()
     ]
     rows.append(("daily API calls used, start", str(summary["daily_api_calls_used_at_start"])))
