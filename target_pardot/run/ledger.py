@@ -74,11 +74,45 @@ def membership_key(list_id: int, prospect_id: int) -> str:
     return f"{list_id}/{prospect_id}"
 
 
+def reading_connection(path: Path, schema: Sequence[str]) -> sqlite3.Connection:
+    """A connection that only reads the file as it is on disk, for a dry run, which
+    writes nothing: SQLite's immutable mode takes no lock and creates no -wal or -shm
+    file (changes another run is committing at that moment may be missed, so the plan
+    may count a few more rows as changed). Where the file or its tables do not exist yet,
+    an empty database in memory stands in for it.
+
+    ``schema``: the CREATE ... IF NOT EXISTS statements of the tables read; on the file
+    they are no-ops when the tables exist."""
+    if path.is_file():
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True,
+                             check_same_thread=False)  # fmt: skip
+        try:
+            for statement in schema:
+                db.execute(statement)
+            return db
+        except sqlite3.OperationalError as exc:
+            db.close()
+            if "readonly" not in str(exc):  # a missing table is "attempt to write a readonly..."
+                raise
+    db = sqlite3.connect(":memory:", check_same_thread=False)
+    for statement in schema:
+        db.execute(statement)
+    return db
+
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS accepted (business_unit TEXT NOT NULL, "
+    "scope TEXT NOT NULL, key TEXT NOT NULL, fingerprint BLOB NOT NULL, "
+    "PRIMARY KEY (business_unit, scope, key)) WITHOUT ROWID",
+)
+
+
 class Ledger:
     """The SQLite ledger of one business unit. Thread-safe: the reading thread looks
-    rows up, sending threads record what Pardot accepted."""
+    rows up, sending threads record what Pardot accepted. ``read_only`` (a dry run):
+    the file is read, never created or written (see reading_connection)."""
 
-    def __init__(self, path: Path, business_unit: str) -> None:
+    def __init__(self, path: Path, business_unit: str, *, read_only: bool = False) -> None:
         self.path = path
         self.business_unit = business_unit
         self._lock = threading.Lock()
@@ -90,17 +124,16 @@ class Ledger:
         # A rejected row's entry stays: at worst the key's next row is sent once more.
         self._in_flight: dict[tuple[str, str], bytes] = {}
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _create_private(path)
-            self._db = sqlite3.connect(str(path), check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS accepted (business_unit TEXT NOT NULL, "
-                "scope TEXT NOT NULL, key TEXT NOT NULL, fingerprint BLOB NOT NULL, "
-                "PRIMARY KEY (business_unit, scope, key)) WITHOUT ROWID"
-            )
-            self._db.commit()
+            if read_only:
+                self._db = reading_connection(path, _SCHEMA)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                _create_private(path)
+                self._db = sqlite3.connect(str(path), check_same_thread=False)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute(_SCHEMA[0])
+                self._db.commit()
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
                 f"skip_unchanged: cannot open the ledger at {path} ({exc}). Set "
@@ -175,6 +208,6 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
-def open_ledger(path: str | None, business_unit: str) -> Ledger:
+def open_ledger(path: str | None, business_unit: str, *, read_only: bool = False) -> Ledger:
     return Ledger(Path(path).expanduser() if path else default_ledger_path(business_unit),
-                  business_unit)  # fmt: skip
+                  business_unit, read_only=read_only)  # fmt: skip

@@ -116,3 +116,12 @@ def test_a_dry_run_writes_nothing_into_an_existing_ledger(emu, run, ledger):
     assert sorted(p.name for p in ledger.parent.iterdir()) == files_before
     with sqlite3.connect(ledger) as db:
         assert db.execute("SELECT checked_until FROM identity_checked").fetchall() == before
+
+
+def test_a_dry_run_creates_no_cache_directory_for_the_default_ledger(emu, run, tmp_path,
+                                                                      monkeypatch):  # fmt: skip
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    config = base_config(emu, dry_run=True, skip_unchanged=True, upsert_by_email=True)
+    result = run(config, stream_of("prospects", people(3)))
+    assert result.exit_code == 0, result.stderr[-2000:]
+    assert not (tmp_path / "cache").exists()
