@@ -161,9 +161,21 @@ class TargetPardot(InputHandling):
             )  # fmt: skip
         finally:
             progress.stop()
+            outcome, exit_code = self._close_runtime(outcome, exit_code)
             self.logger.info("%s", render_summary(self.runtime.summary(outcome=outcome)))
-            self.runtime.close()
         return exit_code
+
+    def _close_runtime(self, outcome: str, exit_code: int) -> tuple[str, int]:
+        """Close the run's files and connections. A failure there (the last commit to a
+        ledger_path file another run keeps locked) is one line, and fails a run that had
+        succeeded; it never escapes as a traceback."""
+        try:
+            self.runtime.close()
+        except TargetPardotError as exc:
+            self.logger.error("%s", exc)
+            if exit_code == 0:
+                return "failed", exc.exit_code
+        return outcome, exit_code
 
     def _stop_cleanly(self) -> None:
         """After a failure: let calls in flight finish, then write the STATE that is

@@ -29,7 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from target_pardot.errors import ConfigError
-from target_pardot.run.ledger import default_ledger_path, reading_connection
+from target_pardot.run.ledger import (
+    StoreLocked,
+    default_ledger_path,
+    is_lock_error,
+    reading_connection,
+    store_locked,
+)
 
 #: Longest wait for another run's write lock on the file, in seconds.
 LOCK_WAIT_SECONDS = 30.0
@@ -38,12 +44,6 @@ LOCK_WAIT_SECONDS = 30.0
 FLUSH_EVERY = 1_000
 #: Keys per lookup query; SQLite's oldest limit on query parameters is 999.
 _CHUNK = 900
-
-
-class StoreLocked(ConfigError):
-    """Another run held the write lock on the ledger_path file for too long. Reported
-    like a configuration error (exit code 2): the fix is to run one at a time, or to give
-    each run its own ledger_path."""
 
 
 def utc_stamp(moment: datetime.datetime) -> str:
@@ -79,16 +79,11 @@ def _unwritable(path: Path, why: str) -> ConfigError:
 
 
 def _locked(path: Path) -> StoreLocked:
-    return StoreLocked(
-        f"ledger_path: {path} stayed locked by another run for {LOCK_WAIT_SECONDS:.0f} s. "
-        "Two runs may share the file, but not write it for that long at once; run them "
-        "one after the other, or give each its own 'ledger_path'."
-    )
+    return store_locked(path, LOCK_WAIT_SECONDS)
 
 
 def _is_lock_error(exc: sqlite3.Error) -> bool:
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
+    return is_lock_error(exc)
 
 
 _SCHEMA = (
@@ -238,6 +233,9 @@ class IdentityMap:
         unit = self.business_unit
         stored = [(unit, e, pid) for e, pid in self._pending.items() if pid is not None]
         dropped = [(unit, e) for e, pid in self._pending.items() if pid is None]
+        # Done with, whether or not the commit succeeds: a lost entry costs one
+        # upsertLatestByEmail call next run, and closing does not wait a second time.
+        self._pending.clear()
         try:
             with self._db:
                 self._db.executemany(
@@ -252,7 +250,6 @@ class IdentityMap:
             if _is_lock_error(exc):
                 raise _locked(self.path) from None
             raise
-        self._pending.clear()
 
     def _read(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         try:

@@ -129,15 +129,22 @@ class Runtime:
         self.sender.wait(raise_failure=False)
 
     def close(self) -> None:
-        self.sender.close()
-        for close in self.closers:
-            close()
+        """Close everything; then raise the first failure to close (a last commit to the
+        ledger_path file that another run kept locked), so that nothing stays open."""
+        steps = [self.sender.close, *self.closers]
         if self.ledger is not None:
-            self.ledger.close()
+            steps.append(self.ledger.close)
         if self.identity is not None:
-            self.identity.identity.close()
-        self.client.close()
-        self.reporter.close()
+            steps.append(self.identity.identity.close)
+        steps += [self.client.close, self.reporter.close]
+        failure: TargetPardotError | None = None
+        for step in steps:
+            try:
+                step()
+            except TargetPardotError as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
 
 def _identity_router(
