@@ -249,7 +249,18 @@ class TargetPardot(InputHandling):
         # activate_version, and a mirror stream's tap may send it mid-run: without this,
         # members that left the stream would stay on the list until the end of the input
         # (or forever, if the run fails later), and rows added since would wait too.
-        stream_maps = self.mapper.stream_maps.get(str(message_dict.get("stream")), [])
+        stream = message_dict.get("stream")
+        if not isinstance(stream, str):
+            raise InvalidInputLine("the ACTIVATE_VERSION message has no stream name")
+        if stream not in self.mapper.stream_maps:
+            # As for a RECORD before its SCHEMA: a bad line (reported, or stopping the run).
+            raise InvalidInputLine(
+                f"ACTIVATE_VERSION for stream '{stream[:100]}' before any SCHEMA for it"
+            )
+        if "version" not in message_dict:
+            raise InvalidInputLine(f"the ACTIVATE_VERSION of stream '{stream[:100]}' has no "
+                                   "'version'")  # fmt: skip
+        stream_maps = self.mapper.stream_maps[stream]
         aliases = [m.stream_alias for m in stream_maps if self.sink_exists(m.stream_alias)]
         sinks = [self.get_sink(alias) for alias in aliases]
         mirrored = [s for s in sinks if isinstance(s, ListMembershipsSink) and s.mirror]
