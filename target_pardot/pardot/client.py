@@ -244,6 +244,7 @@ class PardotClient(Endpoints):
                 # would otherwise send a token that another thread has already replaced.
                 token = self.auth.token()
                 self.stats.call(call.endpoint)
+                quota_mark = self.stats.quota.mark()
                 response = self.session.request(
                     call.method,
                     f"{self.settings.pardot_domain}{call.path}",
@@ -255,7 +256,7 @@ class PardotClient(Endpoints):
                     timeout=self.timeout,
                 )
                 # x-api-usage, read while this call still counts as in flight.
-                self.stats.quota.observe(response.headers)
+                self.stats.quota.observe(response.headers, quota_mark)
             except requests.RequestException as exc:
                 lease.grace = self._slot_grace(exc)
                 # A call that may still run at Pardot is treated like error 66: fewer calls
