@@ -103,7 +103,7 @@ class RunStats:
                 "daily_api_calls_used_at_start": usage_figure(self.quota.first),
                 "daily_api_calls_used_at_end": usage_figure(self.quota.latest),
                 "mirror_lists": {
-                    str(list_id): _mirror_figures(counts)
+                    str(list_id): _figures_of_list(counts)
                     for list_id, counts in sorted(self.mirror_lists.items())
                 },
                 "wall_seconds": round(elapsed, 3),
@@ -111,7 +111,7 @@ class RunStats:
             }
 
 
-def _mirror_figures(counts: Counter[str]) -> dict[str, int]:
+def _figures_of_list(counts: Counter[str]) -> dict[str, int]:
     figures = {key: counts[key] for key in MIRROR_FIGURES}
     figures.update((key, counts[key]) for key in MIRROR_EXCEPTIONS if counts[key])
     return figures
