@@ -97,7 +97,7 @@ class QuotaWatch:
     Replies of calls in flight together arrive in any order, so among them the highest
     count is the latest. But a call sent after the latest reading arrived was counted
     after it: its reading replaces it even when lower, which is how a new day (the count
-    starting again) shows, in progress lines and the summary (G16).
+    starting again) shows, in progress lines and the summary (G18 in docs/wire-contract.md).
     """
 
     def __init__(self) -> None:

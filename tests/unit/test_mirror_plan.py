@@ -82,7 +82,7 @@ class FakePardot:
             assert set(params) == {"fields", "nextPageToken"}
             if self.refuse:
                 self.refuse = False
-                raise PardotApiError("Pardot error 211: Page token has expired.", code=211)
+                raise PardotApiError("Pardot error 210: Page token has expired.", code=210)
             after, served = map(int, params["nextPageToken"].split(":"))
         else:
             assert params["orderBy"] == "id asc"
@@ -104,8 +104,9 @@ def test_reads_every_page():
 
 
 def test_a_member_without_a_readable_opt_out_counts_as_opted_out():
-    values = [{"id": 1, "prospectId": 11, "optedOut": False}, {"id": 2, "prospectId": 12},
-              {"id": 3, "prospectId": 13, "optedOut": None}]  # fmt: skip
+    values = [{"id": 1, "listId": 5, "prospectId": 11, "optedOut": False},
+              {"id": 2, "listId": 5, "prospectId": 12},
+              {"id": 3, "listId": 5, "prospectId": 13, "optedOut": None}]  # fmt: skip
     members = read_members(lambda params: Reply(200, {"values": values}), 5)
     assert {pid: m.opted_out for pid, m in members.items()} == {11: False, 12: True, 13: True}
 
@@ -127,6 +128,15 @@ def test_goes_past_the_token_cap_by_id():
 def test_a_refused_token_goes_on_by_id():
     pardot = FakePardot(2500, refuse_token_once=True)
     assert len(read_members(pardot, 5)) == 2500
+
+
+@pytest.mark.parametrize("other", [6, None, "5"])
+def test_a_membership_of_another_list_stops_the_read(other):
+    # A server that loses the listId filter must not hand the mirror a wrong member set.
+    pardot = FakePardot(1500)
+    pardot.rows[1200]["listId"] = other
+    with pytest.raises(PardotApiError, match="listId filter was not applied"):
+        read_members(pardot, 5)
 
 
 def test_a_refused_first_request_is_an_error():
