@@ -276,7 +276,7 @@ def ledger_announcement(path: Path, uses: Sequence[str]) -> tuple[bool, str]:
     except OSError:
         return True, (
             f"Ledger {path} ({what}) does not exist yet: this run starts with no entries. "
-            "If every run says this (a container that forgets ~/.cache), set 'ledger_path' to a file "
-            "on storage that outlives the run."
+            "If every run says this (a container that forgets ~/.cache), set 'ledger_path' "
+            "to a file on storage that outlives the run."
         )
     return False, f"Ledger {path} ({what}): {size} bytes."
