@@ -285,13 +285,18 @@ class ProspectDelivery(Delivery):
             self._upsert_in_line([item.pending for item in email_only])
 
     def _settled_as_v3(self, items: list[BatchItem]) -> bool:
-        """While the version is unknown the account may take only v3, where the lost v4
-        call was refused (error 89), never applied, and where v5 would create a second
-        prospect for a case variant. So try the rows as a v3 batch (a true upsert) first;
-        an AMPSEA account refuses it (error 88) and the rows go through v5 as before."""
+        """An unknown outcome is resolved by the account's own semantics. On a v3 account
+        the lost v4 call was refused (error 89), never applied, and v5 would create a
+        second prospect for a case variant: the rows go again as a v3 batch (a true
+        upsert), even when another call learned the version while this one was lost.
+        While the version is unknown they are tried as a v3 batch first; an AMPSEA
+        account refuses it (error 88) and the rows go through v5 as before."""
         version = self.client.api_version
         if version.known:
-            return False
+            if version.current != 3:
+                return False
+            self._send_v4(items, self.operation)  # in the run's version: v3
+            return True
         version.prefer(3)
         try:
             self._send_v3(items, self.operation)

@@ -49,3 +49,41 @@ def test_blank_key_cells_are_absent_on_every_load(emu, run, tmp_path, operation)
     assert {p["first_name"] for p in prospects.values()} == {f"Second{i}" for i in range(20)}
     if operation == "import":
         assert {p["campaign_id"] for p in prospects.values()} == {7}
+
+
+def email_rows_with_case_variants(n: int) -> list[dict]:
+    """n email-only rows; every 7th repeats an earlier address in another case: in the
+    same call, or a thousand rows back (so the first calls share no prospect and go
+    out in parallel)."""
+    rows = []
+    for i in range(n):
+        if i % 7 == 6:
+            j = i - (1_000 if i % 2 and i >= 1_000 else 3)
+            rows.append({"email": rows[j]["email"].upper(), "first_name": f"Variant{i}"})
+        else:
+            rows.append({"email": f"user{i}@example.com", "first_name": f"User{i}"})
+    return rows
+
+
+def v5_row_calls(emu) -> int:
+    return emu.counters()["calls_by_endpoint"].get("prospect/upsertLatestByEmail", 0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_v3_account_under_faults_never_sends_a_row_through_v5(emu, run, seed):
+    """AMPSEA off, 10% faults, five calls in flight: a v4 batch lost after another call
+    learned that the account is v3 was never applied, and goes again as a v3 batch."""
+    # Jitter lets a lost call's reply arrive after another call's error 89.
+    emu.configure(ampsea=False, fault_rate=0.10, seed=seed, latency_jitter_ms=20,
+                  fault_kinds=["http500", "http503", "code183", "drop"])  # fmt: skip
+    rows = email_rows_with_case_variants(2_000)
+    config = base_config(emu, parallel_tasks=5, maximum_retries=15)
+    result = run(config, stream_of("prospects", rows, final_state={"done": seed}))
+    assert result.exit_code == 0, result.stderr[-3000:]
+    assert sum(emu.counters()["faults_injected"].values()) > 0
+    assert v5_row_calls(emu) == 0, "no row goes through v5 on a v3 account"
+    landed = Counter(p["email"].lower() for p in emu.prospects())
+    assert set(landed) == {r["email"].lower() for r in rows}
+    assert max(landed.values()) == 1, "each email once"
+    assert result.states == [{"done": seed}]
