@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from target_pardot.errors import ConfigError
-from target_pardot.run.ledger import default_ledger_path
+from target_pardot.run.ledger import account_key, default_ledger_path
 
 #: Longest wait for another run's write lock on the file, in seconds.
 LOCK_WAIT_SECONDS = 30.0
@@ -196,6 +196,16 @@ class IdentityMap:
             self._pending[email] = int(prospect_id)
             self._flush_if_full()
 
+    def forget_all(self) -> int:
+        """Drop every entry of this account (committed at once); how many there were."""
+        with self._lock:
+            self._pending.clear()
+            rows = self._read(
+                "SELECT COUNT(*) FROM identity WHERE business_unit = ?", (self.business_unit,)
+            )
+            self._write("DELETE FROM identity WHERE business_unit = ?", [(self.business_unit,)])
+        return int(rows[0][0]) if rows else 0
+
     def forget(self, emails: Iterable[str]) -> None:
         with self._lock:
             for email in emails:
@@ -273,9 +283,9 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield items[start : start + _CHUNK]
 
 
-def open_identity_map(path: str | None, business_unit: str) -> IdentityMap:
-    """Open (or create) the map in the ledger_path file; a ConfigError before any call
-    when that file cannot be written."""
+def open_identity_map(path: str | None, business_unit: str, *, pardot_domain: str) -> IdentityMap:
+    """Open (or create) the map of this account (host and business unit) in the
+    ledger_path file; a ConfigError before any call when that file cannot be written."""
     target = Path(path).expanduser() if path else default_ledger_path(business_unit)
     check_store_path(target, create_parent=not path)
-    return IdentityMap(target, business_unit)
+    return IdentityMap(target, account_key(pardot_domain, business_unit))

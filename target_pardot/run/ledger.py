@@ -53,6 +53,16 @@ def default_ledger_path(business_unit: str) -> Path:
     return cache / "target-pardot" / f"ledger-{business_unit}.sqlite3"
 
 
+def account_key(pardot_domain: str, business_unit: str) -> str:
+    """Whose Pardot the ledger and identity map describe: the host and the business unit.
+
+    A business unit id alone does not say: every emulator, and a sandbox refreshed from
+    production, may share one. Entries stored under another key (another host, or from
+    before the host was part of the key) are never read, which only costs calls."""
+    host = pardot_domain.strip().rstrip("/").lower()
+    return f"{host}|{business_unit}"
+
+
 def fingerprint(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 
@@ -76,6 +86,7 @@ class Ledger:
 
     def __init__(self, path: Path, business_unit: str) -> None:
         self.path = path
+        #: The key of the account's rows (account_key(), or any text in tests).
         self.business_unit = business_unit
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str], bytes] = {}
@@ -171,6 +182,6 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
-def open_ledger(path: str | None, business_unit: str) -> Ledger:
+def open_ledger(path: str | None, business_unit: str, *, pardot_domain: str) -> Ledger:
     return Ledger(Path(path).expanduser() if path else default_ledger_path(business_unit),
-                  business_unit)  # fmt: skip
+                  account_key(pardot_domain, business_unit))  # fmt: skip

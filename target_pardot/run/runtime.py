@@ -68,7 +68,8 @@ class Runtime:
             sender=sender,
             tracker=StateTracker(write=_discard if settings.dry_run else write_state_line),
             ledger=(
-                open_ledger(settings.ledger_path, settings.business_unit)
+                open_ledger(settings.ledger_path, settings.business_unit,
+                            pardot_domain=settings.pardot_domain)
                 if settings.skip_unchanged
                 else None
             ),
@@ -145,7 +146,9 @@ def _identity_router(
     if not (settings.identity_map and settings.upsert_by_email
             and settings.prospect_operation == "sync"):  # fmt: skip
         return None
-    identity = open_identity_map(settings.ledger_path, settings.business_unit)
+    identity = open_identity_map(
+        settings.ledger_path, settings.business_unit, pardot_domain=settings.pardot_domain
+    )
     return IdentityRouter(identity, client.v5_query_prospects, stats, dry_run=settings.dry_run)
 
 

@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 
 import target_pardot.sinks.bulk_import as imports_module
+from pardot_emulator import PardotEmulator
 from tests.helpers import base_config, stream_of
 
 #: How a CSV tap declares its columns: every one a string.
@@ -39,7 +40,7 @@ def quick_polls(monkeypatch):
 @pytest.mark.parametrize("operation", ["sync", "import"])
 def test_blank_key_cells_are_absent_on_every_load(emu, run, tmp_path, operation):
     config = base_config(emu, upsert_by_email=True, prospect_operation=operation,
-                         default_campaign_id=7, ledger_path=str(tmp_path / "l.sqlite3"))  # fmt: skip
+                         default_campaign_id=7, ledger_path=str(tmp_path / "l.db"))  # fmt: skip
     for name in ("First", "Second"):
         result = run(config, stream_of("prospects", csv_rows(20, name), schema=CSV_SCHEMA))
         assert result.exit_code == 0, result.stderr[-3000:]
@@ -87,3 +88,49 @@ def test_v3_account_under_faults_never_sends_a_row_through_v5(emu, run, seed):
     assert set(landed) == {r["email"].lower() for r in rows}
     assert max(landed.values()) == 1, "each email once"
     assert result.states == [{"done": seed}]
+
+
+def people(n: int, city: str) -> list[dict]:
+    return [{"email": f"p{i}@example.com", "first_name": f"F{i}", "city": city} for i in range(n)]
+
+
+def own_values(emu, rows: list[dict]) -> None:
+    prospects = emails_once(emu)
+    assert len(prospects) == len(rows)
+    for row in rows:
+        assert prospects[row["email"]]["city"] == row["city"], row["email"]
+
+
+def test_a_fresh_emulator_under_the_same_business_unit_gets_every_row(
+    run, tmp_path, monkeypatch
+):
+    """Default ledger location, two emulator starts (each a fresh account with the
+    default business unit): the second run must not trust the first one's ids."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for city in ("Oslo", "Bergen"):
+        with PardotEmulator() as emu:
+            rows = people(500, city)
+            config = base_config(emu, upsert_by_email=True, parallel_tasks=5)
+            result = run(config, stream_of("prospects", rows))
+            assert result.exit_code == 0, result.stderr[-3000:]
+            own_values(emu, rows)
+    assert list((tmp_path / "cache" / "target-pardot").glob("ledger-*.sqlite3"))
+
+
+def test_an_account_recreated_at_the_same_address_drops_the_map(emu, run, tmp_path):
+    """Same host, same business unit, a new account (the emulator reset): the sample of
+    mapped ids read back at the first use finds other prospects, and the map goes."""
+    config = base_config(emu, upsert_by_email=True, parallel_tasks=5,
+                         ledger_path=str(tmp_path / "ledger.sqlite3"))  # fmt: skip
+    run(config, stream_of("prospects", people(500, "Oslo")))
+    emu.reset()
+    emu.add_prospect(email="someone.else@example.com")  # ids now name other people
+    rows = people(500, "Bergen")
+    result = run(config, stream_of("prospects", rows))
+    assert result.exit_code == 0, result.stderr[-3000:]
+    assert "do not match the prospects of this Pardot account" in result.stderr
+    assert result.summary["rows_sent_by_mapped_id"] == 0
+    prospects = emails_once(emu)
+    assert prospects["someone.else@example.com"].get("city") in (None, "")
+    del prospects["someone.else@example.com"]
+    assert {e: p["city"] for e, p in prospects.items()} == {r["email"]: "Bergen" for r in rows}
