@@ -77,7 +77,10 @@ class ProspectDelivery(Delivery):
                 fingerprint_of=lambda p: prospect_fingerprint(p.row, self.flags),
             )
         if self._email_rows_in_batches():
-            v4_items, v5_rows = [self._item(p) for p in rows], []
+            # A v3 batch keys a row by its email and has no way to match on another one:
+            # a row that changes its prospect's address goes through v5 (R20).
+            v4_items = [self._item(p) for p in rows if not p.row.match_email]
+            v5_rows = [p for p in rows if p.row.match_email]
         else:
             v4_items = [self._item(p) for p in rows if p.row.route == ROUTE_V4]
             v5_rows = [p for p in rows if p.row.route == ROUTE_V5]

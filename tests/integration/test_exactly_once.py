@@ -134,3 +134,21 @@ def test_an_account_recreated_at_the_same_address_drops_the_map(emu, run, tmp_pa
     assert prospects["someone.else@example.com"].get("city") in (None, "")
     del prospects["someone.else@example.com"]
     assert {e: p["city"] for e, p in prospects.items()} == {r["email"]: "Bergen" for r in rows}
+
+
+@pytest.mark.parametrize("api_version", ["auto", "3"])
+def test_match_email_changes_the_address_on_a_v3_account(emu, run, tmp_path, api_version):
+    emu.configure(ampsea=False)
+    pid = emu.add_prospect(email="old@example.com", first_name="Old")
+    schema = {"properties": {"email": {"type": "string"}, "match_email": {"type": "string"},
+                             "first_name": {"type": "string"}}}  # fmt: skip
+    rows = [{"match_email": "old@example.com", "email": "new@example.com", "first_name": "New"},
+            {"email": "other@example.com", "first_name": "Other"}]  # fmt: skip
+    config = base_config(emu, upsert_by_email=True, api_version=api_version,
+                         ledger_path=str(tmp_path / "l.db"))  # fmt: skip
+    result = run(config, stream_of("prospects", rows, schema=schema))
+    assert result.exit_code == 0, result.stderr[-3000:]
+    prospects = emails_once(emu)
+    assert sorted(prospects) == ["new@example.com", "other@example.com"]
+    assert (prospects["new@example.com"]["id"], prospects["new@example.com"]["first_name"]) == (
+        pid, "New")
