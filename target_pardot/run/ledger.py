@@ -63,6 +63,16 @@ def account_key(pardot_domain: str, business_unit: str) -> str:
     return f"{host}|{business_unit}"
 
 
+def prospect_ledger_key(key: str) -> str:
+    """The ledger's key of a prospect row (``id=…``, ``fid=…`` or ``email=…``), with the
+    email in lower case. An account without AMPSEA may match emails ignoring case
+    (docs/wire-contract.md, G6), and then ``Ann@x.com`` and ``ann@x.com`` are one
+    prospect: keyed apart, a changed row of one would be skipped as the other's payload.
+    Folding is safe where matching keeps case too: the fingerprint holds the email as
+    sent, so a row is skipped only when that very address last sent these very values."""
+    return key.lower() if key.startswith("email=") else key
+
+
 def fingerprint(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 

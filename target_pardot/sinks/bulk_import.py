@@ -64,7 +64,7 @@ from target_pardot.rows.import_csv import (
     csv_cell,
     header_fields,
 )
-from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint
+from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint, prospect_ledger_key
 from target_pardot.run.runtime import Runtime
 from target_pardot.sinks.import_outcome import (
     CODE_IMPORT_NOT_OPEN,
@@ -168,7 +168,7 @@ class ImportDelivery(ImportOutcome):
                 rows,
                 self.ledger,
                 PROSPECTS,
-                key_of=lambda p: p.row.key,
+                key_of=lambda p: prospect_ledger_key(p.row.key),
                 # Lists never count in an import's fingerprint (as before this setting).
                 fingerprint_of=lambda p: prospect_fingerprint(p.row, {}),
             )

@@ -15,6 +15,7 @@ from target_pardot.rows.payloads import (
     form_quoted_length,
     to_json,
 )
+from target_pardot.run.ledger import prospect_ledger_key
 from target_pardot.sinks.base import Pending
 
 #: A prospect row on its way.
@@ -62,7 +63,8 @@ class Upserted:
 
 
 def prospect_key_of(pending: PendingRow) -> str:
-    return pending.row.key
+    """The row's key in the skip_unchanged ledger."""
+    return prospect_ledger_key(pending.row.key)
 
 
 def rows_of_item(item: BatchItem) -> tuple[PendingRow]:

@@ -152,3 +152,18 @@ def test_match_email_changes_the_address_on_a_v3_account(emu, run, tmp_path, api
     assert sorted(prospects) == ["new@example.com", "other@example.com"]
     assert (prospects["new@example.com"]["id"], prospects["new@example.com"]["first_name"]) == (
         pid, "New")
+
+
+def test_skip_unchanged_on_a_v3_account_keys_emails_ignoring_case(emu, run, tmp_path):
+    """Ann@ and ann@ are one prospect on this account: a row equal to what ann@ sent two
+    runs ago is not what Pardot holds after Ann@'s row, and must be sent."""
+    emu.configure(ampsea=False, v3_email_case_insensitive=True)
+    config = base_config(emu, skip_unchanged=True, ledger_path=str(tmp_path / "l.db"))
+    for email, city in (("ann@example.com", "Oslo"), ("Ann@example.com", "Rome"),
+                        ("ann@example.com", "Oslo")):  # fmt: skip
+        result = run(config, stream_of("prospects", [{"email": email, "city": city}]))
+        assert result.exit_code == 0, result.stderr[-3000:]
+    [prospect] = emu.prospects()
+    assert prospect["city"] == "Oslo"
+    again = run(config, stream_of("prospects", [{"email": "ann@example.com", "city": "Oslo"}]))
+    assert again.summary["rows_unchanged"] == 1
