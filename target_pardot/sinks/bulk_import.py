@@ -73,6 +73,7 @@ from target_pardot.sinks.import_outcome import (
     ImportJob,
     ImportOutcome,
 )
+from target_pardot.sinks.import_v3 import V3EmailLane
 from target_pardot.sinks.prospect_items import PendingRow
 
 logger = logging.getLogger("target-pardot")
@@ -88,7 +89,6 @@ ROWS_PER_IMPORT = 200_000
 MAX_PENDING_UPLOADS = 3
 _IN_PROGRESS = frozenset({"Open", "Ready", "Waiting", "Processing"})
 _PLAIN_CELL_TYPES = frozenset({str, int, type(None)})
-
 
 
 @dataclass
@@ -158,6 +158,7 @@ class ImportDelivery(ImportOutcome):
         self._chain_broken = False
         self._rows_with_empty_cells = 0
         self._warned_empty_cells = False
+        self._v3_lane = V3EmailLane(runtime, default_campaign=self._default_campaign)
 
     # -- reading thread ---------------------------------------------------------------
 
@@ -172,6 +173,7 @@ class ImportDelivery(ImportOutcome):
                 # Lists never count in an import's fingerprint (as before this setting).
                 fingerprint_of=lambda p: prospect_fingerprint(p.row, {}),
             )
+        rows = self._v3_lane.take(rows)  # an account without AMPSEA: see import_v3.py
         lanes = self._lanes
         rejected: set[int] = set()
         known = {kind: lane.accepts for kind, lane in lanes.items()}

@@ -65,10 +65,11 @@ class ProspectDelivery(Delivery):
 
     # -- entry point ------------------------------------------------------------------
 
-    def deliver(self, rows: Sequence[PendingRow]) -> None:
+    def deliver(self, rows: Sequence[PendingRow], *, ledger_checked: bool = False) -> None:
         """Plan the calls for these rows and hand them to the sender; returns at once
-        unless the sender's queue is full."""
-        if self.ledger is not None:
+        unless the sender's queue is full. ``ledger_checked``: skip_unchanged already
+        dropped the unchanged ones (an import handing rows over)."""
+        if self.ledger is not None and not ledger_checked:
             rows = self.drop_unchanged(
                 rows,
                 self.ledger,

@@ -167,3 +167,39 @@ def test_skip_unchanged_on_a_v3_account_keys_emails_ignoring_case(emu, run, tmp_
     assert prospect["city"] == "Oslo"
     again = run(config, stream_of("prospects", [{"email": "ann@example.com", "city": "Oslo"}]))
     assert again.summary["rows_unchanged"] == 1
+
+
+def import_calls(emu) -> dict[str, int]:
+    counts = emu.counters()["calls_by_endpoint"]
+    kinds = ("imports/", "prospect/", "customField")
+    return {k: n for k, n in counts.items() if k.startswith(kinds)}
+
+
+@pytest.mark.parametrize("api_version", ["auto", "3"])
+def test_import_on_a_v3_account_matches_emails_as_the_account_does(emu, run, api_version):
+    emu.configure(ampsea=False, v3_email_case_insensitive=True)
+    stored = emu.add_prospect(email="ann@example.com", first_name="Before")
+    rows = [{"email": "Ann@example.com", "first_name": "Ann"}] + [
+        {"email": f"p{i}@example.com", "first_name": f"P{i}"} for i in range(60)]
+    config = base_config(emu, prospect_operation="import", default_campaign_id=7,
+                         api_version=api_version)  # fmt: skip
+    for _ in range(2):
+        result = run(config, stream_of("prospects", rows))
+        assert result.exit_code == 0, result.stderr[-3000:]
+    landed = Counter(p["email"].lower() for p in emu.prospects())
+    assert len(landed) == 61 and max(landed.values()) == 1
+    [ann] = [p for p in emu.prospects() if p["email"].lower() == "ann@example.com"]
+    assert (ann["id"], ann["first_name"]) == (stored, "Ann")
+    assert {p["campaign_id"] for p in emu.prospects() if p["id"] != stored} == {7}
+    assert not any(k.startswith("imports/") for k in import_calls(emu))
+
+
+def test_import_on_an_ampsea_account_costs_one_read_to_learn_it(emu, run):
+    config = base_config(emu, prospect_operation="import", default_campaign_id=7)
+    result = run(config, stream_of("prospects", people(30, "Oslo")))
+    assert result.exit_code == 0, result.stderr[-3000:]
+    assert len(emails_once(emu)) == 30
+    calls = import_calls(emu)
+    assert calls["customField/query"] == 1 and calls["imports/create"] == 1
+    assert not any(k.startswith("prospect/") for k in calls)
+    assert "WARNING" not in result.stderr
