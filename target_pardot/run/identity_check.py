@@ -79,6 +79,43 @@ def sample_disagrees(
     return False
 
 
+def one_key_per_prospect(
+    rows: Sequence[Row],
+    known: Mapping[str, int],
+    email_of: Callable[[Row], str],
+    address_after: Callable[[Row], str],
+) -> tuple[list[tuple[Row, int]], list[Row], list[tuple[Row, int]]]:
+    """Split rows, in stream order, into (row, id) sent by id, rows for
+    upsertLatestByEmail, and (row, id) that must wait for that id's call first.
+
+    No two rows may reach one prospect by different addresses. A row that changes its
+    prospect's address (``match_email``) moves the prospect to the new one: a later row
+    with the new address goes by the same id, and a later row with the old address names
+    another prospect (a new one, once the change is applied). That row waits for the
+    change, then goes through upsertLatestByEmail, which finds or creates it."""
+    by_id: list[tuple[Row, int]] = []
+    others: list[Row] = []
+    waiting: list[tuple[Row, int]] = []
+    address_of: dict[int, str] = {}  # prospect id -> the address that reaches it now
+    moved_to: dict[str, int] = {}  # addresses given to a mapped prospect by a row
+    for row in rows:
+        email = email_of(row)
+        pid = moved_to.get(email, known.get(email))
+        if pid is None:
+            others.append(row)
+            continue
+        if address_of.get(pid, email) != email:
+            waiting.append((row, pid))  # the address left this prospect earlier
+            continue
+        by_id.append((row, pid))
+        after = address_after(row)
+        address_of[pid] = after
+        if after != email:
+            moved_to[after] = pid
+            moved_to.pop(email, None)
+    return by_id, others, waiting
+
+
 def watermark(now: datetime.datetime) -> str:
     return utc_stamp(now - WATERMARK_MARGIN)
 
@@ -138,11 +175,16 @@ class IdentityRouter:
         self._stats.add("identity_map_fallbacks", len(rows))
 
     def split(
-        self, rows: Sequence[Row], email_of: Callable[[Row], str]
-    ) -> tuple[list[tuple[Row, int]], list[Row]]:
-        """(rows with the id to update, rows that go through upsertLatestByEmail)."""
+        self,
+        rows: Sequence[Row],
+        email_of: Callable[[Row], str],
+        address_after: Callable[[Row], str],
+    ) -> tuple[list[tuple[Row, int]], list[Row], list[tuple[Row, int]]]:
+        """(rows with the id to update, rows that go through upsertLatestByEmail, and
+        rows for upsertLatestByEmail once the call of that id is done): see
+        one_key_per_prospect. ``address_after``: the row's own email."""
         if not rows:
-            return [], []
+            return [], [], []
         checked_before = self._done
         known = self.identity.lookup(email_of(r) for r in rows)
         if known and not checked_before:
@@ -151,11 +193,10 @@ class IdentityRouter:
             known = self.identity.lookup(email_of(r) for r in rows) if usable else {}
         elif not self._usable:
             known = {}
-        mapped = [(r, known[email_of(r)]) for r in rows if email_of(r) in known]
-        others = [r for r in rows if email_of(r) not in known]
+        mapped, others, waiting = one_key_per_prospect(rows, known, email_of, address_after)
         self._stats.add("identity_map_hits", len(mapped))
-        self._stats.add("identity_map_misses", len(others))
-        return mapped, others
+        self._stats.add("identity_map_misses", len(others) + len(waiting))
+        return mapped, others, waiting
 
     def _ensure_checked(self, emails: list[str]) -> bool:
         """Check once per run, before the first row is sent by id (``emails``: those the

@@ -75,6 +75,11 @@ def lookup_email_of(pending: PendingRow) -> str:
     return pending.row.lookup_email
 
 
+def new_email_of(pending: PendingRow) -> str:
+    """The address the row leaves its prospect with (its own email)."""
+    return str(pending.row.fields["email"])
+
+
 def is_email_only(item: BatchItem) -> bool:
     """An upsert_by_email row in a batch with no id (not lists-only, not mapped)."""
     return item.pending.row.route == ROUTE_V5 and not item.lists_only and item.mapped_id is None

@@ -203,3 +203,26 @@ def test_import_on_an_ampsea_account_costs_one_read_to_learn_it(emu, run):
     assert calls["customField/query"] == 1 and calls["imports/create"] == 1
     assert not any(k.startswith("prospect/") for k in calls)
     assert "WARNING" not in result.stderr
+
+
+@pytest.mark.parametrize("api_version", ["4", "auto"])
+def test_no_two_rows_of_a_batch_reach_one_mapped_prospect_by_different_keys(
+    emu, run, tmp_path, api_version
+):
+    config = base_config(emu, upsert_by_email=True, parallel_tasks=5, api_version=api_version,
+                         ledger_path=str(tmp_path / "l.db"))  # fmt: skip
+    run(config, stream_of("prospects", [{"email": "a@example.com", "city": "Start"}]))
+    [first] = emu.prospects()
+    schema = {"properties": {"email": {"type": "string"}, "match_email": {"type": "string"},
+                             "city": {"type": "string"}}}  # fmt: skip
+    rows = [{"match_email": "a@example.com", "email": "b@example.com", "city": "Moved"},
+            {"email": "b@example.com", "city": "Moved again"},
+            {"email": "a@example.com", "city": "New"}]  # fmt: skip
+    result = run(config, stream_of("prospects", rows, schema=schema))
+    assert result.exit_code == 0, result.stderr[-3000:]
+    prospects = emails_once(emu)
+    assert sorted(prospects) == ["a@example.com", "b@example.com"]
+    assert (prospects["b@example.com"]["id"], prospects["b@example.com"]["city"]) == (
+        first["id"], "Moved again")
+    assert prospects["a@example.com"]["id"] != first["id"]
+    assert prospects["a@example.com"]["city"] == "New"

@@ -13,6 +13,7 @@ from target_pardot.rows.payloads import InvalidRow, prepare_prospect, v5_upsert_
 from target_pardot.run.identity import IdentityMap, check_store_path, utc_stamp
 from target_pardot.run.identity_check import (
     WATERMARK_MARGIN,
+    one_key_per_prospect,
     sample_disagrees,
     sample_of,
     stale_emails,
@@ -174,3 +175,22 @@ def test_entries_are_kept_per_host_and_business_unit(tmp_path):
     assert same.lookup(["a@x.com"]) == {}
     for store in (here, there, same):
         store.close()
+
+
+def test_one_key_per_prospect_follows_an_address_change():
+    rows = [("a", "b"), ("b", "b"), ("a", "a"), ("c", "c")]  # (lookup, address after)
+    by_id, others, waiting = one_key_per_prospect(
+        rows, {"a": 1, "c": 3}, lambda r: r[0], lambda r: r[1]
+    )
+    assert by_id == [(("a", "b"), 1), (("b", "b"), 1), (("c", "c"), 3)]
+    assert waiting == [(("a", "a"), 1)]
+    assert others == []
+
+
+def test_rows_that_keep_their_address_share_a_mapped_id():
+    rows = [("a", "a"), ("a", "b"), ("x", "x")]
+    by_id, others, waiting = one_key_per_prospect(
+        rows, {"a": 1}, lambda r: r[0], lambda r: r[1]
+    )
+    assert [pid for _, pid in by_id] == [1, 1]
+    assert (others, waiting) == ([("x", "x")], [])
