@@ -71,15 +71,17 @@ def v5_row_calls(emu) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("upsert_by_email", [False, True])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_v3_account_under_faults_never_sends_a_row_through_v5(emu, run, seed):
+def test_v3_account_under_faults_never_sends_a_row_through_v5(emu, run, seed, upsert_by_email):
     """AMPSEA off, 10% faults, five calls in flight: a v4 batch lost after another call
     learned that the account is v3 was never applied, and goes again as a v3 batch."""
     # Jitter lets a lost call's reply arrive after another call's error 89.
     emu.configure(ampsea=False, fault_rate=0.10, seed=seed, latency_jitter_ms=20,
                   fault_kinds=["http500", "http503", "code183", "drop"])  # fmt: skip
     rows = email_rows_with_case_variants(2_000)
-    config = base_config(emu, parallel_tasks=5, maximum_retries=15)
+    config = base_config(emu, parallel_tasks=5, maximum_retries=15,
+                         upsert_by_email=upsert_by_email)  # fmt: skip
     result = run(config, stream_of("prospects", rows, final_state={"done": seed}))
     assert result.exit_code == 0, result.stderr[-3000:]
     assert sum(emu.counters()["faults_injected"].values()) > 0
