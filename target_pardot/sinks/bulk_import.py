@@ -74,7 +74,7 @@ from target_pardot.sinks.import_outcome import (
     ImportOutcome,
 )
 from target_pardot.sinks.import_v3 import V3EmailLane
-from target_pardot.sinks.prospect_items import PendingRow
+from target_pardot.sinks.prospect_items import PendingRow, prospect_list_flags
 
 logger = logging.getLogger("target-pardot")
 
@@ -137,14 +137,14 @@ class ImportDelivery(ImportOutcome):
         fields = header_fields(columns)
         check_campaign_available(stream, columns, self.settings.default_campaign_id)
         self._default_campaign = self.settings.default_campaign_id
+        self._flags = prospect_list_flags(runtime)
         lists: tuple[str, ...] = ()
         self._lists_cell: tuple[str, ...] = ()
-        if self.settings.prospect_lists:
+        list_ids = runtime.prospect_list_ids or ()
+        if list_ids:
             add = self.settings.prospect_list_operation == "add"
             lists = ("addToList" if add else "removeFromList",)
-            self._lists_cell = (
-                IMPORT_LIST_SEPARATOR.join(str(i) for i in self.settings.prospect_lists),
-            )
+            self._lists_cell = (IMPORT_LIST_SEPARATOR.join(str(i) for i in list_ids),)
         self._lanes: dict[str, _Lane] = {}
         for kind in KEY_KINDS:
             header = tuple(n for n in fields if n not in EXCLUDED_BY_KIND[kind])
@@ -170,8 +170,9 @@ class ImportDelivery(ImportOutcome):
                 self.ledger,
                 PROSPECTS,
                 key_of=lambda p: prospect_ledger_key(p.row.key),
-                # Lists never count in an import's fingerprint (as before this setting).
-                fingerprint_of=lambda p: prospect_fingerprint(p.row, {}),
+                # As on every path: fields and list flags (addToList / removeFromList), not
+                # the default campaign (it only names where a new prospect comes from).
+                fingerprint_of=lambda p: prospect_fingerprint(p.row, self._flags),
             )
         rows = self._v3_lane.take(rows)  # an account without AMPSEA: see import_v3.py
         lanes = self._lanes

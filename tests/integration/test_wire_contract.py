@@ -134,7 +134,7 @@ def test_r4_v5_upsert_body_keys_and_v5_custom_name(emu, run, sent):
     assert body["matchEmail"] == "a@example.com"
 
 
-def test_r18_r19_r23_a_known_email_goes_by_id_after_two_queries(emu, run, sent, tmp_path):
+def test_r18_r19_r28_a_known_email_goes_by_id_after_two_queries(emu, run, sent, tmp_path):
     config = base_config(emu, upsert_by_email=True, api_version="4",
                          ledger_path=str(tmp_path / "ledger.sqlite3"))  # fmt: skip
     run(config, stream_of("prospects", [{"email": "a@example.com"}]))
@@ -248,11 +248,11 @@ def test_r15_to_r17_mirror_reads_members_then_removes_with_flag_0(emu, run, sent
                     mirror_max_removal_percent=100),
         stream_of("list_memberships", [{"list_id": 4, "prospect_id": pids[0]}]))  # fmt: skip
     reads = only(sent, "GET", "/api/v5/objects/list-memberships")
-    first = {"fields": ["id,listId,prospectId"], "listId": ["4"], "limit": ["1000"],
+    first = {"fields": ["id,listId,prospectId,optedOut"], "listId": ["4"], "limit": ["1000"],
              "orderBy": ["id asc"]}  # fmt: skip
     assert reads[0].query == first
     assert set(reads[1].query) == {"fields", "nextPageToken"}  # R16: nothing else
-    assert reads[1].query["fields"] == ["id,listId,prospectId"]
+    assert reads[1].query["fields"] == ["id,listId,prospectId,optedOut"]
     assert len(reads) == 2  # the second page is short: the list is read
     removals = only(sent, "POST", "/api/prospect/version/4/do/batchUpdate")
     elements = [e for r in removals for e in json.loads(r.form()["prospects"][0])["prospects"]]
@@ -356,7 +356,7 @@ def test_import_never_writes_a_refused_column_or_two_match_columns(emu, run, sen
     assert "salesforceId" not in by_match["matchSalesforceId"]
 
 
-def test_r24_an_import_asks_the_account_version_with_one_custom_field_read(emu, run, sent):
+def test_r29_an_import_asks_the_account_version_with_one_custom_field_read(emu, run, sent):
     emu.configure(ampsea=False)
     config = base_config(emu, prospect_operation="import", default_campaign_id=7)
     run(config, stream_of("prospects", [{"email": "a@example.com"}]))
