@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from target_pardot.rows.audiences import ListRef, prepare_keyed_membership
 from target_pardot.rows.keys import is_absent_key
 from target_pardot.rows.memberships import prepare_membership
 from target_pardot.rows.payloads import ROUTE_V5, InvalidRow, map_record, prepare_prospect
@@ -70,3 +71,12 @@ def test_a_blank_membership_key_is_missing():
     with pytest.raises(InvalidRow) as caught:
         prepare_membership({"list_id": 3, "prospect_id": " "})
     assert caught.value.category == "missing_key"
+
+
+def test_a_keyed_membership_with_blank_ids_is_keyed_by_name_and_email():
+    row = prepare_keyed_membership(
+        {"list_id": "", "list_name": "Webinar", "prospect_id": " ", "email": "a@example.com"},
+        lowercase_emails=False,
+    )
+    assert (row.list_ref, row.prospect_id, row.email) == (
+        ListRef(name="Webinar"), None, "a@example.com")
