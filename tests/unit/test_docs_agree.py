@@ -103,8 +103,9 @@ SDK_SETTINGS = {"stream_maps", "stream_map_config", "flattening_enabled", "valid
 SETTING_NAMES = set(CONFIG_SCHEMA["properties"]) | SDK_SETTINGS
 
 
-#: Names in `name: value` form that are stream-map entries, not settings.
-STREAM_MAP_EXAMPLES = {"crm_id"}
+#: Names in `name: value` form that are a row's columns (stream-map entries, example
+#: cells), not settings.
+STREAM_MAP_EXAMPLES = {"crm_id", "salesforce_id", "match_email"}
 #: The emulator's settings, which the benchmark and emulator pages give values too.
 EMULATOR_SETTINGS = {spec.name for spec in SPECS}
 
