@@ -72,6 +72,11 @@ def test_defaults_agree():
         assert readme[setting["name"]].startswith(f"`{shown}`"), setting["name"]
 
 
+def test_meltano_yml_uses_no_decimal_kind():
+    """Meltano 4.4 fails on a `decimal` setting given through the environment."""
+    assert [s["name"] for s in meltano_settings() if s.get("kind") == "decimal"] == []
+
+
 def test_readme_and_meltano_yml_are_made_from_the_settings_table():
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "settings_docs.py"), "--check"],
