@@ -19,8 +19,10 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# -n auto: one pytest worker per core (pytest-xdist); most tests wait on sockets and
+# child processes, so the workers overlap that waiting. Add -n 0 to run in one process.
 test: install lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 # sdist and wheel in dist/ (hatchling from .venv, so no download at build time).
 dist: install

@@ -20,6 +20,7 @@ from tests.helpers import (
     record_message,
     run_cli,
     schema_message,
+    start_target,
     state_message,
     to_lines,
 )
@@ -204,22 +205,11 @@ def test_rejected_file_and_ledger_are_private(emu, tmp_path):
 # -- pipes and signals ------------------------------------------------------------------
 
 
-def _start(config: dict, tmp_path: Path, **popen) -> subprocess.Popen[bytes]:
-    config_path = tmp_path / "config.json"
-    config_path.write_text(json.dumps(config))
-    return subprocess.Popen(
-        [str(BIN / "target-pardot"), "--config", str(config_path)],
-        stdin=subprocess.PIPE,
-        stderr=(tmp_path / "stderr.log").open("wb"),
-        **popen,
-    )
-
-
 def test_closed_stdout_fails_the_run_with_one_line(emu, tmp_path):
     read_end, write_end = os.pipe()
     os.close(read_end)  # the downstream (`| head`) is gone before the first STATE
     try:
-        process = _start(base_config(emu), tmp_path, stdout=write_end)
+        process = start_target(base_config(emu), tmp_path, stdout=write_end)
     finally:
         os.close(write_end)
     messages = [schema_message("prospects"), *_rows(3), state_message({"upto": 3})]
@@ -242,7 +232,10 @@ def test_a_signal_stops_the_target_while_stdout_is_blocked(emu, tmp_path, signum
     for i in range(40):
         messages += _rows(5, start=i * 5)
         messages.append(state_message({"upto": i, "padding": "p" * 20_000}))
-    process = _start(base_config(emu), tmp_path, stdout=subprocess.PIPE)
+    # A short batch wait: the first drains (and the STATEs that fill the pipe) come
+    # after a second instead of the default 30 s.
+    config = base_config(emu, batch_wait_limit_seconds=1)
+    process = start_target(config, tmp_path, stdout=subprocess.PIPE)
     assert process.stdin is not None
     process.stdin.write(to_lines(messages).encode())
     process.stdin.flush()
@@ -277,7 +270,7 @@ def _read_state_line(process: subprocess.Popen[bytes], timeout: float) -> tuple[
 @pytest.mark.slow
 def test_a_trickle_tap_sees_rows_sent_and_state_written_as_it_goes(emu, tmp_path):
     config = base_config(emu, batch_wait_limit_seconds=1)
-    process = _start(config, tmp_path, stdout=subprocess.PIPE)
+    process = start_target(config, tmp_path, stdout=subprocess.PIPE)
     assert process.stdin is not None
     try:
         process.stdin.write(to_lines([schema_message("prospects")]).encode())

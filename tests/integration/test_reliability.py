@@ -6,10 +6,8 @@ from collections import Counter
 
 from tests.helpers import (
     base_config,
-    record_message,
-    schema_message,
-    state_message,
     stream_of,
+    stream_with_states,
 )
 
 
@@ -18,15 +16,6 @@ def seeded_updates(emu, n: int, value: str = "v2") -> list[dict]:
         {"id": emu.add_prospect(email=f"seed{i}@example.com", company="v1"), "company": value}
         for i in range(n)
     ]
-
-
-def stream_with_states(records: list[dict], every: int, start: int = 0) -> list[dict]:
-    messages = [schema_message("prospects")]
-    for offset, record in enumerate(records, start=start + 1):
-        messages.append(record_message("prospects", record))
-        if offset % every == 0:
-            messages.append(state_message({"upto": offset}))
-    return messages
 
 
 def test_transient_faults_token_expiry_and_competing_load(emu, run):
