@@ -230,8 +230,9 @@ def run_cli_inprocess(
             catch_exceptions=True,
         )
     stderr = outcome.stderr
-    if outcome.exc_info is not None and not isinstance(outcome.exception, SystemExit):
-        stderr += "".join(traceback.format_exception(*outcome.exc_info))
+    crash = outcome.exception
+    if crash is not None and not isinstance(crash, SystemExit):
+        stderr += "".join(traceback.format_exception(type(crash), crash, crash.__traceback__))
     return Result(outcome.exit_code, outcome.stdout, stderr, parse_states(outcome.stdout))
 
 

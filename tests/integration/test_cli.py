@@ -1,4 +1,6 @@
-"""The real command line: exit codes, one-line errors, stdout discipline, and no leaked secret."""
+"""The command line: exit codes, one-line errors, stdout discipline, and no leaked secret.
+The first and the secrets test run a real process (its own logging set-up, its streams);
+the others run the same command in this process."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from tests.helpers import (
     BIN,
     base_config,
     record_message,
+    run_cli,
     run_cli_inprocess,
     schema_message,
     stream_of,
@@ -31,7 +34,7 @@ def assert_one_line_error(stderr: str, text: str) -> None:
 
 def test_success_writes_only_state_to_stdout(emu, tmp_path):
     messages = stream_of("prospects", people(5), final_state={"bookmark": 5})
-    result = run_cli_inprocess(base_config(emu), messages, tmp_path)
+    result = run_cli(base_config(emu), messages, tmp_path)
     assert result.exit_code == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines() == ['{"bookmark": 5}']
     assert result.summary["rows_sent"] == 5
@@ -114,7 +117,7 @@ def test_no_secret_ever_leaves_the_process(emu, tmp_path, scenario):
         config["refresh_token"] = "a-revoked-refresh-token-value"
     if scenario == "expiring":
         emu.configure(token_lifetime_calls=5)
-    result = run_cli_inprocess(config, stream_of("prospects", records), tmp_path, env=DEBUG)
+    result = run_cli(config, stream_of("prospects", records), tmp_path, env=DEBUG)
     if scenario == "bad_refresh_token":
         assert result.exit_code == 2
     else:

@@ -1,5 +1,7 @@
-"""Hostile configs, files, pipes and signals, through real processes: one line, the exit
-code of the README's table, no traceback, no secret, and never a false success."""
+"""Hostile configs, files, pipes and signals: one line, the exit code of the README's
+table, no traceback, no secret, and never a false success. Real processes where the
+process is the subject (the environment, permissions and umask, pipes, signals); the
+command line in this process for config files and settings."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from tests.helpers import (
     base_config,
     record_message,
     run_cli,
+    run_cli_inprocess,
     schema_message,
     start_target,
     state_message,
@@ -60,7 +63,7 @@ def _rows(n: int, start: int = 0) -> list[dict]:
     ],
 )
 def test_a_wrong_setting_is_exit_2_and_one_line(emu, tmp_path, overrides, text):
-    result = run_cli(base_config(emu, **overrides), "", tmp_path, env=DEBUG)
+    result = run_cli_inprocess(base_config(emu, **overrides), "", tmp_path, env=DEBUG)
     assert_one_line_failure(result, 2, text)
     assert emu.counters()["calls_total"] == 0
 
@@ -75,7 +78,7 @@ def test_an_unusable_config_file_is_exit_2_and_one_line(tmp_path, content):
         path.mkdir()
     elif content is not None:
         path.write_bytes(content.encode("latin-1"))
-    result = run_cli(path, "", tmp_path, env=DEBUG)
+    result = run_cli_inprocess(path, "", tmp_path, env=DEBUG)
     assert_one_line_failure(result, 2, "config file")
     assert result.stdout == ""
 
@@ -88,7 +91,7 @@ def test_a_bad_stream_map_is_exit_2_after_the_rows_before_it(emu, tmp_path):
         state_message({"upto": 2}),
         schema_message("leads"),
     ]
-    result = run_cli(config, messages, tmp_path, env=DEBUG)
+    result = run_cli_inprocess(config, messages, tmp_path, env=DEBUG)
     assert_one_line_failure(result, 2, "stream_maps")
     assert len(emu.prospects()) == 2
     assert result.states == [{"upto": 2}]
@@ -127,8 +130,8 @@ def test_a_bad_environment_value_is_exit_2_and_one_line(emu, tmp_path, variable,
 )
 def test_no_secret_value_is_echoed_whatever_its_type_or_length(emu, tmp_path, secret):
     config = base_config(emu, client_secret=secret, refresh_token=secret)
-    result = run_cli(config, to_lines([schema_message("prospects"), *_rows(1)]), tmp_path,
-                     env=DEBUG)  # fmt: skip
+    messages = to_lines([schema_message("prospects"), *_rows(1)])
+    result = run_cli_inprocess(config, messages, tmp_path, env=DEBUG)
     assert result.exit_code == 2, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     shown = json.dumps(secret).strip('"')
@@ -144,7 +147,7 @@ def test_no_secret_value_is_echoed_whatever_its_type_or_length(emu, tmp_path, se
 
 def test_rejected_records_path_that_is_a_directory_fails_at_start(emu, tmp_path):
     config = base_config(emu, skip_invalid_records=True, rejected_records_path=str(tmp_path))
-    result = run_cli(config, [schema_message("prospects"), *_rows(3)], tmp_path)
+    result = run_cli_inprocess(config, [schema_message("prospects"), *_rows(3)], tmp_path)
     assert_one_line_failure(result, 2, "rejected_records_path")
     assert emu.counters()["calls_total"] == 0
 
@@ -154,7 +157,7 @@ def test_rejected_records_path_in_a_folder_that_cannot_exist_fails_at_start(emu,
     blocker.write_text("")
     config = base_config(emu, skip_invalid_records=True,
                          rejected_records_path=str(blocker / "sub" / "rejected.jsonl"))  # fmt: skip
-    result = run_cli(config, [schema_message("prospects"), *_rows(3)], tmp_path)
+    result = run_cli_inprocess(config, [schema_message("prospects"), *_rows(3)], tmp_path)
     assert_one_line_failure(result, 2, "rejected_records_path")
 
 
