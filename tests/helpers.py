@@ -93,6 +93,16 @@ def to_lines(messages: Iterable[Mapping[str, Any] | str]) -> str:
     return "".join((m if isinstance(m, str) else json.dumps(m)) + "\n" for m in messages)
 
 
+#: The emulator's faults that a retry gets past: server errors, error 183, dropped
+#: connections (not "slow", which only a timeout turns into a failure).
+TRANSIENT_FAULTS = ["http500", "http503", "code183", "drop"]
+
+
+def with_transient_faults(emu: Any, rate: float, *, seed: int, **settings: Any) -> None:
+    """Make the emulator fail ``rate`` of its calls with transient faults, repeatably."""
+    emu.configure(fault_rate=rate, fault_kinds=TRANSIENT_FAULTS, seed=seed, **settings)
+
+
 def base_config(emu: Any, **overrides: Any) -> dict[str, Any]:
     config = {
         "client_id": emu.client_id,

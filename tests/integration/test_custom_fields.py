@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-import target_pardot.sinks.bulk_import as bulk_import
 from target_pardot.errors import PardotApiError
 from target_pardot.pardot.client import PardotClient
 from target_pardot.rows.fields import CustomFields, pardot_field_name, use_custom_fields
-from tests.helpers import base_config, run_inprocess, stream_of
+from tests.helpers import base_config, stream_of
 
 SCHEMA = {
     "type": "object",
@@ -24,19 +23,13 @@ SCHEMA = {
 ROW = {"loyalty_tier": "gold", "Legacy_Code__c": "L7", "Nope__c": "x"}
 
 
-@pytest.fixture(autouse=True)
-def quick_polls(monkeypatch):
-    monkeypatch.setattr(bulk_import, "IMPORT_FIRST_POLL_SECONDS", 0.02)
+pytestmark = pytest.mark.usefixtures("quick_import_polls")
 
 
 @pytest.fixture
-def run(capsys, caplog):
-    def runner(config, messages):
-        result = run_inprocess(config, messages, capsys, caplog)
-        assert result.exit_code == 0, result.stderr[-3000:]
-        return result
-
-    return runner
+def run(run_ok):
+    """Every run in this module must succeed."""
+    return run_ok
 
 
 def landed(emu) -> tuple[str | None, str | None]:

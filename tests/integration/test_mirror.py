@@ -12,7 +12,6 @@ import pytest
 from tests.helpers import (
     base_config,
     record_message,
-    run_inprocess,
     schema_message,
     start_target,
     state_message,
@@ -21,14 +20,6 @@ from tests.helpers import (
 )
 
 LIST = 7
-
-
-@pytest.fixture
-def run(capsys, caplog):
-    def runner(config, messages):
-        return run_inprocess(config, messages, capsys, caplog)
-
-    return runner
 
 
 def seed(emu, count: int, *, list_id: int | None = LIST, start: int = 0) -> list[int]:
