@@ -1,6 +1,6 @@
 """The command line: exit codes, one-line errors, stdout discipline, and no leaked secret.
-The first and the secrets test run a real process (its own logging set-up, its streams);
-the others run the same command in this process."""
+The first test and one secrets scenario run a real process (its own logging set-up, its
+streams); the others run the same command in this process."""
 
 from __future__ import annotations
 
@@ -117,7 +117,9 @@ def test_no_secret_ever_leaves_the_process(emu, tmp_path, scenario):
         config["refresh_token"] = "a-revoked-refresh-token-value"
     if scenario == "expiring":
         emu.configure(token_lifetime_calls=5)
-    result = run_cli(config, stream_of("prospects", records), tmp_path, env=DEBUG)
+    # One scenario as a real process (its own logging set-up), the others in this one.
+    run = run_cli if scenario == "expiring" else run_cli_inprocess
+    result = run(config, stream_of("prospects", records), tmp_path, env=DEBUG)
     if scenario == "bad_refresh_token":
         assert result.exit_code == 2
     else:
