@@ -68,8 +68,9 @@ def test_sigkill_while_learning_and_while_using_the_map_never_duplicates(emu, tm
     resumed = run_cli(config, stream_with_states(first[upto:], EVERY, start=upto), tmp_path)
     assert resumed.exit_code == 0, resumed.stderr[-2000:]
     assert_loaded_once(emu, "Oslo")
-    # 2. Every row changed: they go by mapped id, and this run is killed half way too.
-    emu.configure(latency_ms=500)
+    # 2. Every row changed: they go by mapped id, and this run is killed half way too
+    # (the steps of the input, not the latency, keep it running until the kill).
+    emu.configure(latency_ms=50)
     second = rows("Bergen")
     upto = killed_after_states(config, second, tmp_path, states=2)
     emu.configure(latency_ms=0)
