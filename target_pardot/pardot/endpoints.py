@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 from target_pardot.pardot.api_version import v3v4_path
 from target_pardot.pardot.call import Files
 from target_pardot.pardot.responses import Reply
-from target_pardot.settings import Settings
 
 #: The fields an import poll asks for (a v5 read returns only those named).
 IMPORT_STATUS_FIELDS = "id,status,isExpired,createdCount,updatedCount,errorCount"
@@ -35,8 +34,6 @@ def same_host_path(url: str) -> str:
 
 class Endpoints:
     """The endpoint methods of PardotClient."""
-
-    settings: Settings
 
     def request(
         self,

@@ -16,6 +16,7 @@ from target_pardot.rows.fields import (
     use_custom_fields,
     v5_field_name,
 )
+from target_pardot.run.connection import open_client
 from target_pardot.run.custom_fields import parse_custom_field_page, read_custom_fields
 from target_pardot.run.stats import RunStats
 from target_pardot.settings import parse_settings
@@ -160,7 +161,7 @@ def test_a_page_gives_both_names_or_derives_the_missing_one(value, expected):
 def test_a_next_page_url_on_another_host_is_read_from_the_configured_domain(emu):
     # Pardot names its own host in nextPageUrl; the configured domain may be spelled
     # differently (or be a proxy): the page is asked of the configured domain.
-    client = PardotClient(parse_settings(base_config(emu)), RunStats())
+    client = open_client(parse_settings(base_config(emu)), RunStats())
     foreign = ("https://pi.pardot.com/api/v5/objects/custom-fields"
                "?fields=id%2CfieldId%2CapiFieldId")  # fmt: skip
     values = client.v5_custom_fields(foreign).body["values"]
