@@ -9,7 +9,8 @@ A call is one :class:`Call` value passed down three layers, one concern each:
   the call budget and the in-flight count), then the reply's classification.
 
 It owns one requests.Session, the auth headers and the process-wide gate; the endpoint
-methods (v4 batches, v5 upserts, imports...) are in endpoints.py. It knows nothing about
+methods (v4 batches, v5 upserts, imports...) are in endpoints.py, held as
+``client.endpoints`` and sending through :meth:`PardotClient.send`. It knows nothing about
 Singer.
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 from urllib.parse import urljoin
@@ -43,7 +44,6 @@ from target_pardot.pardot.auth import TokenProvider, business_unit_hint
 from target_pardot.pardot.call import (
     Call,
     Counters,
-    Files,
     retry_reason,
     retry_wait,
     should_retry,
@@ -105,7 +105,7 @@ class _Lease:
         self.grace = 0.0
 
 
-class PardotClient(Endpoints):
+class PardotClient:
     """Sends Pardot calls within the concurrency gate, with retries and token refresh."""
 
     def __init__(self, config: ClientConfig, auth: AuthConfig, counters: Counters) -> None:
@@ -132,6 +132,8 @@ class PardotClient(Endpoints):
         self._idle = threading.Condition()
         # Which of v3/v4 the account takes; callers send through api_version.run().
         self.api_version = ApiVersion(config.api_version, on_change=counters.set_api_version)
+        #: Pardot's endpoints, sending through this client (``client.endpoints.import_status``).
+        self.endpoints = Endpoints(self.send)
         self.auth = TokenProvider(
             auth,
             self.session,
@@ -165,26 +167,6 @@ class PardotClient(Endpoints):
         self.auth.token()
 
     # -- the layers ---------------------------------------------------------------------
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        endpoint: str,
-        params: Mapping[str, str] | None = None,
-        data: str | None = None,
-        json_body: Mapping[str, Any] | None = None,
-        files: Files | None = None,
-        idempotent: bool,
-        redirects_to_storage: bool = False,
-    ) -> Reply:
-        """Send one call (see :class:`Call` for the arguments)."""
-        call = Call(
-            method, path, endpoint, idempotent, params, data, json_body, files,
-            redirects_to_storage,
-        )  # fmt: skip
-        return self.send(call)
 
     def send(self, call: Call) -> Reply:
         """Send with retries. Ambiguous failures of non-idempotent calls are raised at once.

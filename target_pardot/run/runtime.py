@@ -93,7 +93,7 @@ class Runtime:
             identity=identity,
             lists=ListDirectory(client, stats, create_missing=settings.create_missing_lists,
                                 dry_run=settings.dry_run, offline=settings.dry_run_offline),
-            emails=EmailResolver(client.v5_query_prospects, stats, identity),
+            emails=EmailResolver(client.endpoints.v5_query_prospects, stats, identity),
         )
 
     def stop_stream(self, stream: str, exc: StreamStopped) -> None:
@@ -209,7 +209,9 @@ def _identity_router(
             and settings.prospect_operation == "sync"):  # fmt: skip
         return None
     identity = open_identity_map(settings.ledger_path, settings.business_unit)
-    return IdentityRouter(identity, client.v5_query_prospects, stats, dry_run=settings.dry_run)
+    return IdentityRouter(
+        identity, client.endpoints.v5_query_prospects, stats, dry_run=settings.dry_run
+    )
 
 
 def _discard(state: dict[str, Any]) -> None:

@@ -371,7 +371,7 @@ class ImportDelivery(ImportOutcome):
     def _set_ready(self, imp: ImportJob) -> None:
         assert imp.import_id is not None
         try:
-            self.client.import_set_ready(imp.import_id)
+            self.client.endpoints.import_set_ready(imp.import_id)
         except PardotApiError as exc:
             # A replayed PATCH finds the import already Ready: what we asked for.
             if exc.code != CODE_IMPORT_NOT_OPEN:
@@ -380,7 +380,7 @@ class ImportDelivery(ImportOutcome):
 
     def _poll(self, imp: ImportJob) -> None:
         assert imp.import_id is not None
-        status = self.client.import_status(imp.import_id).body or {}
+        status = self.client.endpoints.import_status(imp.import_id).body or {}
         imp.polls += 1
         state = status.get("status")
         if status.get("isExpired") is True:

@@ -61,7 +61,7 @@ class ImportOutcome(Delivery):
     def _upload(self, imp: ImportJob, data: bytes, first: bool, creates: bool) -> None:
         try:
             if first:
-                reply = self.client.import_create(
+                reply = self.client.endpoints.import_create(
                     {
                         "operation": "Upsert",
                         "object": "Prospect",
@@ -76,7 +76,7 @@ class ImportOutcome(Delivery):
                 imp.import_id = int(import_id)
             else:
                 assert imp.import_id is not None
-                self.client.import_add_batch(imp.import_id, data)
+                self.client.endpoints.import_add_batch(imp.import_id, data)
         except PardotApiError as exc:
             if exc.code == CODE_DAILY_IMPORT_BATCHES:
                 raise DailyLimitReached(
@@ -125,7 +125,7 @@ class ImportOutcome(Delivery):
         assert imp.import_id is not None
         # Pardot answers with a redirect to the error file, which the client follows
         # without its Pardot headers (docs/wire-contract.md, R10).
-        content = self.client.import_errors(imp.import_id).content
+        content = self.client.endpoints.import_errors(imp.import_id).content
         records = list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
         if not records:
             return ErrorRows((), [], ())
