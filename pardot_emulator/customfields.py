@@ -39,11 +39,11 @@ def v4_names(app: App) -> dict[str, str]:
 
 
 def _by_v4(app: App) -> dict[str, str]:
-    return {f.lower(): v5_name(f) for f in app.settings["custom_fields"]}
+    return {f.lower(): v5_name(f) for f in app.settings.custom_fields}
 
 
 def _by_v5(app: App) -> dict[str, str]:
-    return {v5_name(f).lower(): v5_name(f) for f in app.settings["custom_fields"]}
+    return {v5_name(f).lower(): v5_name(f) for f in app.settings.custom_fields}
 
 
 def store_key_v4(app: App, name: str) -> str | None:
@@ -60,7 +60,7 @@ def _records(app: App) -> list[dict[str, Any]]:
     return [
         {"id": _FIRST_ID + i, "name": field_id.replace("_", " ").strip(), "field_id": field_id,
          "type": "Text", "is_record_multiple_responses": False, "is_use_values": False}
-        for i, field_id in enumerate(app.settings["custom_fields"])
+        for i, field_id in enumerate(app.settings.custom_fields)
     ]
 
 

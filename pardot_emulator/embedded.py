@@ -74,19 +74,19 @@ class PardotEmulator:
 
     @property
     def client_id(self) -> str:
-        return str(self.app.settings["client_id"])
+        return str(self.app.settings.client_id)
 
     @property
     def client_secret(self) -> str:
-        return str(self.app.settings["client_secret"])
+        return str(self.app.settings.client_secret)
 
     @property
     def refresh_token(self) -> str:
-        return str(self.app.settings["refresh_token"])
+        return str(self.app.settings.refresh_token)
 
     @property
     def business_unit(self) -> str:
-        return str(self.app.settings["business_unit"])
+        return str(self.app.settings.business_unit)
 
     # ------------------------------------------------------------------ inspection
 
@@ -137,13 +137,13 @@ class PardotEmulator:
         UI; the API cannot make one). Returns its id."""
         app = self.app
         record = app.lists.create({"name": name, "title": name, "is_dynamic": dynamic},
-                                  app.settings["lists"], app.store.stamp())
-        app.configure(lists=app.settings["lists"] | {record["id"]})
+                                  app.settings.lists, app.store.stamp())
+        app.configure(lists=app.settings.lists | {record["id"]})
         return int(record["id"])
 
     def lists(self) -> list[dict[str, Any]]:
         """Every list (configured ids and those created), as the v4 list object."""
-        return self.app.lists.all(self.app.settings["lists"])
+        return self.app.lists.all(self.app.settings.lists)
 
     def configure(self, **settings: Any) -> dict[str, Any]:
         return self.app.configure(**settings)

@@ -17,14 +17,14 @@ MATCH_COLUMNS = {"matchid": "id", "matchsalesforceid": "salesforceId", "matchema
 
 
 def _list_ids(app: App, cell: str) -> list[int]:
-    separator = app.settings["import_list_separator"]
+    separator = app.settings.import_list_separator
     ids: list[int] = []
     for part in cell.split(separator):
         part = part.strip()
         if not part:
             continue
         list_id = coerce_int(part)
-        if list_id is None or list_id not in app.settings["lists"]:
+        if list_id is None or list_id not in app.settings.lists:
             raise OpError(55, "Invalid list ID")
         ids.append(list_id)
     if len(ids) > MAX_LISTS_PER_ROW:

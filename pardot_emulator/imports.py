@@ -163,7 +163,7 @@ def _add_batch(app: App, job: ImportJob, part: Part) -> None:
     if len(job.batches) >= MAX_BATCHES_PER_IMPORT:
         raise V5Error(429, 160, "Over batch per import limits (Currently set to "
                                 f"{MAX_BATCHES_PER_IMPORT})")
-    if app.store.import_batches_total >= app.settings["import_daily_batch_limit"]:
+    if app.store.import_batches_total >= app.settings.import_daily_batch_limit:
         raise V5Error(400, 164, "Daily limit of import batches has been reached")
     header, rows = parse_csv(part.data)
     check_header(app, header, job.create_on_no_match)
@@ -255,7 +255,7 @@ def _set_ready(app: App, job: ImportJob) -> None:
     if not job.batches:
         raise V5Error(400, 156, "Can't start processing. Import has no associated data.")
     job.state = "Waiting"
-    job.polls_left = app.settings["import_processing_polls"]
+    job.polls_left = app.settings.import_processing_polls
     job.updated_at = iso_now()
 
 

@@ -120,7 +120,7 @@ def query(app: App, req: Incoming, m: re.Match[str]) -> Any:
         q = queries.parse_query(req.params().merged(), queries.LISTS, zone, app.now())
     except OpError as exc:
         return v4.error(app, req, exc.code, exc.message)
-    every = app.lists.all(app.settings["lists"])
+    every = app.lists.all(app.settings.lists)
     page, total = queries.select([_queryable(r) for r in every], q)
     by_id = {r["id"]: r for r in every}
     shown = [wire_list(by_id[p["id"]], zone) for p in page]
@@ -130,7 +130,7 @@ def query(app: App, req: Incoming, m: re.Match[str]) -> Any:
 
 def read(app: App, req: Incoming, m: re.Match[str]) -> Any:
     try:
-        record = app.lists.get(_list_id(m.group(2)), app.settings["lists"])
+        record = app.lists.get(_list_id(m.group(2)), app.settings.lists)
     except OpError as exc:
         return v4.error(app, req, exc.code, exc.message)
     return v4.reply(req, 200, v4_ok_body(list=wire_list(record, app.zone())))
@@ -141,15 +141,15 @@ def create(app: App, req: Incoming, m: re.Match[str]) -> Any:
         values = editable_values(req.params().merged())
     except OpError as exc:
         return v4.error(app, req, exc.code, exc.message)
-    record = app.lists.create(values, app.settings["lists"], app.store.stamp())
-    app.configure(lists=app.settings["lists"] | {record["id"]})
+    record = app.lists.create(values, app.settings.lists, app.store.stamp())
+    app.configure(lists=app.settings.lists | {record["id"]})
     return v4.reply(req, 201, v4_ok_body(list=wire_list(record, app.zone())))
 
 
 def update(app: App, req: Incoming, m: re.Match[str]) -> Any:
     try:
         record = app.lists.update(_list_id(m.group(2)), editable_values(req.params().merged()),
-                                  app.settings["lists"], app.store.stamp())
+                                  app.settings.lists, app.store.stamp())
     except OpError as exc:
         return v4.error(app, req, exc.code, exc.message)
     return v4.reply(req, 200, v4_ok_body(list=wire_list(record, app.zone())))

@@ -47,7 +47,7 @@ def reply(req: Incoming, status: int, body: dict[str, Any], err_code: int | None
 
 def error(app: App, req: Incoming, code: int, message: str, status: int | None = None) -> Reply:
     if status is None:
-        status = app.settings["v4_error_status"]
+        status = app.settings.v4_error_status
     return reply(req, status, v4_error_body(code, message), err_code=code)
 
 
@@ -139,8 +139,8 @@ def batch(app: App, req: Incoming, m: re.Match[str]) -> Reply:
         return error(app, req, 70, "Batch processing is limited to 50 prospects at once.")
     settings = app.settings
     custom = customfields.v4_names(app)
-    plans = [parse_row(row, settings["lists"], custom) for row in rows]
-    errors, created, updated = app.store.apply_v4(plans, op, settings["ampsea"])
+    plans = [parse_row(row, settings.lists, custom) for row in rows]
+    errors, created, updated = app.store.apply_v4(plans, op, settings.ampsea)
     app.counters.rows(created, updated, len(errors))
     body = {"@attributes": {"stat": "fail" if errors else "ok", "version": 1}, "errors": errors}
     return reply(req, 201 if created else 200, body)
@@ -174,11 +174,11 @@ def single_upsert(app: App, req: Incoming, m: re.Match[str]) -> Reply:
         row["id"] = raw_value
     else:
         row["fid"] = raw_value
-    plan = parse_row(row, app.settings["lists"], customfields.v4_names(app))
+    plan = parse_row(row, app.settings.lists, customfields.v4_names(app))
     if isinstance(plan, OpError):
         return error(app, req, plan.code, plan.message)
     try:
-        created, p = app.store.apply_v4_single(plan, "upsert", app.settings["ampsea"])
+        created, p = app.store.apply_v4_single(plan, "upsert", app.settings.ampsea)
     except OpError as exc:
         app.counters.rows(0, 0, 1)
         return error(app, req, exc.code, exc.message)
@@ -212,7 +212,7 @@ def membership_by_pair(app: App, req: Incoming, m: re.Match[str]) -> Reply:
     opted = _opted_out(req)
     if isinstance(opted, OpError):
         return error(app, req, opted.code, opted.message)
-    lists = app.settings["lists"]
+    lists = app.settings.lists
     try:
         if list_id is None:
             raise OpError(55, "Invalid list ID")

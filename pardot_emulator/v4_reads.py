@@ -53,7 +53,7 @@ PROSPECT_ACCOUNT_FIELDS = (
 def v4_custom_names(app: App) -> dict[str, str]:
     """Store key (the v5 name) -> v4 name (the field_id) of each of the account's custom
     fields: v3/v4 name a custom field by its field_id (see customfields.py)."""
-    return {customfields.v5_name(f): f for f in app.settings["custom_fields"]}
+    return {customfields.v5_name(f): f for f in app.settings.custom_fields}
 
 
 def wire_prospect(p: dict[str, Any], zone: Any, custom: dict[str, str]) -> dict[str, Any]:
@@ -128,7 +128,7 @@ def _subscriptions(app: App, pid: int, zone: Any) -> Any:
                        if mem["prospect_id"] == pid), key=lambda mem: mem["id"])
     if not mems:
         return None
-    existing = app.settings["lists"]
+    existing = app.settings.lists
     items = [{"id": mem["id"], "opted_out": mem["opted_out"],
               "created_at": queries.pardot_time(queries.epoch_of_iso(mem["created_at"]), zone),
               "updated_at": queries.pardot_time(queries.epoch_of_iso(mem["updated_at"]), zone),

@@ -206,7 +206,7 @@ def _membership_create(app: App, req: Incoming) -> Reply:
     opted = data.get("optedOut", False)
     if not isinstance(opted, bool):
         raise _invalid("optedOut", "must be a boolean")
-    mem = app.store.membership_create(list_id, prospect_id, opted, app.settings["lists"])
+    mem = app.store.membership_create(list_id, prospect_id, opted, app.settings.lists)
     return Reply.json(201, _membership_out(mem, fields))
 
 

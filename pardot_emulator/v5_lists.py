@@ -68,7 +68,7 @@ def list_item(app: App, req: Incoming, m: re.Match[str]) -> Reply:
     try:
         fields = _fields(_query(req), required=True)
         try:
-            record = app.lists.get(int(m.group(1)), app.settings["lists"])
+            record = app.lists.get(int(m.group(1)), app.settings.lists)
         except OpError:
             raise V5Error(404, 192, "Object specified does not exist") from None
         return Reply.json(200, _out(record, fields))
@@ -83,7 +83,7 @@ def _query_lists(app: App, req: Incoming) -> Reply:
         k for k in params if k not in v5_query.QUERY_PARAMS)
     if extra:
         raise _invalid(extra[0], "is not a parameter of this query")
-    rows = app.lists.all(app.settings["lists"])
+    rows = app.lists.all(app.settings.lists)
     try:
         return v5_query.page_reply(app, req, params, rows, lambda r: _out(r, fields))
     except v5_query.QueryError as exc:
@@ -104,6 +104,6 @@ def _create(app: App, req: Incoming) -> Reply:
     if not isinstance(name, str) or not name.strip():
         raise _invalid("name", "must be a non-empty string")
     values = {WRITABLE[k]: v for k, v in data.items()}
-    record = app.lists.create(values, app.settings["lists"], app.store.stamp())
-    app.configure(lists=app.settings["lists"] | {record["id"]})
+    record = app.lists.create(values, app.settings.lists, app.store.stamp())
+    app.configure(lists=app.settings.lists | {record["id"]})
     return Reply.json(201, _out(record, fields))
