@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone, tzinfo
 from typing import Any
 
-from . import imports, lists, v3, v4, v5
+from . import imports, v3, v4, v5
 from .auth import TokenBook, token_grant
 from .config import (
     SettingError,
@@ -28,6 +28,7 @@ from .config import (
     public_view,
 )
 from .faults import Counters, Dice, draw_fault, latency_seconds
+from .list_book import ListBook
 from .oauth_flows import CodeBook, authorize, parse_query
 from .queries import account_zone
 from .request import Incoming
@@ -69,7 +70,7 @@ class App:
         self._config_lock = threading.Lock()
         self.store = Store()
         self.store.frozen_time = self.settings.frozen_time
-        self.lists = lists.ListBook()
+        self.lists = ListBook()
         self.counters = Counters()
         self.store.is_dynamic = self.lists.is_dynamic
         self.store.on_dynamic_write = lambda n: self.counters.bump("dynamic_list_writes", n)
@@ -103,6 +104,9 @@ class App:
         self.tokens.reset()
         self.codes.reset()
         self.dice.reseed(self.settings.seed)
+
+    def add_list(self, list_id: int) -> None:
+        self.configure(lists=self.settings.lists | {list_id})
 
     def zone(self) -> tzinfo:
         """The account's time zone: v3/v4 report times in the API user's preferred zone."""

@@ -22,7 +22,7 @@ from .store import Store
 from .wire import Reply
 
 if TYPE_CHECKING:
-    from .app import App
+    from .account import Account
     from .request import Incoming
 
 MSG_88 = "Your account must use version 4 of the API."
@@ -39,7 +39,7 @@ def version_refusal(version: str, ampsea: bool) -> tuple[int, str] | None:
     return None
 
 
-def batch(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def batch(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     """A v3 batchUpsert, batchUpdate or batchCreate."""
     op = v4.BATCH_OPS[m.group(2)]
     data = v4.batch_data(app, req)
