@@ -66,6 +66,7 @@ from target_pardot.rows.import_csv import (
 )
 from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint
 from target_pardot.run.runtime import Runtime
+from target_pardot.sinks.base import Delivery
 from target_pardot.sinks.import_outcome import (
     CODE_IMPORT_NOT_OPEN,
     SPILL_MARSHAL,
@@ -126,13 +127,14 @@ class _Lane:
         return self.kind == "email"
 
 
-class ImportDelivery(ImportOutcome):
+class ImportDelivery(Delivery):
     """Loads one stream's prospects through imports. Used by the reading thread
     (``deliver``, ``finish``) and by the sender's threads (uploads, polls)."""
 
     def __init__(self, runtime: Runtime, *, stream: str, schema_columns: Iterable[str]) -> None:
         super().__init__(runtime)
         self.stream = stream
+        self._outcome = ImportOutcome(self, stream)
         columns = list(schema_columns)
         fields = header_fields(columns)
         check_campaign_available(stream, columns, self.settings.default_campaign_id)
@@ -305,7 +307,7 @@ class ImportDelivery(ImportOutcome):
         if self.settings.dry_run:
             self.stats.plan("imports/create" if first else "imports/batch", rows)
         else:
-            self._chain(partial(self._upload, imp, data, first, lane.creates))
+            self._chain(partial(self._outcome.upload, imp, data, first, lane.creates))
         if imp.batches >= MAX_BATCHES_PER_IMPORT or imp.rows >= ROWS_PER_IMPORT:
             self._seal_import(lane)
 
@@ -386,7 +388,7 @@ class ImportDelivery(ImportOutcome):
         if status.get("isExpired") is True:
             state = "Expired"
         if state == "Complete":
-            self._completed(imp, status)
+            self._outcome.complete(imp, status, self._spill_fd)
             return
         if state not in _IN_PROGRESS:
             raise PardotApiError(
