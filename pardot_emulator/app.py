@@ -342,7 +342,7 @@ class App:
                 return self._control_prospect(req, name[len("prospects/"):])
             if name == "memberships" and req.method == "POST":
                 data = _json_object(req.body)
-                mid = self.store.add_membership(int(data["list_id"]), int(data["prospect_id"]),
+                mid = self.store.members.add(int(data["list_id"]), int(data["prospect_id"]),
                                                 bool(data.get("opted_out", False)))
                 return Reply.json(201, {"id": mid})
         except (SettingError, ValueError, KeyError, TypeError) as exc:

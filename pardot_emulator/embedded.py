@@ -94,7 +94,7 @@ class PardotEmulator:
         return self.app.store.prospect_list(include_deleted)
 
     def memberships(self) -> list[dict[str, Any]]:
-        return self.app.store.membership_list()
+        return self.app.store.members.rows()
 
     def imports(self) -> list[dict[str, Any]]:
         return self.app.store.import_list()
@@ -130,7 +130,7 @@ class PardotEmulator:
         self.app.store.delete_prospect(prospect_id)
 
     def add_membership(self, list_id: int, prospect_id: int, opted_out: bool = False) -> int:
-        return self.app.store.add_membership(list_id, prospect_id, opted_out)
+        return self.app.store.members.add(list_id, prospect_id, opted_out)
 
     def add_list(self, name: str, *, dynamic: bool = False) -> int:
         """Seed a list as a Pardot user would make it (``dynamic``: from rules, in the

@@ -219,9 +219,9 @@ def membership_by_pair(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
         if prospect_id is None:
             raise OpError(3, "Invalid prospect ID")
         if action == "create":
-            mem = app.store.membership_create(list_id, prospect_id, bool(opted), lists)
+            mem = app.store.members.create(list_id, prospect_id, bool(opted), lists)
             return reply(req, 201, _membership_body(mem))
-        mid = app.store.membership_find(list_id, prospect_id, lists)
+        mid = app.store.members.find(list_id, prospect_id, lists)
         return _by_id(app, req, action, mid, opted)
     except OpError as exc:
         return error(app, req, exc.code, exc.message)
@@ -243,8 +243,8 @@ def membership_by_id(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
 
 def _by_id(app: Account, req: Incoming, action: str, mid: int, opted: bool | None) -> Reply:
     if action == "read":
-        return reply(req, 200, _membership_body(app.store.membership_get(mid)))
+        return reply(req, 200, _membership_body(app.store.members.get(mid)))
     if action == "update":
-        return reply(req, 200, _membership_body(app.store.membership_update(mid, opted)))
-    app.store.membership_delete(mid)
+        return reply(req, 200, _membership_body(app.store.members.update(mid, opted)))
+    app.store.members.delete(mid)
     return Reply(204, b"", "")

@@ -206,7 +206,7 @@ def _membership_create(app: Account, req: Incoming) -> Reply:
     opted = data.get("optedOut", False)
     if not isinstance(opted, bool):
         raise _invalid("optedOut", "must be a boolean")
-    mem = app.store.membership_create(list_id, prospect_id, opted, app.settings.lists)
+    mem = app.store.members.create(list_id, prospect_id, opted, app.settings.lists)
     return Reply.json(201, _membership_out(mem, fields))
 
 
@@ -214,7 +214,7 @@ def _membership_query(app: Account, req: Incoming) -> Reply:
     params = v5_query.parse_params(req.query)
     fields = _fields_param(params, required=True)
     try:
-        return v5_query.page_reply(app, req, params, app.store.membership_query(None, None),
+        return v5_query.page_reply(app, req, params, app.store.members.query(None, None),
                                    lambda row: _membership_out(row, fields))
     except v5_query.QueryError as exc:
         raise V5Error(exc.status, exc.code, exc.message) from None
@@ -224,11 +224,11 @@ def membership_item(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     mid = int(m.group(1))
     try:
         if req.method == "DELETE":
-            app.store.membership_delete(mid)
+            app.store.members.delete(mid)
             return Reply(204, b"", "")
         if req.method == "GET":
             fields = _fields_param(_query(req), required=True)
-            return Reply.json(200, _membership_out(app.store.membership_get(mid), fields))
+            return Reply.json(200, _membership_out(app.store.members.get(mid), fields))
         fields = _fields_param(_query(req), required=False)
         data = _json_body(req)
         if not isinstance(data, dict):
@@ -239,7 +239,7 @@ def membership_item(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
         opted = data.get("optedOut")
         if opted is not None and not isinstance(opted, bool):
             raise _invalid("optedOut", "must be a boolean")
-        return Reply.json(200, _membership_out(app.store.membership_update(mid, opted), fields))
+        return Reply.json(200, _membership_out(app.store.members.update(mid, opted), fields))
     except V5Error as exc:
         return error(exc.status, exc.code, exc.message)
     except OpError as exc:

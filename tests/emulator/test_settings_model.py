@@ -37,3 +37,4 @@ def test_the_state_reports_the_settings_under_the_same_keys():
     assert list(config) == [spec.name for spec in SPECS]
     assert config["lists"] == "1-3,7"
     assert config["fault_kinds"] == ["http500", "http503", "code183", "drop", "slow"]
+
