@@ -86,7 +86,9 @@ class Runtime:
             sender=sender,
             tracker=StateTracker(write=_discard if settings.dry_run else write_state_line),
             ledger=(
-                open_ledger(settings.ledger_path, settings.business_unit)
+                open_ledger(
+                    settings.ledger_path, settings.business_unit, read_only=settings.dry_run
+                )
                 if settings.skip_unchanged
                 else None
             ),
@@ -190,15 +192,22 @@ class Runtime:
         self.sender.wait(raise_failure=False)
 
     def close(self) -> None:
-        self.sender.close()
-        for close in self.closers:
-            close()
+        """Close everything; then raise the first failure to close (a last commit to the
+        ledger_path file that another run kept locked), so that nothing stays open."""
+        steps = [self.sender.close, *self.closers]
         if self.ledger is not None:
-            self.ledger.close()
+            steps.append(self.ledger.close)
         if self.identity is not None:
-            self.identity.identity.close()
-        self.client.close()
-        self.reporter.close()
+            steps.append(self.identity.identity.close)
+        steps += [self.client.close, self.reporter.close]
+        failure: TargetPardotError | None = None
+        for step in steps:
+            try:
+                step()
+            except TargetPardotError as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
 
 def _identity_router(
@@ -208,7 +217,8 @@ def _identity_router(
     if not (settings.identity_map and settings.upsert_by_email
             and settings.prospect_operation == "sync"):  # fmt: skip
         return None
-    identity = open_identity_map(settings.ledger_path, settings.business_unit)
+    identity = open_identity_map(settings.ledger_path, settings.business_unit,
+                                 read_only=settings.dry_run)  # fmt: skip
     return IdentityRouter(
         identity, client.endpoints.v5_query_prospects, stats, dry_run=settings.dry_run
     )

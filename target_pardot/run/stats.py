@@ -11,6 +11,9 @@ from typing import Any
 from target_pardot.pardot.quota import QuotaWatch, usage_figure
 
 MIRROR_FIGURES = ("size_before", "added", "removed", "unchanged")
+#: Shown only when not zero: members kept because they opted out, and members whose
+#: prospect is deleted in Pardot (nothing to remove).
+MIRROR_EXCEPTIONS = ("kept_opted_out", "prospect_deleted")
 
 
 class RunStats:
@@ -106,12 +109,18 @@ class RunStats:
                 "daily_api_calls_used_at_start": usage_figure(self.quota.first),
                 "daily_api_calls_used_at_end": usage_figure(self.quota.latest),
                 "mirror_lists": {
-                    str(list_id): {key: counts[key] for key in MIRROR_FIGURES}
+                    str(list_id): _figures_of_list(counts)
                     for list_id, counts in sorted(self.mirror_lists.items())
                 },
                 "wall_seconds": round(elapsed, 3),
                 "rows_per_second": round(received / elapsed, 1),
             }
+
+
+def _figures_of_list(counts: Counter[str]) -> dict[str, int]:
+    figures = {key: counts[key] for key in MIRROR_FIGURES}
+    figures.update((key, counts[key]) for key in MIRROR_EXCEPTIONS if counts[key])
+    return figures
 
 
 def render_summary(summary: dict[str, Any]) -> str:
@@ -175,7 +184,11 @@ def _membership_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _mirror_figures(figures: dict[str, int], dry_run: bool) -> str:
+    exceptions = [f"{v} {k.replace('_', ' ')}" for k, v in figures.items()
+                  if k not in MIRROR_FIGURES]
     if not dry_run:
-        return ", ".join(f"{figures[k]} {k.replace('_', ' ')}" for k in MIRROR_FIGURES)
-    return (f"{figures['size_before']} members now, would add {figures['added']}, would "
-            f"remove {figures['removed']}, would keep {figures['unchanged']}")
+        main = [f"{figures[k]} {k.replace('_', ' ')}" for k in MIRROR_FIGURES]
+    else:
+        main = [f"{figures['size_before']} members now, would add {figures['added']}, would "
+                f"remove {figures['removed']}, would keep {figures['unchanged']}"]
+    return ", ".join(main + exceptions)

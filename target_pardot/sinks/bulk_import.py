@@ -74,7 +74,7 @@ from target_pardot.sinks.import_outcome import (
     ImportJob,
     ImportOutcome,
 )
-from target_pardot.sinks.prospect_items import PendingRow
+from target_pardot.sinks.prospect_items import PendingRow, prospect_list_flags
 
 logger = logging.getLogger("target-pardot")
 
@@ -139,6 +139,7 @@ class ImportDelivery(Delivery):
         fields = header_fields(columns)
         check_campaign_available(stream, columns, self.settings.default_campaign_id)
         self._default_campaign = self.settings.default_campaign_id
+        self._flags = prospect_list_flags(runtime)
         lists: tuple[str, ...] = ()
         self._lists_cell: tuple[str, ...] = ()
         list_ids = runtime.prospect_list_ids or ()
@@ -170,8 +171,11 @@ class ImportDelivery(Delivery):
                 self.ledger,
                 PROSPECTS,
                 key_of=lambda p: p.row.key,
-                # Lists never count in an import's fingerprint (as before this setting).
-                fingerprint_of=lambda p: prospect_fingerprint(p.row, {}),
+                # The same rule as every other path: the row's fields and its list flags
+                # (an import carries them in addToList / removeFromList). The campaign
+                # an import adds from default_campaign_id is left out, as on the other
+                # paths: it only names where a new prospect comes from.
+                fingerprint_of=lambda p: prospect_fingerprint(p.row, self._flags),
             )
         lanes = self._lanes
         rejected: set[int] = set()

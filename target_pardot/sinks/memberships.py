@@ -28,7 +28,7 @@ from target_pardot.rows.memberships import (
 )
 from target_pardot.rows.payloads import batch_body, encoded_size, plan_batches
 from target_pardot.rows.v3 import v3_calls, v3_row_errors
-from target_pardot.run.ledger import MEMBERSHIPS, membership_fingerprint
+from target_pardot.run.ledger import MEMBERSHIPS, membership_fingerprint, membership_key
 from target_pardot.run.runtime import Runtime
 from target_pardot.sinks.base import Delivery, Pending, triage
 
@@ -60,15 +60,20 @@ class MembershipDelivery(Delivery):
         #: the delivery before any write (a dynamic list: sinks.audiences.lists_writable).
         self.may_write: Callable[[Sequence[PendingMembership]], bool] = lambda rows: True
 
+    #: Whether rows the ledger knows as unchanged are skipped. A mirror's additions are
+    #: decided from the members just read, but are still recorded in the ledger.
+    skips_unchanged = True
+
     def deliver(self, rows: Sequence[PendingMembership]) -> None:
         if self.ledger is not None:
-            rows = self.drop_unchanged(
-                rows,
-                self.ledger,
-                MEMBERSHIPS,
-                key_of=_ledger_key,
-                fingerprint_of=lambda p: membership_fingerprint(self.add, p.row.opted_out),
-            )
+            if self.skips_unchanged:
+                rows = self.drop_unchanged(
+                    rows, self.ledger, MEMBERSHIPS, key_of=ledger_key,
+                    fingerprint_of=self.fingerprint_of,
+                )  # fmt: skip
+            else:
+                for pending in rows:
+                    pending.fingerprint = self.fingerprint_of(pending)
         if rows and not self.may_write(rows):
             return
         explicit = [p for p in rows if self.add and p.row.opted_out is not None]
@@ -96,6 +101,9 @@ class MembershipDelivery(Delivery):
             self.sender.submit(partial(self._send_groups, batch))
         for pending in explicit:
             self.sender.submit(partial(self._send_explicit, pending))
+
+    def fingerprint_of(self, pending: PendingMembership) -> bytes:
+        return membership_fingerprint(self.add, pending.row.opted_out)
 
     def _element(self, group: _ProspectGroup) -> dict[str, Any]:
         return membership_element(group.prospect_id, group.list_ids, add=self.add)
@@ -152,7 +160,7 @@ class MembershipDelivery(Delivery):
                 for member in group.members:
                     self._reject(member, "pardot_rejected", message, code)
         accepted = [member for group in outcome.accepted for member in group.members]
-        self.record_accepted(accepted, MEMBERSHIPS, _ledger_key)
+        self.record_accepted(accepted, MEMBERSHIPS, ledger_key)
         done = len(accepted)
         self.stats.add("memberships_added" if self.add else "memberships_removed", done)
         self.stats.add("rows_sent", done)
@@ -187,11 +195,11 @@ class MembershipDelivery(Delivery):
             return
         self.stats.add("memberships_added")
         self.stats.add("rows_sent")
-        self.record_accepted([pending], MEMBERSHIPS, _ledger_key)
+        self.record_accepted([pending], MEMBERSHIPS, ledger_key)
 
 
-def _ledger_key(pending: PendingMembership) -> str:
-    return f"{pending.row.list_id}/{pending.row.prospect_id}"
+def ledger_key(pending: PendingMembership) -> str:
+    return membership_key(pending.row.list_id, pending.row.prospect_id)
 
 
 def _members(group: _ProspectGroup) -> list[PendingMembership]:
