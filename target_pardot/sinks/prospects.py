@@ -236,7 +236,7 @@ class ProspectDelivery(Delivery):
             return
         if batch[0].pending.row.match_email and not self.client.api_version.known:
             # No v3 call answers before this row's v5 call: ask (88 sends it the v4 way).
-            self.client.version_probe(3)
+            self.client.endpoints.version_probe(3)
         group: list[BatchItem] = []
         for item in batch:
             if not item.pending.row.match_email:
