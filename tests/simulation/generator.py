@@ -1,0 +1,230 @@
+"""Seeded generation of scenarios: accounts, identities, streams as taps write them,
+settings drawn from the settings table, faults and lifecycle steps.
+
+Everything comes from one ``random.Random(seed)``, so a seed is the whole case. Feature
+switches (``features``) turn on combinations that today's code is known to get wrong
+(known_defects.py); the ordinary sweep runs without the open ones.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from target_pardot.settings_table import SETTINGS
+from tests.simulation.identities import Identities, draw_identities
+from tests.simulation.scenario import (
+    CAMPAIGN_ID,
+    CUSTOM_FIELDS,
+    DAILY_LIMIT,
+    FLAG_LISTS,
+    INPROCESS,
+    MEMBERSHIP_LISTS,
+    SHARED_LEDGER,
+    SIGKILL,
+    SIGTERM,
+    Account,
+    Faults,
+    PreRef,
+    Scenario,
+    SeededProspect,
+    Step,
+)
+
+#: Feature switches; each names a combination (see known_defects.py).
+EMPTY_KEY_CELLS = "empty_key_cells"
+RESTART_IDENTITY_MAP = "restart_with_identity_map"
+V3_AUTO_FAULTS = "v3_auto_with_faults"
+IMPORT_LISTS_SKIP = "import_lists_with_skip_unchanged"
+MIRROR_THEN_SKIP = "mirror_then_skip_unchanged"
+V4_PARALLEL_SAME_PROSPECT = "v4_parallel_same_prospect"
+ALL_FEATURES = frozenset(
+    {EMPTY_KEY_CELLS, RESTART_IDENTITY_MAP, V3_AUTO_FAULTS, IMPORT_LISTS_SKIP, MIRROR_THEN_SKIP,
+     V4_PARALLEL_SAME_PROSPECT})
+
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+def choice_values(name: str) -> tuple[str, ...]:
+    """A choice setting's values, from the settings table (empty if it has none)."""
+    setting = SETTINGS_BY_NAME.get(name)
+    return setting.values if setting is not None else ()
+
+
+def has_setting(name: str) -> bool:
+    return name in SETTINGS_BY_NAME
+
+
+def generate(seed: int, features: frozenset[str] = frozenset()) -> Scenario:
+    rng = random.Random(seed)
+    account = draw_account(rng)
+    pool = draw_identities(rng, account)
+    account.seeded = pool.seeded
+    account.seeded_memberships = [
+        (rng.choice(MEMBERSHIP_LISTS), index)
+        for index in rng.sample(range(len(pool.seeded)), k=min(4, len(pool.seeded)))]
+    plan = ScenarioPlan(rng, account, pool, features)
+    steps = [plan.step(i) for i in range(rng.randint(2, 6))]
+    return Scenario(seed=seed, account=account, steps=steps, features=features)
+
+
+def draw_account(rng: random.Random) -> Account:
+    ampsea = rng.random() < 0.65
+    return Account(ampsea=ampsea, v3_case_insensitive=rng.random() < 0.6, seeded=[],
+                   seeded_memberships=[])
+
+
+class ScenarioPlan:
+    """Decisions that hold for the whole scenario, and the draw of each step."""
+
+    def __init__(self, rng: random.Random, account: Account, pool: Identities,
+                 features: frozenset[str]) -> None:
+        self.rng, self.account, self.pool, self.features = rng, account, pool, features
+        self.upsert_by_email = (not account.ampsea and rng.random() < 0.5) or (
+            account.ampsea and rng.random() < 0.85)
+        self.identity_map = rng.random() < 0.7
+        self.restarts = rng.random() < 0.25
+        self.edits = rng.random() < 0.3
+        # The ledger only knows what this target sent (documented): a fresh account or a
+        # change made in Pardot would make skip_unchanged skip rows on purpose.
+        self.skip_unchanged_ok = not (self.restarts or self.edits)
+        if self.restarts and self.identity_map and self.upsert_by_email:
+            if RESTART_IDENTITY_MAP not in features:
+                self.identity_map = False
+        self.mirrors = rng.random() < 0.4
+        self.csv = EMPTY_KEY_CELLS in features and rng.random() < 0.6
+        pool.renames = account.ampsea and self.upsert_by_email
+
+    # ------------------------------------------------------------------ steps
+
+    def step(self, index: int) -> Step:
+        roll = self.rng.random()
+        if index > 0 and self.restarts and roll < 0.2:
+            return Step(action="restart", account=self.fresh_account())
+        if index > 0 and self.edits and roll < 0.35:
+            return self.edit_step()
+        if self.rng.random() < 0.3:
+            return self.membership_step()
+        return self.prospect_step()
+
+    def fresh_account(self) -> Account:
+        """The same kind of account, started afresh: new prospects, ids from the start."""
+        seeded = [SeededProspect(email=s.email.replace("@", ".r@"), fid=None,
+                                 fields={"company": "fresh"})
+                  for s in self.pool.seeded]
+        return Account(ampsea=self.account.ampsea,
+                       v3_case_insensitive=self.account.v3_case_insensitive,
+                       seeded=seeded, seeded_memberships=[])
+
+    def edit_step(self) -> Step:
+        index = self.rng.randrange(len(self.pool.seeded))
+        if self.rng.random() < 0.5:
+            change: dict[str, Any] = {"company": "edited in Pardot"}
+        else:
+            change = {"email": f"edited{self.rng.randrange(10**6)}@pardot.example"}
+        return Step(action="edit", edit=(PreRef(index), change))
+
+    def prospect_step(self) -> Step:
+        rng = self.rng
+        settings = self.common_settings()
+        operation = "sync"
+        if self.account.ampsea and self.upsert_by_email and rng.random() < 0.15:
+            operation = "import"
+        if operation != "sync":
+            settings["prospect_operation"] = operation
+            settings["default_campaign_id"] = CAMPAIGN_ID
+        settings["upsert_by_email"] = self.upsert_by_email
+        settings["identity_map"] = self.identity_map
+        if self.account.ampsea:
+            settings["lowercase_emails"] = rng.random() < 0.25
+        if rng.random() < 0.4:
+            settings["prospect_lists"] = ",".join(
+                str(x) for x in rng.sample(FLAG_LISTS, k=rng.randint(1, 2)))
+            settings["prospect_list_operation"] = rng.choice(choice_values(
+                "prospect_list_operation"))
+        if has_setting("empty_values"):
+            settings["empty_values"] = rng.choice(choice_values("empty_values"))
+        if self.skip_unchanged_ok and rng.random() < 0.5:
+            settings["skip_unchanged"] = True
+            if operation == "import" and IMPORT_LISTS_SKIP not in self.features:
+                settings.pop("prospect_lists", None)
+                settings.pop("prospect_list_operation", None)
+        rows, invalid = self.pool.prospect_rows(
+            rng, operation=operation,
+            email_rows=self.upsert_by_email or not self.account.ampsea,
+            once_each=(self.account.ampsea and settings["parallel_tasks"] > 1
+                       and V4_PARALLEL_SAME_PROSPECT not in self.features))
+        if invalid:
+            settings["skip_invalid_records"] = True
+        step = Step(action="run", stream="prospects", rows=rows, settings=settings,
+                    invalid_rows=invalid, shape="csv" if self.csv else "db")
+        self.add_faults_and_lifecycle(step)
+        return step
+
+    def membership_step(self) -> Step:
+        rng = self.rng
+        settings = self.common_settings()
+        operations = [op for op in choice_values("list_membership_operation")
+                      if op != "mirror" or self.mirrors]
+        operation = rng.choice(operations)
+        settings["list_membership_operation"] = operation
+        if operation == "mirror":
+            settings["mirror_max_removal_percent"] = rng.choice((20, 50, 100))
+        if self.skip_unchanged_ok and operation != "mirror" and rng.random() < 0.6:
+            if not self.mirrors or MIRROR_THEN_SKIP in self.features:
+                settings["skip_unchanged"] = True
+        rows = self.pool.membership_rows(rng, mirror=operation == "mirror")
+        step = Step(action="run", stream="list_memberships", rows=rows, settings=settings)
+        self.add_faults_and_lifecycle(step)
+        return step
+
+    def common_settings(self) -> dict[str, Any]:
+        rng = self.rng
+        settings: dict[str, Any] = {
+            "parallel_tasks": rng.choice((1, 1, 2, 3, 5)),
+            "batch_wait_limit_seconds": rng.choice((0.2, 1, 30)),
+            "maximum_retries": rng.choice((5, 8)),
+        }
+        if self.account.ampsea:
+            settings["api_version"] = rng.choice(("auto", "4"))
+        else:
+            settings["api_version"] = rng.choice(("auto", "3"))
+        return settings
+
+    def add_faults_and_lifecycle(self, step: Step) -> None:
+        rng = self.rng
+        faults = Faults()
+        if rng.random() < 0.4:
+            faults.fault_rate = rng.choice((0.05, 0.1, 0.2))
+        if rng.random() < 0.3:
+            faults.applied_but_lost_rate = rng.choice((0.05, 0.1))
+        if rng.random() < 0.2:
+            faults.token_lifetime_calls = rng.choice((2, 5))
+        if rng.random() < 0.15:
+            faults.reserved_slots = rng.choice((2, 4))
+        v3_faulty = not self.account.ampsea and (faults.fault_rate or faults.applied_but_lost_rate)
+        if v3_faulty and step.settings.get("api_version") == "auto":
+            if V3_AUTO_FAULTS in self.features:
+                step.settings["upsert_by_email"] = True
+                step.settings["parallel_tasks"] = rng.choice((3, 5))
+            else:
+                step.settings["api_version"] = "3"
+        step.faults = faults
+        roll = rng.random()
+        if roll < 0.08:
+            step.lifecycle = DAILY_LIMIT
+        elif roll < 0.12:
+            step.lifecycle = SIGKILL
+        elif roll < 0.16:
+            step.lifecycle = SIGTERM
+        elif roll < 0.18 and step.stream == "prospects" and not step.settings.get(
+                "prospect_operation"):
+            step.lifecycle = SHARED_LEDGER
+        else:
+            step.lifecycle = INPROCESS
+        if step.lifecycle in (SIGKILL, SIGTERM):
+            # Slow calls, so that the kill lands mid-run.
+            faults.latency_ms = rng.choice((20, 40))
+        step.state_every = rng.choice((1, 5, 10, 25))
+
+
+__all__ = ["ALL_FEATURES", "CUSTOM_FIELDS", "generate"]
