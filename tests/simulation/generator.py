@@ -11,8 +11,14 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from target_pardot.settings_table import SETTINGS
-from tests.simulation.identities import Identities, draw_identities
+from tests.simulation.identities import (
+    BAD_SCORE,
+    Identities,
+    draw_identities,
+    field_values,
+    once_each,
+)
+from tests.simulation.model import KEY_COLUMNS, SETTINGS_BY_NAME
 from tests.simulation.scenario import (
     CAMPAIGN_ID,
     CUSTOM_FIELDS,
@@ -37,12 +43,17 @@ RESTART_IDENTITY_MAP = "restart_with_identity_map"
 V3_AUTO_FAULTS = "v3_auto_with_faults"
 IMPORT_LISTS_SKIP = "import_lists_with_skip_unchanged"
 MIRROR_THEN_SKIP = "mirror_then_skip_unchanged"
-V4_PARALLEL_SAME_PROSPECT = "v4_parallel_same_prospect"
+V4_SAME_PROSPECT_RETRIED = "v4_same_prospect_parallel_or_retried"
+RENAME_REPLAYED = "match_email_replayed"
+IMPORT_EMPTY_CELLS = "import_empty_cells"
+MATCH_EMAIL_IDENTITY_MAP = "match_email_with_identity_map"
+V3_CASE_SKIP_UNCHANGED = "v3_case_variants_with_skip_unchanged"
+SKIP_UNCHANGED_TOGGLED = "skip_unchanged_toggled"
 ALL_FEATURES = frozenset(
     {EMPTY_KEY_CELLS, RESTART_IDENTITY_MAP, V3_AUTO_FAULTS, IMPORT_LISTS_SKIP, MIRROR_THEN_SKIP,
-     V4_PARALLEL_SAME_PROSPECT})
+     V4_SAME_PROSPECT_RETRIED, RENAME_REPLAYED, IMPORT_EMPTY_CELLS, MATCH_EMAIL_IDENTITY_MAP,
+     V3_CASE_SKIP_UNCHANGED, SKIP_UNCHANGED_TOGGLED})
 
-SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
 def choice_values(name: str) -> tuple[str, ...]:
     """A choice setting's values, from the settings table (empty if it has none)."""
@@ -56,7 +67,7 @@ def has_setting(name: str) -> bool:
 
 def generate(seed: int, features: frozenset[str] = frozenset()) -> Scenario:
     rng = random.Random(seed)
-    account = draw_account(rng)
+    account = draw_account(rng, v3_likely=V3_AUTO_FAULTS in features)
     pool = draw_identities(rng, account)
     account.seeded = pool.seeded
     account.seeded_memberships = [
@@ -67,8 +78,8 @@ def generate(seed: int, features: frozenset[str] = frozenset()) -> Scenario:
     return Scenario(seed=seed, account=account, steps=steps, features=features)
 
 
-def draw_account(rng: random.Random) -> Account:
-    ampsea = rng.random() < 0.65
+def draw_account(rng: random.Random, *, v3_likely: bool = False) -> Account:
+    ampsea = rng.random() < (0.3 if v3_likely else 0.65)
     return Account(ampsea=ampsea, v3_case_insensitive=rng.random() < 0.6, seeded=[],
                    seeded_memberships=[])
 
@@ -82,29 +93,40 @@ class ScenarioPlan:
         self.upsert_by_email = (not account.ampsea and rng.random() < 0.5) or (
             account.ampsea and rng.random() < 0.85)
         self.identity_map = rng.random() < 0.7
-        self.restarts = rng.random() < 0.25
+        self.runs: list[Step] = []
+        focus_restart = RESTART_IDENTITY_MAP in features
+        self.restarts = rng.random() < (0.6 if focus_restart else 0.25)
+        self.restart_rate = 0.35 if focus_restart else 0.2
         self.edits = rng.random() < 0.3
         # The ledger only knows what this target sent (documented): a fresh account or a
         # change made in Pardot would make skip_unchanged skip rows on purpose.
         self.skip_unchanged_ok = not (self.restarts or self.edits)
-        if self.restarts and self.identity_map and self.upsert_by_email:
-            if RESTART_IDENTITY_MAP not in features:
-                self.identity_map = False
+        # Per stream: skip_unchanged on in every run, or off in every run.
+        self.skip_by_stream = {stream: rng.random() < 0.5
+                               for stream in ("prospects", "list_memberships")}
+        if (self.restarts and self.identity_map and self.upsert_by_email
+                and RESTART_IDENTITY_MAP not in features):
+            self.identity_map = False
         self.mirrors = rng.random() < 0.4
         self.csv = EMPTY_KEY_CELLS in features and rng.random() < 0.6
-        pool.renames = account.ampsea and self.upsert_by_email
+        self.renames = account.ampsea and self.upsert_by_email
 
     # ------------------------------------------------------------------ steps
 
     def step(self, index: int) -> Step:
         roll = self.rng.random()
-        if index > 0 and self.restarts and roll < 0.2:
+        if index > 0 and self.restarts and roll < self.restart_rate:
             return Step(action="restart", account=self.fresh_account())
         if index > 0 and self.edits and roll < 0.35:
             return self.edit_step()
-        if self.rng.random() < 0.3:
-            return self.membership_step()
-        return self.prospect_step()
+        if self.runs and self.rng.random() < 0.35:
+            step = self.rerun_step(self.rng.choice(self.runs))
+        elif self.rng.random() < 0.3:
+            step = self.membership_step()
+        else:
+            step = self.prospect_step()
+        self.runs.append(step)
+        return step
 
     def fresh_account(self) -> Account:
         """The same kind of account, started afresh: new prospects, ids from the start."""
@@ -136,46 +158,123 @@ class ScenarioPlan:
         settings["identity_map"] = self.identity_map
         if self.account.ampsea:
             settings["lowercase_emails"] = rng.random() < 0.25
-        if rng.random() < 0.4:
+        self.draw_lists(settings)
+        if has_setting("empty_values"):
+            settings["empty_values"] = rng.choice(choice_values("empty_values"))
+        if self.skip_unchanged("prospects"):
+            settings["skip_unchanged"] = True
+        step = Step(action="run", stream="prospects", settings=settings,
+                    shape="csv" if self.csv else "db")
+        self.add_faults_and_lifecycle(step)
+        self.pool.renames = self.renames
+        step.rows = self.pool.prospect_rows(
+            rng, operation=operation,
+            email_rows=self.upsert_by_email or not self.account.ampsea)
+        self.apply_gates(step)
+        return step
+
+    def rerun_step(self, earlier: Step) -> Step:
+        """The same rows again (a tap re-sending its data), some of them changed, with
+        settings that may have changed too."""
+        rng = self.rng
+        settings = dict(earlier.settings)
+        settings.update(self.common_settings())
+        rows = [dict(row) for row in earlier.rows]
+        if rng.random() < 0.5:
+            for row in rows:
+                if earlier.stream == "prospects" and rng.random() < 0.3:
+                    keys = {k: v for k, v in row.items() if k in KEY_COLUMNS}
+                    row.clear()
+                    row.update(keys | field_values(rng))
+        for row in rows:  # the old address of a renamed prospect is gone
+            row.pop("match_email", None)
+        if earlier.stream == "prospects":
+            if rng.random() < 0.5:
+                self.draw_lists(settings)
+            settings.pop("skip_unchanged", None)
+            if self.skip_unchanged("prospects"):
+                settings["skip_unchanged"] = True
+        else:
+            self.draw_membership_operation(settings)
+        step = Step(action="run", stream=earlier.stream, rows=rows, settings=settings,
+                    shape=earlier.shape)
+        self.add_faults_and_lifecycle(step)
+        if step.stream == "prospects":
+            self.apply_gates(step)
+        return step
+
+    def skip_unchanged(self, stream: str) -> bool:
+        """Whether this run skips unchanged rows: the stream's choice, or a fresh draw
+        when runs may turn it on and off."""
+        if not self.skip_unchanged_ok:
+            return False
+        if SKIP_UNCHANGED_TOGGLED in self.features:
+            return self.rng.random() < 0.5
+        return self.skip_by_stream[stream]
+
+    def draw_lists(self, settings: dict[str, Any]) -> None:
+        rng = self.rng
+        settings.pop("prospect_lists", None)
+        settings.pop("prospect_list_operation", None)
+        if rng.random() < 0.6:
             settings["prospect_lists"] = ",".join(
                 str(x) for x in rng.sample(FLAG_LISTS, k=rng.randint(1, 2)))
             settings["prospect_list_operation"] = rng.choice(choice_values(
                 "prospect_list_operation"))
-        if has_setting("empty_values"):
-            settings["empty_values"] = rng.choice(choice_values("empty_values"))
-        if self.skip_unchanged_ok and rng.random() < 0.5:
-            settings["skip_unchanged"] = True
-            if operation == "import" and IMPORT_LISTS_SKIP not in self.features:
-                settings.pop("prospect_lists", None)
-                settings.pop("prospect_list_operation", None)
-        rows, invalid = self.pool.prospect_rows(
-            rng, operation=operation,
-            email_rows=self.upsert_by_email or not self.account.ampsea,
-            once_each=(self.account.ampsea and settings["parallel_tasks"] > 1
-                       and V4_PARALLEL_SAME_PROSPECT not in self.features))
-        if invalid:
+
+    def apply_gates(self, step: Step) -> None:
+        """Leave out the combinations of open defects (known_defects.py) unless their
+        switch is on, and mark the rows Pardot must refuse."""
+        settings, rows = step.settings, step.rows
+        import_ = settings.get("prospect_operation") == "import"
+        if import_ and settings.get("skip_unchanged") and IMPORT_LISTS_SKIP not in self.features:
+            settings.pop("prospect_lists", None)
+            settings.pop("prospect_list_operation", None)
+        replayed = bool(step.faults.fault_rate or step.faults.applied_but_lost_rate
+                        or step.lifecycle != INPROCESS)
+        if (replayed and RENAME_REPLAYED not in self.features) or (
+                settings.get("identity_map") and MATCH_EMAIL_IDENTITY_MAP not in self.features):
+            for row in rows:
+                row.pop("match_email", None)
+        if not self.account.ampsea and settings.get("skip_unchanged") and (
+                V3_CASE_SKIP_UNCHANGED not in self.features):
+            for row in rows:
+                if isinstance(row.get("email"), str) and "fid" not in row:
+                    row["email"] = row["email"].lower()
+        if self.account.ampsea and (settings["parallel_tasks"] > 1 or step.faults.names()) and (
+                V4_SAME_PROSPECT_RETRIED not in self.features):
+            rows = once_each(rows)
+        if import_ and IMPORT_EMPTY_CELLS not in self.features:
+            rows = [{k: None if v == "" else v for k, v in row.items()} for row in rows]
+        step.rows = rows
+        step.invalid_rows = frozenset(i for i, row in enumerate(rows)
+                                      if row.get("score") == BAD_SCORE)
+        if step.invalid_rows:
             settings["skip_invalid_records"] = True
-        step = Step(action="run", stream="prospects", rows=rows, settings=settings,
-                    invalid_rows=invalid, shape="csv" if self.csv else "db")
-        self.add_faults_and_lifecycle(step)
-        return step
 
     def membership_step(self) -> Step:
         rng = self.rng
         settings = self.common_settings()
-        operations = [op for op in choice_values("list_membership_operation")
-                      if op != "mirror" or self.mirrors]
-        operation = rng.choice(operations)
-        settings["list_membership_operation"] = operation
-        if operation == "mirror":
-            settings["mirror_max_removal_percent"] = rng.choice((20, 50, 100))
-        if self.skip_unchanged_ok and operation != "mirror" and rng.random() < 0.6:
-            if not self.mirrors or MIRROR_THEN_SKIP in self.features:
-                settings["skip_unchanged"] = True
+        operation = self.draw_membership_operation(settings)
         rows = self.pool.membership_rows(rng, mirror=operation == "mirror")
         step = Step(action="run", stream="list_memberships", rows=rows, settings=settings)
         self.add_faults_and_lifecycle(step)
         return step
+
+    def draw_membership_operation(self, settings: dict[str, Any]) -> str:
+        rng = self.rng
+        operations = [op for op in choice_values("list_membership_operation")
+                      if op != "mirror" or self.mirrors]
+        operation = rng.choice(operations)
+        settings["list_membership_operation"] = operation
+        settings.pop("skip_unchanged", None)
+        settings.pop("mirror_max_removal_percent", None)
+        if operation == "mirror":
+            settings["mirror_max_removal_percent"] = rng.choice((20, 50, 100))
+        if (operation != "mirror" and self.skip_unchanged("list_memberships")
+                and (not self.mirrors or MIRROR_THEN_SKIP in self.features)):
+            settings["skip_unchanged"] = True
+        return operation
 
     def common_settings(self) -> dict[str, Any]:
         rng = self.rng
@@ -204,7 +303,8 @@ class ScenarioPlan:
         v3_faulty = not self.account.ampsea and (faults.fault_rate or faults.applied_but_lost_rate)
         if v3_faulty and step.settings.get("api_version") == "auto":
             if V3_AUTO_FAULTS in self.features:
-                step.settings["upsert_by_email"] = True
+                # Email-only rows in v4 batches until Pardot says 89, several in flight.
+                step.settings["upsert_by_email"] = False
                 step.settings["parallel_tasks"] = rng.choice((3, 5))
             else:
                 step.settings["api_version"] = "3"

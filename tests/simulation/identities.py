@@ -48,12 +48,10 @@ class Identities:
     #: Rows may carry `match_email` (AMPSEA with upsert_by_email only).
     renames: bool = False
 
-    def prospect_rows(self, rng: random.Random, *, operation: str, email_rows: bool,
-                      once_each: bool = False
-                      ) -> tuple[list[dict[str, Any]], frozenset[int]]:
-        """Rows of one prospect stream, and the positions of those Pardot must refuse.
-        ``email_rows``: email-only rows are upserts (v5, v3, import), not creates.
-        ``once_each``: no prospect is named by two rows (in any case of its email)."""
+    def prospect_rows(self, rng: random.Random, *, operation: str, email_rows: bool
+                      ) -> list[dict[str, Any]]:
+        """Rows of one prospect stream (some with a value Pardot must refuse).
+        ``email_rows``: email-only rows are upserts (v5, v3, import), not creates."""
         count = rng.choice((3, 8, 20, 45, 60, 120))
         kinds = []
         if email_rows:
@@ -64,25 +62,17 @@ class Identities:
                 kinds.append("fid")
         variants = rng.random() < 0.5
         rows: list[dict[str, Any]] = []
-        invalid: set[int] = set()
-        named: set[Any] = set()
         for _ in range(count):
             kind = rng.choice(kinds)
             row = self.keyed_row(rng, kind, variants=variants)
             if kind == "email" and self.renames and operation == "sync" and (
                     rng.random() < 0.05):
                 row = self.rename_row(rng, row)
-            keys = row_keys(row)
-            if once_each and keys & named:
-                continue
-            named |= keys
-            position = len(rows)
             row.update(field_values(rng))
             if rng.random() < 0.03:
                 row["score"] = BAD_SCORE
-                invalid.add(position)
             rows.append(row)
-        return rows, frozenset(invalid)
+        return rows
 
     def keyed_row(self, rng: random.Random, kind: str, *, variants: bool) -> dict[str, Any]:
         if kind == "id":
@@ -125,6 +115,18 @@ def row_keys(row: dict[str, Any]) -> set[Any]:
         if value is not None:
             keys.add(value.lower() if isinstance(value, str) else value)
     return keys
+
+
+def once_each(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows that name a prospect no earlier row named."""
+    named: set[Any] = set()
+    kept = []
+    for row in rows:
+        keys = row_keys(row)
+        if not keys & named:
+            kept.append(row)
+        named |= keys
+    return kept
 
 
 def field_values(rng: random.Random) -> dict[str, Any]:

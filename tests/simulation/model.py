@@ -20,9 +20,10 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.simulation.generator import SETTINGS_BY_NAME
+from target_pardot.settings_table import SETTINGS
 from tests.simulation.scenario import CUSTOM_FIELDS, Account
 
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 KEY_COLUMNS = ("id", "fid", "email", "match_email")
 CUSTOM_BY_SPELLING = {name.lower(): name + "__c" for name in CUSTOM_FIELDS} | {
     name.lower() + "__c": name + "__c" for name in CUSTOM_FIELDS}

@@ -29,9 +29,11 @@ class Played:
     ended: bool = True
     summary: dict[str, Any] | None = field(default=None)
 
-    def last_lines(self, count: int = 3) -> str:
+    def last_lines(self, count: int = 2) -> str:
+        """The run's error lines (or its last lines): what it said went wrong."""
         lines = [line for line in self.log.splitlines() if line.strip()]
-        return " | ".join(line.strip()[:300] for line in lines[-count:])
+        errors = [line for line in lines if "ERROR" in line or "CRITICAL" in line]
+        return " | ".join(line.strip()[:300] for line in (errors or lines)[-count:])
 
 
 class _Lines(logging.Handler):

@@ -169,7 +169,7 @@ class Runner:
         emu, violations = self.emu, []
         start, lifecycle = 0, step.lifecycle
         kill_after = random.Random(f"{index}:{len(rows)}").randint(1, 3)
-        for attempt in range(MAX_RESUMES + 1):
+        for _ in range(MAX_RESUMES + 1):
             text = singer_text(step, rows, start, index)
             calls_before = emu.counters()["calls_total"]
             if lifecycle == DAILY_LIMIT:
@@ -191,7 +191,7 @@ class Runner:
             # An orchestrator sends again what follows the last STATE it saw.
             start, lifecycle = max(start, upto), "inprocess"
             coverage.resumes += 1
-        return violations + [Violation(5, index, f"still failing after {MAX_RESUMES} resumes")]
+        return [*violations, Violation(5, index, f"still failing after {MAX_RESUMES} resumes")]
 
     def play_once(self, lifecycle: str, config: dict[str, Any], text: str, kill_after: int
                   ) -> Played:
