@@ -206,7 +206,7 @@ class Runner:
                       before: Snapshot, effect: StepEffect) -> list[Violation]:
         found: list[Violation] = []
         killed = lifecycle in (SIGKILL, SIGTERM)
-        allowed = (DAILY_LIMIT_EXITS if lifecycle == DAILY_LIMIT
+        allowed = ((*DAILY_LIMIT_EXITS, effect.expected_exit) if lifecycle == DAILY_LIMIT
                    else (played.exit_code,) if killed and played.exit_code != 0
                    else (effect.expected_exit,))
         if played.exit_code not in allowed:
