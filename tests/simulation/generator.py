@@ -74,14 +74,14 @@ def generate(seed: int, features: frozenset[str] = frozenset()) -> Scenario:
         (rng.choice(MEMBERSHIP_LISTS), index)
         for index in rng.sample(range(len(pool.seeded)), k=min(4, len(pool.seeded)))]
     plan = ScenarioPlan(rng, account, pool, features)
-    steps = [plan.step(i) for i in range(rng.randint(2, 6))]
+    steps = [plan.step(i) for i in range(rng.randint(3 if features else 2, 6))]
     return Scenario(seed=seed, account=account, steps=steps, features=features)
 
 
 def draw_account(rng: random.Random, *, v3_likely: bool = False) -> Account:
     ampsea = rng.random() < (0.3 if v3_likely else 0.65)
-    return Account(ampsea=ampsea, v3_case_insensitive=rng.random() < 0.6, seeded=[],
-                   seeded_memberships=[])
+    return Account(ampsea=ampsea, v3_case_insensitive=v3_likely or rng.random() < 0.6,
+                   seeded=[], seeded_memberships=[])
 
 
 class ScenarioPlan:
@@ -94,6 +94,7 @@ class ScenarioPlan:
             account.ampsea and rng.random() < 0.85)
         self.identity_map = rng.random() < 0.7
         self.runs: list[Step] = []
+        self.restarted = False
         focus_restart = RESTART_IDENTITY_MAP in features
         self.restarts = rng.random() < (0.6 if focus_restart else 0.25)
         self.restart_rate = 0.35 if focus_restart else 0.2
@@ -102,29 +103,40 @@ class ScenarioPlan:
         # change made in Pardot would make skip_unchanged skip rows on purpose.
         self.skip_unchanged_ok = not (self.restarts or self.edits)
         # Per stream: skip_unchanged on in every run, or off in every run.
-        self.skip_by_stream = {stream: rng.random() < 0.5
-                               for stream in ("prospects", "list_memberships")}
+        self.skip_by_stream = {
+            "prospects": IMPORT_LISTS_SKIP in features or rng.random() < 0.5,
+            "list_memberships": MIRROR_THEN_SKIP in features or rng.random() < 0.5}
         if (self.restarts and self.identity_map and self.upsert_by_email
                 and RESTART_IDENTITY_MAP not in features):
             self.identity_map = False
-        self.mirrors = rng.random() < 0.4
+        self.mirrors = MIRROR_THEN_SKIP in features or rng.random() < 0.4
         self.csv = EMPTY_KEY_CELLS in features and rng.random() < 0.6
         self.renames = account.ampsea and self.upsert_by_email
+        self.rename_rate = 0.2 if RENAME_REPLAYED in features else 0.05
+        self.import_rate = 0.5 if IMPORT_LISTS_SKIP in features else 0.15
+        self.membership_rate = 0.6 if MIRROR_THEN_SKIP in features else 0.3
+        self.rerun_rate = 0.6 if features & {IMPORT_LISTS_SKIP, MIRROR_THEN_SKIP} else 0.35
 
     # ------------------------------------------------------------------ steps
 
     def step(self, index: int) -> Step:
         roll = self.rng.random()
         if index > 0 and self.restarts and roll < self.restart_rate:
+            self.restarted = True
             return Step(action="restart", account=self.fresh_account())
         if index > 0 and self.edits and roll < 0.35:
             return self.edit_step()
-        if self.runs and self.rng.random() < 0.35:
+        earlier = [s for s in self.runs if s.stream == "prospects"]
+        if self.restarted and earlier and self.rng.random() < 0.7:
+            # The same load again, against the fresh account (a CI job's second run).
+            step = self.rerun_step(max(earlier, key=lambda s: len(s.rows)))
+        elif self.runs and self.rng.random() < self.rerun_rate:
             step = self.rerun_step(self.rng.choice(self.runs))
-        elif self.rng.random() < 0.3:
+        elif self.rng.random() < self.membership_rate:
             step = self.membership_step()
         else:
             step = self.prospect_step()
+        self.restarted = False
         self.runs.append(step)
         return step
 
@@ -149,7 +161,7 @@ class ScenarioPlan:
         rng = self.rng
         settings = self.common_settings()
         operation = "sync"
-        if self.account.ampsea and self.upsert_by_email and rng.random() < 0.15:
+        if self.account.ampsea and self.upsert_by_email and rng.random() < self.import_rate:
             operation = "import"
         if operation != "sync":
             settings["prospect_operation"] = operation
@@ -167,6 +179,7 @@ class ScenarioPlan:
                     shape="csv" if self.csv else "db")
         self.add_faults_and_lifecycle(step)
         self.pool.renames = self.renames
+        self.pool.rename_rate = self.rename_rate
         step.rows = self.pool.prospect_rows(
             rng, operation=operation,
             email_rows=self.upsert_by_email or not self.account.ampsea)
@@ -189,7 +202,7 @@ class ScenarioPlan:
         for row in rows:  # the old address of a renamed prospect is gone
             row.pop("match_email", None)
         if earlier.stream == "prospects":
-            if rng.random() < 0.5:
+            if IMPORT_LISTS_SKIP in self.features or rng.random() < 0.5:
                 self.draw_lists(settings)
             settings.pop("skip_unchanged", None)
             if self.skip_unchanged("prospects"):
@@ -292,9 +305,12 @@ class ScenarioPlan:
     def add_faults_and_lifecycle(self, step: Step) -> None:
         rng = self.rng
         faults = Faults()
-        if rng.random() < 0.4:
+        v3_focus = V3_AUTO_FAULTS in self.features and not self.account.ampsea
+        if v3_focus:
+            step.settings["api_version"] = "auto"
+        if v3_focus or rng.random() < 0.4:
             faults.fault_rate = rng.choice((0.05, 0.1, 0.2))
-        if rng.random() < 0.3:
+        if v3_focus or rng.random() < 0.3:
             faults.applied_but_lost_rate = rng.choice((0.05, 0.1))
         if rng.random() < 0.2:
             faults.token_lifetime_calls = rng.choice((2, 5))
@@ -310,7 +326,9 @@ class ScenarioPlan:
                 step.settings["api_version"] = "3"
         step.faults = faults
         roll = rng.random()
-        if roll < 0.08:
+        if RENAME_REPLAYED in self.features and roll < 0.3:
+            step.lifecycle = rng.choice((SIGKILL, SIGTERM))
+        elif roll < 0.08:
             step.lifecycle = DAILY_LIMIT
         elif roll < 0.12:
             step.lifecycle = SIGKILL

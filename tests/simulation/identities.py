@@ -47,6 +47,7 @@ class Identities:
     next_email: int = 0
     #: Rows may carry `match_email` (AMPSEA with upsert_by_email only).
     renames: bool = False
+    rename_rate: float = 0.05
 
     def prospect_rows(self, rng: random.Random, *, operation: str, email_rows: bool
                       ) -> list[dict[str, Any]]:
@@ -66,7 +67,7 @@ class Identities:
             kind = rng.choice(kinds)
             row = self.keyed_row(rng, kind, variants=variants)
             if kind == "email" and self.renames and operation == "sync" and (
-                    rng.random() < 0.05):
+                    rng.random() < self.rename_rate):
                 row = self.rename_row(rng, row)
             row.update(field_values(rng))
             if rng.random() < 0.03:
