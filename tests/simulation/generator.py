@@ -98,7 +98,10 @@ class ScenarioPlan:
         focus_restart = RESTART_IDENTITY_MAP in features
         self.restarts = rng.random() < (0.6 if focus_restart else 0.25)
         self.restart_rate = 0.35 if focus_restart else 0.2
-        self.edits = rng.random() < 0.3
+        # Edits and restarts would leave skip_unchanged out of the case (see below).
+        self.edits = rng.random() < 0.3 and not features & {MIRROR_THEN_SKIP, IMPORT_LISTS_SKIP}
+        if features & {MIRROR_THEN_SKIP, IMPORT_LISTS_SKIP}:
+            self.restarts = False
         # The ledger only knows what this target sent (documented): a fresh account or a
         # change made in Pardot would make skip_unchanged skip rows on purpose.
         self.skip_unchanged_ok = not (self.restarts or self.edits)
@@ -112,8 +115,9 @@ class ScenarioPlan:
         self.mirrors = MIRROR_THEN_SKIP in features or rng.random() < 0.4
         self.csv = EMPTY_KEY_CELLS in features and rng.random() < 0.6
         self.renames = account.ampsea and self.upsert_by_email
-        self.rename_rate = 0.2 if RENAME_REPLAYED in features else 0.05
-        self.import_rate = 0.5 if IMPORT_LISTS_SKIP in features else 0.15
+        self.rename_rate = (0.2 if features & {RENAME_REPLAYED, MATCH_EMAIL_IDENTITY_MAP}
+                            else 0.05)
+        self.import_rate = 0.5 if features & {IMPORT_LISTS_SKIP, IMPORT_EMPTY_CELLS} else 0.15
         self.membership_rate = 0.6 if MIRROR_THEN_SKIP in features else 0.3
         self.rerun_rate = 0.6 if features & {IMPORT_LISTS_SKIP, MIRROR_THEN_SKIP} else 0.35
 
@@ -283,7 +287,9 @@ class ScenarioPlan:
         settings.pop("skip_unchanged", None)
         settings.pop("mirror_max_removal_percent", None)
         if operation == "mirror":
-            settings["mirror_max_removal_percent"] = rng.choice((20, 50, 100))
+            percent = rng.choice((20, 50, 100))
+            settings["mirror_max_removal_percent"] = (
+                100 if MIRROR_THEN_SKIP in self.features else percent)
         if (operation != "mirror" and self.skip_unchanged("list_memberships")
                 and (not self.mirrors or MIRROR_THEN_SKIP in self.features)):
             settings["skip_unchanged"] = True
