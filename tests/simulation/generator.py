@@ -332,9 +332,7 @@ class ScenarioPlan:
                 step.settings["api_version"] = "3"
         step.faults = faults
         roll = rng.random()
-        if RENAME_REPLAYED in self.features and roll < 0.3:
-            step.lifecycle = rng.choice((SIGKILL, SIGTERM))
-        elif roll < 0.08:
+        if roll < 0.08:
             step.lifecycle = DAILY_LIMIT
         elif roll < 0.12:
             step.lifecycle = SIGKILL
@@ -349,6 +347,25 @@ class ScenarioPlan:
             # Slow calls, so that the kill lands mid-run.
             faults.latency_ms = rng.choice((20, 40))
         step.state_every = rng.choice((1, 5, 10, 25))
+        self.focus_on_order(step)
+
+    def focus_on_order(self, step: Step) -> None:
+        """Switched-on combinations that depend on the order of calls are played one call
+        at a time, with faults drawn from the emulator's seeded dice, so that a seed
+        fails (or passes) the same way every time."""
+        focus = self.features & {RENAME_REPLAYED, V4_SAME_PROSPECT_RETRIED, RESTART_IDENTITY_MAP}
+        if not focus or step.stream != "prospects":
+            return
+        if RENAME_REPLAYED in focus:
+            step.faults.applied_but_lost_rate = 0.2
+        elif V4_SAME_PROSPECT_RETRIED in focus and self.account.ampsea:
+            step.faults.token_lifetime_calls = 2
+        elif RESTART_IDENTITY_MAP in focus and self.restarted:
+            step.faults = Faults()
+        else:
+            return
+        step.settings["parallel_tasks"] = 1
+        step.lifecycle = INPROCESS
 
 
 __all__ = ["ALL_FEATURES", "CUSTOM_FIELDS", "generate"]
