@@ -47,12 +47,11 @@ V4_SAME_PROSPECT_RETRIED = "v4_same_prospect_parallel_or_retried"
 RENAME_REPLAYED = "match_email_replayed"
 IMPORT_EMPTY_CELLS = "import_empty_cells"
 MATCH_EMAIL_IDENTITY_MAP = "match_email_with_identity_map"
-V3_CASE_SKIP_UNCHANGED = "v3_case_variants_with_skip_unchanged"
 SKIP_UNCHANGED_TOGGLED = "skip_unchanged_toggled"
 ALL_FEATURES = frozenset(
     {EMPTY_KEY_CELLS, RESTART_IDENTITY_MAP, V3_AUTO_FAULTS, IMPORT_LISTS_SKIP, MIRROR_THEN_SKIP,
      V4_SAME_PROSPECT_RETRIED, RENAME_REPLAYED, IMPORT_EMPTY_CELLS, MATCH_EMAIL_IDENTITY_MAP,
-     V3_CASE_SKIP_UNCHANGED, SKIP_UNCHANGED_TOGGLED})
+     SKIP_UNCHANGED_TOGGLED})
 
 
 def choice_values(name: str) -> tuple[str, ...]:
@@ -68,7 +67,7 @@ def has_setting(name: str) -> bool:
 def generate(seed: int, features: frozenset[str] = frozenset()) -> Scenario:
     rng = random.Random(seed)
     account = draw_account(rng, v3_likely=V3_AUTO_FAULTS in features)
-    pool = draw_identities(rng, account)
+    pool = draw_identities(rng, account, many=RESTART_IDENTITY_MAP in features)
     account.seeded = pool.seeded
     account.seeded_memberships = [
         (rng.choice(MEMBERSHIP_LISTS), index)
@@ -253,11 +252,6 @@ class ScenarioPlan:
                 settings.get("identity_map") and MATCH_EMAIL_IDENTITY_MAP not in self.features):
             for row in rows:
                 row.pop("match_email", None)
-        if not self.account.ampsea and settings.get("skip_unchanged") and (
-                V3_CASE_SKIP_UNCHANGED not in self.features):
-            for row in rows:
-                if isinstance(row.get("email"), str) and "fid" not in row:
-                    row["email"] = row["email"].lower()
         if self.account.ampsea and (settings["parallel_tasks"] > 1 or step.faults.names()) and (
                 V4_SAME_PROSPECT_RETRIED not in self.features):
             rows = once_each(rows)

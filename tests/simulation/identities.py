@@ -54,6 +54,8 @@ class Identities:
         """Rows of one prospect stream (some with a value Pardot must refuse).
         ``email_rows``: email-only rows are upserts (v5, v3, import), not creates."""
         count = rng.choice((3, 8, 20, 45, 60, 120))
+        if len(self.emails) > 50:
+            count = 2 * len(self.emails)
         kinds = []
         if email_rows:
             kinds.append("email")
@@ -153,8 +155,13 @@ def field_values(rng: random.Random) -> dict[str, Any]:
     return values
 
 
-def draw_identities(rng: random.Random, account: Account) -> Identities:
-    emails = [f"e{n}.{rng.randrange(1000)}@sim.example" for n in range(rng.randint(3, 30))]
+def draw_identities(rng: random.Random, account: Account, *, many: bool = False
+                    ) -> Identities:
+    """``many``: more email prospects than one batch call holds (50)."""
+    count = rng.randint(3, 30)
+    if many:
+        count += 60
+    emails = [f"e{n}.{rng.randrange(1000)}@sim.example" for n in range(count)]
     fids = []
     if account.ampsea:
         fids = [(f"00Q{rng.randrange(10**14):015d}", f"f{n}@fid.example")

@@ -1,13 +1,25 @@
-"""Combinations today's product code is known to get wrong, each with the seed that
-shows it. While a defect is open, the ordinary sweep leaves its feature switch off and
-its seed is an expected failure (strict: once fixed, the test passes, pytest reports it
-as a failure, and the entry must move to FIXED, where its seed stays a regression case)."""
+"""Combinations today's product code is known to get wrong, each with the seed that shows
+it. While a defect is open, the ordinary sweep leaves its feature switch off and its seed
+is an expected failure (strict: once fixed, the test passes, pytest reports XPASS as a
+failure, and the entry must move to FIXED, where its seed stays a regression case)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tests.simulation.generator import ALL_FEATURES
+from tests.simulation.generator import (
+    ALL_FEATURES,
+    EMPTY_KEY_CELLS,
+    IMPORT_EMPTY_CELLS,
+    IMPORT_LISTS_SKIP,
+    MATCH_EMAIL_IDENTITY_MAP,
+    MIRROR_THEN_SKIP,
+    RENAME_REPLAYED,
+    RESTART_IDENTITY_MAP,
+    SKIP_UNCHANGED_TOGGLED,
+    V3_AUTO_FAULTS,
+    V4_SAME_PROSPECT_RETRIED,
+)
 
 
 @dataclass(frozen=True)
@@ -17,7 +29,42 @@ class KnownDefect:
     reason: str
 
 
-OPEN: tuple[KnownDefect, ...] = ()
+OPEN: tuple[KnownDefect, ...] = (
+    KnownDefect(EMPTY_KEY_CELLS, 0,
+                "an empty key cell (id or fid \"\", as CSV taps write it) counts as a key: an "
+                "empty id is refused and stops the run, an empty fid sends an email row "
+                "through v4 batchUpsert, which creates a second prospect"),
+    KnownDefect(RESTART_IDENTITY_MAP, -1,
+                "the identity map trusts ids from another account: after a fresh account "
+                "under the same business unit, rows go by stale ids and overwrite or lose "
+                "prospects"),
+    KnownDefect(V3_AUTO_FAULTS, 2,
+                "api_version auto on a v3 account: a v4 batch whose reply is lost after the "
+                "run learned the version goes again through v5, which creates a case-variant "
+                "duplicate"),
+    KnownDefect(IMPORT_LISTS_SKIP, 7,
+                "import with skip_unchanged leaves the prospect_lists flags out of the "
+                "fingerprint: after the lists change, the rows are skipped as unchanged"),
+    KnownDefect(MIRROR_THEN_SKIP, 30,
+                "a mirror's changes are not in the skip_unchanged ledger: memberships it "
+                "re-added (or removed) are skipped by a later run as already done"),
+    KnownDefect(V4_SAME_PROSPECT_RETRIED, 5,
+                "AMPSEA accounts: a call that is retried (fault, lost reply, expired token) "
+                "or runs in parallel lands after a later call for the same prospect, so an "
+                "older row wins"),
+    KnownDefect(RENAME_REPLAYED, 5,
+                "a match_email row sent again (lost reply, resume after a stop) no longer "
+                "finds the old address and creates a second prospect with the new one"),
+    KnownDefect(IMPORT_EMPTY_CELLS, 5,
+                "import: an empty cell does not clear the field, as it does on the other "
+                "paths"),
+    KnownDefect(MATCH_EMAIL_IDENTITY_MAP, 29,
+                "identity map with match_email: a rename and a row for the old address in "
+                "one run go by the same mapped id; the rename is lost"),
+    KnownDefect(SKIP_UNCHANGED_TOGGLED, 18,
+                "a run without skip_unchanged does not update the ledger: turned on again, "
+                "it skips rows whose value that run changed, and Pardot keeps the old value"),
+)
 FIXED: tuple[KnownDefect, ...] = ()
 
 
