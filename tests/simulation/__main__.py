@@ -1,6 +1,6 @@
 """Replay one case, or soak many: ``python -m tests.simulation --seed N`` or
 ``python -m tests.simulation --seeds N``. Prints the coverage and every failing seed with
-the command that replays it."""
+the command that replays it (``--shrink`` also looks for a smaller failing case)."""
 
 from __future__ import annotations
 
@@ -14,41 +14,64 @@ from pardot_emulator import PardotEmulator
 from tests.simulation.generator import ALL_FEATURES, generate
 from tests.simulation.known_defects import sweep_features
 from tests.simulation.runner import Coverage, Runner, describe
+from tests.simulation.shrink import Cut, shrink
 
 
-def replay_command(seed: int, features: frozenset[str]) -> str:
-    extra = f" --features {','.join(sorted(features))}" if features else ""
+def replay_command(seed: int, features: frozenset[str], cut: Cut | None = None) -> str:
+    extra = f" --features {','.join(sorted(features))}" if features else " --features ''"
+    if cut is not None and cut.options():
+        extra += " " + cut.options()
     return f".venv/bin/python -m tests.simulation --seed {seed}{extra}"
+
+
+def parse_features(text: str | None) -> frozenset[str]:
+    if text is None:
+        return sweep_features()
+    if text == "all":
+        return ALL_FEATURES
+    features = frozenset(f for f in text.split(",") if f)
+    unknown = features - ALL_FEATURES
+    if unknown:
+        raise SystemExit(f"unknown features {sorted(unknown)}; known: {sorted(ALL_FEATURES)}")
+    return features
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.simulation")
     parser.add_argument("--seed", type=int, help="replay this one seed")
-    parser.add_argument("--seeds", type=int, default=20, help="soak seeds 0..N-1")
+    parser.add_argument("--seeds", type=int, default=20, help="soak seeds FIRST..FIRST+N-1")
     parser.add_argument("--first", type=int, default=0, help="first seed of a soak")
     parser.add_argument("--features", default=None,
-                        help="comma-separated feature switches (default: the sweep's), "
-                        f"'all' for {','.join(sorted(ALL_FEATURES))}")
+                        help="comma-separated feature switches (default: those of the "
+                        "sweep), 'all' for every one")
+    parser.add_argument("--steps", default=None, help="replay only these steps (0,2,...)")
+    parser.add_argument("--max-rows", type=int, default=None, help="cut every stream")
+    parser.add_argument("--shrink", action="store_true", help="shrink each failing case")
     parser.add_argument("--verbose", action="store_true", help="print every case's steps")
     args = parser.parse_args(argv)
-    if args.features is None:
-        features = sweep_features()
-    elif args.features == "all":
-        features = ALL_FEATURES
-    else:
-        features = frozenset(f for f in args.features.split(",") if f)
+    features = parse_features(args.features)
+    cut = Cut(tuple(int(i) for i in args.steps.split(",")) if args.steps else None,
+              args.max_rows)
     seeds = [args.seed] if args.seed is not None else range(args.first, args.first + args.seeds)
     total, failed, started = Coverage(), [], time.monotonic()
     with tempfile.TemporaryDirectory() as tmp, PardotEmulator() as emu:
         runner = Runner(emu, Path(tmp))
         for seed in seeds:
-            outcome = runner.play(generate(seed, features))
+            scenario = cut.apply(generate(seed, features))
+            outcome = runner.play(scenario)
             total.add(outcome.coverage)
             if outcome.violations or args.verbose or args.seed is not None:
                 print(describe(outcome), file=sys.stderr)
-            if outcome.violations:
-                failed.append(seed)
-                print(f"replay: {replay_command(seed, features)}\n", file=sys.stderr)
+            if not outcome.violations:
+                continue
+            failed.append(seed)
+            print(f"replay: {replay_command(seed, features, cut)}", file=sys.stderr)
+            if args.shrink:
+                first = outcome.violations[0].invariant
+                smaller = shrink(scenario, lambda s: any(
+                    v.invariant == first for v in runner.play(s).violations))
+                print(f"smaller: {replay_command(seed, features, smaller)}", file=sys.stderr)
+            print(file=sys.stderr)
     print(f"simulation: {len(seeds)} seeds in {time.monotonic() - started:.0f} s; "
           f"{total.line()}; failing seeds: {failed or 'none'}")
     return 1 if failed else 0
