@@ -8,12 +8,14 @@ import argparse
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 from pardot_emulator import PardotEmulator
 from tests.simulation.generator import ALL_FEATURES, generate
 from tests.simulation.known_defects import sweep_features
 from tests.simulation.runner import Coverage, Runner, describe
+from tests.simulation.scenario import Scenario
 from tests.simulation.shrink import Cut, shrink
 
 
@@ -22,6 +24,10 @@ def replay_command(seed: int, features: frozenset[str], cut: Cut | None = None) 
     if cut is not None and cut.options():
         extra += " " + cut.options()
     return f".venv/bin/python -m tests.simulation --seed {seed}{extra}"
+
+
+def same_invariant(runner: Runner, invariant: int, scenario: Scenario) -> bool:
+    return any(v.invariant == invariant for v in runner.play(scenario).violations)
 
 
 def parse_features(text: str | None) -> frozenset[str]:
@@ -67,9 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(seed)
             print(f"replay: {replay_command(seed, features, cut)}", file=sys.stderr)
             if args.shrink:
-                first = outcome.violations[0].invariant
-                smaller = shrink(scenario, lambda s: any(
-                    v.invariant == first for v in runner.play(s).violations))
+                smaller = shrink(scenario, partial(same_invariant, runner,
+                                                   outcome.violations[0].invariant))
                 print(f"smaller: {replay_command(seed, features, smaller)}", file=sys.stderr)
             print(file=sys.stderr)
     print(f"simulation: {len(seeds)} seeds in {time.monotonic() - started:.0f} s; "
