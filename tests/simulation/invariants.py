@@ -7,6 +7,7 @@
 4. The run summary's counts equal what the emulator saw.
 5. The exit code says what happened (0 only when every row was delivered or rejected
    with a reason).
+6. No secret and no access token appears in the run's output (stderr, STATE).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -217,9 +218,18 @@ class Runner:
             found += check_summary(played.summary, records=len(rows) - start, calls=calls,
                                    rejected=rejected if played.exit_code == 0 else None,
                                    step=index)
+        found += self.check_secrets(index, played)
         if played.exit_code != 0 and step.settings.get("list_membership_operation") != "mirror":
             found += self.check_state_prefix(index, step, rows, upto, model, before)
         return found
+
+    def check_secrets(self, index: int, played: Played) -> list[Violation]:
+        """Invariant 6: no secret and no access token in the run's output."""
+        output = played.log + json.dumps(played.states)
+        secrets = [self.emu.client_secret, self.emu.refresh_token, *self.emu.issued_tokens()]
+        if any(secret and secret in output for secret in secrets):
+            return [Violation(6, index, "a secret or an access token is in the run's output")]
+        return []
 
     def check_state_prefix(self, index: int, step: Step, rows: list[dict[str, Any]],
                            upto: int, model: Model, before: Snapshot) -> list[Violation]:
