@@ -114,6 +114,7 @@ class Runner:
             outcome.steps_played.append(f"step {index}: {step.describe()}")
             if step.action == "restart":
                 assert step.account is not None
+                coverage.faults += faults_so_far(emu)  # a reset clears the counters
                 emu.reset()
                 ids = self.seed_account(step.account)
                 model = Model(step.account, ids)
@@ -131,7 +132,7 @@ class Runner:
             if violations:
                 outcome.violations = violations
                 break
-        coverage.faults = sum(emu.counters()["faults_injected"].values())
+        coverage.faults += faults_so_far(emu)
         emu.configure(**self.defaults)
         return outcome
 
@@ -257,6 +258,10 @@ class Runner:
         return [Violation(5, index, f"one of two runs sharing a ledger ended with exit "
                           f"{p.exit_code}: {p.last_lines()}")
                 for p in run_two_processes(config, texts, self.workdir) if p.exit_code != 0]
+
+
+def faults_so_far(emu: PardotEmulator) -> int:
+    return sum(emu.counters()["faults_injected"].values())
 
 
 def resolve(row: dict[str, Any], ids: list[int]) -> dict[str, Any]:
