@@ -261,7 +261,11 @@ class Runner:
 
 
 def faults_so_far(emu: PardotEmulator) -> int:
-    return sum(emu.counters()["faults_injected"].values())
+    """Injected faults and lost replies, and the refusals a run must ride out: expired
+    tokens (184), no free slot (66), the daily limit (122)."""
+    counters = emu.counters()
+    refusals = sum(counters["errors_by_code"].get(code, 0) for code in ("66", "122", "184"))
+    return sum(counters["faults_injected"].values()) + refusals
 
 
 def resolve(row: dict[str, Any], ids: list[int]) -> dict[str, Any]:
