@@ -66,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
             scenario = cut.apply(generate(seed, features))
             outcome = runner.play(scenario)
             total.add(outcome.coverage)
+            if total.scenarios % 100 == 0:
+                print(f"after {total.scenarios} seeds: {total.line()}; failing seeds: "
+                      f"{failed or 'none'}", flush=True)
             if outcome.violations or args.verbose or args.seed is not None:
                 print(describe(outcome), file=sys.stderr)
             if not outcome.violations:

@@ -48,10 +48,11 @@ RENAME_REPLAYED = "match_email_replayed"
 IMPORT_EMPTY_CELLS = "import_empty_cells"
 MATCH_EMAIL_IDENTITY_MAP = "match_email_with_identity_map"
 SKIP_UNCHANGED_TOGGLED = "skip_unchanged_toggled"
+LEDGER_AFTER_STOP = "skip_unchanged_after_a_stop"
 ALL_FEATURES = frozenset(
     {EMPTY_KEY_CELLS, RESTART_IDENTITY_MAP, V3_AUTO_FAULTS, IMPORT_LISTS_SKIP, MIRROR_THEN_SKIP,
      V4_SAME_PROSPECT_RETRIED, RENAME_REPLAYED, IMPORT_EMPTY_CELLS, MATCH_EMAIL_IDENTITY_MAP,
-     SKIP_UNCHANGED_TOGGLED})
+     SKIP_UNCHANGED_TOGGLED, LEDGER_AFTER_STOP})
 
 
 def choice_values(name: str) -> tuple[str, ...]:
@@ -336,6 +337,9 @@ class ScenarioPlan:
                 "prospect_operation"):
             step.lifecycle = SHARED_LEDGER
         else:
+            step.lifecycle = INPROCESS
+        if (step.lifecycle in (SIGKILL, SIGTERM) and step.settings.get("skip_unchanged")
+                and LEDGER_AFTER_STOP not in self.features):
             step.lifecycle = INPROCESS
         if step.lifecycle in (SIGKILL, SIGTERM):
             # Slow calls, so that the kill lands mid-run.
