@@ -66,9 +66,9 @@ OPEN: tuple[KnownDefect, ...] = (
                 "a run without skip_unchanged does not update the ledger: turned on again, "
                 "it skips rows whose value that run changed, and Pardot keeps the old value"),
     KnownDefect(LEDGER_AFTER_STOP, 189,
-                "skip_unchanged after a SIGTERM: the stopped run's delivered rows are not in "
-                "the ledger, which still holds the earlier payload, so a later run sending "
-                "that earlier payload skips it and Pardot keeps the stopped run's value"),
+                "skip_unchanged across a SIGTERM and resume: a later run that sends an "
+                "earlier run's payload again skips it as unchanged, though the stopped run "
+                "changed those prospects since; Pardot keeps the stopped run's values"),
 )
 FIXED: tuple[KnownDefect, ...] = ()
 
