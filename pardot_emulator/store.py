@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .fields import STORE_FIELDS, is_custom
@@ -32,6 +32,9 @@ class Store(MembershipOperations):
         self.lock = threading.Lock()
         #: The frozen_time setting: every write is stamped with it when set.
         self.frozen_time: str | None = None
+        #: Set by the App: is a list dynamic; count a write to one (_apply_lists).
+        self.is_dynamic: Callable[[int], bool] = lambda list_id: False
+        self.on_dynamic_write: Callable[[int], None] = lambda count: None
         self._init()
 
     def stamp(self) -> str:
@@ -141,6 +144,12 @@ class Store(MembershipOperations):
         return p
 
     def _apply_lists(self, pid: int, adds: list[int], removes: list[int]) -> None:
+        # The API cannot change a dynamic list (Pardot's answer is unknown): counted only.
+        dynamic = [i for i in (*adds, *removes) if self.is_dynamic(i)]
+        if dynamic:
+            self.on_dynamic_write(len(dynamic))
+            adds = [i for i in adds if i not in dynamic]
+            removes = [i for i in removes if i not in dynamic]
         for list_id in adds:
             if (list_id, pid) not in self.by_pair:
                 self._add_membership(list_id, pid, False)
@@ -270,8 +279,13 @@ class Store(MembershipOperations):
             if not has_email:
                 raise OpError(4, "Invalid prospect email address")
             return None
+        # v4 upsert by id or fid: "If the matching prospect is archived, it will be
+        # unarchived, and then have the updates applied to it" (v4 prospects.md).
+        restores = op == "upsert" and ampsea
         if plan.id is not None:
             p = self._live(plan.id)
+            if p is None and restores:
+                p = _restored(self.prospects.get(plan.id))
             if p is not None:
                 if plan.fid is not None and p.get("crm_fid") not in (None, plan.fid):
                     raise OpError(81, "Prospect ID and FID do not match")
@@ -283,6 +297,8 @@ class Store(MembershipOperations):
             raise OpError(14, "Non-existent prospect ID; No email address provided")
         if plan.fid is not None:
             p = self._latest(self.by_fid.get(plan.fid, ()), deleted=False)
+            if p is None and restores:
+                p = _restored(self._latest(self.by_fid.get(plan.fid, ()), deleted=True))
             if p is not None:
                 return p
             if op == "update" or not has_email:
@@ -388,3 +404,9 @@ class Store(MembershipOperations):
                 "imports": [j.public() for j in self.imports.values()],
             }
 
+
+def _restored(p: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The prospect taken out of the recycle bin (None stays None)."""
+    if p is not None:
+        p["deleted"] = False
+    return p

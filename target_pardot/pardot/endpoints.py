@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from target_pardot.pardot.api_version import v3v4_path
 from target_pardot.pardot.call import Files
@@ -16,8 +17,20 @@ from target_pardot.settings import Settings
 
 #: The fields an import poll asks for (a v5 read returns only those named).
 IMPORT_STATUS_FIELDS = "id,status,isExpired,createdCount,updatedCount,errorCount"
-#: The fields a custom-fields query asks for: fieldId is the v5 API name (field_id__c).
-CUSTOM_FIELD_QUERY_FIELDS = "id,fieldId"
+#: The fields a custom-fields query asks for: fieldId is the v3/v4 name, apiFieldId the
+#: v5 and import name (docs/wire-contract.md, R11).
+CUSTOM_FIELD_QUERY_FIELDS = "id,fieldId,apiFieldId"
+#: The fields of a list the target reads: its name, and whether the API may change it.
+LIST_FIELDS = "id,name,isDynamic"
+
+
+def same_host_path(url: str) -> str:
+    """The path and query of a ``nextPageUrl``, whatever host it names (another
+    spelling of the Pardot domain, or none): the call goes to the configured domain,
+    with the client's own headers, and never elsewhere."""
+    parts = urlsplit(url)
+    path = parts.path if parts.path.startswith("/") else "/" + parts.path
+    return path + (f"?{parts.query}" if parts.query else "")
 
 
 class Endpoints:
@@ -36,6 +49,7 @@ class Endpoints:
         json_body: Mapping[str, Any] | None = None,
         files: Files | None = None,
         idempotent: bool,
+        redirects_to_storage: bool = False,
     ) -> Reply:
         raise NotImplementedError  # PardotClient.request
 
@@ -85,6 +99,45 @@ class Endpoints:
             idempotent=True,
         )
 
+    def v5_lists(self, params: Mapping[str, str]) -> Reply:
+        """One page of the v5 list query (read only)."""
+        return self.request(
+            "GET", "/api/v5/objects/lists", endpoint="v5/lists/query", params=params,
+            idempotent=True,
+        )
+
+    def v5_list_read(self, list_id: int) -> Reply:
+        return self.request(
+            "GET",
+            f"/api/v5/objects/lists/{list_id}",
+            endpoint="v5/lists/read",
+            params={"fields": LIST_FIELDS},
+            idempotent=True,
+        )
+
+    def list_query_by_name(self, name: str, *, version: int) -> Reply:
+        """v3/v4 list query with its exact ``name`` filter (v3/v4 reads are not served
+        from v5's lagging cache, so a list made a moment ago shows)."""
+        return self.request(
+            "GET",
+            v3v4_path(version, "list", "query"),
+            endpoint="list/query",
+            params={"format": "json", "name": name},
+            idempotent=True,
+        )
+
+    def v5_list_create(self, name: str) -> Reply:
+        """Create a static list. Not idempotent: a reply lost after Pardot made the list
+        must not make a second one (the caller reads the lists again instead)."""
+        return self.request(
+            "POST",
+            "/api/v5/objects/lists",
+            endpoint="v5/lists/create",
+            params={"fields": LIST_FIELDS},
+            json_body={"name": name},
+            idempotent=False,
+        )
+
     def v5_query_prospects(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
         """One page of a v5 prospect query (read only): the ``values`` of the reply."""
         reply = self.request(
@@ -99,8 +152,8 @@ class Endpoints:
 
     def v5_custom_fields(self, page_url: str | None = None) -> Reply:
         """One page of the account's custom fields (v5 query; `fields` is required)."""
-        if page_url is not None and page_url.startswith(self.settings.pardot_domain):
-            page_url = page_url[len(self.settings.pardot_domain) :]
+        if page_url is not None:
+            page_url = same_host_path(page_url)
         return self.request(
             "GET",
             page_url or "/api/v5/objects/custom-fields",
@@ -160,4 +213,5 @@ class Endpoints:
             f"/api/v5/imports/{import_id}/errors",
             endpoint="imports/errors",
             idempotent=True,
+            redirects_to_storage=True,
         )

@@ -330,7 +330,7 @@ def test_dry_run_sends_no_write_call(emu, run):
     assert result.exit_code == 0
     assert emu.prospects() == []
     endpoints = emu.counters()["calls_by_endpoint"]
-    assert set(endpoints) <= {"oauth/token", "v5/custom-fields/query"}  # reads only
+    assert set(endpoints) <= {"oauth/token", "v5/custom-fields/query", "v5/lists/read"}  # reads
     assert result.summary["planned_calls_by_endpoint"] == {
         "prospect/batchUpdate": 1,
         "prospect/batchUpsert": 1,
@@ -426,8 +426,9 @@ def test_retries_exhausted_fail_the_run_without_state(emu, run):
     assert emu.counters()["calls_by_endpoint"]["prospect/batchUpsert"] == 3
 
 
-def test_daily_limit_stops_the_run(emu, run):
-    emu.configure(daily_limit=2)
+@pytest.mark.parametrize("status", [200, 400, 429])
+def test_daily_limit_stops_the_run_whatever_its_status(emu, run, status):
+    emu.configure(daily_limit=2, rate_limit_status=status)
     result = run(base_config(emu), stream_of("prospects", people(200), final_state={"s": 1}))
     assert result.exit_code == 3
     assert "daily API limit" in result.stderr
