@@ -105,10 +105,11 @@ class ScenarioPlan:
         # The ledger only knows what this target sent (documented): a fresh account or a
         # change made in Pardot would make skip_unchanged skip rows on purpose.
         self.skip_unchanged_ok = not (self.restarts or self.edits)
-        # Per stream: skip_unchanged on in every run, or off in every run.
-        self.skip_by_stream = {
-            "prospects": IMPORT_LISTS_SKIP in features or rng.random() < 0.5,
-            "list_memberships": MIRROR_THEN_SKIP in features or rng.random() < 0.5}
+        # skip_unchanged on in every run, or off in every run: the ledger is only true
+        # when every run that writes to the account has the same setting (documented).
+        on = [IMPORT_LISTS_SKIP in features or rng.random() < 0.5,
+              MIRROR_THEN_SKIP in features or rng.random() < 0.5]
+        self.skip_all = on[0] or (MIRROR_THEN_SKIP in features and on[1])
         if (self.restarts and self.identity_map and self.upsert_by_email
                 and RESTART_IDENTITY_MAP not in features):
             self.identity_map = False
@@ -221,13 +222,13 @@ class ScenarioPlan:
         return step
 
     def skip_unchanged(self, stream: str) -> bool:
-        """Whether this run skips unchanged rows: the stream's choice, or a fresh draw
-        when runs may turn it on and off."""
+        """Whether this run skips unchanged rows: the case's choice, or a fresh draw when
+        runs may turn it on and off."""
         if not self.skip_unchanged_ok:
             return False
         if SKIP_UNCHANGED_TOGGLED in self.features:
             return self.rng.random() < 0.5
-        return self.skip_by_stream[stream]
+        return self.skip_all
 
     def draw_lists(self, settings: dict[str, Any]) -> None:
         rng = self.rng
@@ -285,8 +286,8 @@ class ScenarioPlan:
             percent = rng.choice((20, 50, 100))
             settings["mirror_max_removal_percent"] = (
                 100 if MIRROR_THEN_SKIP in self.features else percent)
-        if (operation != "mirror" and self.skip_unchanged("list_memberships")
-                and (not self.mirrors or MIRROR_THEN_SKIP in self.features)):
+        if self.skip_unchanged("list_memberships") and (
+                not self.mirrors or MIRROR_THEN_SKIP in self.features):
             settings["skip_unchanged"] = True
         return operation
 

@@ -64,11 +64,10 @@ def test_known_defect_seed(runner: Runner, defect: KnownDefect) -> None:
         f"{describe(outcome)}\nreplay: {replay_command(defect.seed, features)}")
 
 
-@pytest.mark.xfail(strict=True, reason="a mirror's removals are not in the skip_unchanged "
-                   "ledger: a later upsert skips re-adding what the mirror removed")
 def test_mirror_removal_then_upsert_with_skip_unchanged(runner: Runner) -> None:
-    """The mirror-and-ledger case written out by hand: upsert three members (ledger on),
-    mirror the list down to one, upsert the three again (ledger on)."""
+    """The mirror-and-ledger case written out by hand (a regression case: the mirror's
+    removals were missing from the ledger): upsert three members, mirror the list down to
+    one, upsert the three again, every run with skip_unchanged."""
     account = Account(ampsea=True, v3_case_insensitive=False, seeded_memberships=[],
                       seeded=[SeededProspect(email=f"s{i}@x.example") for i in range(3)])
     upsert = {"list_membership_operation": "upsert", "skip_unchanged": True}
@@ -76,7 +75,7 @@ def test_mirror_removal_then_upsert_with_skip_unchanged(runner: Runner) -> None:
     steps = [
         Step(action="run", stream="list_memberships", rows=three, settings=upsert),
         Step(action="run", stream="list_memberships", rows=three[:1],
-             settings={"list_membership_operation": "mirror",
+             settings={"list_membership_operation": "mirror", "skip_unchanged": True,
                        "mirror_max_removal_percent": 100}),
         Step(action="run", stream="list_memberships", rows=three, settings=upsert),
     ]
