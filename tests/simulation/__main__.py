@@ -19,8 +19,11 @@ from tests.simulation.scenario import Scenario
 from tests.simulation.shrink import Cut, shrink
 
 
-def replay_command(seed: int, features: frozenset[str], cut: Cut | None = None) -> str:
+def replay_command(seed: int, features: frozenset[str], cut: Cut | None = None,
+                   focus: str | None = None) -> str:
     extra = f" --features {','.join(sorted(features))}" if features else " --features ''"
+    if focus:
+        extra += f" --focus {focus}"
     if cut is not None and cut.options():
         extra += " " + cut.options()
     return f".venv/bin/python -m tests.simulation --seed {seed}{extra}"
@@ -50,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--features", default=None,
                         help="comma-separated feature switches (default: those of the "
                         "sweep), 'all' for every one")
+    parser.add_argument("--focus", default=None, help="make this switch's combination likely")
     parser.add_argument("--steps", default=None, help="replay only these steps (0,2,...)")
     parser.add_argument("--max-rows", type=int, default=None, help="cut every stream")
     parser.add_argument("--shrink", action="store_true", help="shrink each failing case")
@@ -63,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp, PardotEmulator() as emu:
         runner = Runner(emu, Path(tmp))
         for seed in seeds:
-            scenario = cut.apply(generate(seed, features))
+            scenario = cut.apply(generate(seed, features, args.focus))
             outcome = runner.play(scenario)
             total.add(outcome.coverage)
             if total.scenarios % 100 == 0:
@@ -74,11 +78,12 @@ def main(argv: list[str] | None = None) -> int:
             if not outcome.violations:
                 continue
             failed.append(seed)
-            print(f"replay: {replay_command(seed, features, cut)}", file=sys.stderr)
+            print(f"replay: {replay_command(seed, features, cut, args.focus)}", file=sys.stderr)
             if args.shrink:
                 smaller = shrink(scenario, partial(same_invariant, runner,
                                                    outcome.violations[0].invariant))
-                print(f"smaller: {replay_command(seed, features, smaller)}", file=sys.stderr)
+                print(f"smaller: {replay_command(seed, features, smaller, args.focus)}",
+                      file=sys.stderr)
             print(file=sys.stderr)
     print(f"simulation: {len(seeds)} seeds in {time.monotonic() - started:.0f} s; "
           f"{total.line()}; failing seeds: {failed or 'none'}")

@@ -65,17 +65,21 @@ def has_setting(name: str) -> bool:
     return name in SETTINGS_BY_NAME
 
 
-def generate(seed: int, features: frozenset[str] = frozenset()) -> Scenario:
+def generate(seed: int, features: frozenset[str] = frozenset(), focus: str | None = None
+             ) -> Scenario:
+    """The case of ``seed``. ``features``: the switches on (see known_defects.py);
+    ``focus``: one switch whose combination is made likely (to look for its seed)."""
     rng = random.Random(seed)
-    account = draw_account(rng, v3_likely=V3_AUTO_FAULTS in features)
-    pool = draw_identities(rng, account, many=RESTART_IDENTITY_MAP in features)
+    boost = frozenset({focus}) if focus else frozenset()
+    account = draw_account(rng, v3_likely=V3_AUTO_FAULTS in boost)
+    pool = draw_identities(rng, account, many=RESTART_IDENTITY_MAP in boost)
     account.seeded = pool.seeded
     account.seeded_memberships = [
         (rng.choice(MEMBERSHIP_LISTS), index)
         for index in rng.sample(range(len(pool.seeded)), k=min(4, len(pool.seeded)))]
-    plan = ScenarioPlan(rng, account, pool, features)
-    steps = [plan.step(i) for i in range(rng.randint(3 if features else 2, 6))]
-    return Scenario(seed=seed, account=account, steps=steps, features=features)
+    plan = ScenarioPlan(rng, account, pool, features, boost)
+    steps = [plan.step(i) for i in range(rng.randint(3 if boost else 2, 6))]
+    return Scenario(seed=seed, account=account, steps=steps, features=features, focus=focus)
 
 
 def draw_account(rng: random.Random, *, v3_likely: bool = False) -> Account:
@@ -88,39 +92,40 @@ class ScenarioPlan:
     """Decisions that hold for the whole scenario, and the draw of each step."""
 
     def __init__(self, rng: random.Random, account: Account, pool: Identities,
-                 features: frozenset[str]) -> None:
+                 features: frozenset[str], boost: frozenset[str]) -> None:
         self.rng, self.account, self.pool, self.features = rng, account, pool, features
+        self.boost = boost
         self.upsert_by_email = (not account.ampsea and rng.random() < 0.5) or (
             account.ampsea and rng.random() < 0.85)
         self.identity_map = rng.random() < 0.7
         self.runs: list[Step] = []
         self.restarted = False
-        focus_restart = RESTART_IDENTITY_MAP in features
+        focus_restart = RESTART_IDENTITY_MAP in boost
         self.restarts = rng.random() < (0.6 if focus_restart else 0.25)
         self.restart_rate = 0.35 if focus_restart else 0.2
         # Edits and restarts would leave skip_unchanged out of the case (see below).
-        self.edits = rng.random() < 0.3 and not features & {MIRROR_THEN_SKIP, IMPORT_LISTS_SKIP}
-        if features & {MIRROR_THEN_SKIP, IMPORT_LISTS_SKIP}:
+        self.edits = rng.random() < 0.3 and not boost & {MIRROR_THEN_SKIP, IMPORT_LISTS_SKIP}
+        if boost & {MIRROR_THEN_SKIP, IMPORT_LISTS_SKIP}:
             self.restarts = False
         # The ledger only knows what this target sent (documented): a fresh account or a
         # change made in Pardot would make skip_unchanged skip rows on purpose.
         self.skip_unchanged_ok = not (self.restarts or self.edits)
         # skip_unchanged on in every run, or off in every run: the ledger is only true
         # when every run that writes to the account has the same setting (documented).
-        on = [IMPORT_LISTS_SKIP in features or rng.random() < 0.5,
-              MIRROR_THEN_SKIP in features or rng.random() < 0.5]
-        self.skip_all = on[0] or (MIRROR_THEN_SKIP in features and on[1])
+        on = [IMPORT_LISTS_SKIP in boost or rng.random() < 0.5,
+              MIRROR_THEN_SKIP in boost or rng.random() < 0.5]
+        self.skip_all = on[0] or (MIRROR_THEN_SKIP in boost and on[1])
         if (self.restarts and self.identity_map and self.upsert_by_email
                 and RESTART_IDENTITY_MAP not in features):
             self.identity_map = False
-        self.mirrors = MIRROR_THEN_SKIP in features or rng.random() < 0.4
+        self.mirrors = MIRROR_THEN_SKIP in boost or rng.random() < 0.4
         self.csv = EMPTY_KEY_CELLS in features and rng.random() < 0.6
         self.renames = account.ampsea and self.upsert_by_email
-        self.rename_rate = (0.2 if features & {RENAME_REPLAYED, MATCH_EMAIL_IDENTITY_MAP}
+        self.rename_rate = (0.2 if boost & {RENAME_REPLAYED, MATCH_EMAIL_IDENTITY_MAP}
                             else 0.05)
-        self.import_rate = 0.5 if features & {IMPORT_LISTS_SKIP, IMPORT_EMPTY_CELLS} else 0.15
-        self.membership_rate = 0.6 if MIRROR_THEN_SKIP in features else 0.3
-        self.rerun_rate = 0.6 if features & {IMPORT_LISTS_SKIP, MIRROR_THEN_SKIP} else 0.35
+        self.import_rate = 0.5 if boost & {IMPORT_LISTS_SKIP, IMPORT_EMPTY_CELLS} else 0.15
+        self.membership_rate = 0.6 if MIRROR_THEN_SKIP in boost else 0.3
+        self.rerun_rate = 0.6 if boost & {IMPORT_LISTS_SKIP, MIRROR_THEN_SKIP} else 0.35
 
     # ------------------------------------------------------------------ steps
 
@@ -207,7 +212,7 @@ class ScenarioPlan:
         for row in rows:  # the old address of a renamed prospect is gone
             row.pop("match_email", None)
         if earlier.stream == "prospects":
-            if IMPORT_LISTS_SKIP in self.features or rng.random() < 0.5:
+            if IMPORT_LISTS_SKIP in self.boost or rng.random() < 0.5:
                 self.draw_lists(settings)
             settings.pop("skip_unchanged", None)
             if self.skip_unchanged("prospects"):
@@ -285,7 +290,7 @@ class ScenarioPlan:
         if operation == "mirror":
             percent = rng.choice((20, 50, 100))
             settings["mirror_max_removal_percent"] = (
-                100 if MIRROR_THEN_SKIP in self.features else percent)
+                100 if MIRROR_THEN_SKIP in self.boost else percent)
         if self.skip_unchanged("list_memberships") and (
                 not self.mirrors or MIRROR_THEN_SKIP in self.features):
             settings["skip_unchanged"] = True
@@ -307,7 +312,7 @@ class ScenarioPlan:
     def add_faults_and_lifecycle(self, step: Step) -> None:
         rng = self.rng
         faults = Faults()
-        v3_focus = V3_AUTO_FAULTS in self.features and not self.account.ampsea
+        v3_focus = V3_AUTO_FAULTS in self.boost and not self.account.ampsea
         if v3_focus:
             step.settings["api_version"] = "auto"
         if v3_focus or rng.random() < 0.4:
@@ -352,7 +357,7 @@ class ScenarioPlan:
         """Switched-on combinations that depend on the order of calls are played one call
         at a time, with faults drawn from the emulator's seeded dice, so that a seed
         fails (or passes) the same way every time."""
-        focus = self.features & {RENAME_REPLAYED, V4_SAME_PROSPECT_RETRIED, RESTART_IDENTITY_MAP}
+        focus = self.boost & {RENAME_REPLAYED, V4_SAME_PROSPECT_RETRIED, RESTART_IDENTITY_MAP}
         if not focus or step.stream != "prospects":
             return
         if RENAME_REPLAYED in focus:

@@ -128,3 +128,5 @@ class Scenario:
     steps: list[Step]
     #: The feature switches this case was generated with (see known_defects.py).
     features: frozenset[str] = frozenset()
+    #: The switch made likely, if any (generator.generate's ``focus``).
+    focus: str | None = None
