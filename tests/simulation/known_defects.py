@@ -28,9 +28,10 @@ class KnownDefect:
     feature: str
     seed: int
     reason: str
-    #: Plays of the seed that must all pass (more than one where the failure depends on
-    #: thread timing, e.g. where a SIGTERM lands).
-    replays: int = 1
+    #: Set when the seed fails only on some plays (thread timing, where a signal lands):
+    #: such a seed cannot be a strict expected failure, so its test is skipped with this
+    #: reason and the seed is replayed by hand.
+    timing: str | None = None
 
 
 OPEN: tuple[KnownDefect, ...] = (
@@ -63,7 +64,7 @@ OPEN: tuple[KnownDefect, ...] = (
                 "skip_unchanged across a SIGTERM and resume: a later run that sends an "
                 "earlier run's payload again skips it as unchanged, though the stopped run "
                 "changed those prospects since; Pardot keeps the stopped run's values",
-                replays=3),
+                timing="fails on 1 to 3 plays in 3, by where the SIGTERM lands"),
 )
 FIXED: tuple[KnownDefect, ...] = (
     KnownDefect(IMPORT_LISTS_SKIP, 7,
