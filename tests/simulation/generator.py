@@ -48,11 +48,12 @@ RENAME_REPLAYED = "match_email_replayed"
 IMPORT_EMPTY_CELLS = "import_empty_cells"
 MATCH_EMAIL_IDENTITY_MAP = "match_email_with_identity_map"
 SKIP_UNCHANGED_TOGGLED = "skip_unchanged_toggled"
+V3_CASE_SKIP_UNCHANGED = "v3_case_variants_with_skip_unchanged"
 LEDGER_AFTER_STOP = "skip_unchanged_after_a_stop"
 ALL_FEATURES = frozenset(
     {EMPTY_KEY_CELLS, RESTART_IDENTITY_MAP, V3_AUTO_FAULTS, IMPORT_LISTS_SKIP, MIRROR_THEN_SKIP,
      V4_SAME_PROSPECT_RETRIED, RENAME_REPLAYED, IMPORT_EMPTY_CELLS, MATCH_EMAIL_IDENTITY_MAP,
-     SKIP_UNCHANGED_TOGGLED, LEDGER_AFTER_STOP})
+     SKIP_UNCHANGED_TOGGLED, LEDGER_AFTER_STOP, V3_CASE_SKIP_UNCHANGED})
 
 
 def choice_values(name: str) -> tuple[str, ...]:
@@ -259,6 +260,11 @@ class ScenarioPlan:
                 settings.get("identity_map") and MATCH_EMAIL_IDENTITY_MAP not in self.features):
             for row in rows:
                 row.pop("match_email", None)
+        if not self.account.ampsea and settings.get("skip_unchanged") and (
+                V3_CASE_SKIP_UNCHANGED not in self.features):
+            for row in rows:  # every email in one case (the pool's)
+                if isinstance(row.get("email"), str):
+                    row["email"] = row["email"].lower()
         if self.account.ampsea and (settings["parallel_tasks"] > 1 or step.faults.names()) and (
                 V4_SAME_PROSPECT_RETRIED not in self.features):
             rows = once_each(rows)

@@ -159,7 +159,7 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> str:
     return ", ".join(f"{k}: {before.get(k)!r} -> {after.get(k)!r}" for k in names[:6])
 
 
-def check_summary(summary: dict[str, Any] | None, *, records: int, calls: int,
+def check_summary(summary: dict[str, Any] | None, *, records: int | None, calls: int,
                   rejected: int | None, step: int) -> list[Violation]:
     """Invariant 4: the summary of a run that ended by itself."""
     if summary is None:

@@ -216,8 +216,11 @@ class Runner:
                                    f"{' or '.join(map(str, allowed))}): {played.last_lines()}"))
         if played.ended and lifecycle != SIGTERM:
             rejected = sum(1 for p in step.invalid_rows if p >= start)
-            found += check_summary(played.summary, records=len(rows) - start, calls=calls,
-                                   rejected=rejected if played.exit_code == 0 else None,
+            # A run that stopped early (the daily limit) has not read every row.
+            complete = played.exit_code == 0
+            found += check_summary(played.summary,
+                                   records=len(rows) - start if complete else None,
+                                   calls=calls, rejected=rejected if complete else None,
                                    step=index)
         found += self.check_secrets(index, played)
         if played.exit_code != 0 and step.settings.get("list_membership_operation") != "mirror":

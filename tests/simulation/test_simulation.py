@@ -60,11 +60,10 @@ def defect_cases() -> list[object]:
 def test_known_defect_seed(runner: Runner, defect: KnownDefect) -> None:
     """Open: fails until the product is fixed (then XPASS fails the suite: move the entry
     to FIXED). Fixed: the seed stays as a regression case."""
-    features = frozenset({defect.feature})
-    outcome = runner.play(generate(defect.seed, features, focus=defect.feature))
+    features, focus = defect.features(), defect.focus()
+    outcome = runner.play(generate(defect.seed, features, focus=focus))
     assert not outcome.violations, (
-        f"{describe(outcome)}\nreplay: "
-        f"{replay_command(defect.seed, features, focus=defect.feature)}")
+        f"{describe(outcome)}\nreplay: {replay_command(defect.seed, features, focus=focus)}")
 
 
 def test_mirror_removal_then_upsert_with_skip_unchanged(runner: Runner) -> None:
