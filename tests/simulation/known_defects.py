@@ -49,7 +49,7 @@ OPEN: tuple[KnownDefect, ...] = (
                 "an empty key cell (id or fid \"\", as CSV taps write it) counts as a key: an "
                 "empty id is refused and stops the run, an empty fid sends an email row "
                 "through v4 batchUpsert, which creates a second prospect"),
-    KnownDefect(RESTART_IDENTITY_MAP, 11,
+    KnownDefect(RESTART_IDENTITY_MAP, 16,
                 "the identity map trusts ids from another account: after a fresh account "
                 "under the same business unit, rows go by stale ids and overwrite or lose "
                 "prospects"),
