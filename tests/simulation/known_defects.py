@@ -46,17 +46,9 @@ class KnownDefect:
 
 OPEN: tuple[KnownDefect, ...] = (
     KnownDefect(EMPTY_KEY_CELLS, 0,
-                "an empty key cell (id or fid \"\", as CSV taps write it) counts as a key: an "
-                "empty id is refused and stops the run, an empty fid sends an email row "
-                "through v4 batchUpsert, which creates a second prospect"),
-    KnownDefect(RESTART_IDENTITY_MAP, 16,
-                "the identity map trusts ids from another account: after a fresh account "
-                "under the same business unit, rows go by stale ids and overwrite or lose "
-                "prospects"),
-    KnownDefect(V3_AUTO_FAULTS, 2,
-                "api_version auto on a v3 account: a v4 batch whose reply is lost after the "
-                "run learned the version goes again through v5, which creates a case-variant "
-                "duplicate"),
+                "CSV-shaped streams (every cell text, blank cells \"\"): a blank cell in a "
+                "number column (score) is refused and stops the run (a blank key cell, the "
+                "first thing this seed found, is now read as no key)"),
     KnownDefect(V4_SAME_PROSPECT_RETRIED, 5,
                 "AMPSEA accounts: a call that is retried (fault, lost reply, expired token) "
                 "or runs in parallel lands after a later call for the same prospect, so an "
@@ -67,21 +59,29 @@ OPEN: tuple[KnownDefect, ...] = (
     KnownDefect(IMPORT_EMPTY_CELLS, 5,
                 "import: an empty cell does not clear the field, as it does on the other "
                 "paths"),
-    KnownDefect(MATCH_EMAIL_IDENTITY_MAP, 29,
-                "identity map with match_email: a rename and a row for the old address in "
-                "one run go by the same mapped id; the rename is lost"),
     KnownDefect(LEDGER_AFTER_STOP, 189,
                 "skip_unchanged across a SIGTERM and resume: a later run that sends an "
                 "earlier run's payload again skips it as unchanged, though the stopped run "
                 "changed those prospects since; Pardot keeps the stopped run's values",
                 timing="fails on 1 to 3 plays in 3, by where the SIGTERM lands"),
+)
+FIXED: tuple[KnownDefect, ...] = (
+    KnownDefect(RESTART_IDENTITY_MAP, 16,
+                "the identity map trusts ids from another account: after a fresh account "
+                "under the same business unit, rows go by stale ids and overwrite or lose "
+                "prospects"),
+    KnownDefect(V3_AUTO_FAULTS, 2,
+                "api_version auto on a v3 account: a v4 batch whose reply is lost after the "
+                "run learned the version goes again through v5, which creates a case-variant "
+                "duplicate"),
+    KnownDefect(MATCH_EMAIL_IDENTITY_MAP, 29,
+                "identity map with match_email: a rename and a row for the old address in "
+                "one run go by the same mapped id; the rename is lost"),
     KnownDefect(V3_CASE_SKIP_UNCHANGED, 380,
                 "skip_unchanged on a v3 account that matches emails ignoring case: a row for "
                 "a case variant of an email is skipped or recorded under its own case, and "
                 "Pardot keeps an older value",
                 sweep_features=(IMPORT_LISTS_SKIP, MIRROR_THEN_SKIP)),
-)
-FIXED: tuple[KnownDefect, ...] = (
     KnownDefect(IMPORT_LISTS_SKIP, 7,
                 "import with skip_unchanged leaves the prospect_lists flags out of the "
                 "fingerprint: after the lists change, the rows are skipped as unchanged"),
