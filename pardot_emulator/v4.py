@@ -164,17 +164,17 @@ def v4_prospect(p: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def single_upsert(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def single_row(req: Incoming, m: re.Match[str]) -> dict[str, Any]:
+    """A single upsert's fields: the parameters, and the path's `email`, `id` or `fid`."""
     by, raw_value = m.group(2), unquote(m.group(3))
     params = req.params().merged()
     row: dict[str, Any] = {k: v for k, v in params.items() if k not in _NON_FIELD_PARAMS}
-    if by == "email":
-        row["email"] = raw_value
-    elif by == "id":
-        row["id"] = raw_value
-    else:
-        row["fid"] = raw_value
-    plan = parse_row(row, app.settings["lists"], customfields.v4_names(app))
+    row[by] = raw_value
+    return row
+
+
+def single_upsert(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+    plan = parse_row(single_row(req, m), app.settings["lists"], customfields.v4_names(app))
     if isinstance(plan, OpError):
         return error(app, req, plan.code, plan.message)
     try:
