@@ -140,7 +140,7 @@ def batch(app: App, req: Incoming, m: re.Match[str]) -> Reply:
     settings = app.settings
     custom = customfields.v4_names(app)
     plans = [parse_row(row, settings["lists"], custom) for row in rows]
-    errors, created, updated = app.store.apply_v4(plans, op, settings["ampsea"])
+    errors, created, updated = app.store.apply_v4(plans, op)
     app.counters.rows(created, updated, len(errors))
     body = {"@attributes": {"stat": "fail" if errors else "ok", "version": 1}, "errors": errors}
     return reply(req, 201 if created else 200, body)
@@ -178,7 +178,7 @@ def single_upsert(app: App, req: Incoming, m: re.Match[str]) -> Reply:
     if isinstance(plan, OpError):
         return error(app, req, plan.code, plan.message)
     try:
-        created, p = app.store.apply_v4_single(plan, "upsert", app.settings["ampsea"])
+        created, p = app.store.apply_v4_single(plan, "upsert")
     except OpError as exc:
         app.counters.rows(0, 0, 1)
         return error(app, req, exc.code, exc.message)
