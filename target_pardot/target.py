@@ -161,9 +161,21 @@ class TargetPardot(InputHandling):
             )  # fmt: skip
         finally:
             progress.stop()
+            outcome, exit_code = self._close_runtime(outcome, exit_code)
             self.logger.info("%s", render_summary(self.runtime.summary(outcome=outcome)))
-            self.runtime.close()
         return exit_code
+
+    def _close_runtime(self, outcome: str, exit_code: int) -> tuple[str, int]:
+        """Close the run's files and connections. A failure there (the last commit to a
+        ledger_path file another run keeps locked) is one line, and fails a run that had
+        succeeded; it never escapes as a traceback."""
+        try:
+            self.runtime.close()
+        except TargetPardotError as exc:
+            self.logger.error("%s", exc)
+            if exit_code == 0:
+                return "failed", exc.exit_code
+        return outcome, exit_code
 
     def _stop_cleanly(self) -> None:
         """After a failure: let calls in flight finish, then write the STATE that is
@@ -230,6 +242,7 @@ class TargetPardot(InputHandling):
         self.runtime.wait_delivered()
         # The input is whole: every mirror stream may now remove (and add).
         mirror.complete_all(self.runtime)
+        self.runtime.raise_if_streams_stopped()
 
     def _process_activate_version_message(self, message_dict: dict) -> None:
         """For a mirror stream, ACTIVATE_VERSION says the stream is whole: mirror it now."""
@@ -237,7 +250,18 @@ class TargetPardot(InputHandling):
         # activate_version, and a mirror stream's tap may send it mid-run: without this,
         # members that left the stream would stay on the list until the end of the input
         # (or forever, if the run fails later), and rows added since would wait too.
-        stream_maps = self.mapper.stream_maps.get(str(message_dict.get("stream")), [])
+        stream = message_dict.get("stream")
+        if not isinstance(stream, str):
+            raise InvalidInputLine("the ACTIVATE_VERSION message has no stream name")
+        if stream not in self.mapper.stream_maps:
+            # As for a RECORD before its SCHEMA: a bad line (reported, or stopping the run).
+            raise InvalidInputLine(
+                f"ACTIVATE_VERSION for stream '{stream[:100]}' before any SCHEMA for it"
+            )
+        if "version" not in message_dict:
+            raise InvalidInputLine(f"the ACTIVATE_VERSION of stream '{stream[:100]}' has no "
+                                   "'version'")  # fmt: skip
+        stream_maps = self.mapper.stream_maps[stream]
         aliases = [m.stream_alias for m in stream_maps if self.sink_exists(m.stream_alias)]
         sinks = [self.get_sink(alias) for alias in aliases]
         mirrored = [s for s in sinks if isinstance(s, ListMembershipsSink) and s.mirror]

@@ -78,7 +78,7 @@ class IdentityRouter:
         self._lock = threading.Lock()
         self._done = False
         self._usable = True
-        if identity.checked_until() is None:
+        if identity.checked_until() is None and not dry_run:
             # A new map: every change made in Pardot from now on matters to it.
             identity.mark_checked(watermark(datetime.datetime.now(datetime.timezone.utc)))
 

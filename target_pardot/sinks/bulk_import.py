@@ -73,7 +73,7 @@ from target_pardot.sinks.import_outcome import (
     ImportJob,
     ImportOutcome,
 )
-from target_pardot.sinks.prospect_items import PendingRow
+from target_pardot.sinks.prospect_items import PendingRow, prospect_list_flags
 
 logger = logging.getLogger("target-pardot")
 
@@ -137,14 +137,14 @@ class ImportDelivery(ImportOutcome):
         fields = header_fields(columns)
         check_campaign_available(stream, columns, self.settings.default_campaign_id)
         self._default_campaign = self.settings.default_campaign_id
+        self._flags = prospect_list_flags(runtime)
         lists: tuple[str, ...] = ()
         self._lists_cell: tuple[str, ...] = ()
-        if self.settings.prospect_lists:
+        list_ids = runtime.prospect_list_ids or ()
+        if list_ids:
             add = self.settings.prospect_list_operation == "add"
             lists = ("addToList" if add else "removeFromList",)
-            self._lists_cell = (
-                IMPORT_LIST_SEPARATOR.join(str(i) for i in self.settings.prospect_lists),
-            )
+            self._lists_cell = (IMPORT_LIST_SEPARATOR.join(str(i) for i in list_ids),)
         self._lanes: dict[str, _Lane] = {}
         for kind in KEY_KINDS:
             header = tuple(n for n in fields if n not in EXCLUDED_BY_KIND[kind])
@@ -169,8 +169,11 @@ class ImportDelivery(ImportOutcome):
                 self.ledger,
                 PROSPECTS,
                 key_of=lambda p: p.row.key,
-                # Lists never count in an import's fingerprint (as before this setting).
-                fingerprint_of=lambda p: prospect_fingerprint(p.row, {}),
+                # The same rule as every other path: the row's fields and its list flags
+                # (an import carries them in addToList / removeFromList). The campaign
+                # an import adds from default_campaign_id is left out, as on the other
+                # paths: it only names where a new prospect comes from.
+                fingerprint_of=lambda p: prospect_fingerprint(p.row, self._flags),
             )
         lanes = self._lanes
         rejected: set[int] = set()

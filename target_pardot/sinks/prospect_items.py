@@ -13,8 +13,10 @@ from target_pardot.rows.payloads import (
     ROUTE_V5,
     ProspectRow,
     form_quoted_length,
+    list_flags,
     to_json,
 )
+from target_pardot.run.runtime import Runtime
 from target_pardot.sinks.base import Pending
 
 #: A prospect row on its way.
@@ -59,6 +61,17 @@ class Upserted:
             finished = self._expected == 0
         if finished and self._items:
             self._then(self._items)
+
+
+def prospect_list_flags(runtime: Runtime) -> dict[str, int]:
+    """The list flags (``prospect_lists``, names resolved to ids) that every prospect of
+    the run carries, on every path: batch elements, the calls after a v5 upsert, an
+    import's list column. The skip_unchanged fingerprint of a row covers them wherever
+    the row goes."""
+    return list_flags(
+        runtime.prospect_list_ids or (),
+        add=runtime.settings.prospect_list_operation == "add",
+    )
 
 
 def prospect_key_of(pending: PendingRow) -> str:

@@ -22,7 +22,6 @@ from target_pardot.rows.payloads import (
     ROUTE_V4,
     ROUTE_V5,
     batch_body_from_json,
-    list_flags,
     plan_batches,
     v4_element,
     v5_upsert_body,
@@ -39,6 +38,7 @@ from target_pardot.sinks.prospect_items import (
     is_email_only,
     lookup_email_of,
     prospect_key_of,
+    prospect_list_flags,
     rows_of_item,
 )
 
@@ -56,9 +56,7 @@ class ProspectDelivery(Delivery):
         super().__init__(runtime)
         settings = self.settings
         self.operation = "batchUpdate" if settings.prospect_operation == "update" else "batchUpsert"
-        self.flags = list_flags(
-            settings.prospect_lists, add=settings.prospect_list_operation == "add"
-        )
+        self.flags = prospect_list_flags(runtime)
         self.order = KeyOrder()
         self._v5_rows = 0
         self.identity = runtime.identity

@@ -295,6 +295,15 @@ def test_prospect_lists_travel_inside_the_import(emu, run, config):
     assert calls(emu).get("listMembership/create") is None, "no call per membership"
 
 
+def test_prospect_lists_by_name_travel_inside_the_import(emu, run, config):
+    result = run({**config, "prospect_lists": "Imported, 4"}, stream_of("prospects", people(3)))
+    assert result.exit_code == 0, result.stderr[-2000:]
+    [created] = [lst["id"] for lst in emu.lists() if lst["name"] == "Imported"]
+    ids = {p["id"] for p in emu.prospects()}
+    pairs = {(m["list_id"], m["prospect_id"]) for m in emu.memberships()}
+    assert pairs == {(lst, pid) for pid in ids for lst in (created, 4)}
+
+
 def test_no_campaign_for_email_rows_is_a_config_error_before_any_pardot_call(emu, run):
     result = run(base_config(emu, prospect_operation="import"), stream_of("prospects", people(3)))
     assert result.exit_code == 2

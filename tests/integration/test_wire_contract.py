@@ -247,11 +247,11 @@ def test_r15_to_r17_mirror_reads_members_then_removes_with_flag_0(emu, run, sent
                     mirror_max_removal_percent=100),
         stream_of("list_memberships", [{"list_id": 4, "prospect_id": pids[0]}]))  # fmt: skip
     reads = only(sent, "GET", "/api/v5/objects/list-memberships")
-    first = {"fields": ["id,listId,prospectId"], "listId": ["4"], "limit": ["1000"],
+    first = {"fields": ["id,listId,prospectId,optedOut"], "listId": ["4"], "limit": ["1000"],
              "orderBy": ["id asc"]}  # fmt: skip
     assert reads[0].query == first
     assert set(reads[1].query) == {"fields", "nextPageToken"}  # R16: nothing else
-    assert reads[1].query["fields"] == ["id,listId,prospectId"]
+    assert reads[1].query["fields"] == ["id,listId,prospectId,optedOut"]
     assert len(reads) == 2  # the second page is short: the list is read
     removals = only(sent, "POST", "/api/prospect/version/4/do/batchUpdate")
     elements = [e for r in removals for e in json.loads(r.form()["prospects"][0])["prospects"]]

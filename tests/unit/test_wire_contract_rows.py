@@ -25,11 +25,14 @@ import pytest
 
 from target_pardot import login
 from target_pardot.pardot import auth
-from target_pardot.pardot.endpoints import Endpoints
+from target_pardot.pardot.endpoints import LIST_FIELDS, Endpoints
 from target_pardot.pardot.list_members import read_members
 from target_pardot.pardot.responses import Reply
+from target_pardot.rows.audiences import ListRef
+from target_pardot.run.email_resolver import EmailResolver
 from target_pardot.run.identity import IdentityMap
 from target_pardot.run.identity_check import IdentityRouter, watermark
+from target_pardot.run.list_directory import ListDirectory
 from target_pardot.run.stats import RunStats
 from target_pardot.settings import parse_settings
 from target_pardot.settings_table import SETTINGS
@@ -38,9 +41,10 @@ from tests.keys import rsa_key_pair
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ROOT / "docs" / "wire-contract.md"
 
-#: Ids the sample calls use, and the placeholders the contract writes for them.
+#: Ids the sample calls use. The contract writes an id in a path as a placeholder
+#: (`<id>`, `<L>`, `<P>`); paths are compared with every placeholder as `<>`.
 IMPORT_ID, LIST_ID, PROSPECT_ID = 4242, 5353, 6464
-PLACEHOLDERS = {IMPORT_ID: "<id>", LIST_ID: "<L>", PROSPECT_ID: "<P>"}
+_PLACEHOLDER = re.compile(r"<\w*>")
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,10 @@ CALLS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
       for action in ("create", "update") for v in (3, 4)],
     ("v5_list_memberships", ({"fields": "id,listId,prospectId"},), {}),
     ("v5_query_prospects", ({"fields": "id,email"},), {}),
+    ("v5_lists", ({"fields": LIST_FIELDS},), {}),
+    ("v5_list_read", (LIST_ID,), {}),
+    *[("list_query_by_name", ("Newsletter",), {"version": v}) for v in (3, 4)],
+    ("v5_list_create", ("Newsletter",), {}),
     ("v5_custom_fields", (), {}),
     ("v5_custom_fields", ("https://pi.pardot.com/api/v5/objects/custom-fields?nextPageToken=t",),
      {}),
@@ -123,7 +131,7 @@ def documented(cell: str) -> set[tuple[str, str]]:
     names both last segments."""
     pairs = set()
     for method, path, other_last in _METHOD_PATH.findall(cell):
-        for expanded in _expand(path):
+        for expanded in _expand(_PLACEHOLDER.sub("<>", path)):
             pairs.add((method, expanded))
             if other_last:
                 pairs.add((method, expanded.rsplit("/", 1)[0] + "/" + other_last))
@@ -140,16 +148,21 @@ def rows_for(method: str, path: str) -> dict[str, str]:
 
 
 def templated(path: str) -> str:
-    for value, placeholder in PLACEHOLDERS.items():
-        path = re.sub(rf"(?<=/){value}(?=/|$)", placeholder, path)
+    for value in (IMPORT_ID, LIST_ID, PROSPECT_ID):
+        path = re.sub(rf"(?<=/){value}(?=/|$)", "<>", path)
     return path
+
+
+def names_key(text: str, key: str) -> bool:
+    """The row names a query key: `key=...`, `?key=...`, or `key` in backticks."""
+    return re.search(rf"[`?&]{re.escape(key)}[=`]", text) is not None
 
 
 def assert_has_a_row(sent: Sent) -> None:
     path = templated(sent.path)
     rows = rows_for(sent.method, path)
     assert rows, f"no row of docs/wire-contract.md names {sent.method} {path}"
-    covering = [n for n, text in rows.items() if all(f"{key}=" in text for key in sent.params)]
+    covering = [n for n, text in rows.items() if all(names_key(text, k) for k in sent.params)]
     assert covering, f"{sent.method} {path}: no row names every key of {sorted(sent.params)}"
     if "fields" in sent.params:
         assert any(f"fields={sent.params['fields']}" in rows[n] for n in covering), sent
@@ -165,9 +178,11 @@ def test_the_contract_parser_reads_the_table():
     rows = request_rows()
     assert {"R1", "R2a", "R3", "R22"} <= set(rows)
     assert ("POST", "/api/prospect/version/4/do/batchUpdate") in documented(rows["R3"][2])
-    assert ("POST", "/api/listMembership/version/3/do/update/list_id/<L>/prospect_id/<P>") in (
+    assert ("POST", "/api/listMembership/version/3/do/update/list_id/<>/prospect_id/<>") in (
         documented(rows["R14"][2]))
-    assert rows_for("DELETE", "/api/v5/imports/<id>") == {}
+    assert rows_for("DELETE", "/api/v5/imports/<>") == {}
+    assert names_key("`idGreaterThan` (the account", "idGreaterThan")
+    assert not names_key("`idGreaterThanOrEqualTo=", "idGreaterThan")
 
 
 def test_every_endpoint_method_has_sample_calls():
@@ -219,6 +234,50 @@ def test_the_identity_check_sends_what_its_row_says(tmp_path):
     router.split([{"email": "p1@example.com"}], lambda row: row["email"])
     identity.close()
     assert len(recorder.sent) == 2
+    for sent in recorder.sent:
+        assert_has_a_row(sent)
+
+
+class _FixedVersion:
+    """The client's v3/v4 version switch, pinned: every call goes in version 4."""
+
+    def run(self, send: Callable[[int], Any]) -> Any:
+        return send(4)
+
+
+def test_the_list_directory_sends_what_its_rows_say():
+    def replies(path: str, params: Mapping[str, str]) -> Any:
+        if path == "/api/v5/objects/lists" and "orderBy" in params:  # the query, not a create
+            if "idGreaterThan" in params:
+                return {"values": []}
+            return {"values": [{"id": n, "name": f"L{n}", "isDynamic": False}
+                               for n in range(1, 1001)]}
+        if path.startswith("/api/v5/objects/lists"):
+            return {"id": LIST_ID, "name": "Newsletter", "isDynamic": False}
+        return {"@attributes": {"stat": "ok"}, "result": {"total_results": 0}}
+
+    recorder = Recorder(replies)
+    recorder.api_version = _FixedVersion()  # type: ignore[attr-defined]
+    directory = ListDirectory(recorder, RunStats(), create_missing=True, dry_run=False,
+                              offline=False)  # fmt: skip
+    directory.resolve(ListRef(name="Newsletter"), "s")
+    directory.check_writable([PROSPECT_ID], "s")
+    assert [s.method for s in recorder.sent] == ["GET", "GET", "GET", "POST", "GET"]
+    for sent in recorder.sent:
+        assert_has_a_row(sent)
+
+
+def test_the_email_resolver_sends_what_its_row_says():
+    full = [{"id": n, "email": f"p{n}@example.com", "updatedAt": "2026-01-01T00:00:00+00:00"}
+            for n in range(1, 1001)]
+    recorder = Recorder(lambda path, params: {"values": [] if "idGreaterThan" in params
+                                              else full})  # fmt: skip
+    EmailResolver(recorder.v5_query_prospects, RunStats(), None).resolve(["a@example.com"])
+    many = [f"x{n}@example.com" for n in range(15)]
+    EmailResolver(recorder.v5_query_prospects, RunStats(), None).resolve(many)
+    kinds = {tuple(sorted(sent.params)) for sent in recorder.sent}
+    assert any("email" in k for k in kinds)
+    assert any("idGreaterThan" in k for k in kinds)
     for sent in recorder.sent:
         assert_has_a_row(sent)
 
