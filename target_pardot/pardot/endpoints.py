@@ -65,6 +65,18 @@ class Endpoints:
             idempotent=idempotent,
         )
 
+    def version_probe(self, version: int) -> Reply:
+        """A v3/v4 read that changes nothing and names no person: one custom field. Its
+        only use is its refusal: error 88 or 89 says which version the account takes
+        ("all other endpoints will require version 4", api-docs kb/api-version-4.md)."""
+        return self.request(
+            "GET",
+            v3v4_path(version, "customField", "query"),
+            endpoint="customField/query",
+            params={"format": "json", "limit": "1"},
+            idempotent=True,
+        )
+
     def v5_upsert_latest_by_email(self, body: Mapping[str, Any]) -> Reply:
         return self.request(
             "POST",

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from target_pardot.rows.keys import is_absent_key
 from target_pardot.rows.memberships import MembershipRow, _explicit_boolean, _positive_id
 from target_pardot.rows.payloads import InvalidRow, clean_email, shorten
 
@@ -83,13 +84,14 @@ def name_key(name: str) -> str:
 def prepare_keyed_membership(record: Mapping[str, Any], *, lowercase_emails: bool
                              ) -> KeyedMembership:  # fmt: skip
     """Validate a membership record keyed by id or by name and email."""
-    if record.get("list_id") is not None or record.get("list_name") is None:
+    # A blank key cell is absent (rows/keys.py): a blank list_id leaves the name to speak.
+    if not is_absent_key(record.get("list_id")) or record.get("list_name") is None:
         ref = ListRef(list_id=_positive_id(record, "list_id"))
     else:
         ref = ListRef(name=list_name_of(record["list_name"]))
     prospect_id: int | None = None
     email: str | None = None
-    if record.get("prospect_id") is not None or record.get("email") is None:
+    if not is_absent_key(record.get("prospect_id")) or is_absent_key(record.get("email")):
         try:
             prospect_id = _positive_id(record, "prospect_id")
         except InvalidRow as exc:

@@ -23,6 +23,7 @@ from target_pardot.rows.fields import (
     pardot_field_name,
     v5_field_name,
 )
+from target_pardot.rows.keys import KEY_FIELDS, is_absent_key
 from target_pardot.rows.unusable import UnusableValue
 
 ROUTE_V4 = "v4_batch"
@@ -222,7 +223,8 @@ def map_record(
 ) -> tuple[dict[str, Any], list[str]]:
     """Map input columns to v4 fields; return (fields, columns that are not prospect fields).
 
-    A null value leaves the Pardot field unchanged, so it is not sent at all.
+    A null value leaves the Pardot field unchanged, so it is not sent at all; a key
+    cell that holds only whitespace is absent too (rows/keys.py).
     """
     fields: dict[str, Any] = {}
     ignored: list[str] = []
@@ -231,12 +233,10 @@ def map_record(
         if name is None:
             ignored.append(column)
             continue
-        if value is None:
+        if value is None or (name in KEY_FIELDS and is_absent_key(value)):
             continue
         if name == "email":
             value = clean_email(value, lowercase=lowercase_emails)
-            if not value:
-                continue
         fields[name] = _coerce(name, value)
     return fields, ignored
 
@@ -251,8 +251,9 @@ def split_match_email(
         return None, record
     rest = {k: v for k, v in record.items() if k != column}
     value = record[column]
-    match = clean_email(value, lowercase=lowercase_emails) if value is not None else ""
-    return match or None, rest
+    if is_absent_key(value):
+        return None, rest
+    return clean_email(value, lowercase=lowercase_emails), rest
 
 
 def prospect_key(fields: Mapping[str, Any]) -> str:

@@ -57,7 +57,8 @@ class EmailResolver:
         with self._lock:
             unknown = [e for e in wanted if e not in self._known]
             if unknown and self._identity is not None:
-                mapped, _ = self._identity.split(unknown, email_of=str)
+                # Plain addresses: no row moves one, so none waits (see one_key_per_prospect).
+                mapped, _, _ = self._identity.split(unknown, email_of=str, address_after=str)
                 for email, pid in mapped:
                     self._known[email] = pid
                 unknown = [e for e in unknown if e not in self._known]

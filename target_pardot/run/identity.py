@@ -31,6 +31,7 @@ from typing import Any
 from target_pardot.errors import ConfigError
 from target_pardot.run.ledger import (
     StoreLocked,
+    account_key,
     default_ledger_path,
     is_lock_error,
     reading_connection,
@@ -195,6 +196,16 @@ class IdentityMap:
             self._pending[email] = int(prospect_id)
             self._flush_if_full()
 
+    def forget_all(self) -> int:
+        """Drop every entry of this account (committed at once); how many there were."""
+        with self._lock:
+            self._pending.clear()
+            rows = self._read(
+                "SELECT COUNT(*) FROM identity WHERE business_unit = ?", (self.business_unit,)
+            )
+            self._write("DELETE FROM identity WHERE business_unit = ?", [(self.business_unit,)])
+        return int(rows[0][0]) if rows else 0
+
     def forget(self, emails: Iterable[str]) -> None:
         with self._lock:
             for email in emails:
@@ -274,12 +285,12 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield items[start : start + _CHUNK]
 
 
-def open_identity_map(path: str | None, business_unit: str, *,
+def open_identity_map(path: str | None, business_unit: str, *, pardot_domain: str,
                       read_only: bool = False) -> IdentityMap:  # fmt: skip
-    """Open (or create) the map in the ledger_path file; a ConfigError before any call
-    when that file cannot be written. ``read_only`` (a dry run) creates nothing: it checks
-    only a directory the user named."""
+    """Open (or create) the map of this account (host and business unit) in the
+    ledger_path file; a ConfigError before any call when that file cannot be written.
+    ``read_only`` (a dry run) creates nothing: it checks only a directory the user named."""
     target = Path(path).expanduser() if path else default_ledger_path(business_unit)
     if path or not read_only:
         check_store_path(target, create_parent=not path and not read_only)
-    return IdentityMap(target, business_unit, read_only=read_only)
+    return IdentityMap(target, account_key(pardot_domain, business_unit), read_only=read_only)

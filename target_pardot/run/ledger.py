@@ -86,6 +86,26 @@ def default_ledger_path(business_unit: str) -> Path:
     return cache / "target-pardot" / f"ledger-{business_unit}.sqlite3"
 
 
+def account_key(pardot_domain: str, business_unit: str) -> str:
+    """Whose Pardot the ledger and identity map describe: the host and the business unit.
+
+    A business unit id alone does not say: every emulator, and a sandbox refreshed from
+    production, may share one. Entries stored under another key (another host, or from
+    before the host was part of the key) are never read, which only costs calls."""
+    host = pardot_domain.strip().rstrip("/").lower()
+    return f"{host}|{business_unit}"
+
+
+def prospect_ledger_key(key: str) -> str:
+    """The ledger's key of a prospect row (``id=…``, ``fid=…`` or ``email=…``), with the
+    email in lower case. An account without AMPSEA may match emails ignoring case
+    (docs/wire-contract.md, G6), and then ``Ann@x.com`` and ``ann@x.com`` are one
+    prospect: keyed apart, a changed row of one would be skipped as the other's payload.
+    Folding is safe where matching keeps case too: the fingerprint holds the email as
+    sent, so a row is skipped only when that very address last sent these very values."""
+    return key.lower() if key.startswith("email=") else key
+
+
 def fingerprint(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 
@@ -147,6 +167,7 @@ class Ledger:
 
     def __init__(self, path: Path, business_unit: str, *, read_only: bool = False) -> None:
         self.path = path
+        #: The key of the account's rows (account_key(), or any text in tests).
         self.business_unit = business_unit
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str], bytes] = {}
@@ -253,6 +274,8 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
-def open_ledger(path: str | None, business_unit: str, *, read_only: bool = False) -> Ledger:
+def open_ledger(
+    path: str | None, business_unit: str, *, pardot_domain: str, read_only: bool = False
+) -> Ledger:
     return Ledger(Path(path).expanduser() if path else default_ledger_path(business_unit),
-                  business_unit, read_only=read_only)  # fmt: skip
+                  account_key(pardot_domain, business_unit), read_only=read_only)  # fmt: skip

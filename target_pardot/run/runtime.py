@@ -85,9 +85,8 @@ class Runtime:
             sender=sender,
             tracker=StateTracker(write=_discard if settings.dry_run else write_state_line),
             ledger=(
-                open_ledger(
-                    settings.ledger_path, settings.business_unit, read_only=settings.dry_run
-                )
+                open_ledger(settings.ledger_path, settings.business_unit,
+                            pardot_domain=settings.pardot_domain, read_only=settings.dry_run)
                 if settings.skip_unchanged
                 else None
             ),
@@ -217,6 +216,7 @@ def _identity_router(
             and settings.prospect_operation == "sync"):  # fmt: skip
         return None
     identity = open_identity_map(settings.ledger_path, settings.business_unit,
+                                 pardot_domain=settings.pardot_domain,
                                  read_only=settings.dry_run)  # fmt: skip
     return IdentityRouter(identity, client.v5_query_prospects, stats, dry_run=settings.dry_run)
 

@@ -64,7 +64,7 @@ from target_pardot.rows.import_csv import (
     csv_cell,
     header_fields,
 )
-from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint
+from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint, prospect_ledger_key
 from target_pardot.run.runtime import Runtime
 from target_pardot.sinks.import_outcome import (
     CODE_IMPORT_NOT_OPEN,
@@ -73,6 +73,7 @@ from target_pardot.sinks.import_outcome import (
     ImportJob,
     ImportOutcome,
 )
+from target_pardot.sinks.import_v3 import V3EmailLane
 from target_pardot.sinks.prospect_items import PendingRow, prospect_list_flags
 
 logger = logging.getLogger("target-pardot")
@@ -88,7 +89,6 @@ ROWS_PER_IMPORT = 200_000
 MAX_PENDING_UPLOADS = 3
 _IN_PROGRESS = frozenset({"Open", "Ready", "Waiting", "Processing"})
 _PLAIN_CELL_TYPES = frozenset({str, int, type(None)})
-
 
 
 @dataclass
@@ -158,6 +158,7 @@ class ImportDelivery(ImportOutcome):
         self._chain_broken = False
         self._rows_with_empty_cells = 0
         self._warned_empty_cells = False
+        self._v3_lane = V3EmailLane(runtime, default_campaign=self._default_campaign)
 
     # -- reading thread ---------------------------------------------------------------
 
@@ -168,13 +169,12 @@ class ImportDelivery(ImportOutcome):
                 rows,
                 self.ledger,
                 PROSPECTS,
-                key_of=lambda p: p.row.key,
-                # The same rule as every other path: the row's fields and its list flags
-                # (an import carries them in addToList / removeFromList). The campaign
-                # an import adds from default_campaign_id is left out, as on the other
-                # paths: it only names where a new prospect comes from.
+                key_of=lambda p: prospect_ledger_key(p.row.key),
+                # As on every path: fields and list flags (addToList / removeFromList), not
+                # the default campaign (it only names where a new prospect comes from).
                 fingerprint_of=lambda p: prospect_fingerprint(p.row, self._flags),
             )
+        rows = self._v3_lane.take(rows)  # an account without AMPSEA: see import_v3.py
         lanes = self._lanes
         rejected: set[int] = set()
         known = {kind: lane.accepts for kind, lane in lanes.items()}

@@ -16,6 +16,7 @@ from target_pardot.rows.payloads import (
     list_flags,
     to_json,
 )
+from target_pardot.run.ledger import prospect_ledger_key
 from target_pardot.run.runtime import Runtime
 from target_pardot.sinks.base import Pending
 
@@ -75,7 +76,8 @@ def prospect_list_flags(runtime: Runtime) -> dict[str, int]:
 
 
 def prospect_key_of(pending: PendingRow) -> str:
-    return pending.row.key
+    """The row's key in the skip_unchanged ledger."""
+    return prospect_ledger_key(pending.row.key)
 
 
 def rows_of_item(item: BatchItem) -> tuple[PendingRow]:
@@ -84,6 +86,11 @@ def rows_of_item(item: BatchItem) -> tuple[PendingRow]:
 
 def lookup_email_of(pending: PendingRow) -> str:
     return pending.row.lookup_email
+
+
+def new_email_of(pending: PendingRow) -> str:
+    """The address the row leaves its prospect with (its own email)."""
+    return str(pending.row.fields["email"])
 
 
 def is_email_only(item: BatchItem) -> bool:

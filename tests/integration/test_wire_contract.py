@@ -134,18 +134,19 @@ def test_r4_v5_upsert_body_keys_and_v5_custom_name(emu, run, sent):
     assert body["matchEmail"] == "a@example.com"
 
 
-def test_r18_r19_a_known_email_goes_by_id_after_one_query_of_changes(emu, run, sent, tmp_path):
+def test_r18_r19_r28_a_known_email_goes_by_id_after_two_queries(emu, run, sent, tmp_path):
     config = base_config(emu, upsert_by_email=True, api_version="4",
                          ledger_path=str(tmp_path / "ledger.sqlite3"))  # fmt: skip
     run(config, stream_of("prospects", [{"email": "a@example.com"}]))
     pid = emu.prospects()[0]["id"]
     sent.clear()
     run(config, stream_of("prospects", [{"email": "a@example.com", "first_name": "A"}]))
-    [query] = only(sent, "GET", "/api/v5/objects/prospects")
-    assert query.path == "/api/v5/objects/prospects"
-    since = query.query.pop("updatedAtAfterOrEqualTo")
-    assert query.query == {"fields": ["id,email"], "orderBy": ["id"], "limit": ["1000"]}
+    changes, sample = only(sent, "GET", "/api/v5/objects/prospects")
+    since = changes.query.pop("updatedAtAfterOrEqualTo")
+    assert changes.query == {"fields": ["id,email"], "orderBy": ["id"], "limit": ["1000"]}
     assert since[0].endswith("+00:00") and "T" in since[0]
+    assert sample.query == {"fields": ["id,email"], "idGreaterThanOrEqualTo": [str(pid)],
+                            "orderBy": ["id"], "deleted": ["all"], "limit": ["1000"]}  # fmt: skip
     [batch] = only(sent, "POST", "/api/prospect/version/4/do/batchUpdate")
     elements = json.loads(batch.form()["prospects"][0])["prospects"]
     assert elements == [{"email": "a@example.com", "first_name": "A", "id": pid}]
@@ -353,3 +354,16 @@ def test_import_never_writes_a_refused_column_or_two_match_columns(emu, run, sen
     by_match = {h[0]: h for h in headers}
     assert "campaignId" in by_match["matchEmail"] and "email" in by_match["matchEmail"]
     assert "salesforceId" not in by_match["matchSalesforceId"]
+
+
+def test_r29_an_import_asks_the_account_version_with_one_custom_field_read(emu, run, sent):
+    emu.configure(ampsea=False)
+    config = base_config(emu, prospect_operation="import", default_campaign_id=7)
+    run(config, stream_of("prospects", [{"email": "a@example.com"}]))
+    v4, v3 = [c for c in sent if c.path.startswith("/api/customField/")]
+    assert (v4.method, v4.path) == ("GET", "/api/customField/version/4/do/query")
+    assert v4.query == {"format": ["json"], "limit": ["1"]}
+    assert v3.path == "/api/customField/version/3/do/query"
+    [batch] = only(sent, "POST", "/api/prospect/version/3/do/batchUpsert")
+    assert json.loads(batch.form()["prospects"][0]) == {
+        "prospects": {"a@example.com": {"campaign_id": 7}}}
