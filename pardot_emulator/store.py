@@ -26,12 +26,14 @@ from .records import (
     public_prospect,
 )
 from .store_imports import ImportOperations
-from .store_memberships import MembershipOperations
+from .store_memberships import Memberships
 
 
-class Store(MembershipOperations, ImportOperations):
+class Store(ImportOperations):
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        #: Membership operations over this store's tables, under its lock.
+        self.members = Memberships(self)
         #: The frozen_time setting: every write is stamped with it when set.
         self.frozen_time: str | None = None
         #: Set by the App: is a list dynamic; count a write to one (_apply_lists).

@@ -22,7 +22,7 @@ from .store import Store
 from .wire import Reply, v4_ok_body
 
 if TYPE_CHECKING:
-    from .app import App
+    from .account import Account
     from .request import Incoming
 
 MSG_88 = "Your account must use version 4 of the API."
@@ -39,7 +39,7 @@ def version_refusal(version: str, ampsea: bool) -> tuple[int, str] | None:
     return None
 
 
-def batch(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def batch(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     """A v3 batchUpsert, batchUpdate or batchCreate."""
     op = v4.BATCH_OPS[m.group(2)]
     data = v4.batch_data(app, req)
@@ -50,13 +50,13 @@ def batch(app: App, req: Incoming, m: re.Match[str]) -> Reply:
         return v4.error(app, req, 71, "Input needs to be valid JSON or XML")
     if len(rows) > MAX_BATCH_ROWS:
         return v4.error(app, req, 70, "Batch processing is limited to 50 prospects at once.")
-    lists = app.settings["lists"]
+    lists = app.settings.lists
     custom = customfields.v4_names(app)  # v3 names custom fields like v4: by field_id
     entries = [
         (str(key), *_plan(str(key), fields, lists, custom)) for key, fields in rows.items()
     ]
     errors, created, updated = apply(
-        app.store, entries, op, case_insensitive=app.settings["v3_email_case_insensitive"]
+        app.store, entries, op, case_insensitive=app.settings.v3_email_case_insensitive
     )
     app.counters.rows(created, updated, len(errors))
     body = {"@attributes": {"stat": "fail" if errors else "ok", "version": 1}, "errors": errors}
@@ -104,7 +104,7 @@ def apply(store: Store, entries: list[tuple[str, RowPlan | OpError, str | None]]
     return errors, created, updated
 
 
-def single_upsert(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def single_upsert(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     """`upsert/email/<email>` or `upsert/id/<id>` in v3: email identifies the prospect,
     and an unknown id falls back to the row's email (V6 of the wire contract)."""
     if m.group(2) == "fid":  # fid came with v4
@@ -112,12 +112,12 @@ def single_upsert(app: App, req: Incoming, m: re.Match[str]) -> Reply:
         return v4.error(app, req, refusal.code, refusal.message)
     row = v4.single_row(req, m)
     match_email = row["email"] if m.group(2) == "email" else None
-    plan = v4.parse_row(row, app.settings["lists"], customfields.v4_names(app))
+    plan = v4.parse_row(row, app.settings.lists, customfields.v4_names(app))
     if isinstance(plan, OpError):
         return v4.error(app, req, plan.code, plan.message)
     store = app.store
     with store.lock:
-        folded = _folded_index(store) if app.settings["v3_email_case_insensitive"] else None
+        folded = _folded_index(store) if app.settings.v3_email_case_insensitive else None
         try:
             created, p = _apply_row(store, plan, match_email, "upsert", folded)
         except OpError as exc:

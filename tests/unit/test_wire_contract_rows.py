@@ -25,6 +25,7 @@ import pytest
 
 from target_pardot import login
 from target_pardot.pardot import auth
+from target_pardot.pardot.call import Call
 from target_pardot.pardot.endpoints import LIST_FIELDS, Endpoints
 from target_pardot.pardot.list_members import read_members
 from target_pardot.pardot.responses import Reply
@@ -57,22 +58,29 @@ class Sent:
     given_query: Mapping[str, str]
 
 
-class Recorder(Endpoints):
-    """The endpoint methods with a ``request`` that records instead of sending."""
+class Recorder:
+    """A client whose endpoints record each call instead of sending it."""
 
     def __init__(self, replies: Callable[[str, Mapping[str, str]], Any] | None = None) -> None:
         self.sent: list[Sent] = []
         self._replies = replies or (lambda path, params: {})
+        self.endpoints = Endpoints(self._record)
+        self.api_version = _FixedVersion()
 
-    def request(self, method: str, path: str, *, endpoint: str,
-                params: Mapping[str, str] | None = None, data: str | None = None,
-                json_body: Mapping[str, Any] | None = None, files: Any = None,
-                idempotent: bool, redirects_to_storage: bool = False) -> Reply:  # fmt: skip
-        split = urlsplit(path)
+    def _record(self, call: Call) -> Reply:
+        split = urlsplit(call.path)
         given = dict(parse_qsl(split.query))
-        sent = Sent(method, split.path, dict(params or {}), redirects_to_storage, given)
+        sent = Sent(call.method, split.path, dict(call.params or {}),
+                    call.redirects_to_storage, given)  # fmt: skip
         self.sent.append(sent)
         return Reply(200, self._replies(split.path, {**given, **sent.params}))
+
+
+class _FixedVersion:
+    """The client's v3/v4 version switch, pinned: every call goes in version 4."""
+
+    def run(self, send: Callable[[int], Any]) -> Any:
+        return send(4)
 
 
 #: One or more sample calls of every endpoint method: (method name, args, kwargs).
@@ -189,7 +197,7 @@ def test_the_contract_parser_reads_the_table():
 def test_every_endpoint_method_has_sample_calls():
     methods = {
         name for name, member in inspect.getmembers(Endpoints, inspect.isfunction)
-        if not name.startswith("_") and name != "request"
+        if not name.startswith("_")
     }  # fmt: skip
     assert methods == {name for name, _, _ in CALLS}
 
@@ -197,7 +205,7 @@ def test_every_endpoint_method_has_sample_calls():
 @pytest.mark.parametrize(("name", "args", "kwargs"), CALLS)
 def test_every_endpoint_has_a_row(name, args, kwargs):
     recorder = Recorder()
-    getattr(recorder, name)(*args, **kwargs)
+    getattr(recorder.endpoints, name)(*args, **kwargs)
     assert recorder.sent
     for sent in recorder.sent:
         assert_has_a_row(sent)
@@ -216,7 +224,7 @@ def test_the_list_member_reader_sends_what_its_rows_say():
         return {"values": page(1), "nextPageToken": "t1"}
 
     recorder = Recorder(replies)
-    read_members(recorder.v5_list_memberships, LIST_ID)
+    read_members(recorder.endpoints.v5_list_memberships, LIST_ID)
     kinds = {tuple(sorted(sent.params)) for sent in recorder.sent}
     assert any("nextPageToken" in k for k in kinds)
     assert any("idGreaterThan" in k for k in kinds)
@@ -231,20 +239,14 @@ def test_the_identity_check_sends_what_its_rows_say(tmp_path):
     identity = IdentityMap(tmp_path / "map.sqlite3", "0Uv000000000001AAA")
     identity.mark_checked(watermark(datetime.datetime.now(datetime.timezone.utc)))
     identity.learn("p1@example.com", 1)
-    router = IdentityRouter(identity, recorder.v5_query_prospects, RunStats(), dry_run=False)
+    query = recorder.endpoints.v5_query_prospects
+    router = IdentityRouter(identity, query, RunStats(), dry_run=False)
     router.split([{"email": "p1@example.com"}], lambda row: row["email"], lambda row: row["email"])
     identity.close()
     assert any("idGreaterThan" in sent.params for sent in recorder.sent)
     assert any("deleted" in sent.params for sent in recorder.sent)  # the map's sample read
     for sent in recorder.sent:
         assert_has_a_row(sent)
-
-
-class _FixedVersion:
-    """The client's v3/v4 version switch, pinned: every call goes in version 4."""
-
-    def run(self, send: Callable[[int], Any]) -> Any:
-        return send(4)
 
 
 def test_the_list_directory_sends_what_its_rows_say():
@@ -259,7 +261,6 @@ def test_the_list_directory_sends_what_its_rows_say():
         return {"@attributes": {"stat": "ok"}, "result": {"total_results": 0}}
 
     recorder = Recorder(replies)
-    recorder.api_version = _FixedVersion()  # type: ignore[attr-defined]
     directory = ListDirectory(recorder, RunStats(), create_missing=True, dry_run=False,
                               offline=False)  # fmt: skip
     directory.resolve(ListRef(name="Newsletter"), "s")
@@ -274,9 +275,9 @@ def test_the_email_resolver_sends_what_its_row_says():
             for n in range(1, 1001)]
     recorder = Recorder(lambda path, params: {"values": [] if "idGreaterThan" in params
                                               else full})  # fmt: skip
-    EmailResolver(recorder.v5_query_prospects, RunStats(), None).resolve(["a@example.com"])
-    many = [f"x{n}@example.com" for n in range(15)]
-    EmailResolver(recorder.v5_query_prospects, RunStats(), None).resolve(many)
+    query = recorder.endpoints.v5_query_prospects
+    EmailResolver(query, RunStats(), None).resolve(["a@example.com"])
+    EmailResolver(query, RunStats(), None).resolve([f"x{n}@example.com" for n in range(15)])
     kinds = {tuple(sorted(sent.params)) for sent in recorder.sent}
     assert any("email" in k for k in kinds)
     assert any("idGreaterThan" in k for k in kinds)
