@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test lint demo bench bench-smoke clean e2e dist wheel-check hub
+.PHONY: install test lint demo bench bench-smoke clean e2e dist wheel-check hub soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ e2e: install
 
 demo: install
 	$(BIN)/python scripts/demo.py
+
+# The simulation over SEEDS seeds (tests/simulation/README.md): prints the steps, rows,
+# faults and restarts it covered, and every failing seed with its replay command.
+SEEDS ?= 100
+soak: install
+	$(BIN)/python -m tests.simulation --seeds $(SEEDS)
 
 bench: install
 	$(BIN)/python bench/run_all.py
