@@ -35,11 +35,16 @@ def _batch(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     """v3 and v4 batch calls differ in their body: a keyed object or an array."""
     return (v3.batch if m.group(1) == "3" else v4.batch)(app, req, m)
 
+
+def _single_upsert(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
+    """v3 matches by email, and an unknown id by the row's email; v4 does neither."""
+    return (v3.single_upsert if m.group(1) == "3" else v4.single_upsert)(app, req, m)
+
 ROUTES: tuple[Route, ...] = (
     _route(r"^/api/prospect/version/([34])/do/(batchUpsert|batchUpdate|batchCreate)/?$", "v4",
            dict.fromkeys(_V4_GET_POST, ("prospect/{1}", _batch))),
     _route(r"^/api/prospect/version/([34])/do/upsert/(email|id|fid)/([^/]+)/?$", "v4",
-           dict.fromkeys(_V4_GET_POST, ("prospect/upsert", v4.single_upsert))),
+           dict.fromkeys(_V4_GET_POST, ("prospect/upsert", _single_upsert))),
     _route(r"^/api/listMembership/version/([34])/do/(create|update|read|delete)"
            r"/list_id/([^/]+)/prospect_id/([^/]+)/?$", "v4",
            dict.fromkeys(_V4_GET_POST, ("listMembership/{1}", v4.membership_by_pair))),

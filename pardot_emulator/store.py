@@ -1,4 +1,5 @@
-"""The emulator's data: prospects, list memberships and imports, thread-safe.
+"""The emulator's data: prospects, list memberships (store_memberships.py) and imports
+(store_imports.py), thread-safe.
 
 One lock guards everything; each operation (a whole batch of up to 50 rows,
 one v5 upsert, one import's processing) holds it once, so a batch is applied
@@ -24,10 +25,11 @@ from .records import (
     iso_now,
     public_prospect,
 )
+from .store_imports import ImportOperations
 from .store_memberships import Memberships
 
 
-class Store:
+class Store(ImportOperations):
     def __init__(self) -> None:
         self.lock = threading.Lock()
         #: Membership operations over this store's tables, under its lock.
@@ -211,27 +213,24 @@ class Store:
             return [public_prospect(p) for p in self.prospects.values()
                     if include_deleted or not p["deleted"]]
 
-    def import_list(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return [j.public() for j in self.imports.values()]
-
     # ------------------------------------------------------------------ v4 prospects
 
-    def apply_v4(self, plans: list[RowPlan | OpError], op: str, ampsea: bool
+    def apply_v4(self, plans: list[RowPlan | OpError], op: str
                  ) -> tuple[dict[str, str], int, int]:
-        """Apply validated v4 rows. op: upsert, update or create.
+        """Apply validated v4 rows. op: upsert, update or create. (v4 calls reach the
+        store only on AMPSEA accounts: without AMPSEA they get error 89.)
 
         Returns (errors keyed by 0-based index string, created, updated)."""
         errors: dict[str, str] = {}
         with self.lock:
             self._now = self.frozen_time or iso_now()
             try:
-                created, updated = self._apply_plans(plans, op, ampsea, errors)
+                created, updated = self._apply_plans(plans, op, errors)
             finally:
                 self._now = ""
         return errors, created, updated
 
-    def _apply_plans(self, plans: list[RowPlan | OpError], op: str, ampsea: bool,
+    def _apply_plans(self, plans: list[RowPlan | OpError], op: str,
                      errors: dict[str, str]) -> tuple[int, int]:
         created = updated = 0
         for idx, plan in enumerate(plans):
@@ -239,7 +238,7 @@ class Store:
                 errors[str(idx)] = plan.message
                 continue
             try:
-                was_created = self._apply_v4_row_with_target(plan, op, ampsea)[0]
+                was_created = self._apply_v4_row_with_target(plan, op)[0]
             except OpError as exc:
                 errors[str(idx)] = exc.message
                 continue
@@ -249,15 +248,14 @@ class Store:
                 updated += 1
         return created, updated
 
-    def apply_v4_single(self, plan: RowPlan, op: str, ampsea: bool
-                        ) -> tuple[bool, dict[str, Any]]:
+    def apply_v4_single(self, plan: RowPlan, op: str) -> tuple[bool, dict[str, Any]]:
         with self.lock:
-            was_created, p = self._apply_v4_row_with_target(plan, op, ampsea)
+            was_created, p = self._apply_v4_row_with_target(plan, op)
             return was_created, public_prospect(p)
 
-    def _apply_v4_row_with_target(self, plan: RowPlan, op: str, ampsea: bool
+    def _apply_v4_row_with_target(self, plan: RowPlan, op: str
                                   ) -> tuple[bool, dict[str, Any]]:
-        target = self._match_v4(plan, op, ampsea)
+        target = self._match_v4(plan, op)
         if target is None:
             updates = plan.updates
             if plan.fid is not None:
@@ -274,7 +272,7 @@ class Store:
             self._apply_lists(target["id"], plan.list_adds, plan.list_removes)
         return False, target
 
-    def _match_v4(self, plan: RowPlan, op: str, ampsea: bool) -> dict[str, Any] | None:
+    def _match_v4(self, plan: RowPlan, op: str) -> dict[str, Any] | None:
         """The prospect a v4 row updates, or None to create one. Raises OpError."""
         has_email = plan.updates.get("email") is not None
         if op == "create":
@@ -283,7 +281,7 @@ class Store:
             return None
         # v4 upsert by id or fid: "If the matching prospect is archived, it will be
         # unarchived, and then have the updates applied to it" (v4 prospects.md).
-        restores = op == "upsert" and ampsea
+        restores = op == "upsert"
         if plan.id is not None:
             p = self._live(plan.id)
             if p is None and restores:
@@ -310,9 +308,7 @@ class Store:
             raise OpError(3, "Invalid prospect ID")
         if not has_email:
             raise OpError(14, "Non-existent prospect ID; No email address provided")
-        if ampsea:
-            return None
-        return self._latest(self.by_email.get(plan.updates["email"], ()), deleted=False)
+        return None  # v4: an email alone always creates (v4 prospects.md, Upserting)
 
     # ------------------------------------------------------------------ v5 prospects
 
@@ -332,69 +328,6 @@ class Store:
                 return True, public_prospect(self._create(values))
             self._update(p, updates)
             return False, public_prospect(p)
-
-    # ------------------------------------------------------------------ imports
-
-    def register_import_locked(self, job: ImportJob) -> None:
-        """Give a validated import its id and keep it (caller holds the lock)."""
-        job.id = self._next_import
-        self._next_import += 1
-        self.imports[job.id] = job
-
-    def import_get(self, import_id: int) -> ImportJob:
-        job = self.imports.get(import_id)
-        if job is None:
-            raise OpError(192, "Object specified does not exist")
-        return job
-
-    def import_snapshot(self, import_id: int) -> dict[str, Any]:
-        with self.lock:
-            return self.import_get(import_id).public()
-
-    def import_match_and_write(self, job: ImportJob, kind: str | None, value: Any,
-                               updates: dict[str, Any], adds: list[int] = (),  # type: ignore[assignment]
-                               removes: list[int] = ()) -> bool:  # type: ignore[assignment]
-        """Upsert one import row (caller holds the lock). Returns True if created.
-
-        With a match column, a row updates the prospect it matches and creates one only
-        with createOnNoMatch; without one every row creates (Pardot's MODE_NO_MATCHING).
-        A created prospect needs an email and a campaign."""
-        p: dict[str, Any] | None = None
-        if kind == "id":
-            p = self.prospects.get(value)
-            if p is not None and p["deleted"] and not job.restore_deleted:
-                p = None
-        elif kind == "salesforceId":
-            ids = self.by_fid.get(value, ())
-            p = self._latest(ids, deleted=False)
-            if p is None and job.restore_deleted:
-                p = self._latest(ids, deleted=True)
-        elif kind == "email":
-            ids = self.by_email.get(value, ())
-            p = self._latest(ids, deleted=False)
-            if p is None and job.restore_deleted:
-                p = self._latest(ids, deleted=True)
-        created = p is None
-        if p is None:
-            if kind is not None and not job.create_on_no_match:
-                raise OpError(109, "The requested record was not found.")
-            values = dict(updates)
-            if kind == "salesforceId":
-                values.setdefault("crm_fid", value)
-            if kind == "email":
-                values.setdefault("email", value)
-            if values.get("email") is None:
-                raise OpError(4, "Invalid prospect email address")
-            if values.get("campaign_id") is None:
-                raise OpError(38, "Invalid campaign ID")
-            p = self._create(values)
-        else:
-            if p["deleted"]:
-                p["deleted"] = False
-            self._update(p, updates)
-        if adds or removes:
-            self._apply_lists(p["id"], list(adds), list(removes))
-        return created
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:

@@ -17,9 +17,9 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from . import customfields, v4
-from .records import OpError, RowPlan, iso_now
+from .records import OpError, RowPlan, iso_now, public_prospect
 from .store import Store
-from .wire import Reply
+from .wire import Reply, v4_ok_body
 
 if TYPE_CHECKING:
     from .account import Account
@@ -93,27 +93,58 @@ def apply(store: Store, entries: list[tuple[str, RowPlan | OpError, str | None]]
                     errors[identifier] = plan.message
                     continue
                 try:
-                    target = _match(store, plan, match_email, op, folded)
+                    was_created = _apply_row(store, plan, match_email, op, folded)[0]
                 except OpError as exc:
                     errors[identifier] = exc.message
                     continue
-                if target is None:
-                    p = store._create(plan.updates)
-                    if folded is not None:
-                        folded.setdefault(str(p["email"]).lower(), []).append(p["id"])
-                    created += 1
-                else:
-                    updates = plan.updates
-                    if match_email is not None:  # matched by email: its stored form stays
-                        updates = {k: v for k, v in updates.items() if k != "email"}
-                    store._update(target, updates)
-                    p = target
-                    updated += 1
-                if plan.list_adds or plan.list_removes:
-                    store._apply_lists(p["id"], plan.list_adds, plan.list_removes)
+                created += was_created
+                updated += not was_created
         finally:
             store._now = ""
     return errors, created, updated
+
+
+def single_upsert(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
+    """`upsert/email/<email>` or `upsert/id/<id>` in v3: email identifies the prospect,
+    and an unknown id falls back to the row's email (V6 of the wire contract)."""
+    if m.group(2) == "fid":  # fid came with v4
+        refusal = v4.invalid_field("fid")
+        return v4.error(app, req, refusal.code, refusal.message)
+    row = v4.single_row(req, m)
+    match_email = row["email"] if m.group(2) == "email" else None
+    plan = v4.parse_row(row, app.settings.lists, customfields.v4_names(app))
+    if isinstance(plan, OpError):
+        return v4.error(app, req, plan.code, plan.message)
+    store = app.store
+    with store.lock:
+        folded = _folded_index(store) if app.settings.v3_email_case_insensitive else None
+        try:
+            created, p = _apply_row(store, plan, match_email, "upsert", folded)
+        except OpError as exc:
+            app.counters.rows(0, 0, 1)
+            return v4.error(app, req, exc.code, exc.message)
+        prospect = v4.v4_prospect(public_prospect(p))
+    app.counters.rows(int(created), int(not created))
+    return v4.reply(req, 201 if created else 200, v4_ok_body(prospect=prospect))
+
+
+def _apply_row(store: Store, plan: RowPlan, match_email: str | None, op: str,
+               folded: dict[str, list[int]] | None) -> tuple[bool, dict[str, Any]]:
+    """Apply one v3 row (caller holds the lock): (whether it created, the prospect)."""
+    target = _match(store, plan, match_email, op, folded)
+    if target is None:
+        p = store._create(plan.updates)
+        if folded is not None:
+            folded.setdefault(str(p["email"]).lower(), []).append(p["id"])
+    else:
+        updates = plan.updates
+        if match_email is not None:  # matched by email: its stored form stays
+            updates = {k: v for k, v in updates.items() if k != "email"}
+        store._update(target, updates)
+        p = target
+    if plan.list_adds or plan.list_removes:
+        store._apply_lists(p["id"], plan.list_adds, plan.list_removes)
+    return target is None, p
 
 
 def _folded_index(store: Store) -> dict[str, list[int]]:

@@ -140,7 +140,7 @@ def batch(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     settings = app.settings
     custom = customfields.v4_names(app)
     plans = [parse_row(row, settings.lists, custom) for row in rows]
-    errors, created, updated = app.store.apply_v4(plans, op, settings.ampsea)
+    errors, created, updated = app.store.apply_v4(plans, op)
     app.counters.rows(created, updated, len(errors))
     body = {"@attributes": {"stat": "fail" if errors else "ok", "version": 1}, "errors": errors}
     return reply(req, 201 if created else 200, body)
@@ -164,21 +164,21 @@ def v4_prospect(p: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def single_upsert(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
+def single_row(req: Incoming, m: re.Match[str]) -> dict[str, Any]:
+    """A single upsert's fields: the parameters, and the path's `email`, `id` or `fid`."""
     by, raw_value = m.group(2), unquote(m.group(3))
     params = req.params().merged()
     row: dict[str, Any] = {k: v for k, v in params.items() if k not in _NON_FIELD_PARAMS}
-    if by == "email":
-        row["email"] = raw_value
-    elif by == "id":
-        row["id"] = raw_value
-    else:
-        row["fid"] = raw_value
-    plan = parse_row(row, app.settings.lists, customfields.v4_names(app))
+    row[by] = raw_value
+    return row
+
+
+def single_upsert(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
+    plan = parse_row(single_row(req, m), app.settings.lists, customfields.v4_names(app))
     if isinstance(plan, OpError):
         return error(app, req, plan.code, plan.message)
     try:
-        created, p = app.store.apply_v4_single(plan, "upsert", app.settings.ampsea)
+        created, p = app.store.apply_v4_single(plan, "upsert")
     except OpError as exc:
         app.counters.rows(0, 0, 1)
         return error(app, req, exc.code, exc.message)

@@ -136,3 +136,48 @@ def test_v3_list_memberships_work_without_ampsea(emu: PardotEmulator, api: Api) 
     r = v3_batch(api, "batchUpdate", {str(pid): {"list_8": 1, "list_7": 0}})
     assert r.status_code == 200
     assert [(m["list_id"], m["prospect_id"]) for m in emu.memberships()] == [(8, pid)]
+
+
+V3_SINGLE = "/api/prospect/version/3/do/upsert/{by}/{value}?format=json"
+
+
+def test_single_upsert_by_unknown_id_updates_the_prospect_with_the_email(
+        emu: PardotEmulator, api: Api) -> None:
+    # v3 prospects.md, upsert by id: "If a prospect with the provided ID is not found,
+    # Pardot searches for a prospect identified by <email>" (wire contract V6).
+    emu.configure(ampsea=False)
+    pid = emu.add_prospect("a@example.com")
+    r = api.post(V3_SINGLE.format(by="id", value="999999"),
+                 data={"email": "a@example.com", "city": "Nice"})
+    assert r.status_code == 200
+    assert r.json()["prospect"]["id"] == pid
+    assert [(p["id"], p["city"]) for p in emu.prospects()] == [(pid, "Nice")]
+
+
+def test_single_upsert_by_unknown_id_creates_when_no_prospect_has_the_email(
+        emu: PardotEmulator, api: Api) -> None:
+    emu.configure(ampsea=False)
+    emu.add_prospect("a@example.com")
+    r = api.post(V3_SINGLE.format(by="id", value="999999"),
+                 data={"email": "b@example.com", "city": "Oslo"})
+    assert r.status_code == 201
+    assert [p["city"] for p in by_email(emu, "b@example.com")] == ["Oslo"]
+    assert len(emu.prospects()) == 2
+
+
+def test_single_upsert_by_email_matches_the_stored_prospect(
+        emu: PardotEmulator, api: Api) -> None:
+    emu.configure(ampsea=False)
+    pid = emu.add_prospect("ann@example.com")
+    r = api.post(V3_SINGLE.format(by="email", value="Ann%40Example.com"), data={"city": "Nice"})
+    assert r.status_code == 200
+    assert [(p["id"], p["email"], p["city"]) for p in emu.prospects()] == [
+        (pid, "ann@example.com", "Nice")]
+
+
+def test_single_upsert_by_fid_is_refused_on_v3(emu: PardotEmulator, api: Api) -> None:
+    emu.configure(ampsea=False)
+    emu.add_prospect("a@example.com", crm_fid="003000000000001")
+    r = api.post(V3_SINGLE.format(by="fid", value="003000000000001"), data={"city": "Oslo"})
+    assert r.json()["err"] == "One or more of the specified fields are invalid: fid"
+    assert emu.prospects()[0]["city"] is None
