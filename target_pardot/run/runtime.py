@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from target_pardot.errors import TargetPardotError
+from target_pardot.pardot.api_version import API_VERSION_AUTO
 from target_pardot.pardot.client import PardotClient
+from target_pardot.run.account_memory import recall_version, store_version
+from target_pardot.run.case_variants import CaseVariants
 from target_pardot.run.identity import open_identity_map
 from target_pardot.run.identity_check import IdentityRouter
 from target_pardot.run.ledger import Ledger, open_ledger
@@ -15,6 +18,7 @@ from target_pardot.run.rejects import RejectionReporter
 from target_pardot.run.sender import Sender
 from target_pardot.run.state import StateTracker, write_state_line
 from target_pardot.run.stats import RunStats
+from target_pardot.run.verdicts import slow_run_hint
 from target_pardot.settings import Settings
 
 #: Jobs (calls, mostly of 50 rows) queued ahead of the senders, per slot: enough that no
@@ -43,6 +47,8 @@ class Runtime:
     mirrors: dict[str, Any] = field(default_factory=dict)
     #: True once the account's custom fields were read (or skipped) for this run.
     custom_fields_read: bool = False
+    #: Emails that differ only in case from another row's (see case_variants).
+    case_variants: CaseVariants = field(default_factory=CaseVariants)
     _last_state: dict[str, Any] | None = field(default=None, repr=False)
 
     @classmethod
@@ -54,6 +60,10 @@ class Runtime:
         sender = Sender(workers=slots + 1, max_queued=QUEUED_JOBS_PER_SLOT * slots)
         client = PardotClient(settings, stats)
         client.cancelled = lambda: sender.failed
+        if settings.api_version == API_VERSION_AUTO:
+            remembered = recall_version(settings)
+            if remembered is not None:
+                client.api_version.remember(remembered)
         return cls(
             settings=settings,
             stats=stats,
@@ -118,8 +128,18 @@ class Runtime:
         self.client.halt(reason)
         return self.client.wait_idle(grace_seconds)
 
-    def summary(self, outcome: str = "succeeded") -> dict[str, Any]:
-        return self.stats.snapshot(outcome=outcome)
+    def summary(self, outcome: str = "succeeded", reason: str = "") -> dict[str, Any]:
+        summary = self.stats.snapshot(
+            outcome=outcome, reason=reason, case_variants=self.case_variants.count()
+        )
+        clock = self.client.clock
+        summary["hint"] = slow_run_hint(
+            parallel_tasks=self.settings.parallel_tasks,
+            wall_seconds=summary["wall_seconds"],
+            busy_seconds=clock.busy_seconds,
+            call_seconds=clock.call_seconds,
+        ) or ""
+        return summary
 
     def wait_running(self) -> None:
         """After a failure: let the calls already running finish, so that their rows are
@@ -128,6 +148,9 @@ class Runtime:
 
     def close(self) -> None:
         self.sender.close()
+        version = self.client.api_version
+        if self.settings.api_version == API_VERSION_AUTO and version.known:
+            store_version(self.settings, version.current)
         for close in self.closers:
             close()
         if self.ledger is not None:

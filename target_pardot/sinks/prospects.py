@@ -212,7 +212,10 @@ class ProspectDelivery(Delivery):
         except RetryableError as exc:
             self._reroute_after_ambiguous_failure(batch, exc)
             return
-        self._settle_reply(batch, operation, batch_row_errors(reply.body), reply.status)
+        self._settle_reply(
+            batch, operation, batch_row_errors(reply.body), reply.status,
+            v4_upsert=operation == "batchUpsert",
+        )  # fmt: skip
 
     def _send_v3(self, batch: list[BatchItem], operation: str) -> None:
         """v3 batches: keyed by id or email. Email identifies the prospect on these
@@ -235,7 +238,13 @@ class ProspectDelivery(Delivery):
             self._settle_reply(part, operation, errors, reply.status)
 
     def _settle_reply(
-        self, batch: list[BatchItem], operation: str, errors: dict[int, str], status: int
+        self,
+        batch: list[BatchItem],
+        operation: str,
+        errors: dict[int, str],
+        status: int,
+        *,
+        v4_upsert: bool = False,
     ) -> None:
         """Count, record and settle the rows of a batch reply; send rows with a
         transient per-row error again."""
@@ -251,6 +260,10 @@ class ProspectDelivery(Delivery):
             self.identity.updated_by_id([(i.pending.row, i.mapped_id) for i in accepted])
         self.record_accepted([item.pending for item in accepted], PROSPECTS, prospect_key_of)
         delivered = sum(1 for item in accepted if not item.lists_only)
+        if v4_upsert:
+            # A v4 account has AMPSEA on: there an email-only batchUpsert row always
+            # creates a prospect (upsert_by_email: false).
+            self.stats.add("created_by_email_batch", sum(1 for i in accepted if _email_keyed(i)))
         self.stats.add("rows_sent", delivered)
         self.stats.add("updated" if status == 200 else "created_or_updated", delivered)
         # Emit STATE as soon as it is covered, not only when the whole drain is over, so
@@ -359,3 +372,7 @@ class ProspectDelivery(Delivery):
         for item in items:
             item.lists_only = True
         return items
+
+
+def _email_keyed(item: BatchItem) -> bool:
+    return not item.lists_only and "id" not in item.element and "fid" not in item.element
