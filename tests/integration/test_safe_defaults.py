@@ -259,8 +259,9 @@ def test_a_run_waiting_on_pardot_with_free_slots_gets_one_hint(emu, run):
     assert fast.summary["hint"] == ""
 
 
-def test_rejected_rows_carry_the_run_and_their_position_and_the_file_is_named_once(emu, run,
-                                                                                   tmp_path):  # fmt: skip
+def test_rejected_rows_carry_their_run_and_position_and_the_file_is_named_once(
+    emu, run, tmp_path
+):
     path = tmp_path / "rejected.jsonl"
     config = base_config(emu, skip_invalid_records=True, rejected_records_path=str(path),
                          max_rejected_percent=100)  # fmt: skip
