@@ -107,7 +107,7 @@ def test_numbers_for_text_fields_arrive_as_written_and_nested_values_cost_no_cal
     lines = [
         json.dumps(
             {"type": "SCHEMA", "stream": "prospects", "schema": SCHEMA, "key_properties": []}
-        ),  # fmt: skip
+        ),
         '{"type":"RECORD","stream":"prospects","record":{"email":"n@example.com",'
         '"zip":2000,"phone":4.70}}',
         '{"type":"RECORD","stream":"prospects","record":{"email":"o@example.com",'
