@@ -157,7 +157,7 @@ def clean_email(value: Any, *, lowercase: bool) -> str:
 KEY_FIELDS = frozenset({"id", "fid", "email", "campaign_id"})
 #: empty_values: what a null or blank non-key value does.
 EMPTY_SKIP, EMPTY_CLEAR = "skip", "clear"
-#: The value that clears a field in a v3/v4 batch (docs/wire-contract.md, E1).
+#: The value that clears a field in a v3/v4 batch (docs/wire-contract.md, B1).
 CLEARED = ""
 
 

@@ -55,7 +55,7 @@ class ImportJob:
 
 def clearing_options(header: tuple[str, ...], empty_values: str) -> dict[str, Any]:
     """With `empty_values: clear`, the per-field option nullOverwrite: true, under which
-    an empty cell clears the field (docs/wire-contract.md, C9). Without it an empty cell
+    an empty cell clears the field (docs/wire-contract.md, B3). Without it an empty cell
     leaves the field as it is (v5's default, C8): `skip` needs no option."""
     if empty_values != "clear" or not header:
         return {}
