@@ -276,3 +276,35 @@ def test_rejected_rows_carry_their_run_and_position_and_the_file_is_named_once(
         assert result.stderr.count(str(path)) == 1
     quiet = run({**config}, stream_of("prospects", records[:1], schema=SCHEMA))
     assert str(path) not in quiet.stderr
+
+
+# -- the API version without noise ------------------------------------------------------
+
+
+def test_a_normal_account_costs_at_most_one_refused_call_once_and_no_warning(emu, run):
+    config = base_config(emu, parallel_tasks=5)
+    rows = [{"email": f"v{i}@example.com"} for i in range(200)]
+    first = run(config, stream_of("prospects", rows, schema=SCHEMA))
+    assert first.exit_code == 0, first.stderr[-2000:]
+    assert sum(emu.counters()["errors_by_code"].values()) <= 1  # error 88, once
+    assert not errors_and_warnings(first), errors_and_warnings(first)
+    emu.reset()
+    second = run(config, stream_of("prospects", rows, schema=SCHEMA))
+    assert second.exit_code == 0
+    assert emu.counters()["errors_by_code"] == {}  # remembered: no call spent finding it
+    assert not errors_and_warnings(second)
+
+
+def test_a_v3_account_is_remembered_too(emu, run):
+    emu.configure(ampsea=False)
+    config = base_config(emu, upsert_by_email=False, parallel_tasks=5)
+    rows = [{"email": f"w{i}@example.com"} for i in range(120)]
+    first = run(config, stream_of("prospects", rows, schema=SCHEMA))
+    assert first.exit_code == 0, first.stderr[-2000:]
+    assert sum(emu.counters()["errors_by_code"].values()) == 1  # one v4 call refused (89)
+    assert not errors_and_warnings(first)
+    emu.reset()
+    emu.configure(ampsea=False)
+    second = run(config, stream_of("prospects", rows, schema=SCHEMA))
+    assert emu.counters()["errors_by_code"] == {}
+    assert second.summary["api_version"] == "v3"
