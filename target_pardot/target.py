@@ -114,8 +114,8 @@ class TargetPardot(InputHandling):
     def run(self, file_input: IO[str] | None = None) -> int:
         """Read the stream, deliver it, log the summary; return the process exit code.
 
-        A failure's one line is logged where it happens and again as the last line of
-        stderr, after the summary, whose outcome carries it too."""
+        A failure's one line is the last line of stderr, after the summary (whose outcome
+        carries it too): the line a person or an orchestrator reads first."""
         outcome, exit_code, error = "succeeded", 0, ""
         progress = ProgressReporter(
             self.runtime.stats,
@@ -162,8 +162,6 @@ class TargetPardot(InputHandling):
             )
         finally:
             progress.stop()
-            if error:
-                self.logger.error("%s", error)
             if self._line_number() == 0 and exit_code:
                 _discard_input(file_input)
             summary = self.runtime.summary(outcome=outcome, reason=error)
