@@ -40,7 +40,13 @@ class ApiVersion:
     setting fixed it: until then a caller may still ask to try v3 first (`prefer`).
     """
 
-    def __init__(self, setting: str, on_change: Callable[[int], None] = lambda _: None):
+    def __init__(
+        self,
+        setting: str,
+        on_change: Callable[[int], None] = lambda _: None,
+        *,
+        parallel: bool = True,
+    ):
         self.setting = setting
         self._fixed = setting != API_VERSION_AUTO
         self._current = 3 if setting == "3" else 4
@@ -49,7 +55,8 @@ class ApiVersion:
         self._lock = threading.Lock()
         # Held by the one call that finds the version out: until then calls go one at a
         # time, so at most one is refused (re-entrant: a call may send its parts again).
-        self._probe = threading.RLock()
+        # Without parallel calls the concurrency gate already sends one at a time.
+        self._probe = threading.RLock() if parallel else None
         self._on_change = on_change
         on_change(self._current)
 
@@ -67,7 +74,7 @@ class ApiVersion:
         """Run ``send(version)`` in the run's current version. When Pardot answers that the
         account takes the other one (error 88 or 89), switch the run and run it again:
         ``send`` rebuilds the call (its path, and its body where v3 differs)."""
-        if not self.known:
+        if self._probe is not None and not self.known:
             with self._probe:
                 return self._run(send)
         return self._run(send)

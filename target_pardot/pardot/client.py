@@ -133,7 +133,11 @@ class PardotClient(Endpoints):
         #: Time spent waiting on Pardot (for the summary's hint about parallel_tasks).
         self.clock = CallClock()
         # Which of v3/v4 the account takes; callers send through api_version.run().
-        self.api_version = ApiVersion(settings.api_version, on_change=counters.set_api_version)
+        self.api_version = ApiVersion(
+            settings.api_version,
+            on_change=counters.set_api_version,
+            parallel=settings.parallel_tasks > 1,
+        )
         self.auth = TokenProvider(
             settings,
             self.session,

@@ -76,7 +76,9 @@ class ProspectDelivery(Delivery):
                 key_of=prospect_key_of,
                 fingerprint_of=lambda p: prospect_fingerprint(p.row, self.flags),
             )
-        if self._email_rows_in_batches():
+        # Only rows by email are worth trying in v3 first (see _email_rows_in_batches).
+        by_email = any(p.row.route == ROUTE_V5 for p in rows)
+        if by_email and self._email_rows_in_batches():
             v4_items, v5_rows = [self._item(p) for p in rows], []
         else:
             v4_items = [self._item(p) for p in rows if p.row.route == ROUTE_V4]
@@ -222,8 +224,9 @@ class ProspectDelivery(Delivery):
         accounts, so every v3 batch is safe to repeat: after an ambiguous failure the
         client sends it again as it is, never through v5."""
         keyless, calls = v3_calls(batch, lambda item: item.element)
-        for item in keyless:
-            self._reject(item.pending, "fid_needs_v4", FID_NEEDS_V4, "fid_needs_v4")
+        if keyless and not calls and not self.client.api_version.known:
+            self._fid_rows_while_probing(keyless, operation)
+            return
         for part, identifiers, body in calls:
             try:
                 reply = self.client.prospect_batch(operation, body, version=3, idempotent=True)
@@ -236,6 +239,22 @@ class ProspectDelivery(Delivery):
             if unmatched:
                 logger.warning("Pardot reported errors for unknown rows: %s", unmatched[:5])
             self._settle_reply(part, operation, errors, reply.status)
+        # Only now: a v3 call was accepted, so the account takes v3 and cannot address a
+        # prospect by fid. (Had it refused, the whole batch would go again in v4.)
+        for item in keyless:
+            self._reject(item.pending, "fid_needs_v4", FID_NEEDS_V4, "fid_needs_v4")
+
+    def _fid_rows_while_probing(self, items: list[BatchItem], operation: str) -> None:
+        """fid-only rows while v3 was being tried for email-only rows: they need v4, so
+        they go in v4; a v3 account refuses that (89), and then they cannot go at all."""
+        version = self.client.api_version
+        version.prefer(4)
+        try:
+            self._send_v4_batch(items, operation)
+        except WrongApiVersion as refusal:
+            version.refused(4, refusal.code or 89)
+            for item in items:
+                self._reject(item.pending, "fid_needs_v4", FID_NEEDS_V4, "fid_needs_v4")
 
     def _settle_reply(
         self,
