@@ -288,6 +288,7 @@ class TargetPardot(InputHandling):
                     merged |= config_checks.read_config_file(path)
         except ConfigError as exc:
             cls.logger.error("%s", exc)
+            _discard_input(None)
             ctx.exit(EXIT_CONFIG)
         return _ConfigInput(config=merged, parse_env="ENV" in value)
 
