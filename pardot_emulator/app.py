@@ -223,13 +223,16 @@ class App:
             return self._error(req, family, 181, MSG_181, v4_status)
         if bu != settings["business_unit"]:
             return self._error(req, family, 201, MSG_201, v4_status)
+        # v3/v4 carry 66 and 122 in the body of an HTTP 200 by default (docs/wire-contract.md
+        # H6); v5's status for them is a [guess].
+        limit_status = settings["rate_limit_status"] if family == "v4" else 429
         if in_flight > settings["concurrency_limit"] - settings["reserved_slots"]:
             self.counters.bump("rejected_concurrency")
-            return self._error(req, family, 66, MSG_66, settings["rate_limit_status"])
+            return self._error(req, family, 66, MSG_66, limit_status)
         limit = settings["daily_limit"]
         others = settings["others_daily_calls"]
         if not self.counters.spend_daily(None if limit is None else max(limit - others, 0)):
-            return self._error(req, family, 122, MSG_122, settings["rate_limit_status"])
+            return self._error(req, family, 122, MSG_122, limit_status)
         if found is None:
             return self._error(req, family, 2, "Invalid action", 404)
         route, m = found
@@ -291,12 +294,21 @@ class App:
 
     # ------------------------------------------------------------------ /_emulator
 
+    def _count_error_file_headers(self, req: Incoming) -> None:
+        """The error file lives on a storage host, which needs none of Pardot's headers
+        (docs/wire-contract.md, R10): count the downloads that carry one anyway."""
+        self.counters.bump("error_file_downloads")
+        pardot_headers = ("Authorization", BU_HEADER, "X-Return-Api-Usage")
+        if any(req.headers.get(name) for name in pardot_headers):
+            self.counters.bump("error_file_pardot_headers")
+
     def control(self, req: Incoming) -> Reply:
         name = req.path[len("/_emulator/"):].rstrip("/")
         try:
             if name == "state" and req.method == "GET":
                 return Reply.json(200, self.state())
             if name.startswith(imports.ERROR_FILE_PREFIX) and req.method == "GET":
+                self._count_error_file_headers(req)
                 return imports.error_file(self, name[len(imports.ERROR_FILE_PREFIX):])
             if name == "health" and req.method == "GET":
                 return Reply.json(200, {"ok": True})

@@ -268,8 +268,9 @@ SPECS: tuple[Spec, ...] = (
     Spec("daily_limit", None, _non_negative(_opt_int), "N",
          "Pardot calls allowed in total; every call after that gets error 122 "
          "(none = unlimited)."),
-    Spec("rate_limit_status", 429, _choice(200, 400, 429), "STATUS",
-         "HTTP status carrying errors 66 and 122 (200, 400 or 429; the real one is unknown)."),
+    Spec("rate_limit_status", 200, _choice(200, 400, 429), "STATUS",
+         "HTTP status carrying errors 66 and 122 on v3/v4: 200, as Pardot's own clients "
+         "read them; 400 or 429 to test a client both ways (v5 answers them with 429)."),
     Spec("auth_error_status", 401, _choice(400, 401), "STATUS",
          "HTTP status carrying error 184 (401 or 400)."),
     Spec("auth_error_xml", False, _bool, "BOOL",

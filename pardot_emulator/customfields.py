@@ -1,9 +1,10 @@
 """The account's custom fields: their names in v4 and v5, and the two list endpoints.
 
 Evidence (docs/wire-contract.md, R11/R12): v3/v4 name a custom field by its
-``field_id`` exactly, with or without a ``__c`` ending; v5 (prospects, imports and the
-custom-fields object's ``fieldId``) names it ``field_id + "__c"``, always, "to
-disambiguate from standard fields" (Pardot's ProspectCustomFieldProvider). Pardot
+``field_id`` exactly, with or without a ``__c`` ending (the custom-fields object's
+``fieldId``); v5 (prospects, imports, and the object's ``apiFieldId``) names it
+``field_id + "__c"``, always, "to disambiguate from standard fields" (Pardot's
+ProspectCustomFieldProvider, CustomFieldDoctrineQueryModifier). Pardot
 matches those names case-insensitively (its import code lowercases them). The store
 keeps every custom value under the field's v5 name.
 """
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
 V5_SUFFIX = "__c"
 #: First custom field id (Pardot ids are opaque integers).
 _FIRST_ID = 5001
-V5_FIELDS = ("id", "name", "fieldId", "type", "isRecordMultipleResponses", "isUseValues")
+V5_FIELDS = ("id", "name", "fieldId", "apiFieldId", "type", "isRecordMultipleResponses",
+             "isUseValues")
 V4_PAGE = 200
 
 
@@ -88,13 +90,14 @@ def v5_query(app: App, req: Incoming, m: re.Match[str]) -> Reply:
         return Reply.json(400, {"code": 153, "message": "Missing required property in "
                                 "request: fields"}, err_code=153)
     bad = [f for f in names if f not in V5_FIELDS]
-    if bad:
-        return Reply.json(400, {"code": 154, "message": "Invalid property in request: "
-                                "fields: " + ", ".join(bad)}, err_code=154)
+    if bad:  # the reply recorded in pardot/api-docs issue #235 for an unknown field
+        return Reply.json(400, {"code": 51, "message": "Invalid parameter: fields. It contains "
+                                f"an invalid or unknown field: {bad[0]}."}, err_code=51)
     values = []
     for record in _records(app):
         full = {"id": record["id"], "name": record["name"],
-                "fieldId": v5_name(record["field_id"]), "type": record["type"],
+                "fieldId": record["field_id"], "apiFieldId": v5_name(record["field_id"]),
+                "type": record["type"],
                 "isRecordMultipleResponses": False, "isUseValues": False}
         values.append({name: full[name] for name in names})
     return Reply.json(200, {"values": values, "nextPageToken": None, "nextPageUrl": None})

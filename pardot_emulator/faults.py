@@ -29,6 +29,8 @@ class Counters:
         self.rejected_concurrency = 0
         self.retries_seen = 0
         self.token_in_url_violations = 0
+        self.error_file_downloads = 0
+        self.error_file_pardot_headers = 0
         self.tokens_issued = 0
         self.faults_injected: Counter[str] = Counter()
         self.rows_created = 0
@@ -127,6 +129,8 @@ class Counters:
                 "rejected_concurrency": self.rejected_concurrency,
                 "retries_seen": self.retries_seen,
                 "token_in_url_violations": self.token_in_url_violations,
+                "error_file_downloads": self.error_file_downloads,
+                "error_file_pardot_headers": self.error_file_pardot_headers,
                 "tokens_issued": self.tokens_issued,
                 "faults_injected": dict(self.faults_injected),
                 "rows_created": self.rows_created,

@@ -35,6 +35,8 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
 
 # Salesforce's texts [doc: OAuth errors page; rec: issue threads of real clients].
 ERR_INVALID_ASSERTION = {"error": "invalid_grant", "error_description": "invalid assertion"}
+ERR_EXPIRED_ASSERTION = {"error": "invalid_grant",
+                         "error_description": "expired authorization code"}
 ERR_AUDIENCE = {"error": "invalid_grant", "error_description": "Audience validation failed"}
 ERR_NOT_APPROVED = {"error": "invalid_grant",
                     "error_description": "user hasn't approved this consumer"}
@@ -187,8 +189,12 @@ def check_claims(claims: dict[str, Any], settings: dict[str, Any],
     exp = claims.get("exp")
     if not isinstance(exp, (int, float)) or isinstance(exp, bool):
         return ERR_INVALID_ASSERTION
-    # [guess] Salesforce's text for an expired assertion; it is not documented.
-    if exp <= now or exp > now + MAX_ASSERTION_AHEAD_SECONDS:
+    # An expired assertion: Salesforce's reply as quoted by JWT clients' users
+    # (simple-salesforce #371 and #491, newrelic-salesforce-exporter #31).
+    if exp <= now:
+        return ERR_EXPIRED_ASSERTION
+    # [guess] Salesforce's text for an exp too far ahead; it is not documented.
+    if exp > now + MAX_ASSERTION_AHEAD_SECONDS:
         return ERR_INVALID_ASSERTION
     if claims.get("sub") != settings["jwt_username"]:
         return ERR_NOT_APPROVED

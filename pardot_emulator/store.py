@@ -270,8 +270,13 @@ class Store(MembershipOperations):
             if not has_email:
                 raise OpError(4, "Invalid prospect email address")
             return None
+        # v4 upsert by id or fid: "If the matching prospect is archived, it will be
+        # unarchived, and then have the updates applied to it" (v4 prospects.md).
+        restores = op == "upsert" and ampsea
         if plan.id is not None:
             p = self._live(plan.id)
+            if p is None and restores:
+                p = _restored(self.prospects.get(plan.id))
             if p is not None:
                 if plan.fid is not None and p.get("crm_fid") not in (None, plan.fid):
                     raise OpError(81, "Prospect ID and FID do not match")
@@ -283,6 +288,8 @@ class Store(MembershipOperations):
             raise OpError(14, "Non-existent prospect ID; No email address provided")
         if plan.fid is not None:
             p = self._latest(self.by_fid.get(plan.fid, ()), deleted=False)
+            if p is None and restores:
+                p = _restored(self._latest(self.by_fid.get(plan.fid, ()), deleted=True))
             if p is not None:
                 return p
             if op == "update" or not has_email:
@@ -388,3 +395,9 @@ class Store(MembershipOperations):
                 "imports": [j.public() for j in self.imports.values()],
             }
 
+
+def _restored(p: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The prospect taken out of the recycle bin (None stays None)."""
+    if p is not None:
+        p["deleted"] = False
+    return p

@@ -63,6 +63,8 @@ def _bad_fields(names: list[str]) -> V5Error:
 # --------------------------------------------------------------------------- prospects
 
 UPSERT_KEYS = frozenset({"matchEmail", "prospect", "secondaryDeletedSearch", "fields"})
+#: The reply's fields when a request names none ([guess]: what Segment's client reads).
+UPSERT_DEFAULT_FIELDS = ("id", "email")
 # Writable prospect fields (camelCase -> store name): the standard ones but ``id``.
 V5_WRITABLE = {name: store for name, store in V5_TO_STORE.items() if name != "id"}
 
@@ -101,9 +103,8 @@ def _upsert(app: App, req: Incoming) -> Reply:
     prospect = data["prospect"]
     if not isinstance(prospect, dict):
         raise _invalid("prospect", "must be an object")
-    if "fields" not in data:
-        raise _missing("fields")
-    fields = data["fields"]
+    # Optional: a production client (Segment's) sends no `fields` and reads `id`, `email`.
+    fields = data.get("fields", list(UPSERT_DEFAULT_FIELDS))
     if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
         raise _invalid("fields", "must be an array of field names")
     bad = [f for f in fields if f not in V5_TO_STORE and f not in V5_READ_ONLY
@@ -114,10 +115,13 @@ def _upsert(app: App, req: Incoming) -> Reply:
     if not isinstance(secondary, bool):
         raise _invalid("secondaryDeletedSearch", "must be a boolean")
     updates: dict[str, Any] = {}
-    bad = [k for k in prospect if k not in V5_WRITABLE
-           and customfields.store_key_v5(app, k) is None]
-    if bad:
-        raise _bad_fields(bad)
+    read_only = [k for k in prospect if k in V5_READ_ONLY or k == "id"]
+    if read_only:
+        raise _bad_fields(read_only)
+    unknown = [k for k in prospect if k not in V5_WRITABLE
+               and customfields.store_key_v5(app, k) is None]
+    if unknown:  # as recorded in pardot/api-docs #235: 154 "Invalid property in request: X"
+        raise _invalid(unknown[0])
     try:
         for key, value in prospect.items():
             if key in V5_WRITABLE:

@@ -10,8 +10,9 @@ What follows the evidence (see docs/wire-contract.md):
   with ``nextPageToken`` may carry ``fields`` and nothing else; a token expires after 4
   hours; a token sequence stops after 100,000 records, with a Pardot-Warning header.
 
-Choices without evidence (marked in docs/emulator.md): the error codes and messages for a
-bad or expired token and for parameters next to a token, the warning's text, and that a
+Error 210 "Page token has expired." and 211 "Page token is invalid." are Pardot's error
+table (seed-004). Choices without evidence (marked in docs/emulator.md): the HTTP status
+of those two, the error for parameters next to a token, the warning's text, and that a
 token is given only while records remain.
 """
 
@@ -155,8 +156,8 @@ def resolve(params: dict[str, str], *, ttl_seconds: float) -> tuple[Query, int, 
         raise QueryError(154, f"Invalid property in request: {others[0]} cannot be combined "
                               "with nextPageToken")
     query, offset, issued = decode_token(token)
-    if time.time() - issued > ttl_seconds:
-        raise QueryError(211, "Page token has expired.")
+    if time.time() - issued > ttl_seconds:  # the error table: 210 expired, 211 invalid
+        raise QueryError(210, "Page token has expired.")
     return query, offset, issued
 
 

@@ -24,6 +24,10 @@ logger = logging.getLogger("target-pardot")
 TOKEN_PATH = "/services/oauth2/token"
 # invalid_grant with these texts means two refreshes raced, not that the grant is bad.
 _RACE_MARKERS = ("already being processed", "expired authorization code")
+# ... except in the JWT bearer flow, where there is nothing to race for (each request
+# signs its own assertion) and "expired authorization code" is Salesforce's text for an
+# expired assertion: a clock to fix, not a request to repeat.
+_JWT_RACE_MARKERS = ("already being processed",)
 _TOKEN_ATTEMPTS = 4
 
 
@@ -176,7 +180,8 @@ class TokenProvider:
             raise RetryableError(f"HTTP {response.status_code}")
         error = str(body.get("error", "")) if isinstance(body, dict) else ""
         description = str(body.get("error_description", "")) if isinstance(body, dict) else ""
-        if error == "invalid_grant" and any(m in description for m in _RACE_MARKERS):
+        races = _JWT_RACE_MARKERS if self._settings.auth_flow == "jwt_bearer" else _RACE_MARKERS
+        if error == "invalid_grant" and any(m in description for m in races):
             raise RetryableError(f"{error}: {description}")
         raise AuthFailed(
             explain_token_error(self._settings, response.status_code, error, description)

@@ -32,6 +32,9 @@ class Call:
     data: str | None = None
     json: Mapping[str, Any] | None = None
     files: Files | None = None
+    #: The reply may redirect to a file on a storage host: followed within this call,
+    #: with none of Pardot's headers (docs/wire-contract.md, R10).
+    redirects_to_storage: bool = False
 
 
 class Counters(Protocol):

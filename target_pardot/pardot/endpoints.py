@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from target_pardot.pardot.api_version import v3v4_path
 from target_pardot.pardot.call import Files
@@ -16,8 +17,18 @@ from target_pardot.settings import Settings
 
 #: The fields an import poll asks for (a v5 read returns only those named).
 IMPORT_STATUS_FIELDS = "id,status,isExpired,createdCount,updatedCount,errorCount"
-#: The fields a custom-fields query asks for: fieldId is the v5 API name (field_id__c).
-CUSTOM_FIELD_QUERY_FIELDS = "id,fieldId"
+#: The fields a custom-fields query asks for: fieldId is the v3/v4 name, apiFieldId the
+#: v5 and import name (docs/wire-contract.md, R11).
+CUSTOM_FIELD_QUERY_FIELDS = "id,fieldId,apiFieldId"
+
+
+def same_host_path(url: str) -> str:
+    """The path and query of a ``nextPageUrl``, whatever host it names (another
+    spelling of the Pardot domain, or none): the call goes to the configured domain,
+    with the client's own headers, and never elsewhere."""
+    parts = urlsplit(url)
+    path = parts.path if parts.path.startswith("/") else "/" + parts.path
+    return path + (f"?{parts.query}" if parts.query else "")
 
 
 class Endpoints:
@@ -36,6 +47,7 @@ class Endpoints:
         json_body: Mapping[str, Any] | None = None,
         files: Files | None = None,
         idempotent: bool,
+        redirects_to_storage: bool = False,
     ) -> Reply:
         raise NotImplementedError  # PardotClient.request
 
@@ -99,8 +111,8 @@ class Endpoints:
 
     def v5_custom_fields(self, page_url: str | None = None) -> Reply:
         """One page of the account's custom fields (v5 query; `fields` is required)."""
-        if page_url is not None and page_url.startswith(self.settings.pardot_domain):
-            page_url = page_url[len(self.settings.pardot_domain) :]
+        if page_url is not None:
+            page_url = same_host_path(page_url)
         return self.request(
             "GET",
             page_url or "/api/v5/objects/custom-fields",
@@ -160,4 +172,5 @@ class Endpoints:
             f"/api/v5/imports/{import_id}/errors",
             endpoint="imports/errors",
             idempotent=True,
+            redirects_to_storage=True,
         )

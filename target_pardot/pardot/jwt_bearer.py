@@ -47,6 +47,12 @@ _HINTS = (
         "sandbox (audience https://test.salesforce.com), false for production.",
     ),
     (
+        # Salesforce's text for an expired assertion (docs/wire-contract.md, R2a).
+        "expired authorization code",
+        "The assertion had expired when Salesforce read it: check that this machine's "
+        "clock is right (each assertion is valid for 150 seconds from its signing).",
+    ),
+    (
         "invalid assertion",
         "Salesforce could not verify the assertion: check that 'private_key' (or the file "
         "in 'private_key_path') is the key of the certificate uploaded to the connected "

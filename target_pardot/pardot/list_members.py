@@ -8,6 +8,8 @@ ends on a full page, or a token is refused, it starts a new sequence with
 whole list.
 
 Reading too few members is the safe way to be wrong: an unread member is never removed.
+Reading a membership of another list is not: a server that lost the `listId` filter
+stops the read with an error instead of handing the mirror a wrong member set.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def read_members(query: Query, list_id: int) -> dict[int, int]:
                  "orderBy": "id asc"}  # fmt: skip
         if after is not None:
             first["idGreaterThan"] = str(after)
-        ended_full, progressed = _read_sequence(query, first, members, after)
+        ended_full, progressed = _read_sequence(query, first, members, after, list_id)
         largest = max(members.values(), default=None)
         if not ended_full or not progressed or largest is None:
             return members
@@ -57,8 +59,9 @@ def read_members(query: Query, list_id: int) -> dict[int, int]:
 
 
 def _read_sequence(
-    query: Query, first: dict[str, str], members: dict[int, int], after: int | None
-) -> tuple[bool, bool]:
+    query: Query, first: dict[str, str], members: dict[int, int], after: int | None,
+    list_id: int,
+) -> tuple[bool, bool]:  # fmt: skip
     """Follow one token sequence. Returns (whether it may have stopped before the end,
     whether it read any new member)."""
     params: dict[str, str] = first
@@ -75,7 +78,7 @@ def _read_sequence(
         values = reply.body.get("values") if isinstance(reply.body, dict) else None
         values = values if isinstance(values, list) else []
         for value in values:
-            if _take(value, members, after):
+            if _take(value, members, after, list_id):
                 progressed = True
         token = next_token(reply.body)
         if token is None:
@@ -83,12 +86,18 @@ def _read_sequence(
         params = {"fields": FIELDS, "nextPageToken": token}
 
 
-def _take(value: object, members: dict[int, int], after: int | None) -> bool:
+def _take(value: object, members: dict[int, int], after: int | None, list_id: int) -> bool:
     if not isinstance(value, dict):
         return False
     membership_id, prospect_id = value.get("id"), value.get("prospectId")
     if not isinstance(membership_id, int) or not isinstance(prospect_id, int):
         return False
+    if value.get("listId") != list_id:
+        raise PardotApiError(
+            f"Reading the members of list {list_id}, Pardot answered membership "
+            f"{membership_id} of list {value.get('listId')!r}: the query's listId filter was "
+            "not applied, so the list is left unchanged."
+        )
     if after is not None and membership_id <= after:
         return False
     members[prospect_id] = membership_id

@@ -53,29 +53,76 @@ def to_snake_case(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class CustomFields:
-    """The account's custom fields, by their v4 API name (``field_id``).
+class CustomField:
+    """One custom field of the account, by its two API names (docs/wire-contract.md, R11).
 
-    v3/v4 address a custom field by its field_id exactly, which often has no ``__c``;
-    v5 (prospects, imports) names it field_id + ``__c``, always (docs/wire-contract.md,
-    R11). A column matches a field by either name, case-insensitively (Pardot's own
-    import code lowercases them), and is sent under the account's spelling.
-    ``known=False``: the account's list could not be read; then a column ending in
-    ``__c`` is sent verbatim everywhere, and no other column is a custom field.
+    ``field_id`` (the custom-fields object's ``fieldId``) is the v3/v4 name, with or
+    without a ``__c`` ending of its own; ``api_field_id`` (``apiFieldId``) is the v5 and
+    import name, which Pardot computes as field_id + ``__c``, always.
     """
 
-    v4_names: frozenset[str] = frozenset()
-    known: bool = False
-    by_lower_name: dict[str, str] = field(default_factory=dict, compare=False)
+    field_id: str
+    api_field_id: str
 
     @classmethod
-    def from_v5_names(cls, names: Iterable[str]) -> CustomFields:
-        v4 = {n[: -len(CUSTOM_SUFFIX)] if n.endswith(CUSTOM_SUFFIX) else n for n in names if n}
+    def from_names(cls, field_id: str | None, api_field_id: str | None) -> CustomField | None:
+        """Either name alone is enough: the other follows Pardot's ``__c`` rule."""
+        if field_id and api_field_id:
+            return cls(field_id, api_field_id)
+        if field_id:
+            return cls(field_id, field_id + CUSTOM_SUFFIX)
+        if api_field_id and api_field_id.endswith(CUSTOM_SUFFIX) and api_field_id != CUSTOM_SUFFIX:
+            return cls(api_field_id[: -len(CUSTOM_SUFFIX)], api_field_id)
+        return None
+
+
+@dataclass(frozen=True)
+class CustomFields:
+    """The account's custom fields; internally a field goes by its v3/v4 name.
+
+    A column matches a field case-insensitively (Pardot's own import code lowercases
+    names), in this order: its v3/v4 name, else its v5 name, else its v3/v4 name
+    without the ``__c`` it ends in (a column ``Legacy_Code`` for the field
+    ``Legacy_Code__c``). The field is then sent under the account's spelling of the name
+    each path uses. ``known=False``: the account's list could not be read; then a column
+    ending in ``__c`` is sent verbatim everywhere, and no other column is a custom field.
+    """
+
+    known: bool = False
+    by_lower_name: dict[str, str] = field(default_factory=dict, compare=False)
+    v5_by_v4: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def of(cls, fields: Iterable[CustomField], *, complete: bool = True) -> CustomFields:
+        """The catalog of these fields; ``complete=False`` when only part of the list
+        could be read, so that other ``__c`` columns keep the fallback rule."""
+        ordered = sorted(set(fields), key=lambda f: (f.field_id, f.api_field_id))
         by_lower: dict[str, str] = {}
-        for name in sorted(v4):
-            by_lower[name.lower()] = name
-            by_lower[(name + CUSTOM_SUFFIX).lower()] = name
-        return cls(frozenset(v4), known=True, by_lower_name=by_lower)
+        # Later tiers overwrite earlier ones: the most exact spelling wins.
+        for f in ordered:
+            if f.field_id.lower().endswith(CUSTOM_SUFFIX) and len(f.field_id) > len(CUSTOM_SUFFIX):
+                by_lower[f.field_id[: -len(CUSTOM_SUFFIX)].lower()] = f.field_id
+        for f in ordered:
+            by_lower[f.api_field_id.lower()] = f.field_id
+        for f in ordered:
+            by_lower[f.field_id.lower()] = f.field_id
+        return cls(
+            known=complete,
+            by_lower_name=by_lower,
+            v5_by_v4={f.field_id: f.api_field_id for f in ordered},
+        )
+
+    def ambiguous_names(self) -> list[str]:
+        """Column spellings that name one field by one rule and another by a stricter one
+        (a field ``X`` next to a field ``X__c``): each goes to the stricter match."""
+        spellings: dict[str, set[str]] = {}
+        for v4, v5 in self.v5_by_v4.items():
+            names = [v4, v5]
+            if v4.lower().endswith(CUSTOM_SUFFIX) and len(v4) > len(CUSTOM_SUFFIX):
+                names.append(v4[: -len(CUSTOM_SUFFIX)])
+            for name in names:
+                spellings.setdefault(name.lower(), set()).add(v4)
+        return sorted(name for name, owners in spellings.items() if len(owners) > 1)
 
 
 class _Catalog:
@@ -114,10 +161,11 @@ def pardot_field_name(column: str) -> str | None:
 
 @lru_cache(maxsize=4096)
 def v5_field_name(v4_name: str) -> str:
-    """first_name -> firstName, fid -> salesforceId; a custom field gets ``__c`` (kept
-    verbatim when the account's list is unknown)."""
-    if v4_name in _Catalog.current.v4_names:
-        return v4_name + CUSTOM_SUFFIX
+    """first_name -> firstName, fid -> salesforceId; a custom field goes by its v5 name
+    (apiFieldId), or verbatim when the account's list is unknown and it ends in ``__c``."""
+    custom = _Catalog.current.v5_by_v4.get(v4_name)
+    if custom is not None:
+        return custom
     if v4_name.endswith(CUSTOM_SUFFIX):
         return v4_name
     if v4_name in _V5_EXCEPTIONS:

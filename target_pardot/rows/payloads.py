@@ -345,7 +345,7 @@ def v5_upsert_body(
         if name in BOOLEAN_FIELDS and value in (0, 1) and not isinstance(value, bool):
             value = bool(value)
         elif value == CLEARED:
-            value = None  # [guess] G14: v5 clears a field given null
+            value = None  # [guess] G16: v5 clears a field given null
         prospect[v5_field_name(name)] = value
     return {
         "matchEmail": match_email or fields["email"],

@@ -134,7 +134,8 @@ class ImportOutcome(Delivery):
 
     def _error_rows(self, imp: ImportJob) -> ErrorRows:
         assert imp.import_id is not None
-        # Pardot answers with a redirect to the error file; requests follows it.
+        # Pardot answers with a redirect to the error file, which the client follows
+        # without its Pardot headers (docs/wire-contract.md, R10).
         content = self.client.import_errors(imp.import_id).content
         records = list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
         if not records:

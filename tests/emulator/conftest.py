@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "concurrency_limit": 5,
     "reserved_slots": 0,
     "daily_limit": None,
-    "rate_limit_status": 429,
+    "rate_limit_status": 200,
     "auth_error_status": 401,
     "auth_error_xml": False,
     "v4_error_status": 400,

@@ -1,5 +1,7 @@
 """The account's custom fields: listed by both endpoints, named by field_id in v4 and
-field_id + __c in v5, with or without __c in the field_id."""
+field_id + __c in v5, with or without __c in the field_id. The v5 object gives both:
+fieldId is the v3/v4 name, apiFieldId the v5 name (pardot/api-docs issue #235:
+"apiFieldId":"UniqueId__c","fieldId":"UniqueId")."""
 
 from __future__ import annotations
 
@@ -8,23 +10,31 @@ from pardot_emulator import PardotEmulator
 from .conftest import Api
 
 
-def test_v5_query_lists_them_with_the_v5_name_and_only_the_requested_fields(
+def test_v5_query_gives_field_id_and_api_field_id_and_only_the_requested_fields(
     emu: PardotEmulator, api: Api
 ) -> None:
     emu.configure(custom_fields="loyalty_tier,Legacy_Code__c")
-    r = api.get("/api/v5/objects/custom-fields", params={"fields": "id,fieldId"})
+    r = api.get("/api/v5/objects/custom-fields", params={"fields": "id,fieldId,apiFieldId"})
     assert r.status_code == 200
     assert r.headers["Content-Type"] == "application/json"
     values = r.json()["values"]
-    assert [set(v) for v in values] == [{"id", "fieldId"}] * 2
-    assert [v["fieldId"] for v in values] == ["loyalty_tier__c", "Legacy_Code__c__c"]
+    assert [set(v) for v in values] == [{"id", "fieldId", "apiFieldId"}] * 2
+    assert [(v["fieldId"], v["apiFieldId"]) for v in values] == [
+        ("loyalty_tier", "loyalty_tier__c"),
+        ("Legacy_Code__c", "Legacy_Code__c__c"),
+    ]
+    only = api.get("/api/v5/objects/custom-fields", params={"fields": "fieldId"}).json()
+    assert only["values"] == [{"fieldId": "loyalty_tier"}, {"fieldId": "Legacy_Code__c"}]
 
 
 def test_v5_query_needs_fields(api: Api) -> None:
     r = api.get("/api/v5/objects/custom-fields")
     assert (r.status_code, r.json()["code"]) == (400, 153)
     r = api.get("/api/v5/objects/custom-fields", params={"fields": "id,field_id"})
-    assert (r.status_code, r.json()["code"]) == (400, 154)
+    assert (r.status_code, r.json()) == (400, {
+        "code": 51,
+        "message": "Invalid parameter: fields. It contains an invalid or unknown field: field_id.",
+    })
 
 
 def test_v4_query_lists_them_by_field_id(emu: PardotEmulator, api: Api) -> None:

@@ -52,7 +52,8 @@ def test_sixth_concurrent_call_gets_66(emu: PardotEmulator) -> None:
     results = parallel_calls(emu, 6)
     assert err_codes(results) == [0, 0, 0, 0, 0, 66]
     [rejected] = [r for r in results if r.json()["@attributes"].get("err_code") == 66]
-    assert rejected.status_code == 429
+    # Pardot's own clients read 66 from an HTTP 200 reply (docs/wire-contract.md, H6)
+    assert rejected.status_code == 200
     assert rejected.json() == {"@attributes": {"stat": "fail", "version": 1, "err_code": 66},
                                "err": MSG_66}
     counters = emu.counters()
@@ -88,8 +89,19 @@ def test_66_http_status_is_selectable(emu: PardotEmulator, api: Api, status: int
     assert r.json()["@attributes"]["err_code"] == 66
 
 
-def test_66_on_v5_uses_the_v5_envelope(emu: PardotEmulator, api: Api) -> None:
+def test_66_and_122_on_v3_and_v4_come_with_http_200_by_default(emu: PardotEmulator,
+                                                              api: Api) -> None:
     emu.configure(concurrency_limit=1, reserved_slots=1)
+    r = api.post(CREATE, data=EMPTY)
+    assert (r.status_code, r.json()["@attributes"]["err_code"]) == (200, 66)
+    emu.configure(concurrency_limit=5, reserved_slots=0, daily_limit=0)
+    r = api.post(CREATE, data=EMPTY)
+    assert (r.status_code, r.json()["@attributes"]["err_code"]) == (200, 122)
+
+
+@pytest.mark.parametrize("status", [200, 400, 429])
+def test_66_on_v5_uses_the_v5_envelope(emu: PardotEmulator, api: Api, status: int) -> None:
+    emu.configure(concurrency_limit=1, reserved_slots=1, rate_limit_status=status)
     r = api.upsert_v5({"matchEmail": "a@example.com", "prospect": {}, "fields": ["id"]})
     assert (r.status_code, r.json()) == (429, {"code": 66, "message": MSG_66})
 

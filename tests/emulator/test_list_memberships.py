@@ -202,7 +202,7 @@ def test_v5_query_token_takes_no_other_parameter(emu: PardotEmulator, api: Api) 
     r = api.get(V5, params={"fields": "id", "listId": 4, "nextPageToken": token})
     assert (r.status_code, r.json()["code"]) == (400, 154)
     r = api.get(V5, params={"fields": "id", "nextPageToken": "garbage!"})
-    assert (r.status_code, r.json()["code"]) == (400, 211)
+    assert (r.status_code, r.json()) == (400, {"code": 211, "message": "Page token is invalid."})
 
 
 def test_v5_query_token_expires(emu: PardotEmulator, api: Api) -> None:
@@ -211,7 +211,8 @@ def test_v5_query_token_expires(emu: PardotEmulator, api: Api) -> None:
     token = api.get(V5, params={"fields": "id", "listId": 4, "limit": 2}).json()["nextPageToken"]
     time.sleep(0.01)
     r = api.get(V5, params={"fields": "id", "nextPageToken": token})
-    assert (r.status_code, r.json()["code"]) == (400, 211)
+    # Pardot's error table: 210 "Page token has expired." (211 is an invalid token)
+    assert (r.status_code, r.json()) == (400, {"code": 210, "message": "Page token has expired."})
 
 
 def test_v5_query_token_sequence_stops_and_id_filter_goes_on(emu: PardotEmulator,

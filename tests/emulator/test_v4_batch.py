@@ -185,6 +185,29 @@ def test_deleted_prospects_do_not_match_by_id(emu: PardotEmulator, api: Api) -> 
     assert r.json()["errors"] == {"0": "Invalid prospect ID"}
 
 
+def test_batch_upsert_by_the_id_of_a_recycled_prospect_restores_it(
+    emu: PardotEmulator, api: Api
+) -> None:
+    # v4 prospects.md, Upserting Prospects: "If the matching prospect is archived, it will
+    # be unarchived, and then have the updates applied to it."
+    pid = emu.add_prospect("gone@example.com", deleted=True)
+    r = api.batch("batchUpsert", [{"id": pid, "email": "gone@example.com", "city": "X"}])
+    assert (r.status_code, r.json()["errors"]) == (200, {})
+    [p] = emu.prospects(include_deleted=True)
+    assert (p["id"], p["deleted"], p["city"]) == (pid, False, "X")
+
+
+def test_batch_upsert_by_the_fid_of_a_recycled_prospect_restores_it(
+    emu: PardotEmulator, api: Api
+) -> None:
+    pid = emu.add_prospect("gone@example.com", deleted=True, fid="00Q000000000001")
+    r = api.batch("batchUpsert", [{"fid": "00Q000000000001", "email": "gone@example.com",
+                                   "city": "Y"}])  # fmt: skip
+    assert r.json()["errors"] == {}
+    [p] = emu.prospects(include_deleted=True)
+    assert (p["id"], p["deleted"], p["city"]) == (pid, False, "Y")
+
+
 def test_batch_update_needs_id_or_fid_and_never_creates(emu: PardotEmulator, api: Api) -> None:
     r = api.batch("batchUpdate", [{"email": "a@example.com"}, {"id": 424242, "email": "b@x.io"},
                                   {"fid": "00Qnope", "email": "c@x.io"}])

@@ -168,9 +168,9 @@ def test_v5_maps_every_standard_field_to_camel_case(emu: PardotEmulator, api: Ap
 
 
 @pytest.mark.parametrize(("prospect", "code"), [
-    ({"first_name": "snake_case is v4"}, 180),
-    ({"id": 5}, 180),
-    ({"nickname": "x"}, 180),
+    ({"first_name": "snake_case is v4"}, 154),  # unknown: 154 (pardot/api-docs #235)
+    ({"id": 5}, 180),  # known but not writable: 180 (error table)
+    ({"nickname": "x"}, 154),
     ({"email": "not-an-email"}, 4),
     ({"score": "7"}, 154),
     ({"isStarred": 1}, 154),
@@ -192,7 +192,25 @@ def test_v5_bad_match_email_is_400(api: Api) -> None:
                                                "message": "Invalid prospect email address"})
 
 
-@pytest.mark.parametrize("missing", ["matchEmail", "prospect", "fields"])
+def test_v5_unknown_property_is_154_naming_it(api: Api) -> None:
+    # Recorded in pardot/api-docs #235: {"code":154,"message":"Invalid property in request:
+    # UniqueId__c"}
+    r = upsert(api, "a@example.com", {"UniqueId__c": "1"})
+    assert (r.status_code, r.json()) == (
+        400, {"code": 154, "message": "Invalid property in request: UniqueId__c"})
+
+
+def test_v5_upsert_without_fields_is_accepted(emu: PardotEmulator, api: Api) -> None:
+    # Segment's production client sends matchEmail, prospect, secondaryDeletedSearch only.
+    r = api.upsert_v5({"matchEmail": "a@example.com", "prospect": {"city": "Oslo"},
+                       "secondaryDeletedSearch": False})
+    assert r.status_code == 201, r.text
+    [p] = emu.prospects()
+    assert r.json() == {"id": p["id"], "email": "a@example.com"}
+    assert p["city"] == "Oslo"
+
+
+@pytest.mark.parametrize("missing", ["matchEmail", "prospect"])
 def test_v5_missing_property_is_400(api: Api, missing: str) -> None:
     body: dict[str, Any] = {"matchEmail": "a@example.com", "prospect": {}, "fields": ["id"]}
     del body[missing]

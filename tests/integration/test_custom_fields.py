@@ -8,7 +8,17 @@ import pytest
 import target_pardot.sinks.bulk_import as bulk_import
 from target_pardot.errors import PardotApiError
 from target_pardot.pardot.client import PardotClient
-from target_pardot.rows.fields import CustomFields, pardot_field_name, use_custom_fields
+from target_pardot.pardot.responses import Reply
+from target_pardot.rows.fields import (
+    CustomField,
+    CustomFields,
+    pardot_field_name,
+    use_custom_fields,
+    v5_field_name,
+)
+from target_pardot.run.custom_fields import parse_custom_field_page, read_custom_fields
+from target_pardot.run.stats import RunStats
+from target_pardot.settings import parse_settings
 from tests.helpers import base_config, run_inprocess, stream_of
 
 SCHEMA = {
@@ -21,7 +31,21 @@ SCHEMA = {
         "Nope__c": {"type": ["string", "null"]},
     },
 }
-ROW = {"loyalty_tier": "gold", "Legacy_Code__c": "L7", "Nope__c": "x"}
+
+#: Column names for the field loyalty_tier (v3/v4 name loyalty_tier, v5 loyalty_tier__c)
+#: and the field Legacy_Code__c (v3/v4 name Legacy_Code__c, v5 Legacy_Code__c__c): by
+#: the v3/v4 name, by the v5 name, and without the __c the name ends in, in other cases.
+SPELLINGS = {
+    "v4-names": ("loyalty_tier", "Legacy_Code__c"),
+    "v5-names": ("loyalty_tier__c", "Legacy_Code__c__c"),
+    "without-c": ("LOYALTY_TIER", "legacy_code"),
+}
+PATHS = {
+    "v4-batch": {},  # v4 batchUpsert (an id row)
+    "v3-batch": {"api_version": "3"},  # v3 batchUpsert (an account without AMPSEA)
+    "v5-upsert": {"upsert_by_email": True},  # v5 upsertLatestByEmail
+    "import": {"prospect_operation": "import", "default_campaign_id": 7},  # v5 import
+}
 
 
 @pytest.fixture(autouse=True)
@@ -44,21 +68,25 @@ def landed(emu) -> tuple[str | None, str | None]:
     return p.get("loyalty_tier__c"), p.get("Legacy_Code__c__c")
 
 
-@pytest.mark.parametrize(
-    "config",
-    [
-        {},  # v4 batchUpsert (an id row)
-        {"upsert_by_email": True},  # v5 upsertLatestByEmail
-        {"prospect_operation": "import", "default_campaign_id": 7},  # v5 import
-    ],
-    ids=["v4-batch", "v5-upsert", "import"],
-)
-def test_custom_fields_with_and_without_c_reach_pardot(emu, run, config):
-    if config:
-        record = {"email": "a@example.com", **ROW}
+@pytest.mark.parametrize("spelling", SPELLINGS.values(), ids=SPELLINGS.keys())
+@pytest.mark.parametrize("config", PATHS.values(), ids=PATHS.keys())
+def test_custom_fields_with_and_without_c_reach_pardot_under_every_spelling(
+    emu, run, config, spelling
+):
+    if config.get("api_version") == "3":
+        emu.configure(ampsea=False)
+    tier_column, code_column = spelling
+    schema = {"type": "object", "properties": {
+        "id": {"type": ["integer", "null"]}, "email": {"type": ["string", "null"]},
+        tier_column: {"type": ["string", "null"]}, code_column: {"type": ["string", "null"]},
+        "Nope__c": {"type": ["string", "null"]},
+    }}  # fmt: skip
+    values = {tier_column: "gold", code_column: "L7", "Nope__c": "x"}
+    if config.get("prospect_operation") or config.get("upsert_by_email"):
+        record = {"email": "a@example.com", **values}
     else:
-        record = {"id": emu.add_prospect("a@example.com"), **ROW}
-    result = run(base_config(emu, **config), stream_of("prospects", [record], schema=SCHEMA))
+        record = {"id": emu.add_prospect("a@example.com"), **values}
+    result = run(base_config(emu, **config), stream_of("prospects", [record], schema=schema))
     assert landed(emu) == ("gold", "L7")
     assert result.summary["api_calls_by_endpoint"]["customFields/query"] == 1
     warnings = [line for line in result.stderr.splitlines() if "Nope__c" in line]
@@ -82,13 +110,92 @@ def test_a_failed_read_warns_and_falls_back_to_the_c_rule(emu, run, monkeypatch)
 
 
 def test_the_catalog_maps_names_in_either_form_and_any_case():
+    fields = [CustomField("loyalty_tier", "loyalty_tier__c"),
+              CustomField("Legacy_Code__c", "Legacy_Code__c__c")]  # fmt: skip
     try:
-        use_custom_fields(CustomFields.from_v5_names(["loyalty_tier__c", "Legacy_Code__c__c"]))
+        use_custom_fields(CustomFields.of(fields))
         assert pardot_field_name("LOYALTY_TIER") == "loyalty_tier"
         assert pardot_field_name("loyalty_tier__c") == "loyalty_tier"
         assert pardot_field_name("legacy_code__c") == "Legacy_Code__c"
+        assert pardot_field_name("Legacy_Code__c__c") == "Legacy_Code__c"
+        assert pardot_field_name("Legacy_Code") == "Legacy_Code__c"
         assert pardot_field_name("Nope__c") is None
         assert pardot_field_name("FirstName") == "first_name"
+        assert v5_field_name("Legacy_Code__c") == "Legacy_Code__c__c"
+        assert v5_field_name("loyalty_tier") == "loyalty_tier__c"
     finally:
         use_custom_fields(CustomFields())
     assert pardot_field_name("Nope__c") == "Nope__c", "unknown list: the __c rule"
+
+
+def test_a_column_that_names_two_fields_goes_to_the_stricter_match():
+    # Fields X (v5 name X__c) and X__c (v5 name X__c__c): "X__c" is the v3/v4 name of the
+    # second and the v5 name of the first; "X" is the first's own name.
+    catalog = CustomFields.of([CustomField("X", "X__c"), CustomField("X__c", "X__c__c")])
+    try:
+        use_custom_fields(catalog)
+        assert pardot_field_name("X__c") == "X__c"
+        assert pardot_field_name("x") == "X"
+        assert pardot_field_name("X__c__c") == "X__c"
+    finally:
+        use_custom_fields(CustomFields())
+    assert catalog.ambiguous_names() == ["x", "x__c"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"fieldId": "UniqueId", "apiFieldId": "UniqueId__c"}, ("UniqueId", "UniqueId__c")),
+        ({"fieldId": "Code__c", "apiFieldId": "Code__c__c"}, ("Code__c", "Code__c__c")),
+        ({"fieldId": "Code__c"}, ("Code__c", "Code__c__c")),
+        ({"apiFieldId": "UniqueId__c"}, ("UniqueId", "UniqueId__c")),
+        ({"id": 5}, None),
+    ],
+)
+def test_a_page_gives_both_names_or_derives_the_missing_one(value, expected):
+    [field] = parse_custom_field_page({"values": [value]})[0] or [None]
+    assert (field and (field.field_id, field.api_field_id)) == expected
+
+
+def test_a_next_page_url_on_another_host_is_read_from_the_configured_domain(emu):
+    # Pardot names its own host in nextPageUrl; the configured domain may be spelled
+    # differently (or be a proxy): the page is asked of the configured domain.
+    client = PardotClient(parse_settings(base_config(emu)), RunStats())
+    foreign = ("https://pi.pardot.com/api/v5/objects/custom-fields"
+               "?fields=id%2CfieldId%2CapiFieldId")  # fmt: skip
+    values = client.v5_custom_fields(foreign).body["values"]
+    assert ("loyalty_tier", "loyalty_tier__c") in {
+        (v["fieldId"], v["apiFieldId"]) for v in values
+    }
+    relative = client.v5_custom_fields("/api/v5/objects/custom-fields?fields=fieldId")
+    assert {"fieldId": "Legacy_Code__c"} in relative.body["values"]
+
+
+class _TwoPages:
+    """A client whose second custom-fields page fails."""
+
+    def __init__(self, failure: Exception) -> None:
+        self.failure = failure
+        self.calls: list[str | None] = []
+
+    def v5_custom_fields(self, page_url=None):
+        self.calls.append(page_url)
+        if page_url is None:
+            body = {"values": [{"fieldId": "Legacy_Code__c", "apiFieldId": "Legacy_Code__c__c"}],
+                    "nextPageUrl": "https://pi.pardot.com/api/v5/objects/custom-fields?t=2"}
+            return Reply(200, body)
+        raise self.failure
+
+
+def test_a_failure_on_a_later_page_keeps_the_fields_already_read(caplog):
+    client = _TwoPages(PardotApiError("HTTP 404: request refused", status=404))
+    catalog = read_custom_fields(client)  # type: ignore[arg-type]
+    assert len(client.calls) == 2
+    try:
+        use_custom_fields(catalog)
+        assert pardot_field_name("Legacy_Code") == "Legacy_Code__c"
+        assert v5_field_name("Legacy_Code__c") == "Legacy_Code__c__c"
+        assert pardot_field_name("Other__c") == "Other__c", "unread fields: the __c rule"
+    finally:
+        use_custom_fields(CustomFields())
+    assert "Could read only 1 of the account's custom fields" in caplog.text

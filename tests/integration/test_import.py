@@ -89,6 +89,19 @@ def test_rows_match_by_id_and_fid_and_failures_are_rejected(emu, run, config, tm
     assert result.states == [{"s": 1}]
 
 
+def test_the_error_file_is_fetched_without_pardot_headers_in_one_call(emu, run, config):
+    # Pardot redirects /imports/<id>/errors to a storage host: the target follows it
+    # itself, sending no token, business unit or usage header, and counts one call.
+    records = [{"email": "ok@example.com"}, {"email": "not an email"}]
+    result = run({**config, "skip_invalid_records": True}, stream_of("prospects", records))
+    assert result.exit_code == 0, result.stderr[-2000:]
+    counters = emu.counters()
+    assert counters["calls_by_endpoint"]["imports/errors"] == 1
+    assert (counters["error_file_downloads"], counters["error_file_pardot_headers"]) == (1, 0)
+    assert result.summary["api_calls_by_endpoint"]["imports/errors"] == 1
+    assert result.summary["rejected_by_reason"] == {"pardot_rejected": 1}
+
+
 def test_a_failed_row_stops_the_run_without_state(emu, run, config):
     records = people(5)
     records[3]["email"] = "broken"

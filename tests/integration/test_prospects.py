@@ -453,8 +453,9 @@ def test_retries_exhausted_fail_the_run_without_state(emu, run):
     assert emu.counters()["calls_by_endpoint"]["prospect/batchUpsert"] == 3
 
 
-def test_daily_limit_stops_the_run(emu, run):
-    emu.configure(daily_limit=2)
+@pytest.mark.parametrize("status", [200, 400, 429])
+def test_daily_limit_stops_the_run_whatever_its_status(emu, run, status):
+    emu.configure(daily_limit=2, rate_limit_status=status)
     result = run(base_config(emu), stream_of("prospects", people(200), final_state={"s": 1}))
     assert result.exit_code == 3
     assert "daily API limit" in result.stderr

@@ -78,6 +78,7 @@ SCHEMA = {
         "email": {"type": ["string", "null"]},
         "first_name": {"type": ["string", "null"]},
         "loyalty_tier": {"type": ["string", "null"]},
+        "Legacy_Code": {"type": ["string", "null"]},
     },
 }
 
@@ -105,28 +106,31 @@ def test_h1_every_pardot_call_carries_bearer_and_business_unit(emu, run, sent):
 def test_r3_v4_batch_is_a_form_body_with_one_prospects_field(emu, run, sent):
     pid = emu.add_prospect("a@example.com")
     run(base_config(emu),
-        stream_of("prospects", [{"id": pid, "first_name": "Ann", "loyalty_tier": "gold"}],
-                  schema=SCHEMA))  # fmt: skip
+        stream_of("prospects", [{"id": pid, "first_name": "Ann", "loyalty_tier": "gold",
+                                 "Legacy_Code": "L1"}], schema=SCHEMA))  # fmt: skip
     [batch] = only(sent, "POST", "/api/prospect/version/4/do/batchUpsert")
     assert batch.query == {"format": ["json"]}
     assert batch.content_type == "application/x-www-form-urlencoded"
     form = batch.form()
     assert list(form) == ["prospects"]
     element = json.loads(form["prospects"][0])["prospects"][0]
-    # v4 names a custom field by its field_id, exactly: no __c here
-    assert element == {"id": pid, "first_name": "Ann", "loyalty_tier": "gold"}
+    # v4 names a custom field by its field_id (fieldId), exactly: no __c added, and the
+    # __c of a field_id that has one kept
+    assert element == {"id": pid, "first_name": "Ann", "loyalty_tier": "gold",
+                       "Legacy_Code__c": "L1"}  # fmt: skip
 
 
 def test_r4_v5_upsert_body_keys_and_v5_custom_name(emu, run, sent):
     run(base_config(emu, upsert_by_email=True),
-        stream_of("prospects", [{"email": "a@example.com", "loyalty_tier": "gold"}],
-                  schema=SCHEMA))  # fmt: skip
+        stream_of("prospects", [{"email": "a@example.com", "loyalty_tier": "gold",
+                                 "Legacy_Code": "L1"}], schema=SCHEMA))  # fmt: skip
     [upsert] = only(sent, "POST", "/api/v5/objects/prospects/do/upsertLatestByEmail")
     assert upsert.content_type.startswith("application/json")
     body = upsert.json()
     assert set(body) == {"matchEmail", "prospect", "secondaryDeletedSearch", "fields"}
-    # v5 names a custom field field_id + "__c"
-    assert body["prospect"] == {"email": "a@example.com", "loyalty_tier__c": "gold"}
+    # v5 names a custom field field_id + "__c" (apiFieldId), also when it has one
+    assert body["prospect"] == {"email": "a@example.com", "loyalty_tier__c": "gold",
+                                "Legacy_Code__c__c": "L1"}  # fmt: skip
     assert body["matchEmail"] == "a@example.com"
 
 
@@ -167,6 +171,28 @@ def test_r3_memberships_travel_as_list_flags_in_batch_update(emu, run, sent):
     [batch] = only(sent, "POST", "/api/prospect/version/4/do/batchUpdate")
     assert batch.query == {"format": ["json"]}
     assert json.loads(batch.form()["prospects"][0]) == {"prospects": [{"id": pid, "list_4": 1}]}
+
+
+def test_r21_a_delete_stream_sends_flag_0_in_batch_update(emu, run, sent):
+    pid = emu.add_prospect("a@example.com")
+    run(base_config(emu, data_object="list_memberships", list_membership_operation="delete"),
+        stream_of("list_memberships", [{"list_id": 4, "prospect_id": pid},
+                                       {"list_id": 5, "prospect_id": pid}]))  # fmt: skip
+    [batch] = only(sent, "POST", "/api/prospect/version/4/do/batchUpdate")
+    assert json.loads(batch.form()["prospects"][0]) == {
+        "prospects": [{"id": pid, "list_4": 0, "list_5": 0}]}
+    assert only(sent, "POST", "/api/listMembership/") == [], "R5 never deletes"
+
+
+def test_r22_lists_of_v5_upserted_rows_follow_in_batch_update_by_id(emu, run, sent):
+    run(base_config(emu, upsert_by_email=True, prospect_lists=[4]),
+        stream_of("prospects", [{"email": "a@example.com"}], schema=SCHEMA))  # fmt: skip
+    [upsert] = only(sent, "POST", "/api/v5/objects/prospects/do/upsertLatestByEmail")
+    [batch] = only(sent, "POST", "/api/prospect/version/4/do/batchUpdate")
+    [p] = emu.prospects()
+    assert json.loads(batch.form()["prospects"][0]) == {"prospects": [{"id": p["id"],
+                                                                       "list_4": 1}]}
+    assert "list_4" not in upsert.json()["prospect"]
 
 
 def test_r5_explicit_opted_out_uses_the_list_membership_path(emu, run, sent):
@@ -252,7 +278,8 @@ def test_r15_a_full_last_page_is_followed_by_an_id_filter(emu, run, sent):
 def test_r11_custom_fields_read_once_with_fields(emu, run, sent):
     run(base_config(emu), stream_of("prospects", [{"email": "a@example.com"}], schema=SCHEMA))
     [read] = only(sent, "GET", "/api/v5/objects/custom-fields")
-    assert read.query == {"fields": ["id,fieldId"]}
+    # fieldId is the v3/v4 name, apiFieldId the v5 and import name
+    assert read.query == {"fields": ["id,fieldId,apiFieldId"]}
 
 
 def test_r11_offline_dry_run_reads_nothing(emu, run, sent):
@@ -277,8 +304,9 @@ def test_r6_to_r10_import_requests(emu, run, sent):
         "operation": "Upsert", "object": "Prospect", "createOnNoMatch": True,
         "restoreDeleted": True}  # fmt: skip
     header = next(csv.reader(io.StringIO(parts["file"].decode())))
+    # custom fields by apiFieldId: Legacy_Code (field_id Legacy_Code__c) is Legacy_Code__c__c
     assert header == ["matchEmail", "salesforceId", "email", "firstName", "loyalty_tier__c",
-                      "campaignId"]  # fmt: skip
+                      "Legacy_Code__c__c", "campaignId"]  # fmt: skip
     [submit] = only(sent, "PATCH", "/api/v5/imports/")
     assert submit.json() == {"status": "Ready"}
     polls = only(sent, "GET", "/api/v5/imports/")
@@ -289,8 +317,11 @@ def test_r6_to_r10_import_requests(emu, run, sent):
         assert poll.query == {"fields": [asked]}
     [errors] = [p for p in polls if p.path.endswith("/errors")]
     assert errors.query == {}
-    # the redirect was followed to the error file
-    assert only(sent, "GET", "/_emulator/import-errors/")
+    assert errors.headers.get("Pardot-Business-Unit-Id") == emu.business_unit
+    # the redirect was followed to the error file, with none of Pardot's headers
+    [download] = only(sent, "GET", "/_emulator/import-errors/")
+    for name in ("Authorization", "Pardot-Business-Unit-Id", "X-Return-Api-Usage"):
+        assert download.headers.get(name) is None, name
 
 
 def test_r7_added_batches_carry_one_file_part(emu, run, sent, monkeypatch):

@@ -46,6 +46,14 @@ def test_authorize_url_carries_the_challenge_not_the_verifier():
     }
 
 
+def test_authorize_url_carries_scope_only_when_asked():
+    # R2b: without --scope the connected app's own scopes apply; with it, space-separated
+    url = authorize_url("https://login.salesforce.com", "3MVG9", "http://localhost:8080/callback",
+                        "CHALLENGE", "STATE", scope="refresh_token pardot_api")
+    assert parse_qs(urlsplit(url).query)["scope"] == ["refresh_token pardot_api"]
+    assert "scope=refresh_token+pardot_api" in url
+
+
 def test_callback_gives_the_code_when_the_state_matches():
     assert code_from_callback({"code": "aPrx1", "state": "s"}, "s") == "aPrx1"
     with pytest.raises(LoginError, match="state does not match"):

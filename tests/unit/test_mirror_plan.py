@@ -66,7 +66,7 @@ class FakePardot:
             assert set(params) == {"fields", "nextPageToken"}
             if self.refuse:
                 self.refuse = False
-                raise PardotApiError("Pardot error 211: Page token has expired.", code=211)
+                raise PardotApiError("Pardot error 210: Page token has expired.", code=210)
             after, served = map(int, params["nextPageToken"].split(":"))
         else:
             assert params["orderBy"] == "id asc"
@@ -102,6 +102,15 @@ def test_goes_past_the_token_cap_by_id():
 def test_a_refused_token_goes_on_by_id():
     pardot = FakePardot(2500, refuse_token_once=True)
     assert len(read_members(pardot, 5)) == 2500
+
+
+@pytest.mark.parametrize("other", [6, None, "5"])
+def test_a_membership_of_another_list_stops_the_read(other):
+    # A server that loses the listId filter must not hand the mirror a wrong member set.
+    pardot = FakePardot(1500)
+    pardot.rows[1200]["listId"] = other
+    with pytest.raises(PardotApiError, match="listId filter was not applied"):
+        read_members(pardot, 5)
 
 
 def test_a_refused_first_request_is_an_error():
