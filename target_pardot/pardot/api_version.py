@@ -53,8 +53,8 @@ class ApiVersion:
         self._known = self._fixed
         self._refused: set[int] = set()
         self._lock = threading.Lock()
-        # Held by the one call that finds the version out: until then calls go one at a
-        # time, so at most one is refused (re-entrant: a call may send its parts again).
+        # Held by the one call that tries v3 first: until it is answered calls go one at
+        # a time, so at most one is refused (re-entrant: a call may send its parts again).
         # Without parallel calls the concurrency gate already sends one at a time.
         self._probe = threading.RLock() if parallel else None
         self._on_change = on_change
@@ -74,10 +74,17 @@ class ApiVersion:
         """Run ``send(version)`` in the run's current version. When Pardot answers that the
         account takes the other one (error 88 or 89), switch the run and run it again:
         ``send`` rebuilds the call (its path, and its body where v3 differs)."""
-        if self._probe is not None and not self.known:
+        if self._probe is not None and self._trying_v3():
             with self._probe:
                 return self._run(send)
         return self._run(send)
+
+    def _trying_v3(self) -> bool:
+        """v3 tried first (see prefer) on an account not known yet: on a normal account
+        every such call is refused, so they go one at a time. Calls on v4 go in parallel:
+        only an old v3 account refuses them, on its first run (then it is remembered)."""
+        with self._lock:
+            return not self._known and self._current == 3
 
     def _run(self, send: Callable[[int], T]) -> T:
         while True:

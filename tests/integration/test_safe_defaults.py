@@ -301,7 +301,8 @@ def test_a_v3_account_is_remembered_too(emu, run):
     rows = [{"email": f"w{i}@example.com"} for i in range(120)]
     first = run(config, stream_of("prospects", rows, schema=SCHEMA))
     assert first.exit_code == 0, first.stderr[-2000:]
-    assert sum(emu.counters()["errors_by_code"].values()) == 1  # one v4 call refused (89)
+    # v4 calls are not held back: at most one per slot is refused (89), on the first run
+    assert 1 <= sum(emu.counters()["errors_by_code"].values()) <= 5
     assert not errors_and_warnings(first)
     emu.reset()
     emu.configure(ampsea=False)
