@@ -186,3 +186,9 @@ def test_a_remembered_version_still_follows_a_later_refusal():
     fixed = ApiVersion("4")
     fixed.remember(3)
     assert fixed.current == 4
+
+
+def test_an_unknown_setting_is_named_without_its_value():
+    [message] = unknown_settings({"client_secrett": "s3cr3t-value"}, config_schema())
+    assert "did you mean 'client_secret'" in message
+    assert "s3cr3t-value" not in message
