@@ -162,14 +162,15 @@ class TargetPardot(InputHandling):
             )
         finally:
             progress.stop()
-            if self._line_number() == 0 and exit_code:
-                _discard_input(file_input)
             summary = self.runtime.summary(outcome=outcome, reason=error)
             self._warn_at_end(summary)
             self.logger.info("%s", render_summary(summary))
             self.runtime.close()
             if error:
                 self.logger.error("%s", error)
+            if self._line_number() == 0 and exit_code:
+                # Said first, so that it shows at once even while a long tap still writes.
+                _discard_input(file_input)
         return exit_code
 
     def _rejected_share(self) -> str | None:

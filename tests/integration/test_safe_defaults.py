@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.helpers import BIN, base_config, run_cli, stream_of, to_lines
 
@@ -213,6 +214,16 @@ def _env() -> dict[str, str]:
 def test_an_early_failure_reads_its_input_to_the_end_so_the_tap_sees_no_broken_pipe(tmp_path):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"client_id": "x"}))  # no business_unit: exit 2 at once
+    _assert_tap_sees_no_broken_pipe(config, expected_exit=2)
+
+
+def test_refused_credentials_read_the_input_to_the_end_too(emu, tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(base_config(emu, client_secret="wrong")))
+    _assert_tap_sees_no_broken_pipe(config, expected_exit=2)
+
+
+def _assert_tap_sees_no_broken_pipe(config: Path, *, expected_exit: int) -> None:
     tap = subprocess.Popen(
         [sys.executable, "-c",
          "import sys\nline = '{\"type\":\"STATE\",\"value\":{}}\\n' * 1000\n"
@@ -226,7 +237,7 @@ def test_an_early_failure_reads_its_input_to_the_end_so_the_tap_sees_no_broken_p
     assert tap.stdout is not None
     tap.stdout.close()
     _, tap_err = tap.communicate(timeout=60)
-    assert target.returncode == 2
+    assert target.returncode == expected_exit, target.stderr.decode()[-2000:]
     assert tap.returncode == 0, tap_err.decode()[-500:]
     assert b"BrokenPipe" not in tap_err
 
