@@ -99,6 +99,22 @@ def memberships_file(list_id: int, prospect_ids: list[int], *, name: str) -> Pat
     return path
 
 
+def audience_file(list_name: str, emails: list[str], *, name: str) -> Path:
+    """A list_memberships stream naming its list by name and its prospects by email."""
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    path = DATA_DIR / f"{name}.singer"
+    schema = {"type": "SCHEMA", "stream": "list_memberships", "key_properties": [],
+              "schema": {"type": "object", "properties": {"list_name": {"type": "string"},
+                                                          "email": {"type": "string"}}}}
+    with path.open("w") as out:
+        out.write(json.dumps(schema) + "\n")
+        for email in emails:
+            record = {"list_name": list_name, "email": email}
+            out.write(json.dumps({"type": "RECORD", "stream": "list_memberships",
+                                  "record": record}) + "\n")
+    return path
+
+
 def case_variants_file(rows: int) -> Path:
     """Email-only rows where every 7th row repeats an earlier address in upper case: some
     in the same call of 50, some in an earlier one (cached like prospects_file)."""

@@ -138,7 +138,9 @@ def emulator(**settings: Any) -> Iterator[PardotEmulator]:
 
 #: Calls that read and never write: the token, the run's custom-field read, and the
 #: member reads of list_membership_operation mirror.
-READ_ENDPOINTS = frozenset({"oauth/token", "v5/custom-fields/query", "v5/list-memberships/query"})
+READ_ENDPOINTS = frozenset({"oauth/token", "v5/custom-fields/query", "v5/list-memberships/query",
+                            "v5/lists/query", "v5/lists/read", "list/query",
+                            "v5/prospects/query"})
 
 
 def write_calls(counters: Mapping[str, Any]) -> int:

@@ -47,6 +47,7 @@ class Scale:
     v3_rows: int = 2_000
     mirror_rows: int = 30_000
     identity_rows: int = 10_000
+    audience_members: int = 10_000
 
 
 FULL = Scale()
@@ -67,6 +68,7 @@ SMOKE = Scale(
     v3_rows=200,
     mirror_rows=300,
     identity_rows=500,
+    audience_members=300,
 )
 
 
@@ -392,6 +394,42 @@ def mirror(scale: Scale) -> Line:
     return Line("M", "mirror", figure, "reads + 2x/50", ok, reads + writes)
 
 
+# --------------------------------------------------------------------------- audience
+
+
+def audience(scale: Scale) -> Line:
+    """A mirror by list name and email: a list of N members in an account of 3N prospects,
+    a stream of 0.8N of its members, 0.3N other prospects and 5 unknown emails. Calls <=
+    the lists read + the account read (3N/1000 pages, and one more) + the members read +
+    adds/50 + removals/50 + retries; the list ends exactly at the 1.1N, nobody created."""
+    n = scale.audience_members
+    with emulator() as emu:
+        ids = [emu.add_prospect(email=f"a{i}@audience.example.com") for i in range(3 * n)]
+        for pid in ids[:n]:
+            emu.add_membership(7, pid)
+        chosen = list(range(n * 8 // 10)) + list(range(n, n + n * 3 // 10))
+        emails = [f"a{i}@audience.example.com" for i in chosen]
+        emails += [f"unknown{i}@audience.example.com" for i in range(5)]
+        path = datasets.audience_file("List 7", emails, name=f"audience-{n}")
+        config = target_config(emu, list_membership_operation="mirror",
+                               skip_invalid_records=True)
+        run = run_target(config, path).check()
+        counters = emu.counters()
+        exact = ({m["prospect_id"] for m in emu.memberships() if m["list_id"] == 7}
+                 == {ids[i] for i in chosen}) and len(emu.prospects()) == 3 * n
+    calls = {k: v for k, v in counters["calls_by_endpoint"].items() if k != "oauth/token"}
+    made = sum(calls.values())
+    retries = int(run.summary["retries"])
+    adds, removals = n * 3 // 10, n - n * 8 // 10
+    allowed = (2 + (-(-3 * n // 1000) + 1) + (-(-n // 1000) + 1)
+               + -(-adds // MAX_BATCH_ROWS) + -(-removals // MAX_BATCH_ROWS) + retries)
+    ok = exact and made <= allowed and run.summary["rejected_by_reason"] == {
+        "no_such_prospect": 5}
+    figure = (f"{made} calls for {len(emails):,} emails ({n:,} members, {3 * n:,} "
+              f"prospects, {retries} retries)")
+    return Line("U", "audience by email", figure, f"<= {allowed} calls", ok, made)
+
+
 BENCHMARKS: tuple[tuple[str, Callable[[Scale], Line]], ...] = (
     ("ceiling", ceiling),
     ("v5_ceiling", v5_ceiling),
@@ -407,6 +445,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[Scale], Line]], ...] = (
 
 
     ("mirror", mirror),
+    ("audience", audience),
 )
 
 

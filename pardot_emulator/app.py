@@ -70,6 +70,8 @@ class App:
         self.store.frozen_time = values["frozen_time"]
         self.lists = lists.ListBook()
         self.counters = Counters()
+        self.store.is_dynamic = self.lists.is_dynamic
+        self.store.on_dynamic_write = lambda n: self.counters.bump("dynamic_list_writes", n)
         self.tokens = TokenBook()
         self.codes = CodeBook()
         self.dice = Dice(values["seed"])

@@ -132,6 +132,19 @@ class PardotEmulator:
     def add_membership(self, list_id: int, prospect_id: int, opted_out: bool = False) -> int:
         return self.app.store.add_membership(list_id, prospect_id, opted_out)
 
+    def add_list(self, name: str, *, dynamic: bool = False) -> int:
+        """Seed a list as a Pardot user would make it (``dynamic``: from rules, in the
+        UI; the API cannot make one). Returns its id."""
+        app = self.app
+        record = app.lists.create({"name": name, "title": name, "is_dynamic": dynamic},
+                                  app.settings["lists"], app.store.stamp())
+        app.configure(lists=app.settings["lists"] | {record["id"]})
+        return int(record["id"])
+
+    def lists(self) -> list[dict[str, Any]]:
+        """Every list (configured ids and those created), as the v4 list object."""
+        return self.app.lists.all(self.app.settings["lists"])
+
     def configure(self, **settings: Any) -> dict[str, Any]:
         return self.app.configure(**settings)
 

@@ -29,6 +29,7 @@ class Counters:
         self.rejected_concurrency = 0
         self.retries_seen = 0
         self.token_in_url_violations = 0
+        self.dynamic_list_writes = 0
         self.error_file_downloads = 0
         self.error_file_pardot_headers = 0
         self.tokens_issued = 0
@@ -129,6 +130,7 @@ class Counters:
                 "rejected_concurrency": self.rejected_concurrency,
                 "retries_seen": self.retries_seen,
                 "token_in_url_violations": self.token_in_url_violations,
+                "dynamic_list_writes": self.dynamic_list_writes,
                 "error_file_downloads": self.error_file_downloads,
                 "error_file_pardot_headers": self.error_file_pardot_headers,
                 "tokens_issued": self.tokens_issued,

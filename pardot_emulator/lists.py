@@ -69,6 +69,10 @@ class ListBook:
             self.created.add(list_id)
             return dict(record)
 
+    def is_dynamic(self, list_id: int) -> bool:
+        with self.lock:
+            return bool((self.changed.get(list_id) or {}).get("is_dynamic"))
+
     def update(self, list_id: int, values: dict[str, Any], existing: frozenset[int],
                stamp: str) -> dict[str, Any]:
         with self.lock:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import customfields, imports, lists, v3, v4, v4_reads, v5, v5_prospect_query
+from . import customfields, imports, lists, v3, v4, v4_reads, v5, v5_lists, v5_prospect_query
 from .request import Incoming
 from .wire import Reply
 
@@ -83,6 +83,11 @@ ROUTES: tuple[Route, ...] = (
            {"GET": ("v5/custom-fields/query", customfields.v5_query)}),
     _route(r"^/api/customField/version/([34])/do/query/?$", "v4",
            dict.fromkeys(_V4_GET_POST, ("customField/query", customfields.v4_query))),
+    _route(r"^/api/v5/objects/lists$", "v5",
+           {"GET": ("v5/lists/query", v5_lists.lists_collection),
+            "POST": ("v5/lists/create", v5_lists.lists_collection)}),
+    _route(r"^/api/v5/objects/lists/(\d+)$", "v5",
+           {"GET": ("v5/lists/read", v5_lists.list_item)}),
     _route(r"^/api/v5/objects/prospects$", "v5",
            {"GET": ("v5/prospects/query", v5_prospect_query.prospect_query)}),
 )
@@ -91,7 +96,8 @@ ROUTES: tuple[Route, ...] = (
 #: prefix's routes only).
 _PREFIXES = ("/api/prospect/", "/api/prospectAccount/", "/api/listMembership/", "/api/list/",
              "/api/customField/", "/api/v5/objects/prospects/", "/api/v5/objects/prospects",
-             "/api/v5/objects/list-memberships", "/api/v5/objects/custom-fields",
+             "/api/v5/objects/list-memberships", "/api/v5/objects/lists",
+             "/api/v5/objects/custom-fields",
              "/api/v5/imports")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .fields import STORE_FIELDS, is_custom
@@ -32,6 +32,9 @@ class Store(MembershipOperations):
         self.lock = threading.Lock()
         #: The frozen_time setting: every write is stamped with it when set.
         self.frozen_time: str | None = None
+        #: Set by the App: is a list dynamic; count a write to one (_apply_lists).
+        self.is_dynamic: Callable[[int], bool] = lambda list_id: False
+        self.on_dynamic_write: Callable[[int], None] = lambda count: None
         self._init()
 
     def stamp(self) -> str:
@@ -141,6 +144,12 @@ class Store(MembershipOperations):
         return p
 
     def _apply_lists(self, pid: int, adds: list[int], removes: list[int]) -> None:
+        # The API cannot change a dynamic list (Pardot's answer is unknown): counted only.
+        dynamic = [i for i in (*adds, *removes) if self.is_dynamic(i)]
+        if dynamic:
+            self.on_dynamic_write(len(dynamic))
+            adds = [i for i in adds if i not in dynamic]
+            removes = [i for i in removes if i not in dynamic]
         for list_id in adds:
             if (list_id, pid) not in self.by_pair:
                 self._add_membership(list_id, pid, False)

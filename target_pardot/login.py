@@ -22,11 +22,11 @@ import os
 import secrets
 import sys
 import tempfile
-import time
+import threading
 import webbrowser
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -155,6 +155,23 @@ def merge_into_config(path: Path, refresh_token: str) -> None:
         raise
 
 
+def check_config_writable(path: Path) -> None:
+    """Before the browser opens: the refresh token must have somewhere to go. Finding out
+    after the code exchange would lose the token (the code is spent)."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise LoginConfigError(
+            f"Cannot write the refresh token to {path}: the folder {parent} does not exist. "
+            "Create it, or give another --config (or --print)."
+        )
+    target = path if path.exists() else parent
+    if not os.access(target, os.W_OK) or not os.access(parent, os.W_OK | os.X_OK):
+        raise LoginConfigError(
+            f"Cannot write the refresh token to {path}: {target} is not writable. Give a "
+            "writable --config (or --print)."
+        )
+
+
 def read_config(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8") or "{}")
@@ -197,6 +214,9 @@ def login_settings(args: argparse.Namespace, config: Mapping[str, Any]) -> Login
 class _Callback(BaseHTTPRequestHandler):
     """Answers the one redirect; the query goes to the server for the main thread."""
 
+    #: Seconds a connection may stay silent before it is dropped (each has its thread).
+    timeout = 10.0
+
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         server: _CallbackServer = self.server  # type: ignore[assignment]
@@ -212,31 +232,39 @@ class _Callback(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+        server.received.set()
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: the request line holds the code."""
 
 
-class _CallbackServer(HTTPServer):
+class _CallbackServer(ThreadingHTTPServer):
+    """Each connection in its own thread: one that connects and sends nothing (a port
+    scanner, a browser's preconnect) neither holds the redirect back nor the timeout."""
+
+    daemon_threads = True
+
     def __init__(self, host: str, port: int, path: str) -> None:
         # Listen on the loopback interface only, whatever the URI's host name.
         super().__init__(("127.0.0.1", port), _Callback)
         self.expected_path = path
         self.query: dict[str, str] | None = None
+        self.received = threading.Event()
 
 
 def wait_for_redirect(server: _CallbackServer, timeout: float) -> dict[str, str]:
-    deadline = time.monotonic() + timeout
-    while server.query is None:
-        left = deadline - time.monotonic()
-        if left <= 0:
+    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                               name="login-callback", daemon=True)  # fmt: skip
+    serving.start()
+    try:
+        if not server.received.wait(timeout) or server.query is None:
             raise LoginError(
                 f"No redirect from Salesforce within {timeout:g} s; run target-pardot-login "
                 "again (use --timeout for more time)."
             )
-        server.timeout = min(left, 1.0)
-        server.handle_request()
-    return server.query
+        return server.query
+    finally:
+        server.shutdown()
 
 
 def exchange_code(settings: LoginSettings, code: str, verifier: str) -> str:
@@ -277,6 +305,8 @@ def run(args: argparse.Namespace) -> int:
     if config_path is None and not args.print:
         raise LoginConfigError("Give --config FILE to write the refresh token to, or --print.")
     config = read_config(config_path) if config_path and config_path.exists() else {}
+    if config_path is not None and not args.print:
+        check_config_writable(config_path)
     settings = login_settings(args, config)
     host, port, path = check_redirect_uri(settings.redirect_uri)
     verifier, state = new_verifier(), secrets.token_urlsafe(16)
@@ -305,7 +335,14 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     else:
         assert config_path is not None
-        merge_into_config(config_path, refresh_token)
+        try:
+            merge_into_config(config_path, refresh_token)
+        except OSError as exc:
+            raise LoginError(
+                f"Could not write {config_path} ({exc.strerror or type(exc).__name__}); the "
+                "refresh token was not saved. Run target-pardot-login again with a writable "
+                "--config, or with --print."
+            ) from None
         print(f"Wrote refresh_token to {config_path} (mode 0600).", file=sys.stderr)
     return 0
 

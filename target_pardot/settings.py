@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,7 +59,8 @@ class Settings:
     data_object: str
     skip_invalid_records: bool
     prospect_operation: str
-    prospect_lists: tuple[int, ...]
+    #: Ids, and names (resolved to ids once per run: Runtime.resolve_prospect_lists).
+    prospect_lists: tuple[int | str, ...]
     prospect_list_operation: str
     upsert_by_email: bool
     parallel_tasks: int
@@ -92,6 +94,7 @@ class Settings:
     #: "skip" or "clear": what a null or blank value does to a non-key field.
     empty_values: str = "skip"
     max_rejected_percent: float = 50.0
+    create_missing_lists: bool = True
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -145,27 +148,51 @@ def _number(
     return number
 
 
+def _list_items(value: Any, setting: str) -> list[Any]:
+    """The items of a list setting: "1,2,3", "[1, 2]", [1, "2"] or a single value."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value]
+    text = str(value).strip()
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError:
+            raise ConfigError(
+                f"Setting '{setting}' looks like a JSON array but is not valid JSON."
+            ) from None
+        return parsed if isinstance(parsed, list) else [parsed]
+    return [part for part in text.split(",") if part.strip()]
+
+
+def parse_prospect_lists(value: Any) -> tuple[int | str, ...]:
+    """prospect_lists: list ids and list names side by side ("12, Webinar Q4"). An item
+    that reads as a number is an id; any other text is a list name."""
+    refs: list[int | str] = []
+    for item in _list_items(value, "prospect_lists"):
+        text = str(item).strip()
+        ref: int | str
+        if isinstance(item, bool) or not text or _NUMBER.fullmatch(text):
+            ref = parse_list_ids([item])[0]
+        elif len(text) > 255:
+            raise ConfigError("Setting 'prospect_lists' holds a list name longer than 255 "
+                              "characters.")
+        else:
+            ref = text
+        if ref not in refs:
+            refs.append(ref)
+    return tuple(refs)
+
+
+_NUMBER = re.compile(r"[+-]?[0-9.]+")
+
+
 def parse_list_ids(value: Any, setting: str = "prospect_lists") -> tuple[int, ...]:
     """Accept "1,2,3", "[1, 2]", [1, "2"] or a single id; return positive ints, in order."""
-    if value is None or value == "":
-        return ()
-    items: list[Any]
-    if isinstance(value, (list, tuple)):
-        items = list(value)
-    elif isinstance(value, int) and not isinstance(value, bool):
-        items = [value]
-    else:
-        text = str(value).strip()
-        if text.startswith("["):
-            try:
-                parsed = json.loads(text)
-            except json.JSONDecodeError:
-                raise ConfigError(
-                    f"Setting '{setting}' looks like a JSON array but is not valid JSON."
-                ) from None
-            items = parsed if isinstance(parsed, list) else [parsed]
-        else:
-            items = [part for part in text.split(",") if part.strip()]
+    items = _list_items(value, setting)
     ids: list[int] = []
     for item in items:
         text = str(item).strip()
@@ -294,11 +321,12 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
     domain_default = DEMO_PARDOT_DOMAIN if sandbox else PRODUCTION_PARDOT_DOMAIN
     login_url = check_url("login_url", str(config.get("login_url") or login_default))
     check_client_credentials_host(auth_flow, login_url)
-    prospect_lists = parse_list_ids(config.get("prospect_lists"))
+    prospect_lists = parse_prospect_lists(config.get("prospect_lists"))
     importing = values["prospect_operation"] == "import"
-    if importing and len(prospect_lists) > MAX_IMPORT_LISTS_PER_ROW:
+    named = len(prospect_lists)
+    if importing and named > MAX_IMPORT_LISTS_PER_ROW:
         raise ConfigError(
-            f"Setting 'prospect_lists' names {len(prospect_lists)} lists; an import changes "
+            f"Setting 'prospect_lists' names {named} lists; an import changes "
             f"at most {MAX_IMPORT_LISTS_PER_ROW} lists per prospect. Use fewer lists, or "
             "prospect_operation 'sync'."
         )

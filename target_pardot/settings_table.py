@@ -106,8 +106,9 @@ SETTINGS: tuple[Setting, ...] = (
             "upsert through the v5 Import API, a few dozen calls per million rows (see Bulk "
             "import in the README)."),
     Setting("prospect_lists", LIST_IDS, default_text="(none)",
-            description='List ids every sent prospect is added to or removed from: '
-            '`"1,2,3"` or `[1, 2, 3]`.'),
+            description='Lists every sent prospect is added to or removed from, by id or '
+            'by name: `"1,2,Webinar Q4"` or `[1, 2, "Webinar Q4"]` (see Audience sync in '
+            'the README).'),
     Setting("prospect_list_operation", CHOICE, default="add",
             choices=(("add", "Add"), ("remove", "Remove")),
             description="`add` or `remove`, for `prospect_lists`."),
@@ -144,6 +145,11 @@ SETTINGS: tuple[Setting, ...] = (
             description="`upsert`, `delete` or `mirror`, for list memberships. `mirror` makes "
             "each list named in the stream hold exactly the stream's prospects; see Mirroring "
             "a list in the README."),
+    Setting("create_missing_lists", BOOLEAN, default=True,
+            description="A list name (a `list_name` column, or a name in `prospect_lists`) "
+            "that matches no list creates that list, once (never for `delete`). `false`: such "
+            "rows are rejected "
+            "(`no_such_list`) and a name in `prospect_lists` stops its stream."),
     Setting("mirror_max_removal_percent", NUMBER, default=20, maximum=100,
             meltano_kind="decimal",
             description="With `mirror`: a list whose removals would exceed this share of its "

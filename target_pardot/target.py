@@ -162,10 +162,10 @@ class TargetPardot(InputHandling):
             )
         finally:
             progress.stop()
+            outcome, exit_code, error = self._close_runtime(outcome, exit_code, error)
             summary = self.runtime.summary(outcome=outcome, reason=error)
             self._warn_at_end(summary)
             self.logger.info("%s", render_summary(summary))
-            self.runtime.close()
             if error:
                 self.logger.error("%s", error)
             if self._line_number() == 0 and exit_code:
@@ -194,6 +194,18 @@ class TargetPardot(InputHandling):
                 "%d rejected rows of this run were appended to %s (run id %s).",
                 summary["rows_rejected"], path, self.runtime.reporter.run_id,
             )  # fmt: skip
+
+    def _close_runtime(self, outcome: str, exit_code: int, error: str) -> tuple[str, int, str]:
+        """Close the run's files and connections. A failure there (the last commit to a
+        ledger_path file another run keeps locked) is one line, and fails a run that had
+        succeeded; it never escapes as a traceback."""
+        try:
+            self.runtime.close()
+        except TargetPardotError as exc:
+            if exit_code == 0:
+                return "failed", exc.exit_code, str(exc)
+            self.logger.error("%s", exc)
+        return outcome, exit_code, error
 
     def _stop_cleanly(self) -> None:
         """After a failure: let calls in flight finish, then write the STATE that is
@@ -260,6 +272,7 @@ class TargetPardot(InputHandling):
         self.runtime.wait_delivered()
         # The input is whole: every mirror stream may now remove (and add).
         mirror.complete_all(self.runtime)
+        self.runtime.raise_if_streams_stopped()
 
     def _process_activate_version_message(self, message_dict: dict) -> None:
         """For a mirror stream, ACTIVATE_VERSION says the stream is whole: mirror it now."""
@@ -267,7 +280,18 @@ class TargetPardot(InputHandling):
         # activate_version, and a mirror stream's tap may send it mid-run: without this,
         # members that left the stream would stay on the list until the end of the input
         # (or forever, if the run fails later), and rows added since would wait too.
-        stream_maps = self.mapper.stream_maps.get(str(message_dict.get("stream")), [])
+        stream = message_dict.get("stream")
+        if not isinstance(stream, str):
+            raise InvalidInputLine("the ACTIVATE_VERSION message has no stream name")
+        if stream not in self.mapper.stream_maps:
+            # As for a RECORD before its SCHEMA: a bad line (reported, or stopping the run).
+            raise InvalidInputLine(
+                f"ACTIVATE_VERSION for stream '{stream[:100]}' before any SCHEMA for it"
+            )
+        if "version" not in message_dict:
+            raise InvalidInputLine(f"the ACTIVATE_VERSION of stream '{stream[:100]}' has no "
+                                   "'version'")  # fmt: skip
+        stream_maps = self.mapper.stream_maps[stream]
         aliases = [m.stream_alias for m in stream_maps if self.sink_exists(m.stream_alias)]
         sinks = [self.get_sink(alias) for alias in aliases]
         mirrored = [s for s in sinks if isinstance(s, ListMembershipsSink) and s.mirror]

@@ -62,6 +62,8 @@ class InputHandling(Target):
         stream = message_dict.get("stream")
         if not isinstance(stream, str):
             raise InvalidInputLine("the SCHEMA message has no stream name")
+        # The SDK keeps no bookmark_properties; a mirror stream's sink asks for them.
+        self.runtime.full_streams.schema(stream, message_dict.get("bookmark_properties"))
         try:
             super()._process_schema_message(message_dict)
         except _SCHEMA_ERRORS as exc:

@@ -256,6 +256,7 @@ class PardotClient(Endpoints):
                 # would otherwise send a token that another thread has already replaced.
                 token = self.auth.token()
                 self.stats.call(call.endpoint)
+                quota_mark = self.stats.quota.mark()
                 response = self.session.request(
                     call.method,
                     f"{self.settings.pardot_domain}{call.path}",
@@ -268,7 +269,7 @@ class PardotClient(Endpoints):
                     allow_redirects=not call.redirects_to_storage,
                 )
                 # x-api-usage, read while this call still counts as in flight.
-                self.stats.quota.observe(response.headers)
+                self.stats.quota.observe(response.headers, quota_mark)
                 if call.redirects_to_storage and response.is_redirect:
                     response = self._get_from_storage(response)
             except requests.RequestException as exc:

@@ -20,6 +20,8 @@ IMPORT_STATUS_FIELDS = "id,status,isExpired,createdCount,updatedCount,errorCount
 #: The fields a custom-fields query asks for: fieldId is the v3/v4 name, apiFieldId the
 #: v5 and import name (docs/wire-contract.md, R11).
 CUSTOM_FIELD_QUERY_FIELDS = "id,fieldId,apiFieldId"
+#: The fields of a list the target reads: its name, and whether the API may change it.
+LIST_FIELDS = "id,name,isDynamic"
 
 
 def same_host_path(url: str) -> str:
@@ -63,6 +65,18 @@ class Endpoints:
             idempotent=idempotent,
         )
 
+    def version_probe(self, version: int) -> Reply:
+        """A v3/v4 read that changes nothing and names no person: one custom field. Its
+        only use is its refusal: error 88 or 89 says which version the account takes
+        ("all other endpoints will require version 4", api-docs kb/api-version-4.md)."""
+        return self.request(
+            "GET",
+            v3v4_path(version, "customField", "query"),
+            endpoint="customField/query",
+            params={"format": "json", "limit": "1"},
+            idempotent=True,
+        )
+
     def v5_upsert_latest_by_email(self, body: Mapping[str, Any]) -> Reply:
         return self.request(
             "POST",
@@ -95,6 +109,45 @@ class Endpoints:
             endpoint="v5/list-memberships/query",
             params=params,
             idempotent=True,
+        )
+
+    def v5_lists(self, params: Mapping[str, str]) -> Reply:
+        """One page of the v5 list query (read only)."""
+        return self.request(
+            "GET", "/api/v5/objects/lists", endpoint="v5/lists/query", params=params,
+            idempotent=True,
+        )
+
+    def v5_list_read(self, list_id: int) -> Reply:
+        return self.request(
+            "GET",
+            f"/api/v5/objects/lists/{list_id}",
+            endpoint="v5/lists/read",
+            params={"fields": LIST_FIELDS},
+            idempotent=True,
+        )
+
+    def list_query_by_name(self, name: str, *, version: int) -> Reply:
+        """v3/v4 list query with its exact ``name`` filter (v3/v4 reads are not served
+        from v5's lagging cache, so a list made a moment ago shows)."""
+        return self.request(
+            "GET",
+            v3v4_path(version, "list", "query"),
+            endpoint="list/query",
+            params={"format": "json", "name": name},
+            idempotent=True,
+        )
+
+    def v5_list_create(self, name: str) -> Reply:
+        """Create a static list. Not idempotent: a reply lost after Pardot made the list
+        must not make a second one (the caller reads the lists again instead)."""
+        return self.request(
+            "POST",
+            "/api/v5/objects/lists",
+            endpoint="v5/lists/create",
+            params={"fields": LIST_FIELDS},
+            json_body={"name": name},
+            idempotent=False,
         )
 
     def v5_query_prospects(self, params: Mapping[str, str]) -> list[dict[str, Any]]:

@@ -10,11 +10,13 @@ whole list.
 Reading too few members is the safe way to be wrong: an unread member is never removed.
 Reading a membership of another list is not: a server that lost the `listId` filter
 stops the read with an error instead of handing the mirror a wrong member set.
+Each member comes with its ``optedOut``: a mirror never removes an opted-out member.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from target_pardot.errors import PardotApiError, RetryableError
@@ -22,9 +24,19 @@ from target_pardot.pardot.responses import Reply
 
 #: Pardot's largest page (v5 overview: "a positive integer up to 1000").
 PAGE_SIZE = 1000
-FIELDS = "id,listId,prospectId"
+FIELDS = "id,listId,prospectId,optedOut"
 
 Query = Callable[[Mapping[str, str]], Reply]
+
+
+@dataclass(frozen=True)
+class Member:
+    """One membership of a list, as read."""
+
+    membership_id: int
+    #: True unless the reply says ``optedOut: false``: a member whose consent is not
+    #: known is treated as opted out, so that it is never removed.
+    opted_out: bool
 
 
 def next_token(body: object) -> str | None:
@@ -42,9 +54,9 @@ def next_token(body: object) -> str | None:
     return None
 
 
-def read_members(query: Query, list_id: int) -> dict[int, int]:
-    """prospect id -> membership id, for every member of the list."""
-    members: dict[int, int] = {}
+def read_members(query: Query, list_id: int) -> dict[int, Member]:
+    """prospect id -> its membership, for every member of the list."""
+    members: dict[int, Member] = {}
     after: int | None = None
     while True:
         first = {"fields": FIELDS, "listId": str(list_id), "limit": str(PAGE_SIZE),
@@ -52,14 +64,14 @@ def read_members(query: Query, list_id: int) -> dict[int, int]:
         if after is not None:
             first["idGreaterThan"] = str(after)
         ended_full, progressed = _read_sequence(query, first, members, after, list_id)
-        largest = max(members.values(), default=None)
+        largest = max((m.membership_id for m in members.values()), default=None)
         if not ended_full or not progressed or largest is None:
             return members
         after = largest
 
 
 def _read_sequence(
-    query: Query, first: dict[str, str], members: dict[int, int], after: int | None,
+    query: Query, first: dict[str, str], members: dict[int, Member], after: int | None,
     list_id: int,
 ) -> tuple[bool, bool]:  # fmt: skip
     """Follow one token sequence. Returns (whether it may have stopped before the end,
@@ -86,7 +98,8 @@ def _read_sequence(
         params = {"fields": FIELDS, "nextPageToken": token}
 
 
-def _take(value: object, members: dict[int, int], after: int | None, list_id: int) -> bool:
+def _take(value: object, members: dict[int, Member], after: int | None, list_id: int
+          ) -> bool:  # fmt: skip
     if not isinstance(value, dict):
         return False
     membership_id, prospect_id = value.get("id"), value.get("prospectId")
@@ -100,5 +113,5 @@ def _take(value: object, members: dict[int, int], after: int | None, list_id: in
         )
     if after is not None and membership_id <= after:
         return False
-    members[prospect_id] = membership_id
+    members[prospect_id] = Member(membership_id, opted_out=value.get("optedOut") is not False)
     return True

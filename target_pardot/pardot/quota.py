@@ -92,16 +92,31 @@ def reserve_exceeded(usage: ApiUsage | None, reserve: int, calls_in_flight: int)
 
 
 class QuotaWatch:
-    """The first and the latest usage Pardot reported during this run. Thread-safe."""
+    """The first and the latest usage Pardot reported during this run. Thread-safe.
+
+    Replies of calls in flight together arrive in any order, so among them the highest
+    count is the latest. But a call sent after the latest reading arrived was counted
+    after it: its reading replaces it even when lower, which is how a new day (the count
+    starting again) shows, in progress lines and the summary (G22 in docs/wire-contract.md).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._first: ApiUsage | None = None
         self._latest: ApiUsage | None = None
         self._first_reported = False
+        #: Readings taken so far, and the number of the latest one.
+        self._readings = 0
+        self._latest_number = -1
 
-    def observe(self, headers: Mapping[str, str]) -> ApiUsage | None:
-        """Read the reply's headers (a case-insensitive mapping); never raises."""
+    def mark(self) -> int:
+        """Taken as a call is sent; handed back to ``observe`` with its reply."""
+        with self._lock:
+            return self._readings
+
+    def observe(self, headers: Mapping[str, str], sent_at: int | None = None) -> ApiUsage | None:
+        """Read the reply's headers (a case-insensitive mapping); never raises.
+        ``sent_at``: the call's ``mark()``; None when unknown (then the highest wins)."""
         try:
             usage = parse_api_usage(headers.get(REPLY_HEADER))
         except Exception:  # a quota reading must never fail a call
@@ -109,9 +124,12 @@ class QuotaWatch:
         if usage is None:
             return None
         with self._lock:
+            number, self._readings = self._readings, self._readings + 1
             if self._first is None:
                 self._first = usage
-            self._latest = _newer(self._latest, usage)
+            sent_after_latest = sent_at is not None and sent_at > self._latest_number
+            if sent_after_latest or _newer(self._latest, usage) is usage:
+                self._latest, self._latest_number = usage, number
         return usage
 
     def report_first(self) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from target_pardot.rows.keys import is_absent_key
 from target_pardot.rows.payloads import InvalidRow, is_ascii_digits, list_flags, shorten
 
 
@@ -25,7 +26,7 @@ class MembershipRow:
 
 def _positive_id(record: Mapping[str, Any], name: str) -> int:
     value = record.get(name)
-    if value is None:
+    if is_absent_key(value):
         raise InvalidRow("missing_key", f"the row has no '{name}'")
     text = str(value).strip()
     if isinstance(value, bool) or not is_ascii_digits(text) or int(text) <= 0:

@@ -20,6 +20,9 @@ class ListPlan:
     removes: frozenset[int]
     unchanged: int
     max_removal_percent: float
+    #: Opted-out members the stream does not name: kept, since deleting an opted-out
+    #: membership could lose the opt-out (a guess: see docs/wire-contract.md).
+    kept_opted_out: frozenset[int] = frozenset()
 
     @property
     def removal_percent(self) -> float:
@@ -37,15 +40,31 @@ def plan_list(
     current: Collection[int],
     *,
     max_removal_percent: float,
+    opted_out: Collection[int] = (),
 ) -> ListPlan:
+    """``opted_out``: the current members who opted out; never removed."""
     named_set, current_set = frozenset(named), frozenset(current)
+    leaving = current_set - named_set
+    kept = leaving & frozenset(opted_out)
     return ListPlan(
         list_id=list_id,
         size_before=len(current_set),
         adds=named_set - current_set,
-        removes=current_set - named_set,
+        removes=leaving - kept,
         unchanged=len(named_set & current_set),
         max_removal_percent=max_removal_percent,
+        kept_opted_out=kept,
+    )
+
+
+def opted_out_line(plan: ListPlan) -> str:
+    """The report of the opted-out members a mirror keeps."""
+    examples = ", ".join(map(str, sorted(plan.kept_opted_out)[:5]))
+    more = ", ..." if len(plan.kept_opted_out) > 5 else ""
+    return (
+        f"Mirror of list {plan.list_id}: {len(plan.kept_opted_out)} members not in the "
+        f"stream opted out of the list (prospects {examples}{more}); they stay on it, opted "
+        "out: deleting an opted-out membership could lose the opt-out."
     )
 
 
@@ -72,7 +91,9 @@ def dry_run_line(plan: ListPlan, *, members_known: bool = True) -> str:
         if plan.guard_stops_removals
         else f"within the guard ({plan.removal_percent:.1f}% <= {plan.max_removal_percent:g}%)"
     )
+    kept = f", keep {len(plan.kept_opted_out)} opted out" if plan.kept_opted_out else ""
     return (
         f"Dry run, mirror of list {plan.list_id}: {plan.size_before} members now; would add "
-        f"{len(plan.adds)}, remove {len(plan.removes)}, keep {plan.unchanged}; {verdict}."
+        f"{len(plan.adds)}, remove {len(plan.removes)}, keep {plan.unchanged}{kept}; "
+        f"{verdict}."
     )

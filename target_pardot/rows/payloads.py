@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
+import re
+import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +24,7 @@ from target_pardot.rows.fields import (
     pardot_field_name,
     v5_field_name,
 )
+from target_pardot.rows.keys import KEY_FIELDS, is_absent_key
 from target_pardot.rows.unusable import UnusableValue
 
 ROUTE_V4 = "v4_batch"
@@ -62,6 +65,10 @@ class ProspectRow:
 _MAX_INTEGER_DIGITS = 100
 
 
+class _NeedsExactDigits(Exception):
+    """A decimal no float writes with the same digits: the row takes the exact road."""
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value.isoformat()
@@ -72,13 +79,50 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _decimal_number(value: decimal.Decimal) -> int | float:
-    """An int when integral, else a float; InvalidRow when it is no finite JSON number."""
+def decimal_text(value: decimal.Decimal) -> str:
+    """The digits of a decimal as the tap sent them (``2.50``, ``123456789.0123456789``);
+    InvalidRow when it is no finite JSON number."""
     if not value.is_finite() or value.adjusted() >= _MAX_INTEGER_DIGITS:
         raise InvalidRow("invalid_value", f"the number {shorten(str(value))} is out of range")
-    if value == value.to_integral_value():
-        return int(value)
-    return float(value)
+    return str(value)
+
+
+def _decimal_number(value: decimal.Decimal) -> int | float:
+    """The int or float that the JSON encoder writes with exactly the decimal's digits.
+    A float holds about 17 significant digits and drops trailing zeros, so any other
+    decimal raises _NeedsExactDigits: a row's value reaches Pardot byte for byte."""
+    text = decimal_text(value)
+    if text.lstrip("-").isdigit():
+        return int(text)
+    number = float(value)
+    if repr(number) == text:
+        return number
+    raise _NeedsExactDigits
+
+
+#: Stands in for a decimal's digits in the exact road's JSON, then is replaced by them:
+#: random per process (no input can hold it by chance), and never escaped by the encoder.
+_DIGITS_MARK = f"\ue000decimal-{secrets.token_hex(8)}:"
+_MARKED_DIGITS = re.compile('"' + re.escape(_DIGITS_MARK) + r'([-+.0-9E]+)"')
+
+
+def _marked_decimal(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return _DIGITS_MARK + decimal_text(value)
+    return _json_default(value)
+
+
+_EXACT_ENCODERS = {
+    sort_keys: json.JSONEncoder(separators=(",", ":"), ensure_ascii=False,
+                                default=_marked_decimal, sort_keys=sort_keys, allow_nan=False)
+    for sort_keys in (False, True)
+}  # fmt: skip
+
+
+def _exactly(value: Any, *, sort_keys: bool) -> str:
+    """The slow road, for values holding a decimal no float writes exactly: decimals are
+    written as marked strings, then the marks give way to the bare digits."""
+    return _MARKED_DIGITS.sub(r"\1", _EXACT_ENCODERS[sort_keys].encode(value))
 
 
 def shorten(text: str, limit: int = 40) -> str:
@@ -100,8 +144,12 @@ _ENCODER = json.JSONEncoder(
 
 
 def to_json(value: Any) -> str:
-    """Compact JSON, as sent on the wire and as measured by the row-length rule."""
-    return _ENCODER.encode(value)
+    """Compact JSON, as sent on the wire and as measured by the row-length rule; decimals
+    as their exact digits."""
+    try:
+        return _ENCODER.encode(value)
+    except _NeedsExactDigits:
+        return _exactly(value, sort_keys=False)
 
 
 # A row's fields are serialised with sorted keys: the same length (the row-length rule),
@@ -152,9 +200,6 @@ def clean_email(value: Any, *, lowercase: bool) -> str:
     return text.lower() if lowercase else text
 
 
-#: Fields that identify a prospect or pick its campaign: a blank there is always absent,
-#: never a value to clear.
-KEY_FIELDS = frozenset({"id", "fid", "email", "campaign_id"})
 #: empty_values: what a null or blank non-key value does.
 EMPTY_SKIP, EMPTY_CLEAR = "skip", "clear"
 #: The value that clears a field in a v3/v4 batch (docs/wire-contract.md, B1).
@@ -215,7 +260,7 @@ def map_record(
 
     A null, empty or whitespace-only value of a non-key field is left out (`skip`: the
     Pardot field stays as it is) or sent as "" (`clear`); its field name goes to
-    ``blanks``. A blank key is always left out.
+    ``blanks``. Such a key cell is always absent (rows/keys.py).
     """
     fields: dict[str, Any] = {}
     ignored: list[str] = []
@@ -226,7 +271,7 @@ def map_record(
             ignored.append(column)
             continue
         if value is None or (value.__class__ is str and not value.strip()):
-            if name in KEY_FIELDS:
+            if name in KEY_FIELDS:  # is_absent_key(value): the key rule of rows/keys.py
                 continue
             if blanks is not None:
                 blanks.append(name)
@@ -235,8 +280,6 @@ def map_record(
             continue
         if name == "email":
             value = clean_email(value, lowercase=lowercase_emails)
-            if not value:
-                continue
         fields[name] = _coerce(name, value)
     return fields, ignored
 
@@ -251,8 +294,9 @@ def split_match_email(
         return None, record
     rest = {k: v for k, v in record.items() if k != column}
     value = record[column]
-    match = clean_email(value, lowercase=lowercase_emails) if value is not None else ""
-    return match or None, rest
+    if is_absent_key(value):
+        return None, rest
+    return clean_email(value, lowercase=lowercase_emails), rest
 
 
 def prospect_key(fields: Mapping[str, Any]) -> str:
@@ -309,7 +353,10 @@ def prepare_prospect(
 
 def _row_text(fields: Mapping[str, Any]) -> str:
     try:
-        return _ROW_ENCODER.encode(fields)
+        try:
+            return _ROW_ENCODER.encode(fields)
+        except _NeedsExactDigits:
+            return _exactly(fields, sort_keys=True)
     except ValueError as exc:  # NaN or Infinity from a stream map, an int too long to print
         if isinstance(exc, InvalidRow):
             raise
@@ -345,7 +392,7 @@ def v5_upsert_body(
         if name in BOOLEAN_FIELDS and value in (0, 1) and not isinstance(value, bool):
             value = bool(value)
         elif value == CLEARED:
-            value = None  # [guess] G16: v5 clears a field given null
+            value = None  # [guess] G27: v5 clears a field given null
         prospect[v5_field_name(name)] = value
     return {
         "matchEmail": match_email or fields["email"],

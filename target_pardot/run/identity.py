@@ -29,7 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from target_pardot.errors import ConfigError
-from target_pardot.run.ledger import default_ledger_path
+from target_pardot.run.ledger import (
+    StoreLocked,
+    account_key,
+    default_ledger_path,
+    is_lock_error,
+    reading_connection,
+    store_locked,
+)
 
 #: Longest wait for another run's write lock on the file, in seconds.
 LOCK_WAIT_SECONDS = 30.0
@@ -38,12 +45,6 @@ LOCK_WAIT_SECONDS = 30.0
 FLUSH_EVERY = 1_000
 #: Keys per lookup query; SQLite's oldest limit on query parameters is 999.
 _CHUNK = 900
-
-
-class StoreLocked(ConfigError):
-    """Another run held the write lock on the ledger_path file for too long. Reported
-    like a configuration error (exit code 2): the fix is to run one at a time, or to give
-    each run its own ledger_path."""
 
 
 def utc_stamp(moment: datetime.datetime) -> str:
@@ -79,54 +80,53 @@ def _unwritable(path: Path, why: str) -> ConfigError:
 
 
 def _locked(path: Path) -> StoreLocked:
-    return StoreLocked(
-        f"ledger_path: {path} stayed locked by another run for {LOCK_WAIT_SECONDS:.0f} s. "
-        "Two runs may share the file, but not write it for that long at once; run them "
-        "one after the other, or give each its own 'ledger_path'."
-    )
+    return store_locked(path, LOCK_WAIT_SECONDS)
 
 
 def _is_lock_error(exc: sqlite3.Error) -> bool:
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
+    return is_lock_error(exc)
+
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS identity (business_unit TEXT NOT NULL, "
+    "email TEXT NOT NULL, prospect_id INTEGER NOT NULL, "
+    "PRIMARY KEY (business_unit, email)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS identity_by_id ON identity (business_unit, prospect_id)",
+    "CREATE TABLE IF NOT EXISTS identity_checked (business_unit TEXT "
+    "PRIMARY KEY, checked_until TEXT NOT NULL)",
+)
 
 
 class IdentityMap:
     """``email -> prospect id`` for one business unit. Thread-safe: the reading thread
     looks emails up, sending threads record what Pardot returned."""
 
-    def __init__(self, path: Path, business_unit: str) -> None:
+    def __init__(self, path: Path, business_unit: str, *, read_only: bool = False) -> None:
+        """``read_only`` (a dry run): the file is read, never created or written."""
         self.path = path
         self.business_unit = business_unit
+        self.read_only = read_only
         self._lock = threading.Lock()
         #: email -> id to store, or None to delete; committed at flush().
         self._pending: dict[str, int | None] = {}
         try:
-            if not path.exists():
+            if not path.exists() and not read_only:
                 # Readable by its owner only: it names the account's prospects.
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         except OSError as exc:
             raise _unwritable(path, exc.strerror or str(exc)) from None
         try:
+            if read_only:
+                self._db = reading_connection(path, _SCHEMA)
+                return
             self._db = sqlite3.connect(
                 str(path), timeout=LOCK_WAIT_SECONDS, check_same_thread=False
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             with self._db:
-                self._db.execute(
-                    "CREATE TABLE IF NOT EXISTS identity (business_unit TEXT NOT NULL, "
-                    "email TEXT NOT NULL, prospect_id INTEGER NOT NULL, "
-                    "PRIMARY KEY (business_unit, email)) WITHOUT ROWID"
-                )
-                self._db.execute(
-                    "CREATE INDEX IF NOT EXISTS identity_by_id "
-                    "ON identity (business_unit, prospect_id)"
-                )
-                self._db.execute(
-                    "CREATE TABLE IF NOT EXISTS identity_checked (business_unit TEXT "
-                    "PRIMARY KEY, checked_until TEXT NOT NULL)"
-                )
+                for statement in _SCHEMA:
+                    self._db.execute(statement)
         except sqlite3.OperationalError as exc:
             if _is_lock_error(exc):
                 raise _locked(path) from None
@@ -196,6 +196,16 @@ class IdentityMap:
             self._pending[email] = int(prospect_id)
             self._flush_if_full()
 
+    def forget_all(self) -> int:
+        """Drop every entry of this account (committed at once); how many there were."""
+        with self._lock:
+            self._pending.clear()
+            rows = self._read(
+                "SELECT COUNT(*) FROM identity WHERE business_unit = ?", (self.business_unit,)
+            )
+            self._write("DELETE FROM identity WHERE business_unit = ?", [(self.business_unit,)])
+        return int(rows[0][0]) if rows else 0
+
     def forget(self, emails: Iterable[str]) -> None:
         with self._lock:
             for email in emails:
@@ -234,6 +244,9 @@ class IdentityMap:
         unit = self.business_unit
         stored = [(unit, e, pid) for e, pid in self._pending.items() if pid is not None]
         dropped = [(unit, e) for e, pid in self._pending.items() if pid is None]
+        # Done with, whether or not the commit succeeds: a lost entry costs one
+        # upsertLatestByEmail call next run, and closing does not wait a second time.
+        self._pending.clear()
         try:
             with self._db:
                 self._db.executemany(
@@ -248,7 +261,6 @@ class IdentityMap:
             if _is_lock_error(exc):
                 raise _locked(self.path) from None
             raise
-        self._pending.clear()
 
     def _read(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         try:
@@ -273,9 +285,12 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield items[start : start + _CHUNK]
 
 
-def open_identity_map(path: str | None, business_unit: str) -> IdentityMap:
-    """Open (or create) the map in the ledger_path file; a ConfigError before any call
-    when that file cannot be written."""
+def open_identity_map(path: str | None, business_unit: str, *, pardot_domain: str,
+                      read_only: bool = False) -> IdentityMap:  # fmt: skip
+    """Open (or create) the map of this account (host and business unit) in the
+    ledger_path file; a ConfigError before any call when that file cannot be written.
+    ``read_only`` (a dry run) creates nothing: it checks only a directory the user named."""
     target = Path(path).expanduser() if path else default_ledger_path(business_unit)
-    check_store_path(target, create_parent=not path)
-    return IdentityMap(target, business_unit)
+    if path or not read_only:
+        check_store_path(target, create_parent=not path and not read_only)
+    return IdentityMap(target, account_key(pardot_domain, business_unit), read_only=read_only)

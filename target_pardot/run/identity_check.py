@@ -15,6 +15,12 @@ account since the previous check (``updatedAtAfterOrEqualTo``, ``fields=id,email
 per run, before the first row is sent by id. Any entry those changes contradict is
 dropped, and its row goes through ``upsertLatestByEmail``, which teaches the map the right
 id again.
+
+A whole map can also belong to another Pardot: an account re-created under the same
+business unit, or an emulator started afresh. Its ids then name other prospects, or none,
+and no change query can tell. So the same check then reads a sample of the entries the
+run is about to use (one query, from the smallest sampled id up) and drops the whole map
+when Pardot does not hold one of them under its email. A cache is a hint, never the truth.
 """
 
 from __future__ import annotations
@@ -42,6 +48,72 @@ QUERY_PAGE = 1000
 #: by version 5 endpoints is not real-time" [doc]); a wider margin only re-reads a few
 #: prospects.
 WATERMARK_MARGIN = datetime.timedelta(hours=1)
+
+
+#: Map entries of the run's first mapped rows read back from Pardot at each run's check.
+SAMPLE_SIZE = 20
+
+
+def sample_of(entries: Mapping[str, int], size: int = SAMPLE_SIZE) -> list[tuple[str, int]]:
+    """The entries with the smallest ids (one query from the first reads them all when
+    they are close, as the ids of one load are)."""
+    return sorted(entries.items(), key=lambda pair: (pair[1], pair[0]))[:size]
+
+
+def sample_disagrees(
+    sample: Sequence[tuple[str, int]], page: Sequence[Mapping[str, Any]], *, page_full: bool
+) -> bool:
+    """Whether Pardot's prospects (``page``: id and email, ids from the sample's smallest
+    up, in order) contradict the sampled ``email -> id`` entries. An id the page should
+    hold but does not (never in this account), or holds under another email, is a
+    contradiction. Emails are compared ignoring case: whether Pardot keeps an
+    address's case as sent is not published, and no other account has the same id under
+    the same address by chance."""
+    found = {int(p["id"]): str(p.get("email") or "") for p in page if p.get("id") is not None}
+    covered_to = max(found) if page_full and found else None
+    for email, pid in sample:
+        if covered_to is not None and pid > covered_to:
+            continue  # beyond the page: not read
+        if found.get(pid, "").casefold() != email.casefold():
+            return True
+    return False
+
+
+def one_key_per_prospect(
+    rows: Sequence[Row],
+    known: Mapping[str, int],
+    email_of: Callable[[Row], str],
+    address_after: Callable[[Row], str],
+) -> tuple[list[tuple[Row, int]], list[Row], list[tuple[Row, int]]]:
+    """Split rows, in stream order, into (row, id) sent by id, rows for
+    upsertLatestByEmail, and (row, id) that must wait for that id's call first.
+
+    No two rows may reach one prospect by different addresses. A row that changes its
+    prospect's address (``match_email``) moves the prospect to the new one: a later row
+    with the new address goes by the same id, and a later row with the old address names
+    another prospect (a new one, once the change is applied). That row waits for the
+    change, then goes through upsertLatestByEmail, which finds or creates it."""
+    by_id: list[tuple[Row, int]] = []
+    others: list[Row] = []
+    waiting: list[tuple[Row, int]] = []
+    address_of: dict[int, str] = {}  # prospect id -> the address that reaches it now
+    moved_to: dict[str, int] = {}  # addresses given to a mapped prospect by a row
+    for row in rows:
+        email = email_of(row)
+        pid = moved_to.get(email, known.get(email))
+        if pid is None:
+            others.append(row)
+            continue
+        if address_of.get(pid, email) != email:
+            waiting.append((row, pid))  # the address left this prospect earlier
+            continue
+        by_id.append((row, pid))
+        after = address_after(row)
+        address_of[pid] = after
+        if after != email:
+            moved_to[after] = pid
+            moved_to.pop(email, None)
+    return by_id, others, waiting
 
 
 def watermark(now: datetime.datetime) -> str:
@@ -78,7 +150,7 @@ class IdentityRouter:
         self._lock = threading.Lock()
         self._done = False
         self._usable = True
-        if identity.checked_until() is None:
+        if identity.checked_until() is None and not dry_run:
             # A new map: every change made in Pardot from now on matters to it.
             identity.mark_checked(watermark(datetime.datetime.now(datetime.timezone.utc)))
 
@@ -103,34 +175,39 @@ class IdentityRouter:
         self._stats.add("identity_map_fallbacks", len(rows))
 
     def split(
-        self, rows: Sequence[Row], email_of: Callable[[Row], str]
-    ) -> tuple[list[tuple[Row, int]], list[Row]]:
-        """(rows with the id to update, rows that go through upsertLatestByEmail)."""
+        self,
+        rows: Sequence[Row],
+        email_of: Callable[[Row], str],
+        address_after: Callable[[Row], str],
+    ) -> tuple[list[tuple[Row, int]], list[Row], list[tuple[Row, int]]]:
+        """(rows with the id to update, rows that go through upsertLatestByEmail, and
+        rows for upsertLatestByEmail once the call of that id is done): see
+        one_key_per_prospect. ``address_after``: the row's own email."""
         if not rows:
-            return [], []
+            return [], [], []
         checked_before = self._done
         known = self.identity.lookup(email_of(r) for r in rows)
         if known and not checked_before:
             # The check may drop entries: look up again once it is done.
-            usable = self._ensure_checked()
+            usable = self._ensure_checked(list(known))
             known = self.identity.lookup(email_of(r) for r in rows) if usable else {}
         elif not self._usable:
             known = {}
-        mapped = [(r, known[email_of(r)]) for r in rows if email_of(r) in known]
-        others = [r for r in rows if email_of(r) not in known]
+        mapped, others, waiting = one_key_per_prospect(rows, known, email_of, address_after)
         self._stats.add("identity_map_hits", len(mapped))
-        self._stats.add("identity_map_misses", len(others))
-        return mapped, others
+        self._stats.add("identity_map_misses", len(others) + len(waiting))
+        return mapped, others, waiting
 
-    def _ensure_checked(self) -> bool:
-        """Check once per run, before the first row is sent by id; False if the map
-        cannot be trusted this run."""
+    def _ensure_checked(self, emails: list[str]) -> bool:
+        """Check once per run, before the first row is sent by id (``emails``: those the
+        first mapped rows use); False if the map cannot be trusted this run."""
         with self._lock:
             if self._done:
                 return self._usable
             if not self._dry_run:  # a dry run plans only: no call, nothing sent by id
                 try:
                     self._check(datetime.datetime.now(datetime.timezone.utc))
+                    self._check_sample(emails)
                 except PardotApiError as exc:
                     if isinstance(exc, RetryableError):
                         raise
@@ -174,3 +251,28 @@ class IdentityRouter:
                 )
         self.identity.flush()
         self.identity.mark_checked(watermark(now))
+
+    def _check_sample(self, emails: list[str]) -> None:
+        """Read back a sample of the entries about to be used; drop the whole map if
+        Pardot contradicts one (see the module docstring)."""
+        sample = sample_of(self.identity.lookup(emails))
+        if not sample:
+            return
+        page = self._query(
+            # Deleted prospects too: a prospect deleted in this account still has its id
+            # and email, and its row falls back alone (error 3), as before this check.
+            {"fields": "id,email", "idGreaterThanOrEqualTo": str(sample[0][1]),
+             "orderBy": "id", "deleted": "all", "limit": str(QUERY_PAGE)}
+        )  # fmt: skip
+        if not sample_disagrees(sample, page, page_full=len(page) >= QUERY_PAGE):
+            return
+        dropped = self.identity.forget_all()
+        self._stats.add("identity_map_dropped", dropped)
+        logger.warning(
+            "identity_map: the map's entries do not match the prospects of this Pardot "
+            "account (%s, business unit as configured): it was kept for another account, "
+            "or the account was re-created. Dropped all %d entries; email-only rows go "
+            "through upsertLatestByEmail this run, which builds the map again.",
+            self.identity.business_unit.split("|", 1)[0],
+            dropped,
+        )

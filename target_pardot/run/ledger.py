@@ -21,12 +21,13 @@ every row again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sqlite3
 import sys
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from target_pardot.errors import ConfigError
@@ -38,6 +39,38 @@ MEMBERSHIPS = "membership"
 FLUSH_EVERY = 20_000
 #: Keys per lookup query; SQLite's oldest limit on query parameters is 999.
 _LOOKUP_CHUNK = 900
+#: Longest wait for another run's lock on the ledger_path file, in seconds.
+LOCK_WAIT_SECONDS = 30.0
+
+
+class StoreLocked(ConfigError):
+    """Another run held the lock on the ledger_path file for too long. Reported like a
+    configuration error (exit code 2): the fix is to run one at a time, or to give each
+    run its own ledger_path."""
+
+
+def is_lock_error(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def store_locked(path: Path, waited: float) -> StoreLocked:
+    return StoreLocked(
+        f"ledger_path: {path} stayed locked by another run for {waited:g} s. Two runs "
+        "may share the file, but not write it for that long at once; run them one after "
+        "the other, or give each its own 'ledger_path'."
+    )
+
+
+@contextlib.contextmanager
+def lock_errors_named(path: Path, waited: float) -> Iterator[None]:
+    """SQLite's "database is locked" becomes StoreLocked, one line naming ledger_path."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if is_lock_error(exc):
+            raise store_locked(path, waited) from None
+        raise
 
 
 def default_ledger_path(business_unit: str) -> Path:
@@ -51,6 +84,26 @@ def default_ledger_path(business_unit: str) -> Path:
     else:
         cache = Path.home() / ".cache"
     return cache / "target-pardot" / f"ledger-{business_unit}.sqlite3"
+
+
+def account_key(pardot_domain: str, business_unit: str) -> str:
+    """Whose Pardot the ledger and identity map describe: the host and the business unit.
+
+    A business unit id alone does not say: every emulator, and a sandbox refreshed from
+    production, may share one. Entries stored under another key (another host, or from
+    before the host was part of the key) are never read, which only costs calls."""
+    host = pardot_domain.strip().rstrip("/").lower()
+    return f"{host}|{business_unit}"
+
+
+def prospect_ledger_key(key: str) -> str:
+    """The ledger's key of a prospect row (``id=…``, ``fid=…`` or ``email=…``), with the
+    email in lower case. An account without AMPSEA may match emails ignoring case
+    (docs/wire-contract.md, G6), and then ``Ann@x.com`` and ``ann@x.com`` are one
+    prospect: keyed apart, a changed row of one would be skipped as the other's payload.
+    Folding is safe where matching keeps case too: the fingerprint holds the email as
+    sent, so a row is skipped only when that very address last sent these very values."""
+    return key.lower() if key.startswith("email=") else key
 
 
 def fingerprint(text: str) -> bytes:
@@ -70,12 +123,51 @@ def membership_fingerprint(add: bool, opted_out: bool | None) -> bytes:
     return fingerprint(to_json(["add" if add else "remove", opted_out]))
 
 
+def membership_key(list_id: int, prospect_id: int) -> str:
+    return f"{list_id}/{prospect_id}"
+
+
+def reading_connection(path: Path, schema: Sequence[str]) -> sqlite3.Connection:
+    """A connection that only reads the file as it is on disk, for a dry run, which
+    writes nothing: SQLite's immutable mode takes no lock and creates no -wal or -shm
+    file (changes another run is committing at that moment may be missed, so the plan
+    may count a few more rows as changed). Where the file or its tables do not exist yet,
+    an empty database in memory stands in for it.
+
+    ``schema``: the CREATE ... IF NOT EXISTS statements of the tables read; on the file
+    they are no-ops when the tables exist."""
+    if path.is_file():
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True,
+                             check_same_thread=False)  # fmt: skip
+        try:
+            for statement in schema:
+                db.execute(statement)
+            return db
+        except sqlite3.OperationalError as exc:
+            db.close()
+            if "readonly" not in str(exc):  # a missing table is "attempt to write a readonly..."
+                raise
+    db = sqlite3.connect(":memory:", check_same_thread=False)
+    for statement in schema:
+        db.execute(statement)
+    return db
+
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS accepted (business_unit TEXT NOT NULL, "
+    "scope TEXT NOT NULL, key TEXT NOT NULL, fingerprint BLOB NOT NULL, "
+    "PRIMARY KEY (business_unit, scope, key)) WITHOUT ROWID",
+)
+
+
 class Ledger:
     """The SQLite ledger of one business unit. Thread-safe: the reading thread looks
-    rows up, sending threads record what Pardot accepted."""
+    rows up, sending threads record what Pardot accepted. ``read_only`` (a dry run):
+    the file is read, never created or written (see reading_connection)."""
 
-    def __init__(self, path: Path, business_unit: str) -> None:
+    def __init__(self, path: Path, business_unit: str, *, read_only: bool = False) -> None:
         self.path = path
+        #: The key of the account's rows (account_key(), or any text in tests).
         self.business_unit = business_unit
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str], bytes] = {}
@@ -86,17 +178,21 @@ class Ledger:
         # A rejected row's entry stays: at worst the key's next row is sent once more.
         self._in_flight: dict[tuple[str, str], bytes] = {}
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _create_private(path)
-            self._db = sqlite3.connect(str(path), check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS accepted (business_unit TEXT NOT NULL, "
-                "scope TEXT NOT NULL, key TEXT NOT NULL, fingerprint BLOB NOT NULL, "
-                "PRIMARY KEY (business_unit, scope, key)) WITHOUT ROWID"
-            )
-            self._db.commit()
+            with self._named_lock_errors():
+                if read_only:
+                    self._db = reading_connection(path, _SCHEMA)
+                else:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    _create_private(path)
+                    self._db = sqlite3.connect(
+                        str(path), timeout=LOCK_WAIT_SECONDS, check_same_thread=False
+                    )
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                    self._db.execute("PRAGMA synchronous=NORMAL")
+                    self._db.execute(_SCHEMA[0])
+                    self._db.commit()
+        except StoreLocked:
+            raise
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
                 f"skip_unchanged: cannot open the ledger at {path} ({exc}). Set "
@@ -109,7 +205,7 @@ class Ledger:
         their key holds for the rest of the run (see ``_in_flight``)."""
         known: dict[str, bytes] = {}
         keys = list({key for key, _ in rows})
-        with self._lock:
+        with self._lock, self._named_lock_errors():
             for start in range(0, len(keys), _LOOKUP_CHUNK):
                 chunk = keys[start : start + _LOOKUP_CHUNK]
                 marks = ",".join("?" * len(chunk))
@@ -154,14 +250,21 @@ class Ledger:
     def _flush_locked(self) -> None:
         if not self._pending:
             return
-        with self._db:
+        rows = [(self.business_unit, scope, key, print_)
+                for (scope, key), print_ in self._pending.items()]  # fmt: skip
+        # Whether or not the commit succeeds, these are done with: should another run keep
+        # the file locked, the rows are only sent once more next time (never skipped),
+        # and closing the ledger does not wait for the lock a second time.
+        self._pending.clear()
+        with self._named_lock_errors(), self._db:
             self._db.executemany(
                 "INSERT OR REPLACE INTO accepted (business_unit, scope, key, fingerprint) "
                 "VALUES (?, ?, ?, ?)",
-                [(self.business_unit, scope, key, print_)
-                 for (scope, key), print_ in self._pending.items()],
-            )  # fmt: skip
-        self._pending.clear()
+                rows,
+            )
+
+    def _named_lock_errors(self) -> contextlib.AbstractContextManager[None]:
+        return lock_errors_named(self.path, LOCK_WAIT_SECONDS)
 
 
 def _create_private(path: Path) -> None:
@@ -171,6 +274,8 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
-def open_ledger(path: str | None, business_unit: str) -> Ledger:
+def open_ledger(
+    path: str | None, business_unit: str, *, pardot_domain: str, read_only: bool = False
+) -> Ledger:
     return Ledger(Path(path).expanduser() if path else default_ledger_path(business_unit),
-                  business_unit)  # fmt: skip
+                  account_key(pardot_domain, business_unit), read_only=read_only)  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,11 +10,15 @@ from typing import Any
 from target_pardot.errors import TargetPardotError
 from target_pardot.pardot.api_version import API_VERSION_AUTO
 from target_pardot.pardot.client import PardotClient
+from target_pardot.rows.audiences import ListRef
 from target_pardot.run.account_memory import recall_version, store_version
 from target_pardot.run.case_variants import CaseVariants
+from target_pardot.run.email_resolver import EmailResolver
+from target_pardot.run.full_streams import FullStreamCheck
 from target_pardot.run.identity import open_identity_map
 from target_pardot.run.identity_check import IdentityRouter
 from target_pardot.run.ledger import Ledger, open_ledger
+from target_pardot.run.list_directory import ListDirectory, NoSuchList, StreamStopped
 from target_pardot.run.rejects import RejectionReporter
 from target_pardot.run.sender import Sender
 from target_pardot.run.state import StateTracker, write_state_line
@@ -49,17 +54,29 @@ class Runtime:
     custom_fields_read: bool = False
     #: Emails that differ only in case from another row's (see case_variants).
     case_variants: CaseVariants = field(default_factory=CaseVariants)
+    #: List names to ids, and which lists are dynamic (see list_directory).
+    lists: ListDirectory | None = None
+    #: Emails of membership rows to prospect ids (see email_resolver).
+    emails: EmailResolver | None = None
+    #: stream -> the one line that stopped it (nothing of a stopped stream is written).
+    stopped: dict[str, str] = field(default_factory=dict)
+    #: Warns once when a mirror stream looks incremental.
+    full_streams: FullStreamCheck = field(default_factory=FullStreamCheck)
+    #: prospect_lists as ids, once its names are resolved (see resolve_prospect_lists).
+    prospect_list_ids: tuple[int, ...] | None = None
     _last_state: dict[str, Any] | None = field(default=None, repr=False)
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
         stats = RunStats()
+        stats.dry_run = settings.dry_run
         slots = settings.parallel_tasks
         # One more worker than slots: a worker preparing its next call (building the
         # body, reading the reply) does not leave a slot idle.
         sender = Sender(workers=slots + 1, max_queued=QUEUED_JOBS_PER_SLOT * slots)
         client = PardotClient(settings, stats)
         client.cancelled = lambda: sender.failed
+        identity = _identity_router(settings, client, stats)
         if settings.api_version == API_VERSION_AUTO:
             remembered = recall_version(settings)
             if remembered is not None:
@@ -78,12 +95,57 @@ class Runtime:
             sender=sender,
             tracker=StateTracker(write=_discard if settings.dry_run else write_state_line),
             ledger=(
-                open_ledger(settings.ledger_path, settings.business_unit)
+                open_ledger(settings.ledger_path, settings.business_unit,
+                            pardot_domain=settings.pardot_domain, read_only=settings.dry_run)
                 if settings.skip_unchanged
                 else None
             ),
-            identity=_identity_router(settings, client, stats),
+            identity=identity,
+            lists=ListDirectory(client, stats, create_missing=settings.create_missing_lists,
+                                dry_run=settings.dry_run, offline=settings.dry_run_offline),
+            emails=EmailResolver(client.v5_query_prospects, stats, identity),
         )
+
+    def stop_stream(self, stream: str, exc: StreamStopped) -> None:
+        """Nothing more of this stream is written; its rows stay unsettled, so no STATE
+        covers them, and the run ends with exit code 1 (raise_if_streams_stopped)."""
+        if stream not in self.stopped:
+            self.stopped[stream] = str(exc)
+            logging.getLogger("target-pardot").error("%s", exc)
+
+    def resolve_prospect_lists(self, stream: str) -> None:
+        """prospect_lists as ids (a name resolved, a missing one created), each checked
+        not to be dynamic, before the stream's first row. Raises StreamStopped."""
+        refs = self.settings.prospect_lists
+        if self.prospect_list_ids is not None:
+            return
+        if not refs or self.lists is None:
+            self.prospect_list_ids = tuple(r for r in refs if isinstance(r, int))
+            return
+        directory = self.lists
+        try:
+            ids = tuple(dict.fromkeys(
+                directory.resolve(ListRef(list_id=r) if isinstance(r, int) else ListRef(name=r),
+                                  stream)
+                for r in refs
+            ))  # fmt: skip
+        except NoSuchList as exc:
+            raise StreamStopped(
+                f"Stream '{stream}': prospect_lists: {exc}; nothing of the stream was written. "
+                "Create the list in Pardot, or set create_missing_lists: true."
+            ) from None
+        directory.check_writable(ids, stream)
+        self.prospect_list_ids = ids
+
+    def raise_if_streams_stopped(self) -> None:
+        """End of input: a stopped stream fails the run (its line was logged when it
+        stopped; this one names the streams)."""
+        if self.stopped:
+            names = ", ".join(f"'{s}'" for s in self.stopped)
+            raise StreamStopped(
+                f"Stopped before any write: stream{'s' if len(self.stopped) > 1 else ''} "
+                f"{names} (reason above); the other streams were loaded."
+            )
 
     def wait_delivered(self) -> None:
         """Return once every row handed over so far is delivered or rejected; raise the
@@ -101,6 +163,7 @@ class Runtime:
         """A STATE arrived after the rows read so far: written once they are all settled."""
         if state != self._last_state:
             self._last_state = state
+            self.full_streams.state(state)
             self.tracker.state_received(state)
 
     def emit_settled_state(self) -> None:
@@ -147,18 +210,25 @@ class Runtime:
         self.sender.wait(raise_failure=False)
 
     def close(self) -> None:
-        self.sender.close()
+        """Close everything; then raise the first failure to close (a last commit to the
+        ledger_path file that another run kept locked), so that nothing stays open."""
         version = self.client.api_version
         if self.settings.api_version == API_VERSION_AUTO and version.known:
             store_version(self.settings, version.current)
-        for close in self.closers:
-            close()
+        steps = [self.sender.close, *self.closers]
         if self.ledger is not None:
-            self.ledger.close()
+            steps.append(self.ledger.close)
         if self.identity is not None:
-            self.identity.identity.close()
-        self.client.close()
-        self.reporter.close()
+            steps.append(self.identity.identity.close)
+        steps += [self.client.close, self.reporter.close]
+        failure: TargetPardotError | None = None
+        for step in steps:
+            try:
+                step()
+            except TargetPardotError as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
 
 def _identity_router(
@@ -168,7 +238,9 @@ def _identity_router(
     if not (settings.identity_map and settings.upsert_by_email
             and settings.prospect_operation == "sync"):  # fmt: skip
         return None
-    identity = open_identity_map(settings.ledger_path, settings.business_unit)
+    identity = open_identity_map(settings.ledger_path, settings.business_unit,
+                                 pardot_domain=settings.pardot_domain,
+                                 read_only=settings.dry_run)  # fmt: skip
     return IdentityRouter(identity, client.v5_query_prospects, stats, dry_run=settings.dry_run)
 
 

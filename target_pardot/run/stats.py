@@ -11,6 +11,9 @@ from typing import Any
 from target_pardot.pardot.quota import QuotaWatch, usage_figure
 
 MIRROR_FIGURES = ("size_before", "added", "removed", "unchanged")
+#: Shown only when not zero: members kept because they opted out, and members whose
+#: prospect is deleted in Pardot (nothing to remove).
+MIRROR_EXCEPTIONS = ("kept_opted_out", "prospect_deleted")
 
 
 class RunStats:
@@ -31,6 +34,8 @@ class RunStats:
         self.mirror_lists: dict[int, Counter[str]] = {}
         #: The v3/v4 API version prospect and membership calls use now ("v4", "v3").
         self.api_version = "v4"
+        #: A dry run's summary speaks of what would happen (Runtime.create sets it).
+        self.dry_run = False
 
     def set_api_version(self, version: int) -> None:
         with self._lock:
@@ -91,6 +96,10 @@ class RunStats:
                 "email_case_variants": case_variants,
                 "memberships_added": self.counts["memberships_added"],
                 "memberships_removed": self.counts["memberships_removed"],
+                "memberships_would_add": self.counts["memberships_would_add"],
+                "memberships_would_remove": self.counts["memberships_would_remove"],
+                "lists_created": self.counts["lists_created"],
+                "dry_run": self.dry_run,
                 "rows_sent_by_mapped_id": self.counts["rows_sent_by_mapped_id"],
                 "identity_map_hits": self.counts["identity_map_hits"],
                 "identity_map_misses": self.counts["identity_map_misses"],
@@ -107,7 +116,7 @@ class RunStats:
                 "daily_api_calls_used_at_start": usage_figure(self.quota.first),
                 "daily_api_calls_used_at_end": usage_figure(self.quota.latest),
                 "mirror_lists": {
-                    str(list_id): {key: counts[key] for key in MIRROR_FIGURES}
+                    str(list_id): _figures_of_list(counts)
                     for list_id, counts in sorted(self.mirror_lists.items())
                 },
                 "wall_seconds": round(elapsed, 3),
@@ -130,6 +139,12 @@ def _outcome_text(summary: dict[str, Any]) -> str:
     return f"{summary['outcome']}: {reason}" if reason else str(summary["outcome"])
 
 
+def _figures_of_list(counts: Counter[str]) -> dict[str, int]:
+    figures = {key: counts[key] for key in MIRROR_FIGURES}
+    figures.update((key, counts[key]) for key in MIRROR_EXCEPTIONS if counts[key])
+    return figures
+
+
 def render_summary(summary: dict[str, Any]) -> str:
     """One structured line for log parsers, then a table for people."""
     lines = [f"run summary: {json.dumps(summary, separators=(',', ':'))}", ""]
@@ -142,10 +157,9 @@ def render_summary(summary: dict[str, Any]) -> str:
         ("prospects created", str(summary["prospects_created"])),
         ("prospects updated", str(summary["prospects_updated"])),
         ("prospects created or updated (v4 batch)", str(summary["prospects_created_or_updated"])),
-        ("memberships added", str(summary["memberships_added"])),
-        ("memberships removed", str(summary["memberships_removed"])),
-        ("rows rejected", str(summary["rows_rejected"])),
     ]
+    rows += _membership_rows(summary)
+    rows.append(("rows rejected", str(summary["rows_rejected"])))
     rows += [
         (label, str(summary[key])) for key, label in _SOMETIMES_SHOWN if summary.get(key)
     ]
@@ -167,8 +181,7 @@ def render_summary(summary: dict[str, Any]) -> str:
         for k, v in summary["planned_calls_by_endpoint"].items()
     ]
     rows += [
-        (f"  mirror list {list_id}", ", ".join(f"{figures[k]} {k.replace('_', ' ')}"
-                                               for k in MIRROR_FIGURES))
+        (f"  mirror list {list_id}", _mirror_figures(figures, bool(summary.get("dry_run"))))
         for list_id, figures in summary.get("mirror_lists", {}).items()
     ]
     rows.append(("daily API calls used, start", str(summary["daily_api_calls_used_at_start"])))
@@ -180,3 +193,29 @@ def render_summary(summary: dict[str, Any]) -> str:
     width = max(len(k) for k, _ in rows)
     lines += [f"  {k.ljust(width)}  {v}" for k, v in rows]
     return "\n".join(lines)
+
+
+def _membership_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """Past tense for a run, future tense for a dry run (nothing was added)."""
+    if summary.get("dry_run"):
+        rows = [("memberships: would add", str(summary.get("memberships_would_add", 0))),
+                ("memberships: would remove", str(summary.get("memberships_would_remove", 0)))]
+        if summary.get("lists_created"):
+            rows.append(("lists: would create", str(summary["lists_created"])))
+        return rows
+    rows = [("memberships added", str(summary["memberships_added"])),
+            ("memberships removed", str(summary["memberships_removed"]))]
+    if summary.get("lists_created"):
+        rows.append(("lists created", str(summary["lists_created"])))
+    return rows
+
+
+def _mirror_figures(figures: dict[str, int], dry_run: bool) -> str:
+    exceptions = [f"{v} {k.replace('_', ' ')}" for k, v in figures.items()
+                  if k not in MIRROR_FIGURES]
+    if not dry_run:
+        main = [f"{figures[k]} {k.replace('_', ' ')}" for k in MIRROR_FIGURES]
+    else:
+        main = [f"{figures['size_before']} members now, would add {figures['added']}, would "
+                f"remove {figures['removed']}, would keep {figures['unchanged']}"]
+    return ", ".join(main + exceptions)

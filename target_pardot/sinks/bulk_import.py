@@ -65,7 +65,7 @@ from target_pardot.rows.import_csv import (
     csv_cell,
     header_fields,
 )
-from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint
+from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint, prospect_ledger_key
 from target_pardot.run.runtime import Runtime
 from target_pardot.sinks.import_outcome import (
     CODE_IMPORT_NOT_OPEN,
@@ -74,7 +74,8 @@ from target_pardot.sinks.import_outcome import (
     ImportJob,
     ImportOutcome,
 )
-from target_pardot.sinks.prospect_items import PendingRow
+from target_pardot.sinks.import_v3 import V3EmailLane
+from target_pardot.sinks.prospect_items import PendingRow, prospect_list_flags
 
 logger = logging.getLogger("target-pardot")
 
@@ -89,7 +90,6 @@ ROWS_PER_IMPORT = 200_000
 MAX_PENDING_UPLOADS = 3
 _IN_PROGRESS = frozenset({"Open", "Ready", "Waiting", "Processing"})
 _PLAIN_CELL_TYPES = frozenset({str, int, type(None)})
-
 
 
 @dataclass
@@ -138,14 +138,14 @@ class ImportDelivery(ImportOutcome):
         fields = header_fields(columns)
         check_campaign_available(stream, columns, self.settings.default_campaign_id)
         self._default_campaign = self.settings.default_campaign_id
+        self._flags = prospect_list_flags(runtime)
         lists: tuple[str, ...] = ()
         self._lists_cell: tuple[str, ...] = ()
-        if self.settings.prospect_lists:
+        list_ids = runtime.prospect_list_ids or ()
+        if list_ids:
             add = self.settings.prospect_list_operation == "add"
             lists = ("addToList" if add else "removeFromList",)
-            self._lists_cell = (
-                IMPORT_LIST_SEPARATOR.join(str(i) for i in self.settings.prospect_lists),
-            )
+            self._lists_cell = (IMPORT_LIST_SEPARATOR.join(str(i) for i in list_ids),)
         self._lanes: dict[str, _Lane] = {}
         for kind in KEY_KINDS:
             header = tuple(n for n in fields if n not in EXCLUDED_BY_KIND[kind])
@@ -157,6 +157,7 @@ class ImportDelivery(ImportOutcome):
         self._uploads_pending = 0
         self._tail: threading.Event | None = None
         self._chain_broken = False
+        self._v3_lane = V3EmailLane(runtime, default_campaign=self._default_campaign)
 
     # -- reading thread ---------------------------------------------------------------
 
@@ -167,10 +168,12 @@ class ImportDelivery(ImportOutcome):
                 rows,
                 self.ledger,
                 PROSPECTS,
-                key_of=lambda p: p.row.key,
-                # Lists never count in an import's fingerprint (as before this setting).
-                fingerprint_of=lambda p: prospect_fingerprint(p.row, {}),
+                key_of=lambda p: prospect_ledger_key(p.row.key),
+                # As on every path: fields and list flags (addToList / removeFromList), not
+                # the default campaign (it only names where a new prospect comes from).
+                fingerprint_of=lambda p: prospect_fingerprint(p.row, self._flags),
             )
+        rows = self._v3_lane.take(rows)  # an account without AMPSEA: see import_v3.py
         lanes = self._lanes
         rejected: set[int] = set()
         known = {kind: lane.accepts for kind, lane in lanes.items()}

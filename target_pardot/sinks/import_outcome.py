@@ -22,7 +22,7 @@ from target_pardot.errors import DailyLimitReached, PardotApiError
 from target_pardot.pardot.responses import row_error_code
 from target_pardot.rows.fields import v5_field_name
 from target_pardot.rows.import_csv import ErrorRows
-from target_pardot.run.ledger import PROSPECTS
+from target_pardot.run.ledger import PROSPECTS, prospect_ledger_key
 from target_pardot.sinks.base import Delivery
 
 logger = logging.getLogger("target-pardot")
@@ -107,7 +107,7 @@ class ImportOutcome(Delivery):
                 if message is not None:
                     self._reject_error_row(position, record, key, message)
                 elif fingerprint is not None:
-                    accepted.append((key, fingerprint))
+                    accepted.append((prospect_ledger_key(key), fingerprint))
         for cells, message in errors.leftover():
             # Not matched to an input row (Pardot rewrote it): report the row as imported.
             self._reject_error_row(

@@ -9,7 +9,7 @@ API call each, so they are used only where a batch cannot say it: `opted_out`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -28,7 +28,7 @@ from target_pardot.rows.memberships import (
 )
 from target_pardot.rows.payloads import batch_body, encoded_size, plan_batches
 from target_pardot.rows.v3 import v3_calls, v3_row_errors
-from target_pardot.run.ledger import MEMBERSHIPS, membership_fingerprint
+from target_pardot.run.ledger import MEMBERSHIPS, membership_fingerprint, membership_key
 from target_pardot.run.runtime import Runtime
 from target_pardot.sinks.base import Delivery, Pending, triage
 
@@ -56,16 +56,26 @@ class MembershipDelivery(Delivery):
         super().__init__(runtime)
         # Mirroring sends its additions through here (add=True) whatever the operation.
         self.add = self.settings.list_membership_operation != "delete" if add is None else add
+        #: Asked once the rows to write are known (unchanged ones dropped): False stops
+        #: the delivery before any write (a dynamic list: sinks.audiences.lists_writable).
+        self.may_write: Callable[[Sequence[PendingMembership]], bool] = lambda rows: True
+
+    #: Whether rows the ledger knows as unchanged are skipped. A mirror's additions are
+    #: decided from the members just read, but are still recorded in the ledger.
+    skips_unchanged = True
 
     def deliver(self, rows: Sequence[PendingMembership]) -> None:
         if self.ledger is not None:
-            rows = self.drop_unchanged(
-                rows,
-                self.ledger,
-                MEMBERSHIPS,
-                key_of=_ledger_key,
-                fingerprint_of=lambda p: membership_fingerprint(self.add, p.row.opted_out),
-            )
+            if self.skips_unchanged:
+                rows = self.drop_unchanged(
+                    rows, self.ledger, MEMBERSHIPS, key_of=ledger_key,
+                    fingerprint_of=self.fingerprint_of,
+                )  # fmt: skip
+            else:
+                for pending in rows:
+                    pending.fingerprint = self.fingerprint_of(pending)
+        if rows and not self.may_write(rows):
+            return
         explicit = [p for p in rows if self.add and p.row.opted_out is not None]
         batched = [p for p in rows if not (self.add and p.row.opted_out is not None)]
         groups = [
@@ -76,6 +86,10 @@ class MembershipDelivery(Delivery):
         ]
         batches = self._batches(groups)
         if self.settings.dry_run:
+            verb = "add" if self.add else "remove"
+            pairs = len({(p.row.list_id, p.row.prospect_id) for p in rows})
+            self.stats.add(f"memberships_would_{verb}", pairs)
+            logger.info("Dry run: would %s %d memberships.", verb, pairs)
             for batch in batches:
                 self.stats.plan("prospect/batchUpdate", sum(len(g.members) for g in batch))
             for _ in explicit:
@@ -87,6 +101,9 @@ class MembershipDelivery(Delivery):
             self.sender.submit(partial(self._send_groups, batch))
         for pending in explicit:
             self.sender.submit(partial(self._send_explicit, pending))
+
+    def fingerprint_of(self, pending: PendingMembership) -> bytes:
+        return membership_fingerprint(self.add, pending.row.opted_out)
 
     def _element(self, group: _ProspectGroup) -> dict[str, Any]:
         return membership_element(group.prospect_id, group.list_ids, add=self.add)
@@ -143,7 +160,7 @@ class MembershipDelivery(Delivery):
                 for member in group.members:
                     self._reject(member, "pardot_rejected", message, code)
         accepted = [member for group in outcome.accepted for member in group.members]
-        self.record_accepted(accepted, MEMBERSHIPS, _ledger_key)
+        self.record_accepted(accepted, MEMBERSHIPS, ledger_key)
         done = len(accepted)
         self.stats.add("memberships_added" if self.add else "memberships_removed", done)
         self.stats.add("rows_sent", done)
@@ -178,11 +195,11 @@ class MembershipDelivery(Delivery):
             return
         self.stats.add("memberships_added")
         self.stats.add("rows_sent")
-        self.record_accepted([pending], MEMBERSHIPS, _ledger_key)
+        self.record_accepted([pending], MEMBERSHIPS, ledger_key)
 
 
-def _ledger_key(pending: PendingMembership) -> str:
-    return f"{pending.row.list_id}/{pending.row.prospect_id}"
+def ledger_key(pending: PendingMembership) -> str:
+    return membership_key(pending.row.list_id, pending.row.prospect_id)
 
 
 def _members(group: _ProspectGroup) -> list[PendingMembership]:

@@ -5,13 +5,18 @@ A mirror stream's rows are kept until the stream is complete: at the end of inpu
 an ACTIVATE_VERSION message for it (the tap's "this was the whole table"). Only then is
 each list's current membership read, and the difference applied: missing members added
 (list flags in v4 batchUpdate, as upsert does), members the stream did not name removed
-(flag 0, which deletes the membership and never opts the prospect out). A run that stops
+(flag 0, which deletes the membership and never opts the prospect out). Members who opted
+out of the list are never removed: they stay, opted out, and are reported, since deleting
+their membership could lose the opt-out. A member whose prospect was deleted in Pardot
+(error 3 on its removal) has nothing left to remove: reported, not a failure. A run that stops
 before that point (daily limit, signal, crash, a rejected row that stops the run) changes
 nothing: a partial stream must never empty a list. Additions wait as well, because only
 the current members tell which rows are additions; that is what keeps the calls at
 reads + additions/50 + removals/50.
 
-STATE covers a mirror stream only once its removals are done (StateTracker.hold).
+STATE covers a mirror stream only once its removals are done (StateTracker.hold). With
+skip_unchanged, additions and removals go into the ledger, so that a later upsert or
+delete run knows what the list now holds.
 """
 
 from __future__ import annotations
@@ -23,14 +28,27 @@ from functools import partial
 from typing import Any
 
 from target_pardot.errors import EXIT_FAILURE, TargetPardotError
-from target_pardot.pardot.list_members import read_members
-from target_pardot.pardot.responses import batch_row_errors
+from target_pardot.pardot.list_members import Member, read_members
+from target_pardot.pardot.responses import (
+    CODE_INVALID_PROSPECT_ID,
+    batch_row_errors,
+    row_error_code,
+)
 from target_pardot.rows.memberships import membership_element
-from target_pardot.rows.mirror_plan import ListPlan, dry_run_line, guard_message, plan_list
+from target_pardot.rows.mirror_plan import (
+    ListPlan,
+    dry_run_line,
+    guard_message,
+    opted_out_line,
+    plan_list,
+)
 from target_pardot.rows.payloads import batch_body, plan_batches
 from target_pardot.rows.v3 import v3_calls, v3_row_errors
+from target_pardot.run.ledger import MEMBERSHIPS, membership_fingerprint, membership_key
 from target_pardot.run.runtime import Runtime
-from target_pardot.sinks.memberships import MembershipDelivery, PendingMembership
+from target_pardot.sinks.audiences import lists_writable
+from target_pardot.sinks.base import Delivery
+from target_pardot.sinks.memberships import MembershipDelivery, PendingMembership, ledger_key
 
 logger = logging.getLogger("target-pardot")
 
@@ -44,10 +62,19 @@ class MirrorIncomplete(TargetPardotError):
 class _Additions(MembershipDelivery):
     """The additions of a mirror, counted per list as Pardot accepts them."""
 
+    # The current members were just read: they, not the ledger, say what to add.
+    skips_unchanged = False
+
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(runtime, add=True)
-        # The current members were just read: the ledger has nothing to add.
-        self.ledger = None
+
+    def keep_present(self, rows: Sequence[PendingMembership]) -> None:
+        """Rows naming a current member: nothing to send; the ledger learns they are
+        members."""
+        if self.ledger is not None:
+            for pending in rows:
+                pending.fingerprint = self.fingerprint_of(pending)
+        Delivery.record_accepted(self, rows, MEMBERSHIPS, ledger_key)
 
     def record_accepted(self, rows: Sequence[Any], table: str,
                         key_of: Callable[[Any], str]) -> None:  # fmt: skip
@@ -77,13 +104,14 @@ class StreamMirror:
         """The stream is whole: make every list it named equal to it. Raises
         MirrorIncomplete (after doing everything else) when a list kept some members."""
         rows, self.rows = self.rows, {}
-        if not rows:
-            return
+        if not rows or not lists_writable(self.runtime, self.stream, rows):
+            return  # a stopped stream writes nothing (its STATE stays held)
         settings = self.runtime.settings
         members = {list_id: self._current_members(list_id) for list_id in sorted(rows)}
         plans = [
             plan_list(list_id, {p.row.prospect_id for p in rows[list_id]}, members[list_id],
-                      max_removal_percent=settings.mirror_max_removal_percent)
+                      max_removal_percent=settings.mirror_max_removal_percent,
+                      opted_out=[pid for pid, m in members[list_id].items() if m.opted_out])
             for list_id in sorted(rows)
         ]  # fmt: skip
         if settings.dry_run:
@@ -101,26 +129,30 @@ class StreamMirror:
 
     # -- steps --------------------------------------------------------------------------
 
-    def _current_members(self, list_id: int) -> dict[int, int]:
-        if self.runtime.settings.dry_run_offline:
-            return {}
+    def _current_members(self, list_id: int) -> dict[int, Member]:
+        if self.runtime.settings.dry_run_offline or list_id <= 0:
+            return {}  # offline, or a dry run's list that would be created: no members
         return read_members(self.runtime.client.v5_list_memberships, list_id)
 
     def _apply(self, plans: list[ListPlan], rows: dict[int, list[PendingMembership]],
-               members: dict[int, dict[int, int]]) -> None:  # fmt: skip
-        sender, tracker = self.runtime.sender, self.runtime.tracker
+               members: dict[int, dict[int, Member]]) -> None:  # fmt: skip
+        sender = self.runtime.sender
+        delivery = _Additions(self.runtime)
         additions: list[PendingMembership] = []
         for plan in plans:
             self.runtime.stats.mirror(plan.list_id, size_before=plan.size_before,
                                       unchanged=plan.unchanged)  # fmt: skip
+            self._report_kept(plan)
             current = members[plan.list_id]
+            present = []
             for pending in rows[plan.list_id]:
                 # An explicit opted_out is sent even for a member, as upsert does.
                 if pending.row.prospect_id in current and pending.row.opted_out is None:
-                    tracker.settle(self.stream, (pending.position,))
+                    present.append(pending)
                 else:
                     additions.append(pending)
-        _Additions(self.runtime).deliver(additions)
+            delivery.keep_present(present)
+        delivery.deliver(additions)
         sender.wait()  # every addition settled or rejected before any removal starts
         removals: dict[int, list[int]] = {}
         for plan in plans:
@@ -152,18 +184,37 @@ class StreamMirror:
 
     def _count_removals(self, groups: list[tuple[int, list[int]]], errors: dict[int, str]
                         ) -> None:  # fmt: skip
-        removed = 0
+        stats, removed = self.runtime.stats, []
         for index, (prospect_id, list_ids) in enumerate(groups):
-            if index in errors:
+            lists = ", ".join(map(str, list_ids))
+            if index not in errors:
+                removed += [(list_id, prospect_id) for list_id in list_ids]
+            elif row_error_code(errors[index]) == CODE_INVALID_PROSPECT_ID:
+                # Deleted (or merged) in Pardot since it joined: no live prospect is on
+                # the list, and every later run would stop on the same member.
+                logger.warning(
+                    "Mirror: prospect %d of list(s) %s is deleted in Pardot (%s); its "
+                    "membership is left as it is.", prospect_id, lists, errors[index],
+                )  # fmt: skip
+                for list_id in list_ids:
+                    stats.mirror(list_id, prospect_deleted=1)
+            else:
                 self._problems.append(
-                    f"Mirror: prospect {prospect_id} was not removed from list(s) "
-                    f"{', '.join(map(str, list_ids))}: {errors[index]}."
+                    f"Mirror: prospect {prospect_id} was not removed from list(s) {lists}: "
+                    f"{errors[index]}."
                 )
-                continue
-            for list_id in list_ids:
-                self.runtime.stats.mirror(list_id, removed=1)
-            removed += len(list_ids)
-        self.runtime.stats.add("memberships_removed", removed)
+        for list_id, _ in removed:
+            stats.mirror(list_id, removed=1)
+        stats.add("memberships_removed", len(removed))
+        ledger = self.runtime.ledger
+        if ledger is not None:
+            gone = membership_fingerprint(False, None)
+            ledger.accept(MEMBERSHIPS, [(membership_key(*pair), gone) for pair in removed])
+
+    def _report_kept(self, plan: ListPlan) -> None:
+        if plan.kept_opted_out:
+            logger.warning("%s", opted_out_line(plan))
+            self.runtime.stats.mirror(plan.list_id, kept_opted_out=len(plan.kept_opted_out))
 
     def _report_dry_run(self, plans: list[ListPlan],
                         rows: dict[int, list[PendingMembership]]) -> None:  # fmt: skip
@@ -174,9 +225,12 @@ class StreamMirror:
             removed = 0 if plan.guard_stops_removals else len(plan.removes)
             stats.mirror(plan.list_id, size_before=plan.size_before, added=len(plan.adds),
                          removed=removed, unchanged=plan.unchanged)  # fmt: skip
+            self._report_kept(plan)
         added = sorted({(pid, p.list_id) for p in plans for pid in p.adds})
         removed_pairs = sorted({(pid, p.list_id) for p in plans if not p.guard_stops_removals
                                 for pid in p.removes})  # fmt: skip
+        stats.add("memberships_would_add", len(added))
+        stats.add("memberships_would_remove", len(removed_pairs))
         for pairs in (added, removed_pairs):
             prospects = len({pid for pid, _ in pairs})
             for start in range(0, prospects, 50):

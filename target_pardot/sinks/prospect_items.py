@@ -13,8 +13,11 @@ from target_pardot.rows.payloads import (
     ROUTE_V5,
     ProspectRow,
     form_quoted_length,
+    list_flags,
     to_json,
 )
+from target_pardot.run.ledger import prospect_ledger_key
+from target_pardot.run.runtime import Runtime
 from target_pardot.sinks.base import Pending
 
 #: A prospect row on its way.
@@ -61,8 +64,20 @@ class Upserted:
             self._then(self._items)
 
 
+def prospect_list_flags(runtime: Runtime) -> dict[str, int]:
+    """The list flags (``prospect_lists``, names resolved to ids) that every prospect of
+    the run carries, on every path: batch elements, the calls after a v5 upsert, an
+    import's list column. The skip_unchanged fingerprint of a row covers them wherever
+    the row goes."""
+    return list_flags(
+        runtime.prospect_list_ids or (),
+        add=runtime.settings.prospect_list_operation == "add",
+    )
+
+
 def prospect_key_of(pending: PendingRow) -> str:
-    return pending.row.key
+    """The row's key in the skip_unchanged ledger."""
+    return prospect_ledger_key(pending.row.key)
 
 
 def rows_of_item(item: BatchItem) -> tuple[PendingRow]:
@@ -71,6 +86,11 @@ def rows_of_item(item: BatchItem) -> tuple[PendingRow]:
 
 def lookup_email_of(pending: PendingRow) -> str:
     return pending.row.lookup_email
+
+
+def new_email_of(pending: PendingRow) -> str:
+    """The address the row leaves its prospect with (its own email)."""
+    return str(pending.row.fields["email"])
 
 
 def is_email_only(item: BatchItem) -> bool:

@@ -22,7 +22,6 @@ from target_pardot.rows.payloads import (
     ROUTE_V4,
     ROUTE_V5,
     batch_body_from_json,
-    list_flags,
     plan_batches,
     v4_element,
     v5_upsert_body,
@@ -38,7 +37,9 @@ from target_pardot.sinks.prospect_items import (
     Upserted,
     is_email_only,
     lookup_email_of,
+    new_email_of,
     prospect_key_of,
+    prospect_list_flags,
     rows_of_item,
 )
 
@@ -56,19 +57,17 @@ class ProspectDelivery(Delivery):
         super().__init__(runtime)
         settings = self.settings
         self.operation = "batchUpdate" if settings.prospect_operation == "update" else "batchUpsert"
-        self.flags = list_flags(
-            settings.prospect_lists, add=settings.prospect_list_operation == "add"
-        )
+        self.flags = prospect_list_flags(runtime)
         self.order = KeyOrder()
         self._v5_rows = 0
         self.identity = runtime.identity
 
     # -- entry point ------------------------------------------------------------------
 
-    def deliver(self, rows: Sequence[PendingRow]) -> None:
-        """Plan the calls for these rows and hand them to the sender; returns at once
-        unless the sender's queue is full."""
-        if self.ledger is not None:
+    def deliver(self, rows: Sequence[PendingRow], *, ledger_checked: bool = False) -> None:
+        """Plan the calls for these rows and hand them to the sender (returns at once unless
+        its queue is full). ``ledger_checked``: an import already dropped unchanged rows."""
+        if self.ledger is not None and not ledger_checked:
             rows = self.drop_unchanged(
                 rows,
                 self.ledger,
@@ -83,25 +82,29 @@ class ProspectDelivery(Delivery):
         else:
             v4_items = [self._item(p) for p in rows if p.row.route == ROUTE_V4]
             v5_rows = [p for p in rows if p.row.route == ROUTE_V5]
-        mapped, v5_rows = self._by_map(v5_rows)
-        self._count_v5(len(v5_rows))
+        mapped, v5_rows, waiting = self._by_map(v5_rows)
+        self._count_v5(len(v5_rows) + len(waiting))
         if self.settings.dry_run:
-            self._plan_only(v4_items, v5_rows, mapped)
+            self._plan_only(v4_items, v5_rows + [p for p, _ in waiting], mapped)
             for pending in rows:
                 self._settle(pending)
             return
         api = self.client.api_version
-        ordered = api.current == 3 or not api.known  # v3 only (KeyOrder): v4 runs as before
+        # In stream order (KeyOrder) on v3, and when a row waits for a mapped id's call.
+        ordered = api.current == 3 or not api.known or bool(waiting)
         calls = [(b, self.operation) for b in self._batches(v4_items)]
         calls += [(b, "batchUpdate") for b in self._batches(mapped)]  # by the map's ids
         for batch, operation in calls:
             job = partial(self._send_v4, batch, operation)
             keys = [prospect_identity(item.element) for item in batch] if ordered else ()
             self.sender.submit(self.order.in_order(keys, job) if ordered else job)
-        if v5_rows:
-            upserted = Upserted(len(v5_rows), self._apply_lists_by_id) if self.flags else None
+        if v5_rows or waiting:
+            count = len(v5_rows) + len(waiting)
+            upserted = Upserted(count, self._apply_lists_by_id) if self.flags else None
             for pending in v5_rows:
                 self.sender.submit(partial(self._upsert, pending, upserted))
+            for p, pid in waiting:
+                self.sender.submit(self.order.in_order([pid], partial(self._upsert, p, upserted)))
 
     def _email_rows_in_batches(self) -> bool:
         """Whether upsert_by_email rows go in batch calls rather than v5 calls.
@@ -128,15 +131,18 @@ class ProspectDelivery(Delivery):
         # Without list flags the element is the row's fields: reuse their JSON.
         return BatchItem.of(pending, row.fields, row.text)
 
-    def _by_map(self, rows: list[PendingRow]) -> tuple[list[BatchItem], list[PendingRow]]:
-        """Rows the identity map knows, as batchUpdate items by id (with email); the rest."""
+    def _by_map(
+        self, rows: list[PendingRow]
+    ) -> tuple[list[BatchItem], list[PendingRow], list[tuple[PendingRow, int]]]:
+        """Rows the identity map knows, as batchUpdate items by id (with email); the rest;
+        and rows for v5 once a mapped id's call is done (see one_key_per_prospect)."""
         if self.identity is None or not rows:
-            return [], rows
-        by_id, rest = self.identity.split(rows, lookup_email_of)
+            return [], rows, []
+        by_id, rest, waiting = self.identity.split(rows, lookup_email_of, new_email_of)
         items = [BatchItem.of(p, {**p.row.fields, **self.flags, "id": pid}) for p, pid in by_id]
         for item, (_, pid) in zip(items, by_id, strict=True):
             item.mapped_id = pid
-        return items, rest
+        return items, rest, waiting
 
     def _count_v5(self, rows: int) -> None:
         before = self._v5_rows
@@ -180,7 +186,7 @@ class ProspectDelivery(Delivery):
 
     def _send_batch(self, batch: list[BatchItem], operation: str, version: int) -> None:
         if version == 3:
-            self._send_v3(batch, operation)
+            self._send_v3_in_order(batch, operation)
             return
         by_email = [i for i in batch if is_email_only(i)]
         rest = [i for i in batch if not is_email_only(i)]
@@ -189,9 +195,14 @@ class ProspectDelivery(Delivery):
         if by_email:
             # upsert_by_email rows tried in v3 first, on a v4 account: by mapped id, else one
             # v5 call each; never a v4 batch by email (which would create them again).
-            mapped, rows = self._by_map([item.pending for item in by_email])
+            mapped, rows, waiting = self._by_map([item.pending for item in by_email])
             for part in self._batches(mapped):
-                self.sender.submit_followup(partial(self._send_v4, part, "batchUpdate"))
+                if waiting:  # in line: those rows go after these calls
+                    self._send_v4(part, "batchUpdate")
+                else:
+                    self.sender.submit_followup(partial(self._send_v4, part, "batchUpdate"))
+            if waiting:
+                self._upsert_in_line([pending for pending, _ in waiting])
             self._count_v5(len(rows))
             upserted = Upserted(len(rows), self._apply_lists_by_id) if self.flags else None
             for pending in rows:
@@ -218,6 +229,28 @@ class ProspectDelivery(Delivery):
             batch, operation, batch_row_errors(reply.body), reply.status,
             v4_upsert=operation == "batchUpsert",
         )  # fmt: skip
+
+    def _send_v3_in_order(self, batch: list[BatchItem], operation: str) -> None:
+        """A v3 batch keys a row by its email and cannot match on another address: a row
+        that changes its prospect's address (match_email) goes through v5 (R20), between
+        the rows before it and the rows after it, as the stream has them."""
+        if not any(item.pending.row.match_email for item in batch):
+            self._send_v3(batch, operation)
+            return
+        if batch[0].pending.row.match_email and not self.client.api_version.known:
+            # No v3 call answers before this row's v5 call: ask (88 sends it the v4 way).
+            self.client.version_probe(3)
+        group: list[BatchItem] = []
+        for item in batch:
+            if not item.pending.row.match_email:
+                group.append(item)
+                continue
+            if group:
+                self._send_v3(group, operation)
+                group = []
+            self._upsert_in_line([item.pending])
+        if group:
+            self._send_v3(group, operation)
 
     def _send_v3(self, batch: list[BatchItem], operation: str) -> None:
         """v3 batches: keyed by id or email. Email identifies the prospect on these
@@ -317,13 +350,16 @@ class ProspectDelivery(Delivery):
             self._upsert_in_line([item.pending for item in email_only])
 
     def _settled_as_v3(self, items: list[BatchItem]) -> bool:
-        """While the version is unknown the account may take only v3, where the lost v4
-        call was refused (error 89), never applied, and where v5 would create a second
-        prospect for a case variant. So try the rows as a v3 batch (a true upsert) first;
-        an AMPSEA account refuses it (error 88) and the rows go through v5 as before."""
+        """An unknown outcome is resolved by the account's own semantics. On a v3 account
+        the lost v4 call was refused (89), never applied, and v5 could duplicate a case
+        variant: the rows go again as a v3 batch (even if another call learned the version
+        meanwhile). While it is unknown they try v3 first; an AMPSEA account answers 88."""
         version = self.client.api_version
         if version.known:
-            return False
+            if version.current != 3:
+                return False
+            self._send_v4(items, self.operation)  # in the run's version: v3
+            return True
         version.prefer(3)
         try:
             self._send_v3(items, self.operation)

@@ -9,8 +9,8 @@ from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 
 from target_pardot.pardot.limits import MAX_BATCH_ROWS, MAX_CONCURRENT_REQUESTS
+from target_pardot.rows.audiences import prepare_keyed_membership
 from target_pardot.rows.fields import CustomFields, use_custom_fields
-from target_pardot.rows.memberships import prepare_membership
 from target_pardot.rows.payloads import (
     InvalidRow,
     map_record,
@@ -21,13 +21,15 @@ from target_pardot.rows.payloads import (
 from target_pardot.rows.validation import FastRecordValidator
 from target_pardot.run.column_warnings import IgnoredColumns
 from target_pardot.run.custom_fields import read_custom_fields
+from target_pardot.run.list_directory import StreamStopped
+from target_pardot.sinks.audiences import AudienceRows
 from target_pardot.sinks.base import Pending
 from target_pardot.sinks.bulk_import import ImportDelivery, check_campaign_available
 from target_pardot.sinks.memberships import MembershipDelivery
 from target_pardot.sinks.mirror import mirror_for
 from target_pardot.sinks.prospects import ProspectDelivery
 
-MEMBERSHIP_COLUMNS = frozenset({"list_id", "prospect_id", "opted_out"})
+MEMBERSHIP_COLUMNS = frozenset({"list_id", "list_name", "prospect_id", "email", "opted_out"})
 
 if TYPE_CHECKING:
     from singer_sdk.sinks.core import BaseJSONSchemaValidator
@@ -135,6 +137,10 @@ class ProspectsSink(PardotSink):
                 stream_name, self.schema.get("properties", {}), self.settings.default_campaign_id
             )
         self._read_custom_fields()
+        try:  # names to ids, a missing list created, none dynamic: before the first row
+            self.runtime.resolve_prospect_lists(stream_name)
+        except StreamStopped as exc:
+            self.runtime.stop_stream(stream_name, exc)
         self.delivery: ProspectDelivery | ImportDelivery
         if self.settings.prospect_operation == "import":
             self.delivery = ImportDelivery(
@@ -165,6 +171,8 @@ class ProspectsSink(PardotSink):
     def process_record(self, record: dict, context: dict) -> None:
         self._position = self.runtime.tracker.row_received(self.stream_name)
         self.runtime.stats.add("rows_received")
+        if self.stream_name in self.runtime.stopped:
+            return  # nothing of a stopped stream is written; unsettled, no STATE covers it
         schema_error = self._schema_error
         if schema_error is not None:
             self.reject_at_intake(record, _guess_key(record), "invalid_schema", schema_error)
@@ -216,30 +224,57 @@ class ListMembershipsSink(PardotSink):
             if self.settings.list_membership_operation == "mirror"
             else None
         )
+        self.audience = AudienceRows(self.runtime, stream_name)
+        self.delivery.may_write = self.audience.may_write
+        if self.mirror is not None:
+            self.runtime.full_streams.mirror(stream_name)
 
     def process_batch(self, context: dict) -> None:
-        if self.mirror is None:
-            super().process_batch(context)
-            return
-        # Kept until the stream is complete (end of input or ACTIVATE_VERSION).
         rows, self._rows = self._rows, []
-        self.mirror.collect(rows)
+        # Emails resolved now; the lists are checked not dynamic right before the first
+        # write (MembershipDelivery.may_write; a mirror when it completes).
+        ready = self.audience.ready(rows)
+        if self.mirror is None:
+            if ready:
+                self.delivery.deliver(ready)
+        else:
+            # Kept until the stream is complete (end of input or ACTIVATE_VERSION).
+            self.mirror.collect(ready)
         self.runtime.tracker.emit_ready()
 
     def process_record(self, record: dict, context: dict) -> None:
         self._position = self.runtime.tracker.row_received(self.stream_name)
         self.runtime.stats.add("rows_received")
-        key = f"list_id={record.get('list_id')}, prospect_id={record.get('prospect_id')}"
+        if self.audience.stopped:
+            return  # nothing of a stopped stream is written; unsettled, no STATE covers it
+        key = membership_key(record)
         schema_error = self._schema_error
         if schema_error is not None:
             self.reject_at_intake(record, key, "invalid_schema", schema_error)
             return
         try:
-            row = prepare_membership(record)
+            keyed = prepare_keyed_membership(
+                record, lowercase_emails=self.settings.lowercase_emails
+            )
         except InvalidRow as exc:
             self.reject_at_intake(record, key, exc.category, exc.message)
             return
         extra = [c for c in record if c not in MEMBERSHIP_COLUMNS]
         if extra:
             self.warn_ignored_columns(extra)
+        row = self.audience.row_of(keyed)
+        if row is None:
+            return  # the stream is stopped: the row stays unsettled, so no STATE covers it
+        if isinstance(row, str):
+            self.reject_at_intake(record, key, "no_such_list", row)
+            return
         self._rows.append(Pending(self.stream_name, self._position, record, row))
+
+
+def membership_key(record: dict[str, Any]) -> str:
+    """How reports name a membership row, before it is validated."""
+    list_part = (f"list_id={record.get('list_id')}" if record.get("list_id") is not None
+                 or record.get("list_name") is None else f"list_name={record.get('list_name')!r}")
+    who = (f"prospect_id={record.get('prospect_id')}" if record.get("prospect_id") is not None
+           or record.get("email") is None else f"email={record.get('email')}")
+    return f"{list_part}, {who}"

@@ -15,7 +15,7 @@ from bench import suite
 
 pytestmark = pytest.mark.slow
 
-LINE = re.compile(r"^ ?[0-9AIM] \S.* goal .+ (PASS|FAIL)$")
+LINE = re.compile(r"^ ?[0-9AIMU] \S.* goal .+ (PASS|FAIL)$")
 
 
 def run(name: str) -> suite.Line:
@@ -67,10 +67,15 @@ def test_a_rerun_by_identity_map_costs_a_fiftieth_of_the_writes():
 
 def test_every_benchmark_has_a_smoke_test():
     tested = {"ceiling", "v5_ceiling", "own_cost", "end_to_end", "memory", "adaptive", "calls",
-              "unchanged", "import", "v3", "mirror", "identity_map"}  # fmt: skip
+              "unchanged", "import", "v3", "mirror", "identity_map", "audience"}  # fmt: skip
     assert {name for name, _ in suite.BENCHMARKS} == tested
 
 
 def test_v3_account_lands_every_address_once_within_the_call_bound():
     line = run("v3")
+    assert line.passed, line.figure
+
+
+def test_an_audience_by_email_ends_exact_within_the_call_bound():
+    line = run("audience")
     assert line.passed, line.figure

@@ -15,7 +15,7 @@ COUNTER_KEYS = {
     "calls_total", "calls_by_endpoint", "calls_by_api_version", "errors_by_code",
     "http_status_counts", "in_flight",
     "max_in_flight", "rejected_concurrency", "retries_seen", "token_in_url_violations",
-    "error_file_downloads", "error_file_pardot_headers",
+    "dynamic_list_writes", "error_file_downloads", "error_file_pardot_headers",
     "tokens_issued", "faults_injected", "rows_created", "rows_updated", "rows_failed",
     "daily_calls_used",
 }

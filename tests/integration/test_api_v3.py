@@ -20,10 +20,11 @@ def run(capsys, caplog):
 
 
 def row_calls_by_version(counters: dict) -> dict[str, int]:
-    """Calls by API version, without the run's one v5 read of the account's custom
-    fields (v5 serves every account kind; it carries no row)."""
+    """Calls by API version, without the run's v5 reads of the account's custom fields
+    and of the lists it writes to (v5 serves every account kind; they carry no row)."""
     versions = dict(counters["calls_by_api_version"])
-    reads = counters["calls_by_endpoint"].get("v5/custom-fields/query", 0)
+    endpoints = counters["calls_by_endpoint"]
+    reads = endpoints.get("v5/custom-fields/query", 0) + endpoints.get("v5/lists/read", 0)
     if reads:
         versions["5"] -= reads
     return {version: n for version, n in versions.items() if n}

@@ -43,8 +43,9 @@ def test_dry_run_plans_writes_nothing_and_checks_the_credentials_once(emu, run):
                   final_state={"bookmark": 1}),
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr[-2000:]
-    # the credentials, and the account's custom fields: reads, no write
-    assert emu.counters()["calls_by_endpoint"] == {"oauth/token": 1, "v5/custom-fields/query": 1}
+    # the credentials, the account's custom fields, list 7 (checked not dynamic): reads
+    assert emu.counters()["calls_by_endpoint"] == {
+        "oauth/token": 1, "v5/custom-fields/query": 1, "v5/lists/read": 1}
     assert [(p["email"], p["city"]) for p in emu.prospects()] == [("kept@example.com", "Oslo")]
     summary = result.summary
     assert summary["planned_calls_by_endpoint"] == {

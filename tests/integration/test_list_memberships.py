@@ -35,7 +35,8 @@ def test_add_uses_one_batch_call(emu, run):
     )
     assert result.exit_code == 0
     assert pairs(emu) == {(5, pid) for pid in ids}
-    assert calls(emu) == {"prospect/batchUpdate": 1}
+    # The list is read once, to check it is not dynamic, before the write.
+    assert calls(emu) == {"v5/lists/read": 1, "prospect/batchUpdate": 1}
     assert result.summary["memberships_added"] == 3
     assert result.states == [{"m": 1}]
 
@@ -162,7 +163,9 @@ def test_several_lists_for_one_prospect_share_one_element(emu, run):
     result = run(base_config(emu), [{"list_id": n, "prospect_id": pid} for n in (1, 2, 3, 4)])
     assert result.exit_code == 0
     assert pairs(emu) == {(n, pid) for n in (1, 2, 3, 4)}
-    assert calls(emu) == {"prospect/batchUpdate": 1}
+    # Four lists to check: one read of every list (1,000 of them: a full page, then an
+    # empty one) rather than four reads.
+    assert calls(emu) == {"v5/lists/query": 2, "prospect/batchUpdate": 1}
 
 
 def test_mixed_stream(emu, run):
@@ -195,6 +198,8 @@ def test_a_thousand_memberships_over_two_hundred_prospects_cost_four_calls(emu, 
     result = run(base_config(emu, parallel_tasks=5), records)
     assert result.exit_code == 0
     assert len(pairs(emu)) == 1000
-    write_calls = sum(calls(emu).values())
+    made = calls(emu)
+    assert made.pop("v5/lists/query") == 2  # the five lists checked not dynamic
+    write_calls = sum(made.values())
     assert write_calls <= math.ceil(200 / 50) + result.summary["retries"]
     assert result.summary["memberships_added"] == 1000

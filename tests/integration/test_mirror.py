@@ -74,6 +74,7 @@ def test_list_holds_exactly_the_stream_with_few_calls(emu, run):
     # after the last full page (the reader cannot tell a full last page from a cut one).
     assert reads <= 4
     retries = result.summary["retries"]
+    assert calls.pop("v5/lists/read") == 1  # the list, checked not dynamic before writing
     assert sum(calls.values()) <= reads + math.ceil(400 / 50) + math.ceil(400 / 50) + retries
     assert calls["prospect/batchUpdate"] == 16
     assert result.summary["mirror_lists"] == {
@@ -169,7 +170,7 @@ def test_dry_run_reports_each_list_and_changes_nothing(emu, run):
     assert members(emu) == set(current)
     assert (f"Dry run, mirror of list {LIST}: 100 members now; would add 5, remove 10, "
             "keep 90; within the guard (10.0% <= 20%).") in result.stderr
-    assert set(pardot_calls(emu)) == {"v5/list-memberships/query"}
+    assert set(pardot_calls(emu)) == {"v5/lists/read", "v5/list-memberships/query"}  # reads
 
 
 def test_dry_run_says_the_guard_would_stop(emu, run):

@@ -351,7 +351,7 @@ def test_dry_run_sends_no_write_call(emu, run):
     assert result.exit_code == 0
     assert emu.prospects() == []
     endpoints = emu.counters()["calls_by_endpoint"]
-    assert set(endpoints) <= {"oauth/token", "v5/custom-fields/query"}  # reads only
+    assert set(endpoints) <= {"oauth/token", "v5/custom-fields/query", "v5/lists/read"}  # reads
     assert result.summary["planned_calls_by_endpoint"] == {
         "prospect/batchUpdate": 1,
         "prospect/batchUpsert": 1,

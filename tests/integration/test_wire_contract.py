@@ -134,18 +134,19 @@ def test_r4_v5_upsert_body_keys_and_v5_custom_name(emu, run, sent):
     assert body["matchEmail"] == "a@example.com"
 
 
-def test_r18_r19_a_known_email_goes_by_id_after_one_query_of_changes(emu, run, sent, tmp_path):
+def test_r18_r19_r28_a_known_email_goes_by_id_after_two_queries(emu, run, sent, tmp_path):
     config = base_config(emu, upsert_by_email=True, api_version="4",
                          ledger_path=str(tmp_path / "ledger.sqlite3"))  # fmt: skip
     run(config, stream_of("prospects", [{"email": "a@example.com"}]))
     pid = emu.prospects()[0]["id"]
     sent.clear()
     run(config, stream_of("prospects", [{"email": "a@example.com", "first_name": "A"}]))
-    [query] = only(sent, "GET", "/api/v5/objects/prospects")
-    assert query.path == "/api/v5/objects/prospects"
-    since = query.query.pop("updatedAtAfterOrEqualTo")
-    assert query.query == {"fields": ["id,email"], "orderBy": ["id"], "limit": ["1000"]}
+    changes, sample = only(sent, "GET", "/api/v5/objects/prospects")
+    since = changes.query.pop("updatedAtAfterOrEqualTo")
+    assert changes.query == {"fields": ["id,email"], "orderBy": ["id"], "limit": ["1000"]}
     assert since[0].endswith("+00:00") and "T" in since[0]
+    assert sample.query == {"fields": ["id,email"], "idGreaterThanOrEqualTo": [str(pid)],
+                            "orderBy": ["id"], "deleted": ["all"], "limit": ["1000"]}  # fmt: skip
     [batch] = only(sent, "POST", "/api/prospect/version/4/do/batchUpdate")
     elements = json.loads(batch.form()["prospects"][0])["prospects"]
     assert elements == [{"email": "a@example.com", "first_name": "A", "id": pid}]
@@ -251,11 +252,11 @@ def test_r15_to_r17_mirror_reads_members_then_removes_with_flag_0(emu, run, sent
                     mirror_max_removal_percent=100),
         stream_of("list_memberships", [{"list_id": 4, "prospect_id": pids[0]}]))  # fmt: skip
     reads = only(sent, "GET", "/api/v5/objects/list-memberships")
-    first = {"fields": ["id,listId,prospectId"], "listId": ["4"], "limit": ["1000"],
+    first = {"fields": ["id,listId,prospectId,optedOut"], "listId": ["4"], "limit": ["1000"],
              "orderBy": ["id asc"]}  # fmt: skip
     assert reads[0].query == first
     assert set(reads[1].query) == {"fields", "nextPageToken"}  # R16: nothing else
-    assert reads[1].query["fields"] == ["id,listId,prospectId"]
+    assert reads[1].query["fields"] == ["id,listId,prospectId,optedOut"]
     assert len(reads) == 2  # the second page is short: the list is read
     removals = only(sent, "POST", "/api/prospect/version/4/do/batchUpdate")
     elements = [e for r in removals for e in json.loads(r.form()["prospects"][0])["prospects"]]
@@ -359,3 +360,16 @@ def test_import_never_writes_a_refused_column_or_two_match_columns(emu, run, sen
     by_match = {h[0]: h for h in headers}
     assert "campaignId" in by_match["matchEmail"] and "email" in by_match["matchEmail"]
     assert "salesforceId" not in by_match["matchSalesforceId"]
+
+
+def test_r29_an_import_asks_the_account_version_with_one_custom_field_read(emu, run, sent):
+    emu.configure(ampsea=False)
+    config = base_config(emu, prospect_operation="import", default_campaign_id=7)
+    run(config, stream_of("prospects", [{"email": "a@example.com"}]))
+    v4, v3 = [c for c in sent if c.path.startswith("/api/customField/")]
+    assert (v4.method, v4.path) == ("GET", "/api/customField/version/4/do/query")
+    assert v4.query == {"format": ["json"], "limit": ["1"]}
+    assert v3.path == "/api/customField/version/3/do/query"
+    [batch] = only(sent, "POST", "/api/prospect/version/3/do/batchUpsert")
+    assert json.loads(batch.form()["prospects"][0]) == {
+        "prospects": {"a@example.com": {"campaign_id": 7}}}

@@ -11,7 +11,15 @@ import pytest
 from target_pardot.errors import ConfigError
 from target_pardot.rows.payloads import InvalidRow, prepare_prospect, v5_upsert_body
 from target_pardot.run.identity import IdentityMap, check_store_path, utc_stamp
-from target_pardot.run.identity_check import WATERMARK_MARGIN, stale_emails, watermark
+from target_pardot.run.identity_check import (
+    WATERMARK_MARGIN,
+    one_key_per_prospect,
+    sample_disagrees,
+    sample_of,
+    stale_emails,
+    watermark,
+)
+from target_pardot.run.ledger import account_key
 
 
 def checker(mapping: dict[str, int]):
@@ -134,3 +142,55 @@ def test_a_missing_directory_is_refused_unless_it_is_the_default(tmp_path):
         check_store_path(tmp_path / "no" / "m.sqlite3", create_parent=False)
     check_store_path(tmp_path / "made" / "m.sqlite3", create_parent=True)
     assert (tmp_path / "made").is_dir()
+
+
+def test_a_sample_agrees_when_pardot_holds_each_id_under_its_email():
+    sample = sample_of({"b@x.com": 11, "a@x.com": 10, "c@x.com": 30})
+    assert sample == [("a@x.com", 10), ("b@x.com", 11), ("c@x.com", 30)]
+    page = [{"id": 10, "email": "A@x.com"}, {"id": 11, "email": "b@x.com"},
+            {"id": 12, "email": "z@x.com"}, {"id": 30, "email": "c@x.com"}]  # fmt: skip
+    assert not sample_disagrees(sample, page, page_full=False)
+
+
+def test_a_sample_disagrees_on_a_missing_id_or_another_email():
+    sample = [("a@x.com", 10), ("b@x.com", 11)]
+    assert sample_disagrees(sample, [], page_full=False)
+    assert sample_disagrees(sample, [{"id": 10, "email": "a@x.com"}], page_full=False)
+    other = [{"id": 10, "email": "a@x.com"}, {"id": 11, "email": "q@x.com"}]
+    assert sample_disagrees(sample, other, page_full=False)
+    # A full page ending before id 11 has not read it: not a contradiction.
+    assert not sample_disagrees(sample, [{"id": 10, "email": "a@x.com"}], page_full=True)
+
+
+def test_entries_are_kept_per_host_and_business_unit(tmp_path):
+    unit = "0Uv000000000001AAA"
+    here = IdentityMap(tmp_path / "m.sqlite3", account_key("https://pi.pardot.com/", unit))
+    here.learn("a@x.com", 7)
+    here.flush()
+    there = IdentityMap(tmp_path / "m.sqlite3", account_key("http://127.0.0.1:9", unit))
+    assert there.lookup(["a@x.com"]) == {}
+    same = IdentityMap(tmp_path / "m.sqlite3", account_key("HTTPS://pi.pardot.com", unit))
+    assert same.lookup(["a@x.com"]) == {"a@x.com": 7}
+    assert same.forget_all() == 1
+    assert same.lookup(["a@x.com"]) == {}
+    for store in (here, there, same):
+        store.close()
+
+
+def test_one_key_per_prospect_follows_an_address_change():
+    rows = [("a", "b"), ("b", "b"), ("a", "a"), ("c", "c")]  # (lookup, address after)
+    by_id, others, waiting = one_key_per_prospect(
+        rows, {"a": 1, "c": 3}, lambda r: r[0], lambda r: r[1]
+    )
+    assert by_id == [(("a", "b"), 1), (("b", "b"), 1), (("c", "c"), 3)]
+    assert waiting == [(("a", "a"), 1)]
+    assert others == []
+
+
+def test_rows_that_keep_their_address_share_a_mapped_id():
+    rows = [("a", "a"), ("a", "b"), ("x", "x")]
+    by_id, others, waiting = one_key_per_prospect(
+        rows, {"a": 1}, lambda r: r[0], lambda r: r[1]
+    )
+    assert [pid for _, pid in by_id] == [1, 1]
+    assert (others, waiting) == ([("x", "x")], [])

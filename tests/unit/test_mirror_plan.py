@@ -7,9 +7,14 @@ from collections.abc import Mapping
 import pytest
 
 from target_pardot.errors import PardotApiError, RetriesExhausted
-from target_pardot.pardot.list_members import PAGE_SIZE, next_token, read_members
+from target_pardot.pardot.list_members import PAGE_SIZE, Member, next_token, read_members
 from target_pardot.pardot.responses import Reply
-from target_pardot.rows.mirror_plan import dry_run_line, guard_message, plan_list
+from target_pardot.rows.mirror_plan import (
+    dry_run_line,
+    guard_message,
+    opted_out_line,
+    plan_list,
+)
 
 
 def test_plan_splits_adds_removes_and_unchanged():
@@ -42,6 +47,16 @@ def test_dry_run_lines():
     assert "not read offline" in dry_run_line(plan, members_known=False)
 
 
+def test_opted_out_members_outside_the_stream_are_kept_not_removed():
+    plan = plan_list(9, [1, 2], [1, 2, 3, 4, 5], max_removal_percent=40, opted_out=[2, 4, 5])
+    assert (plan.removes, plan.kept_opted_out, plan.unchanged) == (
+        frozenset({3}), frozenset({4, 5}), 2)
+    assert plan.removal_percent == 20.0 and not plan.guard_stops_removals
+    line = opted_out_line(plan)
+    assert "\n" not in line and "list 9" in line and "2 members" in line and "4, 5" in line
+    assert "keep 2 opted out" in dry_run_line(plan)
+
+
 def test_next_token_from_either_field():
     assert next_token({"nextPageToken": "abc", "nextPageUrl": None}) == "abc"
     assert next_token({"nextPageUrl": "https://pi.pardot.com/api/v5/objects/list-memberships"
@@ -55,7 +70,8 @@ class FakePardot:
     sequence, and a token refused once."""
 
     def __init__(self, count: int, *, cap: int | None = None, refuse_token_once: bool = False):
-        self.rows = [{"id": 100 + i, "listId": 5, "prospectId": 10_000 + i} for i in range(count)]
+        self.rows = [{"id": 100 + i, "listId": 5, "prospectId": 10_000 + i,
+                      "optedOut": i % 7 == 0} for i in range(count)]  # fmt: skip
         self.cap = cap
         self.refuse = refuse_token_once
         self.requests: list[dict[str, str]] = []
@@ -81,8 +97,18 @@ class FakePardot:
 
 def test_reads_every_page():
     pardot = FakePardot(2500)
-    assert read_members(pardot, 5) == {r["prospectId"]: r["id"] for r in pardot.rows}
+    assert read_members(pardot, 5) == {
+        r["prospectId"]: Member(r["id"], opted_out=r["optedOut"]) for r in pardot.rows}
+    assert pardot.requests[0]["fields"] == "id,listId,prospectId,optedOut"
     assert len(pardot.requests) == 3  # the last page is short: nothing more to ask
+
+
+def test_a_member_without_a_readable_opt_out_counts_as_opted_out():
+    values = [{"id": 1, "listId": 5, "prospectId": 11, "optedOut": False},
+              {"id": 2, "listId": 5, "prospectId": 12},
+              {"id": 3, "listId": 5, "prospectId": 13, "optedOut": None}]  # fmt: skip
+    members = read_members(lambda params: Reply(200, {"values": values}), 5)
+    assert {pid: m.opted_out for pid, m in members.items()} == {11: False, 12: True, 13: True}
 
 
 def test_a_full_last_page_is_checked_once():

@@ -52,6 +52,24 @@ def test_watch_keeps_the_first_and_the_highest_reading():
     assert watch.latest == ApiUsage("105/1000", 105, 1000)
 
 
+def test_watch_follows_a_lower_count_from_a_call_sent_after_the_latest_reading():
+    watch = QuotaWatch()
+    before_reset = watch.mark()
+    watch.observe(CaseInsensitiveDict({"x-api-usage": "24990/25000"}), before_reset)
+    after_reset = watch.mark()  # sent once 24990 had arrived: counted after it
+    watch.observe(CaseInsensitiveDict({"x-api-usage": "3/25000"}), after_reset)
+    assert watch.latest == ApiUsage("3/25000", 3, 25000)
+    assert watch.first == ApiUsage("24990/25000", 24990, 25000)
+
+
+def test_watch_keeps_the_highest_of_calls_in_flight_together():
+    watch = QuotaWatch()
+    first, second = watch.mark(), watch.mark()  # both sent before either reply came
+    watch.observe(CaseInsensitiveDict({"x-api-usage": "105/1000"}), second)
+    watch.observe(CaseInsensitiveDict({"x-api-usage": "104/1000"}), first)
+    assert watch.latest == ApiUsage("105/1000", 105, 1000)
+
+
 def test_watch_never_fails_on_a_strange_header():
     class Broken:
         def get(self, name):

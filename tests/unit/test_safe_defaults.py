@@ -43,7 +43,7 @@ def test_blank_values_clear_with_empty_values_clear():
     assert row.fields == {"email": "a@x.com", "company": "Acme", "fax": "", "job_title": "",
                           "city": ""}  # fmt: skip
     assert row.blank_fields == 3
-    # v5 clears with null ([guess] G16), v3/v4 with "" (E1)
+    # v5 clears with null ([guess] G27), v3/v4 with "" (E1)
     prospect = v5_upsert_body(row.fields, search_deleted=True, return_fields=())["prospect"]
     assert (prospect["fax"], prospect["jobTitle"], prospect["company"]) == (None, None, "Acme")
 
