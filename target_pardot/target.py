@@ -204,7 +204,8 @@ class TargetPardot(InputHandling):
         except TargetPardotError as exc:
             if exit_code == 0:
                 return "failed", exc.exit_code, str(exc)
-            self.logger.error("%s", exc)
+            if str(exc) != error:  # the run's own failure is said once, last
+                self.logger.error("%s", exc)
         return outcome, exit_code, error
 
     def _stop_cleanly(self) -> None:
