@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test lint demo bench bench-smoke clean e2e dist wheel-check hub
+.PHONY: install test lint demo bench bench-smoke clean e2e dist wheel-check hub soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,15 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: install lint
-	$(BIN)/pytest
+# -n auto: one pytest worker per core (pytest-xdist); most tests wait on sockets and
+# child processes, so the workers overlap that waiting. Add -n 0 to run in one process.
+# The lint runs beside the tests for the same reason; its output follows theirs, and
+# either failing fails `make test`.
+test: install
+	@$(MAKE) --no-print-directory lint > $(VENV)/lint.log 2>&1 & lint=$$!; \
+	$(BIN)/pytest -n auto; tests=$$?; \
+	wait $$lint; linted=$$?; cat $(VENV)/lint.log; \
+	test $$tests -eq 0 && test $$linted -eq 0
 
 # sdist and wheel in dist/ (hatchling from .venv, so no download at build time).
 dist: install
@@ -43,6 +50,12 @@ e2e: install
 
 demo: install
 	$(BIN)/python scripts/demo.py
+
+# The simulation over SEEDS seeds (tests/simulation/README.md): prints the steps, rows,
+# faults and restarts it covered, and every failing seed with its replay command.
+SEEDS ?= 100
+soak: install
+	$(BIN)/python -m tests.simulation --seeds $(SEEDS)
 
 bench: install
 	$(BIN)/python bench/run_all.py

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone, tzinfo
 from typing import Any
 
-from . import imports, lists, v3, v4, v5
+from . import imports, v3, v4, v5
 from .auth import TokenBook, token_grant
 from .config import (
     SettingError,
@@ -28,10 +28,12 @@ from .config import (
     public_view,
 )
 from .faults import Counters, Dice, draw_fault, latency_seconds
+from .list_book import ListBook
 from .oauth_flows import CodeBook, authorize, parse_query
 from .queries import account_zone
 from .request import Incoming
 from .routes import Route, api_version_of, family_of, find_route
+from .settings import EmulatorSettings
 from .store import Store
 from .wire import (
     HTML_TYPE,
@@ -64,17 +66,17 @@ class App:
         values = defaults()
         values.update(coerce_settings(settings))
         check_consistency(values)
-        self.settings: dict[str, Any] = values
+        self.settings = EmulatorSettings.from_values(values)
         self._config_lock = threading.Lock()
         self.store = Store()
-        self.store.frozen_time = values["frozen_time"]
-        self.lists = lists.ListBook()
+        self.store.frozen_time = self.settings.frozen_time
+        self.lists = ListBook()
         self.counters = Counters()
         self.store.is_dynamic = self.lists.is_dynamic
         self.store.on_dynamic_write = lambda n: self.counters.bump("dynamic_list_writes", n)
         self.tokens = TokenBook()
         self.codes = CodeBook()
-        self.dice = Dice(values["seed"])
+        self.dice = Dice(self.settings.seed)
         self.base_url = ""
         self.sleep: Callable[[float], None] = time.sleep
 
@@ -83,11 +85,11 @@ class App:
     def configure(self, **changes: Any) -> dict[str, Any]:
         coerced = coerce_settings(changes)
         with self._config_lock:
-            merged = dict(self.settings)
-            merged.update(coerced)
+            merged = {**self.settings.values(), **coerced}
             check_consistency(merged)
-            self.settings = merged  # one reference swap: readers see old or new, never half
-            self.store.frozen_time = merged["frozen_time"]
+            # One reference swap: readers see old or new, never half.
+            self.settings = EmulatorSettings.from_values(merged)
+            self.store.frozen_time = self.settings.frozen_time
             if "seed" in coerced:
                 self.dice.reseed(coerced["seed"])
         return public_view(merged)
@@ -96,20 +98,23 @@ class App:
         created = self.lists.created
         self.lists.reset(self.store.stamp())
         if created:  # lists made through the API go; the configured ones stay
-            self.configure(lists=self.settings["lists"] - created)
+            self.configure(lists=self.settings.lists - created)
         self.store.reset()
         self.counters.reset()
         self.tokens.reset()
         self.codes.reset()
-        self.dice.reseed(self.settings["seed"])
+        self.dice.reseed(self.settings.seed)
+
+    def add_list(self, list_id: int) -> None:
+        self.configure(lists=self.settings.lists | {list_id})
 
     def zone(self) -> tzinfo:
         """The account's time zone: v3/v4 report times in the API user's preferred zone."""
-        return account_zone(self.settings["timezone"])
+        return account_zone(self.settings.timezone)
 
     def now(self) -> datetime:
         """The emulator's present (the frozen time when one is set), as aware UTC."""
-        frozen = self.settings["frozen_time"]
+        frozen = self.settings.frozen_time
         if frozen is None:
             return datetime.now(timezone.utc)
         return datetime.fromisoformat(frozen.replace("Z", "+00:00"))
@@ -117,7 +122,7 @@ class App:
     def state(self) -> dict[str, Any]:
         out = self.store.snapshot()
         out["counters"] = self.counters.snapshot()
-        out["config"] = public_view(self.settings)
+        out["config"] = public_view(self.settings.values())
         return out
 
     # ------------------------------------------------------------------ entry points
@@ -128,9 +133,9 @@ class App:
             return None
         settings = self.settings
         reply: Reply | None = None
-        if len(target) > settings["uri_limit"]:
+        if len(target) > settings.uri_limit:
             reply = _html(414, "Request-URI Too Long")
-        elif content_length is not None and content_length > settings["max_body_bytes"]:
+        elif content_length is not None and content_length > settings.max_body_bytes:
             reply = _html(413, "Request Entity Too Large")
         if reply is not None:
             found = find_route(path)
@@ -161,8 +166,8 @@ class App:
 
     def _auth_error(self, req: Incoming, family: str) -> Reply:
         settings = self.settings
-        status = settings["auth_error_status"]
-        if settings["auth_error_xml"]:
+        status = settings.auth_error_status
+        if settings.auth_error_xml:
             return Reply(status, auth_xml(184, MSG_184), XML_TYPE, err_code=184)
         if family == "v5":
             return v5.error(status, 184, MSG_184)
@@ -188,17 +193,17 @@ class App:
             self.counters.leave()
         return self._with_usage(req, reply, settings)
 
-    def daily_usage(self, settings: dict[str, Any]) -> tuple[int, int]:
+    def daily_usage(self, settings: EmulatorSettings) -> tuple[int, int]:
         """(calls used today by every integration, the account's daily maximum)."""
-        limit = settings["daily_limit"]
-        used = settings["others_daily_calls"] + self.counters.daily_calls()
-        return used, settings["daily_usage_max"] if limit is None else limit
+        limit = settings.daily_limit
+        used = settings.others_daily_calls + self.counters.daily_calls()
+        return used, settings.daily_usage_max if limit is None else limit
 
-    def _with_usage(self, req: Incoming, reply: Reply, settings: dict[str, Any]) -> Reply:
+    def _with_usage(self, req: Incoming, reply: Reply, settings: EmulatorSettings) -> Reply:
         """x-api-usage on a reply whose request asked with X-Return-Api-Usage [doc]; its
         format, used/max, is a [guess]."""
         asked = (req.headers.get("X-Return-Api-Usage") or "").strip().lower() in ("1", "true")
-        style = settings["api_usage_header"]
+        style = settings.api_usage_header
         if not asked or reply.drop or style == "off":
             return reply
         used, limit = self.daily_usage(settings)
@@ -206,7 +211,7 @@ class App:
         reply.headers.append(("x-api-usage", value))
         return reply
 
-    def _pardot(self, req: Incoming, settings: dict[str, Any],
+    def _pardot(self, req: Incoming, settings: EmulatorSettings,
                 found: tuple[Route, re.Match[str]] | None, in_flight: int) -> Reply:
         family = found[0].family if found else family_of(req.path)
         if req.method != "GET":  # a repeated status poll or query is not a retry
@@ -220,19 +225,19 @@ class App:
         if scheme.lower() != "bearer" or not token or not self.tokens.use(token, settings):
             return self._auth_error(req, family)
         bu = req.headers.get(BU_HEADER)
-        v4_status = settings["v4_error_status"] if family == "v4" else 400
+        v4_status = settings.v4_error_status if family == "v4" else 400
         if not bu:
             return self._error(req, family, 181, MSG_181, v4_status)
-        if bu != settings["business_unit"]:
+        if bu != settings.business_unit:
             return self._error(req, family, 201, MSG_201, v4_status)
         # v3/v4 carry 66 and 122 in the body of an HTTP 200 by default (docs/wire-contract.md
         # H6); v5's status for them is a [guess].
-        limit_status = settings["rate_limit_status"] if family == "v4" else 429
-        if in_flight > settings["concurrency_limit"] - settings["reserved_slots"]:
+        limit_status = settings.rate_limit_status if family == "v4" else 429
+        if in_flight > settings.concurrency_limit - settings.reserved_slots:
             self.counters.bump("rejected_concurrency")
             return self._error(req, family, 66, MSG_66, limit_status)
-        limit = settings["daily_limit"]
-        others = settings["others_daily_calls"]
+        limit = settings.daily_limit
+        others = settings.others_daily_calls
         if not self.counters.spend_daily(None if limit is None else max(limit - others, 0)):
             return self._error(req, family, 122, MSG_122, limit_status)
         if found is None:
@@ -244,7 +249,7 @@ class App:
         delay = latency_seconds(settings, self.dice)
         if delay > 0:
             self.sleep(delay)
-        kind = draw_fault(settings, self.dice)
+        kind = draw_fault(settings.fault_rate, settings.fault_kinds, self.dice)
         if kind is not None:
             self.counters.fault(kind)
             if kind == "http500":
@@ -253,15 +258,15 @@ class App:
                 return _html(503, "Service Unavailable")
             if kind == "code183":
                 return self._error(req, family, 183, MSG_183,
-                                   settings["v4_error_status"] if family == "v4" else 500)
+                                   settings.v4_error_status if family == "v4" else 500)
             if kind == "drop":
                 return Reply.dropped()
-            self.sleep(settings["slow_ms"] / 1000.0)  # "slow": late but normal answer
-        refusal = v3.version_refusal(m.group(1), settings["ampsea"]) if family == "v4" else None
+            self.sleep(settings.slow_ms / 1000.0)  # "slow": late but normal answer
+        refusal = v3.version_refusal(m.group(1), settings.ampsea) if family == "v4" else None
         if refusal is not None:
-            return self._error(req, family, *refusal, settings["v4_error_status"])
+            return self._error(req, family, *refusal, settings.v4_error_status)
         reply = spec[1](self, req, m)
-        if self.dice.chance(settings["applied_but_lost_rate"]):
+        if self.dice.chance(settings.applied_but_lost_rate):
             self.counters.fault("applied_but_lost")
             return Reply.dropped()
         return reply
@@ -273,7 +278,7 @@ class App:
         self.counters.call("oauth/token")
         overlapping = self.tokens.begin_request() > 1
         try:
-            kind = draw_fault(settings, self.dice, "token_fault_rate")
+            kind = draw_fault(settings.token_fault_rate, settings.fault_kinds, self.dice)
             if kind is not None:
                 self.counters.fault("token_" + kind)
                 if kind in ("http500", "code183"):
@@ -282,7 +287,7 @@ class App:
                     return _html(503, "Service Unavailable")
                 if kind == "drop":
                     return Reply.dropped()
-                self.sleep(settings["slow_ms"] / 1000.0)
+                self.sleep(settings.slow_ms / 1000.0)
             reply, in_url = token_grant(req.method, req.query, req.body, settings, self.tokens,
                                         self.base_url, overlapping,
                                         req.headers.get("Authorization"), self.codes)
@@ -315,7 +320,7 @@ class App:
             if name == "health" and req.method == "GET":
                 return Reply.json(200, {"ok": True})
             if name == "config" and req.method == "GET":
-                return Reply.json(200, public_view(self.settings))
+                return Reply.json(200, public_view(self.settings.values()))
             if name == "config" and req.method == "POST":
                 return Reply.json(200, self.configure(**parse_config_body(req.body)))
             if name == "reset" and req.method == "POST":
@@ -337,7 +342,7 @@ class App:
                 return self._control_prospect(req, name[len("prospects/"):])
             if name == "memberships" and req.method == "POST":
                 data = _json_object(req.body)
-                mid = self.store.add_membership(int(data["list_id"]), int(data["prospect_id"]),
+                mid = self.store.members.add(int(data["list_id"]), int(data["prospect_id"]),
                                                 bool(data.get("opted_out", False)))
                 return Reply.json(201, {"id": mid})
         except (SettingError, ValueError, KeyError, TypeError) as exc:

@@ -9,9 +9,9 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from .oauth_flows import JWT_BEARER_GRANT, CodeBook, check_assertion, exchange_code
+from .settings import EmulatorSettings
 from .wire import Reply, parse_form
 
 ORG_ID = "00D000000000001AAA"
@@ -68,18 +68,18 @@ class TokenBook:
                     n += 1
             return n
 
-    def use(self, token: str, settings: dict[str, Any]) -> bool:
+    def use(self, token: str, settings: EmulatorSettings) -> bool:
         """True if the token is valid for this call (the call counts as a use)."""
         with self.lock:
             info = self.tokens.get(token)
             if info is None or info.revoked:
                 return False
-            life_s = settings["token_lifetime_seconds"]
+            life_s = settings.token_lifetime_seconds
             if life_s is not None and time.monotonic() - info.issued_monotonic > life_s:
                 info.revoked = True
                 return False
             info.uses += 1
-            life_n = settings["token_lifetime_calls"]
+            life_n = settings.token_lifetime_calls
             if life_n is not None and info.uses > life_n:
                 info.revoked = True
                 return False
@@ -130,7 +130,7 @@ def grant_parameters(query: str, body: bytes, authorization: str | None
     return {**basic_credentials(authorization), **in_query, **parse_form(body)}, in_url
 
 
-def token_grant(method: str, query: str, body: bytes, settings: dict[str, Any],
+def token_grant(method: str, query: str, body: bytes, settings: EmulatorSettings,
                 book: TokenBook, base_url: str, overlapping: bool,
                 authorization: str | None = None,
                 codes: CodeBook | None = None) -> tuple[Reply, bool]:
@@ -144,7 +144,7 @@ def token_grant(method: str, query: str, body: bytes, settings: dict[str, Any],
     refused = _refusal(grant, form, settings, codes or CodeBook())
     if refused is not None:
         return _error(refused), in_url
-    if overlapping and settings["token_race_errors"]:
+    if overlapping and settings.token_race_errors:
         return _error(ERR_RACE), in_url
     return _issue(grant, settings, book, base_url), in_url
 
@@ -152,31 +152,31 @@ def token_grant(method: str, query: str, body: bytes, settings: dict[str, Any],
 _GRANTS = ("refresh_token", "client_credentials", "authorization_code", JWT_BEARER_GRANT)
 
 
-def _refusal(grant: str, form: dict[str, str], settings: dict[str, Any],
+def _refusal(grant: str, form: dict[str, str], settings: EmulatorSettings,
              codes: CodeBook) -> dict[str, str] | None:
     """Salesforce's error body for a refused grant; None when the grant is good."""
     if grant == JWT_BEARER_GRANT:
         # No client secret in this flow: the signature is the proof.
-        now = time.time() + settings["clock_offset_seconds"]
+        now = time.time() + settings.clock_offset_seconds
         codes.assertions.append(form.get("assertion", ""))
         return check_assertion(form.get("assertion", ""), settings, now)
-    if form.get("client_id") != settings["client_id"]:
+    if form.get("client_id") != settings.client_id:
         return ERR_INVALID_CLIENT_ID
-    if form.get("client_secret") != settings["client_secret"]:
+    if form.get("client_secret") != settings.client_secret:
         return ERR_INVALID_CLIENT
-    if grant == "refresh_token" and form.get("refresh_token") != settings["refresh_token"]:
+    if grant == "refresh_token" and form.get("refresh_token") != settings.refresh_token:
         return ERR_INVALID_GRANT
     if grant == "authorization_code":
         return exchange_code(form, codes)
     return None
 
 
-def _issue(grant: str, settings: dict[str, Any], book: TokenBook, base_url: str) -> Reply:
+def _issue(grant: str, settings: EmulatorSettings, book: TokenBook, base_url: str) -> Reply:
     token = book.issue()
     issued_at = str(int(time.time() * 1000))
     ident = f"{base_url}/id/{ORG_ID}/{USER_ID}"
     signature = base64.b64encode(
-        hmac.new(settings["client_secret"].encode(), (ident + issued_at).encode(),
+        hmac.new(settings.client_secret.encode(), (ident + issued_at).encode(),
                  hashlib.sha256).digest()).decode()
     scope = "pardot_api refresh_token" if grant in _REFRESHABLE else "pardot_api"
     body = {
@@ -190,7 +190,7 @@ def _issue(grant: str, settings: dict[str, Any], book: TokenBook, base_url: str)
     }
     if grant == "authorization_code":
         # The web-server flow is the one that hands out the refresh token [doc].
-        body["refresh_token"] = settings["refresh_token"]
+        body["refresh_token"] = settings.refresh_token
     return Reply.json(200, body)
 
 

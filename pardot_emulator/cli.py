@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     sys.stdout.write(emu.url + "\n")
     sys.stdout.flush()
-    cfg = public_view(emu.app.settings)
+    cfg = public_view(emu.app.settings.values())
     print(f"pardot-emulator: listening on {emu.url} "
           f"(client_id={cfg['client_id']}, business_unit={cfg['business_unit']}, "
           f"lists={cfg['lists']}, ampsea={cfg['ampsea']})", file=sys.stderr, flush=True)

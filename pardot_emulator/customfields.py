@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 from .wire import Reply
 
 if TYPE_CHECKING:
-    from .app import App
+    from .account import Account
     from .request import Incoming
 
 V5_SUFFIX = "__c"
@@ -33,38 +33,38 @@ def v5_name(field_id: str) -> str:
     return field_id + V5_SUFFIX
 
 
-def v4_names(app: App) -> dict[str, str]:
+def v4_names(app: Account) -> dict[str, str]:
     """Lowercased v4 name -> store key, for every custom field of the account."""
     return _by_v4(app)
 
 
-def _by_v4(app: App) -> dict[str, str]:
-    return {f.lower(): v5_name(f) for f in app.settings["custom_fields"]}
+def _by_v4(app: Account) -> dict[str, str]:
+    return {f.lower(): v5_name(f) for f in app.settings.custom_fields}
 
 
-def _by_v5(app: App) -> dict[str, str]:
-    return {v5_name(f).lower(): v5_name(f) for f in app.settings["custom_fields"]}
+def _by_v5(app: Account) -> dict[str, str]:
+    return {v5_name(f).lower(): v5_name(f) for f in app.settings.custom_fields}
 
 
-def store_key_v4(app: App, name: str) -> str | None:
+def store_key_v4(app: Account, name: str) -> str | None:
     """The store key of the custom field a v4 name addresses, or None."""
     return _by_v4(app).get(name.lower())
 
 
-def store_key_v5(app: App, name: str) -> str | None:
+def store_key_v5(app: Account, name: str) -> str | None:
     """The store key of the custom field a v5 name addresses, or None."""
     return _by_v5(app).get(name.lower())
 
 
-def _records(app: App) -> list[dict[str, Any]]:
+def _records(app: Account) -> list[dict[str, Any]]:
     return [
         {"id": _FIRST_ID + i, "name": field_id.replace("_", " ").strip(), "field_id": field_id,
          "type": "Text", "is_record_multiple_responses": False, "is_use_values": False}
-        for i, field_id in enumerate(app.settings["custom_fields"])
+        for i, field_id in enumerate(app.settings.custom_fields)
     ]
 
 
-def v4_query(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def v4_query(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     """``GET /api/customField/version/{3,4}/do/query``: 200 per page (limit, offset)."""
     params = req.params()
     try:
@@ -81,7 +81,7 @@ def v4_query(app: App, req: Incoming, m: re.Match[str]) -> Reply:
     return Reply.json(200, {"@attributes": {"stat": "ok", "version": 1}, "result": result})
 
 
-def v5_query(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def v5_query(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     """``GET /api/v5/objects/custom-fields?fields=...``: ``fields`` is required."""
     query = dict(parse_qsl(req.query, keep_blank_values=True))
     raw = query.get("fields", "")

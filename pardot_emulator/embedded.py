@@ -74,19 +74,19 @@ class PardotEmulator:
 
     @property
     def client_id(self) -> str:
-        return str(self.app.settings["client_id"])
+        return str(self.app.settings.client_id)
 
     @property
     def client_secret(self) -> str:
-        return str(self.app.settings["client_secret"])
+        return str(self.app.settings.client_secret)
 
     @property
     def refresh_token(self) -> str:
-        return str(self.app.settings["refresh_token"])
+        return str(self.app.settings.refresh_token)
 
     @property
     def business_unit(self) -> str:
-        return str(self.app.settings["business_unit"])
+        return str(self.app.settings.business_unit)
 
     # ------------------------------------------------------------------ inspection
 
@@ -94,7 +94,7 @@ class PardotEmulator:
         return self.app.store.prospect_list(include_deleted)
 
     def memberships(self) -> list[dict[str, Any]]:
-        return self.app.store.membership_list()
+        return self.app.store.members.rows()
 
     def imports(self) -> list[dict[str, Any]]:
         return self.app.store.import_list()
@@ -130,20 +130,20 @@ class PardotEmulator:
         self.app.store.delete_prospect(prospect_id)
 
     def add_membership(self, list_id: int, prospect_id: int, opted_out: bool = False) -> int:
-        return self.app.store.add_membership(list_id, prospect_id, opted_out)
+        return self.app.store.members.add(list_id, prospect_id, opted_out)
 
     def add_list(self, name: str, *, dynamic: bool = False) -> int:
         """Seed a list as a Pardot user would make it (``dynamic``: from rules, in the
         UI; the API cannot make one). Returns its id."""
         app = self.app
         record = app.lists.create({"name": name, "title": name, "is_dynamic": dynamic},
-                                  app.settings["lists"], app.store.stamp())
-        app.configure(lists=app.settings["lists"] | {record["id"]})
+                                  app.settings.lists, app.store.stamp())
+        app.configure(lists=app.settings.lists | {record["id"]})
         return int(record["id"])
 
     def lists(self) -> list[dict[str, Any]]:
         """Every list (configured ids and those created), as the v4 list object."""
-        return self.app.lists.all(self.app.settings["lists"])
+        return self.app.lists.all(self.app.settings.lists)
 
     def configure(self, **settings: Any) -> dict[str, Any]:
         return self.app.configure(**settings)

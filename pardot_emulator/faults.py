@@ -8,6 +8,8 @@ import threading
 from collections import Counter
 from typing import Any
 
+from .settings import EmulatorSettings
+
 _MAX_SEEN = 2_000_000
 
 
@@ -170,14 +172,13 @@ class Dice:
             return self.rng.uniform(0.0, hi)
 
 
-def latency_seconds(settings: dict[str, Any], dice: Dice) -> float:
-    ms = settings["latency_ms"] + dice.uniform(settings["latency_jitter_ms"])
+def latency_seconds(settings: EmulatorSettings, dice: Dice) -> float:
+    ms = settings.latency_ms + dice.uniform(settings.latency_jitter_ms)
     return ms / 1000.0
 
 
-def draw_fault(settings: dict[str, Any], dice: Dice, rate_key: str = "fault_rate"
-               ) -> str | None:
-    if not dice.chance(settings[rate_key]):
+def draw_fault(rate: float, kinds: tuple[str, ...], dice: Dice) -> str | None:
+    """One of ``kinds`` with probability ``rate``, else None."""
+    if not dice.chance(rate):
         return None
-    kinds: tuple[str, ...] = settings["fault_kinds"]
     return dice.pick(kinds)

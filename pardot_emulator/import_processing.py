@@ -10,21 +10,21 @@ from .fields import V5_TO_STORE, FieldValueError, coerce_int, csv_value, valid_e
 from .records import ImportJob, OpError, iso_now
 
 if TYPE_CHECKING:
-    from .app import App
+    from .account import Account
 
 MAX_LISTS_PER_ROW = 20
 MATCH_COLUMNS = {"matchid": "id", "matchsalesforceid": "salesforceId", "matchemail": "email"}
 
 
-def _list_ids(app: App, cell: str) -> list[int]:
-    separator = app.settings["import_list_separator"]
+def _list_ids(app: Account, cell: str) -> list[int]:
+    separator = app.settings.import_list_separator
     ids: list[int] = []
     for part in cell.split(separator):
         part = part.strip()
         if not part:
             continue
         list_id = coerce_int(part)
-        if list_id is None or list_id not in app.settings["lists"]:
+        if list_id is None or list_id not in app.settings.lists:
             raise OpError(55, "Invalid list ID")
         ids.append(list_id)
     if len(ids) > MAX_LISTS_PER_ROW:
@@ -36,7 +36,7 @@ def _list_ids(app: App, cell: str) -> list[int]:
 _MATCH, _ADD, _REMOVE, _STANDARD, _CUSTOM = range(5)
 
 
-def _column_plan(app: App, header: list[str]) -> list[tuple[str, int, str]]:
+def _column_plan(app: Account, header: list[str]) -> list[tuple[str, int, str]]:
     """(column, role, store name) for every column of an import's header."""
     plan = []
     for col in header:
@@ -54,7 +54,7 @@ def _column_plan(app: App, header: list[str]) -> list[tuple[str, int, str]]:
     return plan
 
 
-def _row_plan(app: App, row: dict[str, str], match_column: str | None,
+def _row_plan(app: Account, row: dict[str, str], match_column: str | None,
               columns: list[tuple[str, int, str]], clearing: frozenset[str] = frozenset()
               ) -> tuple[str | None, Any, dict[str, Any], list[int], list[int]]:
     kind: str | None = None
@@ -95,7 +95,7 @@ def _row_plan(app: App, row: dict[str, str], match_column: str | None,
     return kind, value, updates, adds, removes
 
 
-def process_import(app: App, job: ImportJob) -> None:
+def process_import(app: Account, job: ImportJob) -> None:
     """Apply every row (caller holds the store lock). Failed rows go to job.errors."""
     header = job.header or []
     match_column = next((c for c in header if c.lower() in MATCH_COLUMNS), None)

@@ -27,7 +27,7 @@ from .v5 import V5Error, error
 from .wire import CSV_TYPE, TEXT_TYPE, MultipartError, Part, Reply, parse_multipart
 
 if TYPE_CHECKING:
-    from .app import App
+    from .account import Account
     from .request import Incoming
 
 JSON_PART_NAME = "input"
@@ -82,7 +82,7 @@ def _fields(req: Incoming, *, default: tuple[str, ...] | None) -> tuple[str, ...
     return names
 
 
-def _view(app: App, job: ImportJob, names: tuple[str, ...]) -> dict[str, Any]:
+def _view(app: Account, job: ImportJob, names: tuple[str, ...]) -> dict[str, Any]:
     full = job.public()
     full["errorsRef"] = (f"{app.base_url}/api/v5/imports/{job.id}/errors"
                          if job.state == "Complete" and job.error_count else None)
@@ -93,7 +93,7 @@ def _view(app: App, job: ImportJob, names: tuple[str, ...]) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- CSV
 
-def _column_problem(app: App, name: str) -> str | None:
+def _column_problem(app: Account, name: str) -> str | None:
     lowered = name.lower()
     if lowered in MATCH_COLUMNS or lowered in LIST_COLUMNS:
         return None
@@ -108,7 +108,7 @@ def _column_problem(app: App, name: str) -> str | None:
     return None
 
 
-def check_header(app: App, header: list[str], create_on_no_match: bool) -> None:
+def check_header(app: Account, header: list[str], create_on_no_match: bool) -> None:
     """Pardot's header checks for a v5 import batch (400 on any failure)."""
     seen: set[str] = set()
     for name in header:
@@ -158,14 +158,14 @@ def parse_csv(data: bytes) -> tuple[list[str], list[dict[str, str]]]:
     return header, rows
 
 
-def _add_batch(app: App, job: ImportJob, part: Part) -> None:
+def _add_batch(app: Account, job: ImportJob, part: Part) -> None:
     """Validate and attach one CSV batch (caller holds the store lock)."""
     if job.state != "Open":
         raise V5Error(400, 161, f"Current status is {job.state}")
     if len(job.batches) >= MAX_BATCHES_PER_IMPORT:
         raise V5Error(429, 160, "Over batch per import limits (Currently set to "
                                 f"{MAX_BATCHES_PER_IMPORT})")
-    if app.store.import_batches_total >= app.settings["import_daily_batch_limit"]:
+    if app.store.import_batches_total >= app.settings.import_daily_batch_limit:
         raise V5Error(400, 164, "Daily limit of import batches has been reached")
     header, rows = parse_csv(part.data)
     check_header(app, header, job.create_on_no_match)
@@ -186,7 +186,7 @@ def _bool_prop(data: dict[str, Any], name: str, default: bool) -> bool:
 
 # --------------------------------------------------------------------------- handlers
 
-def imports_collection(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def imports_collection(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     try:
         names = _fields(req, default=("id",))
         parts = _parts(req)
@@ -252,14 +252,14 @@ def _null_overwrite_columns(options: Any) -> frozenset[str]:
     return frozenset(clearing)
 
 
-def _get_job(app: App, import_id: int) -> ImportJob:
+def _get_job(app: Account, import_id: int) -> ImportJob:
     try:
         return app.store.import_get(import_id)
     except OpError:
         raise V5Error(404, 192, "Object specified does not exist") from None
 
 
-def import_batches(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def import_batches(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     try:
         parts = _parts(req)
         files = _file_parts(parts)
@@ -273,17 +273,17 @@ def import_batches(app: App, req: Incoming, m: re.Match[str]) -> Reply:
         return error(exc.status, exc.code, exc.message)
 
 
-def _set_ready(app: App, job: ImportJob) -> None:
+def _set_ready(app: Account, job: ImportJob) -> None:
     if job.state != "Open":
         raise V5Error(400, 155, 'Can\'t update. Import must be in "Open" state.')
     if not job.batches:
         raise V5Error(400, 156, "Can't start processing. Import has no associated data.")
     job.state = "Waiting"
-    job.polls_left = app.settings["import_processing_polls"]
+    job.polls_left = app.settings.import_processing_polls
     job.updated_at = iso_now()
 
 
-def import_item(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def import_item(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     import_id = int(m.group(1))
     try:
         if req.method == "GET":
@@ -317,7 +317,7 @@ def import_item(app: App, req: Incoming, m: re.Match[str]) -> Reply:
         return error(exc.status, exc.code, exc.message)
 
 
-def poll(app: App, import_id: int, names: tuple[str, ...] = IMPORT_FIELDS) -> dict[str, Any]:
+def poll(app: Account, import_id: int, names: tuple[str, ...] = IMPORT_FIELDS) -> dict[str, Any]:
     """One status poll: a submitted import shows Processing for N polls, then completes."""
     with app.store.lock:
         job = _get_job(app, import_id)
@@ -330,7 +330,7 @@ def poll(app: App, import_id: int, names: tuple[str, ...] = IMPORT_FIELDS) -> di
         return _view(app, job, names)
 
 
-def import_errors(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def import_errors(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     """Pardot answers with a redirect to the error file (its doDownloadErrors)."""
     try:
         with app.store.lock:
@@ -343,7 +343,7 @@ def import_errors(app: App, req: Incoming, m: re.Match[str]) -> Reply:
         return error(exc.status, exc.code, exc.message)
 
 
-def error_file(app: App, name: str) -> Reply:
+def error_file(app: Account, name: str) -> Reply:
     """The error file of a completed import: its v5 header, plus the error column."""
     found = re.fullmatch(r"(\d+)\.csv", name)
     with app.store.lock:

@@ -14,75 +14,19 @@ reset. A list created through the API gets the next free id, which joins the set
 from __future__ import annotations
 
 import re
-import threading
 from typing import TYPE_CHECKING, Any
 
 from . import queries, v4
-from .records import OpError, iso_now
+from .records import OpError
 from .wire import v4_ok_body
 
 if TYPE_CHECKING:
-    from .app import App
+    from .account import Account
     from .request import Incoming
 
 EDITABLE_TEXT = ("name", "title", "description")
 EDITABLE_FLAGS = ("is_public", "is_crm_visible")
 _TRUE, _FALSE = ("1", "true"), ("0", "false")
-
-
-def default_list(list_id: int, stamp: str) -> dict[str, Any]:
-    return {"id": list_id, "name": f"List {list_id}", "is_public": False, "is_dynamic": False,
-            "title": f"List {list_id}", "description": None, "is_crm_visible": False,
-            "created_at": stamp, "updated_at": stamp}
-
-
-class ListBook:
-    """Lists created or changed through the API, over the configured ids. Thread-safe."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.reset(iso_now())
-
-    def reset(self, stamp: str) -> None:
-        """Forget API-made changes; the configured lists are stamped ``stamp``."""
-        self.changed: dict[int, dict[str, Any]] = {}
-        self.created: set[int] = set()
-        self.seeded_at = stamp
-
-    def get(self, list_id: int, existing: frozenset[int]) -> dict[str, Any]:
-        with self.lock:
-            if list_id not in existing:
-                raise OpError(55, "Invalid list ID")
-            return dict(self.changed.get(list_id) or default_list(list_id, self.seeded_at))
-
-    def all(self, existing: frozenset[int]) -> list[dict[str, Any]]:
-        with self.lock:
-            return [dict(self.changed.get(i) or default_list(i, self.seeded_at))
-                    for i in sorted(existing)]
-
-    def create(self, values: dict[str, Any], existing: frozenset[int],
-               stamp: str) -> dict[str, Any]:
-        with self.lock:
-            list_id = max(existing | self.created, default=0) + 1
-            record = {**default_list(list_id, stamp), "name": None, "title": None, **values}
-            self.changed[list_id] = record
-            self.created.add(list_id)
-            return dict(record)
-
-    def is_dynamic(self, list_id: int) -> bool:
-        with self.lock:
-            return bool((self.changed.get(list_id) or {}).get("is_dynamic"))
-
-    def update(self, list_id: int, values: dict[str, Any], existing: frozenset[int],
-               stamp: str) -> dict[str, Any]:
-        with self.lock:
-            if list_id not in existing:
-                raise OpError(55, "Invalid list ID")
-            record = self.changed.get(list_id) or default_list(list_id, self.seeded_at)
-            record.update(values)
-            record["updated_at"] = stamp
-            self.changed[list_id] = record
-            return dict(record)
 
 
 def editable_values(params: dict[str, str]) -> dict[str, Any]:
@@ -114,13 +58,13 @@ def _queryable(record: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- handlers
 
 
-def query(app: App, req: Incoming, m: re.Match[str]) -> Any:
+def query(app: Account, req: Incoming, m: re.Match[str]) -> Any:
     zone = app.zone()
     try:
         q = queries.parse_query(req.params().merged(), queries.LISTS, zone, app.now())
     except OpError as exc:
         return v4.error(app, req, exc.code, exc.message)
-    every = app.lists.all(app.settings["lists"])
+    every = app.lists.all(app.settings.lists)
     page, total = queries.select([_queryable(r) for r in every], q)
     by_id = {r["id"]: r for r in every}
     shown = [wire_list(by_id[p["id"]], zone) for p in page]
@@ -128,28 +72,28 @@ def query(app: App, req: Incoming, m: re.Match[str]) -> Any:
                                                                       q.bulk)))
 
 
-def read(app: App, req: Incoming, m: re.Match[str]) -> Any:
+def read(app: Account, req: Incoming, m: re.Match[str]) -> Any:
     try:
-        record = app.lists.get(_list_id(m.group(2)), app.settings["lists"])
+        record = app.lists.get(_list_id(m.group(2)), app.settings.lists)
     except OpError as exc:
         return v4.error(app, req, exc.code, exc.message)
     return v4.reply(req, 200, v4_ok_body(list=wire_list(record, app.zone())))
 
 
-def create(app: App, req: Incoming, m: re.Match[str]) -> Any:
+def create(app: Account, req: Incoming, m: re.Match[str]) -> Any:
     try:
         values = editable_values(req.params().merged())
     except OpError as exc:
         return v4.error(app, req, exc.code, exc.message)
-    record = app.lists.create(values, app.settings["lists"], app.store.stamp())
-    app.configure(lists=app.settings["lists"] | {record["id"]})
+    record = app.lists.create(values, app.settings.lists, app.store.stamp())
+    app.add_list(record["id"])
     return v4.reply(req, 201, v4_ok_body(list=wire_list(record, app.zone())))
 
 
-def update(app: App, req: Incoming, m: re.Match[str]) -> Any:
+def update(app: Account, req: Incoming, m: re.Match[str]) -> Any:
     try:
         record = app.lists.update(_list_id(m.group(2)), editable_values(req.params().merged()),
-                                  app.settings["lists"], app.store.stamp())
+                                  app.settings.lists, app.store.stamp())
     except OpError as exc:
         return v4.error(app, req, exc.code, exc.message)
     return v4.reply(req, 200, v4_ok_body(list=wire_list(record, app.zone())))

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+from .settings import EmulatorSettings
 from .wire import TEXT_TYPE, Reply, parse_form
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -107,11 +108,11 @@ def is_loopback_redirect(uri: str) -> bool:
     return parts.scheme == "http" and (parts.hostname or "") in LOOPBACK_HOSTS
 
 
-def authorize(query: dict[str, str], settings: dict[str, Any], codes: CodeBook) -> Reply:
+def authorize(query: dict[str, str], settings: EmulatorSettings, codes: CodeBook) -> Reply:
     """GET /services/oauth2/authorize: no login page; an immediate redirect with a code
     (or with ``error=access_denied`` when ``authorize_outcome`` is ``deny``)."""
     redirect_uri = query.get("redirect_uri", "")
-    if query.get("client_id") != settings["client_id"]:
+    if query.get("client_id") != settings.client_id:
         # Salesforce shows an error page rather than redirect to an unverified client.
         return Reply(400, b"error=invalid_client_id: client identifier invalid\n", TEXT_TYPE,
                      err_code="invalid_client_id")
@@ -121,7 +122,7 @@ def authorize(query: dict[str, str], settings: dict[str, Any], codes: CodeBook) 
     if query.get("response_type") != "code" or not query.get("code_challenge"):
         params = {"error": "invalid_request",
                   "error_description": "response_type code and code_challenge required"}
-    elif settings["authorize_outcome"] == "deny":
+    elif settings.authorize_outcome == "deny":
         params = {"error": "access_denied", "error_description": "end-user denied authorization"}
     else:
         params = {"code": codes.issue(query["client_id"], redirect_uri, query["code_challenge"])}
@@ -155,7 +156,9 @@ def load_public_key(pem: str | None) -> RSAPublicKey | None:
     return key if isinstance(key, RSAPublicKey) else None
 
 
-def check_assertion(assertion: str, settings: dict[str, Any], now: float) -> dict[str, str] | None:
+def check_assertion(
+    assertion: str, settings: EmulatorSettings, now: float
+) -> dict[str, str] | None:
     """Verify a JWT bearer assertion; None when it is good, else Salesforce's error body."""
     parts = assertion.split(".")
     if len(parts) != 3:
@@ -169,7 +172,7 @@ def check_assertion(assertion: str, settings: dict[str, Any], now: float) -> dic
     if not isinstance(header, dict) or header.get("alg") != "RS256" or not isinstance(claims,
                                                                                         dict):
         return ERR_INVALID_ASSERTION
-    key = load_public_key(settings["jwt_public_key"])
+    key = load_public_key(settings.jwt_public_key)
     if key is None:
         return ERR_INVALID_ASSERTION
     try:
@@ -180,11 +183,11 @@ def check_assertion(assertion: str, settings: dict[str, Any], now: float) -> dic
     return check_claims(claims, settings, now)
 
 
-def check_claims(claims: dict[str, Any], settings: dict[str, Any],
+def check_claims(claims: dict[str, Any], settings: EmulatorSettings,
                  now: float) -> dict[str, str] | None:
-    if claims.get("iss") != settings["client_id"]:
+    if claims.get("iss") != settings.client_id:
         return {"error": "invalid_client_id", "error_description": "client identifier invalid"}
-    if claims.get("aud") != settings["jwt_audience"]:
+    if claims.get("aud") != settings.jwt_audience:
         return ERR_AUDIENCE
     exp = claims.get("exp")
     if not isinstance(exp, (int, float)) or isinstance(exp, bool):
@@ -196,7 +199,7 @@ def check_claims(claims: dict[str, Any], settings: dict[str, Any],
     # [guess] Salesforce's text for an exp too far ahead; it is not documented.
     if exp > now + MAX_ASSERTION_AHEAD_SECONDS:
         return ERR_INVALID_ASSERTION
-    if claims.get("sub") != settings["jwt_username"]:
+    if claims.get("sub") != settings.jwt_username:
         return ERR_NOT_APPROVED
     return None
 

@@ -13,9 +13,9 @@ from .request import Incoming
 from .wire import Reply
 
 if TYPE_CHECKING:
-    from .app import App
+    from .account import Account
 
-Handler = Callable[["App", Incoming, "re.Match[str]"], Reply]
+Handler = Callable[["Account", Incoming, "re.Match[str]"], Reply]
 
 @dataclass(frozen=True)
 class Route:
@@ -31,7 +31,7 @@ def _route(pattern: str, family: str, methods: dict[str, tuple[str, Handler]]) -
 _V4_GET_POST = ("GET", "POST")
 
 
-def _batch(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def _batch(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     """v3 and v4 batch calls differ in their body: a keyed object or an array."""
     return (v3.batch if m.group(1) == "3" else v4.batch)(app, req, m)
 

@@ -49,12 +49,12 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     # -- logging: silent unless verbose ------------------------------------------------
 
     def log_message(self, format: str, *args: Any) -> None:
-        if self.server.app.settings["verbose"]:
+        if self.server.app.settings.verbose:
             sys.stderr.write(f"{self.address_string()} - [{self.log_date_time_string()}] "
                              f"{format % args}\n")
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        if self.server.app.settings["verbose"]:
+        if self.server.app.settings.verbose:
             super().log_request(code, size)
 
     # -- request line and headers -------------------------------------------------------
@@ -179,7 +179,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         expect = (self.headers.get("Expect") or "").lower()
         if expect == "100-continue" and self.request_version == "HTTP/1.1":
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # only once 413 is ruled out
-        limit = app.settings["max_body_bytes"] if path.startswith("/api/") else None
+        limit = app.settings.max_body_bytes if path.startswith("/api/") else None
         try:
             body = self._read_body(limit)
         except BodyError:

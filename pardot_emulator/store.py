@@ -24,12 +24,14 @@ from .records import (
     iso_now,
     public_prospect,
 )
-from .store_memberships import MembershipOperations
+from .store_memberships import Memberships
 
 
-class Store(MembershipOperations):
+class Store:
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        #: Membership operations over this store's tables, under its lock.
+        self.members = Memberships(self)
         #: The frozen_time setting: every write is stamped with it when set.
         self.frozen_time: str | None = None
         #: Set by the App: is a list dynamic; count a write to one (_apply_lists).

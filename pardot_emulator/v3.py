@@ -22,7 +22,7 @@ from .store import Store
 from .wire import Reply
 
 if TYPE_CHECKING:
-    from .app import App
+    from .account import Account
     from .request import Incoming
 
 MSG_88 = "Your account must use version 4 of the API."
@@ -39,7 +39,7 @@ def version_refusal(version: str, ampsea: bool) -> tuple[int, str] | None:
     return None
 
 
-def batch(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def batch(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     """A v3 batchUpsert, batchUpdate or batchCreate."""
     op = v4.BATCH_OPS[m.group(2)]
     data = v4.batch_data(app, req)
@@ -50,13 +50,13 @@ def batch(app: App, req: Incoming, m: re.Match[str]) -> Reply:
         return v4.error(app, req, 71, "Input needs to be valid JSON or XML")
     if len(rows) > MAX_BATCH_ROWS:
         return v4.error(app, req, 70, "Batch processing is limited to 50 prospects at once.")
-    lists = app.settings["lists"]
+    lists = app.settings.lists
     custom = customfields.v4_names(app)  # v3 names custom fields like v4: by field_id
     entries = [
         (str(key), *_plan(str(key), fields, lists, custom)) for key, fields in rows.items()
     ]
     errors, created, updated = apply(
-        app.store, entries, op, case_insensitive=app.settings["v3_email_case_insensitive"]
+        app.store, entries, op, case_insensitive=app.settings.v3_email_case_insensitive
     )
     app.counters.rows(created, updated, len(errors))
     body = {"@attributes": {"stat": "fail" if errors else "ok", "version": 1}, "errors": errors}

@@ -26,7 +26,7 @@ from .records import OpError, RowPlan
 from .wire import XML_TYPE, Reply, dumps, v4_error_body, v4_ok_body, v4_xml
 
 if TYPE_CHECKING:
-    from .app import App
+    from .account import Account
     from .request import Incoming
 
 MAX_BATCH_ROWS = 50
@@ -45,9 +45,9 @@ def reply(req: Incoming, status: int, body: dict[str, Any], err_code: int | None
     return Reply(status, v4_xml(body), XML_TYPE, err_code=err_code)
 
 
-def error(app: App, req: Incoming, code: int, message: str, status: int | None = None) -> Reply:
+def error(app: Account, req: Incoming, code: int, message: str, status: int | None = None) -> Reply:
     if status is None:
-        status = app.settings["v4_error_status"]
+        status = app.settings.v4_error_status
     return reply(req, status, v4_error_body(code, message), err_code=code)
 
 
@@ -114,7 +114,7 @@ def parse_row(row: Any, lists: frozenset[int], custom: dict[str, str]) -> RowPla
 BATCH_OPS = {"batchUpsert": "upsert", "batchUpdate": "update", "batchCreate": "create"}
 
 
-def batch_data(app: App, req: Incoming) -> Any:
+def batch_data(app: Account, req: Incoming) -> Any:
     """The parsed `prospects` parameter of a batch call, or the error Reply."""
     if req.params_error:
         return error(app, req, 71, "Input needs to be valid JSON or XML")
@@ -127,7 +127,7 @@ def batch_data(app: App, req: Incoming) -> Any:
         return error(app, req, 71, "Input needs to be valid JSON or XML")
 
 
-def batch(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def batch(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     op = BATCH_OPS[m.group(2)]
     data = batch_data(app, req)
     if isinstance(data, Reply):
@@ -139,8 +139,8 @@ def batch(app: App, req: Incoming, m: re.Match[str]) -> Reply:
         return error(app, req, 70, "Batch processing is limited to 50 prospects at once.")
     settings = app.settings
     custom = customfields.v4_names(app)
-    plans = [parse_row(row, settings["lists"], custom) for row in rows]
-    errors, created, updated = app.store.apply_v4(plans, op, settings["ampsea"])
+    plans = [parse_row(row, settings.lists, custom) for row in rows]
+    errors, created, updated = app.store.apply_v4(plans, op, settings.ampsea)
     app.counters.rows(created, updated, len(errors))
     body = {"@attributes": {"stat": "fail" if errors else "ok", "version": 1}, "errors": errors}
     return reply(req, 201 if created else 200, body)
@@ -164,7 +164,7 @@ def v4_prospect(p: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def single_upsert(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def single_upsert(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     by, raw_value = m.group(2), unquote(m.group(3))
     params = req.params().merged()
     row: dict[str, Any] = {k: v for k, v in params.items() if k not in _NON_FIELD_PARAMS}
@@ -174,11 +174,11 @@ def single_upsert(app: App, req: Incoming, m: re.Match[str]) -> Reply:
         row["id"] = raw_value
     else:
         row["fid"] = raw_value
-    plan = parse_row(row, app.settings["lists"], customfields.v4_names(app))
+    plan = parse_row(row, app.settings.lists, customfields.v4_names(app))
     if isinstance(plan, OpError):
         return error(app, req, plan.code, plan.message)
     try:
-        created, p = app.store.apply_v4_single(plan, "upsert", app.settings["ampsea"])
+        created, p = app.store.apply_v4_single(plan, "upsert", app.settings.ampsea)
     except OpError as exc:
         app.counters.rows(0, 0, 1)
         return error(app, req, exc.code, exc.message)
@@ -205,29 +205,29 @@ def _opted_out(req: Incoming) -> bool | OpError | None:
     return value
 
 
-def membership_by_pair(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def membership_by_pair(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     action, raw_list, raw_prospect = m.group(2), m.group(3), m.group(4)
     list_id = coerce_int(unquote(raw_list))
     prospect_id = coerce_int(unquote(raw_prospect))
     opted = _opted_out(req)
     if isinstance(opted, OpError):
         return error(app, req, opted.code, opted.message)
-    lists = app.settings["lists"]
+    lists = app.settings.lists
     try:
         if list_id is None:
             raise OpError(55, "Invalid list ID")
         if prospect_id is None:
             raise OpError(3, "Invalid prospect ID")
         if action == "create":
-            mem = app.store.membership_create(list_id, prospect_id, bool(opted), lists)
+            mem = app.store.members.create(list_id, prospect_id, bool(opted), lists)
             return reply(req, 201, _membership_body(mem))
-        mid = app.store.membership_find(list_id, prospect_id, lists)
+        mid = app.store.members.find(list_id, prospect_id, lists)
         return _by_id(app, req, action, mid, opted)
     except OpError as exc:
         return error(app, req, exc.code, exc.message)
 
 
-def membership_by_id(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def membership_by_id(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     action = m.group(2)
     mid = coerce_int(unquote(m.group(3)))
     opted = _opted_out(req)
@@ -241,10 +241,10 @@ def membership_by_id(app: App, req: Incoming, m: re.Match[str]) -> Reply:
         return error(app, req, exc.code, exc.message)
 
 
-def _by_id(app: App, req: Incoming, action: str, mid: int, opted: bool | None) -> Reply:
+def _by_id(app: Account, req: Incoming, action: str, mid: int, opted: bool | None) -> Reply:
     if action == "read":
-        return reply(req, 200, _membership_body(app.store.membership_get(mid)))
+        return reply(req, 200, _membership_body(app.store.members.get(mid)))
     if action == "update":
-        return reply(req, 200, _membership_body(app.store.membership_update(mid, opted)))
-    app.store.membership_delete(mid)
+        return reply(req, 200, _membership_body(app.store.members.update(mid, opted)))
+    app.store.members.delete(mid)
     return Reply(204, b"", "")

@@ -27,7 +27,7 @@ from .records import OpError
 from .wire import Reply, v4_ok_body
 
 if TYPE_CHECKING:
-    from .app import App
+    from .account import Account
     from .request import Incoming
 
 #: The recorded reply's fields, in its order. ``password`` is a write-only field
@@ -50,10 +50,10 @@ PROSPECT_ACCOUNT_FIELDS = (
 )
 
 
-def v4_custom_names(app: App) -> dict[str, str]:
+def v4_custom_names(app: Account) -> dict[str, str]:
     """Store key (the v5 name) -> v4 name (the field_id) of each of the account's custom
     fields: v3/v4 name a custom field by its field_id (see customfields.py)."""
-    return {customfields.v5_name(f): f for f in app.settings["custom_fields"]}
+    return {customfields.v5_name(f): f for f in app.settings.custom_fields}
 
 
 def wire_prospect(p: dict[str, Any], zone: Any, custom: dict[str, str]) -> dict[str, Any]:
@@ -98,7 +98,7 @@ def _deleted_wanted(params: dict[str, str]) -> bool:
     return (params.get("deleted") or "").strip().lower() in ("true", "1")
 
 
-def prospect_query(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def prospect_query(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     params = req.params().merged()
     zone = app.zone()
     try:
@@ -122,13 +122,13 @@ def prospect_query(app: App, req: Incoming, m: re.Match[str]) -> Reply:
     return v4.reply(req, 200, body)
 
 
-def _subscriptions(app: App, pid: int, zone: Any) -> Any:
+def _subscriptions(app: Account, pid: int, zone: Any) -> Any:
     with app.store.lock:
         mems = sorted((dict(mem) for mem in app.store.memberships.values()
                        if mem["prospect_id"] == pid), key=lambda mem: mem["id"])
     if not mems:
         return None
-    existing = app.settings["lists"]
+    existing = app.settings.lists
     items = [{"id": mem["id"], "opted_out": mem["opted_out"],
               "created_at": queries.pardot_time(queries.epoch_of_iso(mem["created_at"]), zone),
               "updated_at": queries.pardot_time(queries.epoch_of_iso(mem["updated_at"]), zone),
@@ -138,7 +138,7 @@ def _subscriptions(app: App, pid: int, zone: Any) -> Any:
     return {"list_subscription": items[0] if len(items) == 1 else items}
 
 
-def full_prospect(app: App, p: dict[str, Any], zone: Any) -> dict[str, Any]:
+def full_prospect(app: Account, p: dict[str, Any], zone: Any) -> dict[str, Any]:
     """``read``: the fields plus the nested objects (empty ones null, as recorded)."""
     out = wire_prospect(p, zone, v4_custom_names(app))
     if p.get("campaign_id") is not None:
@@ -148,7 +148,7 @@ def full_prospect(app: App, p: dict[str, Any], zone: Any) -> dict[str, Any]:
     return out
 
 
-def _find(app: App, by: str, value: str) -> list[dict[str, Any]]:
+def _find(app: Account, by: str, value: str) -> list[dict[str, Any]]:
     """Live prospects for read/id, read/email (all of them, AMPSEA) or read/fid."""
     store = app.store
     with store.lock:
@@ -166,7 +166,7 @@ NOT_FOUND = {"id": (3, "Invalid prospect ID"), "email": (4, "Invalid prospect em
              "fid": (77, "Invalid prospect fid")}
 
 
-def prospect_read(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def prospect_read(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     by, value = m.group(2), unquote(m.group(3))
     found = _find(app, by, value)
     if not found:
@@ -184,7 +184,7 @@ def wire_membership(mem: dict[str, Any], zone: Any) -> dict[str, Any]:
             "updated_at": queries.pardot_time(queries.epoch_of_iso(mem["updated_at"]), zone)}
 
 
-def membership_query(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def membership_query(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     """By GET or POST (tap-pardot's ListMemberships stream POSTs, parameters in the URL)."""
     params = req.params().merged()
     zone = app.zone()
@@ -204,6 +204,6 @@ def membership_query(app: App, req: Incoming, m: re.Match[str]) -> Reply:
     return v4.reply(req, 200, body)
 
 
-def prospect_account_describe(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def prospect_account_describe(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     fields = [{"@attributes": dict(f)} for f in PROSPECT_ACCOUNT_FIELDS]
     return v4.reply(req, 200, v4_ok_body(result={"field": fields}))

@@ -19,7 +19,7 @@ from .records import OpError
 from .wire import Reply
 
 if TYPE_CHECKING:
-    from .app import App
+    from .account import Account
     from .request import Incoming
 
 
@@ -77,7 +77,7 @@ def prospect_value(p: dict[str, Any], name: str) -> Any:
     return p.get(name)
 
 
-def upsert_latest_by_email(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def upsert_latest_by_email(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     try:
         return _upsert(app, req)
     except V5Error as exc:
@@ -86,7 +86,7 @@ def upsert_latest_by_email(app: App, req: Incoming, m: re.Match[str]) -> Reply:
         return error(exc.status, exc.code, exc.message)
 
 
-def _upsert(app: App, req: Incoming) -> Reply:
+def _upsert(app: Account, req: Incoming) -> Reply:
     data = _json_body(req)
     if not isinstance(data, dict):
         raise V5Error(400, 150, "Input needs to be valid JSON")
@@ -172,7 +172,7 @@ def _op_error(exc: OpError) -> V5Error:
     return V5Error(400, exc.code, exc.message)
 
 
-def memberships_collection(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def memberships_collection(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     try:
         if req.method == "POST":
             return _membership_create(app, req)
@@ -193,7 +193,7 @@ def _int_prop(data: dict[str, Any], name: str) -> int:
     return v
 
 
-def _membership_create(app: App, req: Incoming) -> Reply:
+def _membership_create(app: Account, req: Incoming) -> Reply:
     fields = _fields_param(_query(req), required=False)
     data = _json_body(req)
     if not isinstance(data, dict):
@@ -206,29 +206,29 @@ def _membership_create(app: App, req: Incoming) -> Reply:
     opted = data.get("optedOut", False)
     if not isinstance(opted, bool):
         raise _invalid("optedOut", "must be a boolean")
-    mem = app.store.membership_create(list_id, prospect_id, opted, app.settings["lists"])
+    mem = app.store.members.create(list_id, prospect_id, opted, app.settings.lists)
     return Reply.json(201, _membership_out(mem, fields))
 
 
-def _membership_query(app: App, req: Incoming) -> Reply:
+def _membership_query(app: Account, req: Incoming) -> Reply:
     params = v5_query.parse_params(req.query)
     fields = _fields_param(params, required=True)
     try:
-        return v5_query.page_reply(app, req, params, app.store.membership_query(None, None),
+        return v5_query.page_reply(app, req, params, app.store.members.query(None, None),
                                    lambda row: _membership_out(row, fields))
     except v5_query.QueryError as exc:
         raise V5Error(exc.status, exc.code, exc.message) from None
 
 
-def membership_item(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def membership_item(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     mid = int(m.group(1))
     try:
         if req.method == "DELETE":
-            app.store.membership_delete(mid)
+            app.store.members.delete(mid)
             return Reply(204, b"", "")
         if req.method == "GET":
             fields = _fields_param(_query(req), required=True)
-            return Reply.json(200, _membership_out(app.store.membership_get(mid), fields))
+            return Reply.json(200, _membership_out(app.store.members.get(mid), fields))
         fields = _fields_param(_query(req), required=False)
         data = _json_body(req)
         if not isinstance(data, dict):
@@ -239,7 +239,7 @@ def membership_item(app: App, req: Incoming, m: re.Match[str]) -> Reply:
         opted = data.get("optedOut")
         if opted is not None and not isinstance(opted, bool):
             raise _invalid("optedOut", "must be a boolean")
-        return Reply.json(200, _membership_out(app.store.membership_update(mid, opted), fields))
+        return Reply.json(200, _membership_out(app.store.members.update(mid, opted), fields))
     except V5Error as exc:
         return error(exc.status, exc.code, exc.message)
     except OpError as exc:

@@ -25,10 +25,10 @@ from .v5 import V5Error, _bad_fields, _invalid, _json_body, _missing, _query, er
 from .wire import Reply
 
 if TYPE_CHECKING:
-    from .app import App
+    from .account import Account
     from .request import Incoming
 
-#: v5 field -> the list record's key (lists.default_list).
+#: v5 field -> the list record's key (list_book.default_list).
 LIST_FIELDS = {"id": "id", "name": "name", "title": "title", "description": "description",
                "isPublic": "is_public", "isDynamic": "is_dynamic", "isDeleted": "is_deleted",
                "folderId": "folder_id", "campaignId": "campaign_id",
@@ -55,7 +55,7 @@ def _out(record: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     return {f: record.get(LIST_FIELDS[f], False if f == "isDeleted" else None) for f in fields}
 
 
-def lists_collection(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def lists_collection(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     try:
         if req.method == "POST":
             return _create(app, req)
@@ -64,11 +64,11 @@ def lists_collection(app: App, req: Incoming, m: re.Match[str]) -> Reply:
         return error(exc.status, exc.code, exc.message)
 
 
-def list_item(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def list_item(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     try:
         fields = _fields(_query(req), required=True)
         try:
-            record = app.lists.get(int(m.group(1)), app.settings["lists"])
+            record = app.lists.get(int(m.group(1)), app.settings.lists)
         except OpError:
             raise V5Error(404, 192, "Object specified does not exist") from None
         return Reply.json(200, _out(record, fields))
@@ -76,21 +76,21 @@ def list_item(app: App, req: Incoming, m: re.Match[str]) -> Reply:
         return error(exc.status, exc.code, exc.message)
 
 
-def _query_lists(app: App, req: Incoming) -> Reply:
+def _query_lists(app: Account, req: Incoming) -> Reply:
     params = v5_query.parse_params(req.query)
     fields = _fields(params, required=True)
     extra = sorted(set(params) & _MEMBERSHIP_ONLY) + sorted(
         k for k in params if k not in v5_query.QUERY_PARAMS)
     if extra:
         raise _invalid(extra[0], "is not a parameter of this query")
-    rows = app.lists.all(app.settings["lists"])
+    rows = app.lists.all(app.settings.lists)
     try:
         return v5_query.page_reply(app, req, params, rows, lambda r: _out(r, fields))
     except v5_query.QueryError as exc:
         raise V5Error(exc.status, exc.code, exc.message) from None
 
 
-def _create(app: App, req: Incoming) -> Reply:
+def _create(app: Account, req: Incoming) -> Reply:
     fields = _fields(_query(req), required=False)
     data = _json_body(req)
     if not isinstance(data, dict):
@@ -104,6 +104,6 @@ def _create(app: App, req: Incoming) -> Reply:
     if not isinstance(name, str) or not name.strip():
         raise _invalid("name", "must be a non-empty string")
     values = {WRITABLE[k]: v for k, v in data.items()}
-    record = app.lists.create(values, app.settings["lists"], app.store.stamp())
-    app.configure(lists=app.settings["lists"] | {record["id"]})
+    record = app.lists.create(values, app.settings.lists, app.store.stamp())
+    app.add_list(record["id"])
     return Reply.json(201, _out(record, fields))

@@ -22,7 +22,7 @@ from .v5 import V5Error, _bad_fields, error, prospect_value
 from .wire import Reply
 
 if TYPE_CHECKING:
-    from .app import App
+    from .account import Account
     from .request import Incoming
 
 MAX_PAGE = 1000
@@ -106,7 +106,7 @@ def _sorted(rows: list[dict[str, Any]], keys: list[tuple[str, bool]]) -> list[di
     return rows
 
 
-def prospect_query(app: App, req: Incoming, m: re.Match[str]) -> Reply:
+def prospect_query(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
     try:
         return _query(app, req)
     except V5Error as exc:
@@ -127,7 +127,7 @@ def _decode_token(token: str) -> tuple[dict[str, str], int]:
         raise V5Error(400, 211, "Page token is invalid.") from None
 
 
-def _query(app: App, req: Incoming) -> Reply:
+def _query(app: Account, req: Incoming) -> Reply:
     q = dict(parse_qsl(req.query, keep_blank_values=True))
     token = q.pop("nextPageToken", None)
     offset = 0

@@ -29,7 +29,7 @@ from .fields import coerce_int
 from .wire import Reply
 
 if TYPE_CHECKING:
-    from .app import App
+    from .account import Account
     from .request import Incoming
 
 MAX_LIMIT = 1000
@@ -161,14 +161,14 @@ def resolve(params: dict[str, str], *, ttl_seconds: float) -> tuple[Query, int, 
     return query, offset, issued
 
 
-def page_reply(app: App, req: Incoming, params: dict[str, str], rows: list[dict[str, Any]],
+def page_reply(app: Account, req: Incoming, params: dict[str, str], rows: list[dict[str, Any]],
                render: Any) -> Reply:
     """Answer one page of ``rows`` (every membership; filtered and sorted here)."""
-    query, offset, issued = resolve(params, ttl_seconds=app.settings["page_token_ttl_seconds"])
+    query, offset, issued = resolve(params, ttl_seconds=app.settings.page_token_ttl_seconds)
     selected = query.sort([r for r in rows if query.matches(r)])
     page = selected[offset:offset + query.limit]
     end = offset + len(page)
-    cap = app.settings["page_token_max_records"]
+    cap = app.settings.page_token_max_records
     token = url = None
     headers: list[tuple[str, str]] = []
     if end < len(selected):

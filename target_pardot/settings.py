@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from target_pardot.errors import ConfigError
+from target_pardot.pardot.config import DEMO_PARDOT_DOMAIN, PRODUCTION_PARDOT_DOMAIN
 from target_pardot.pardot.jwt_bearer import load_rsa_key, read_private_key_text
 from target_pardot.pardot.limits import (
     BUSINESS_UNIT_LENGTH,
@@ -38,8 +39,6 @@ logger = logging.getLogger("target-pardot")
 
 PRODUCTION_LOGIN_URL = "https://login.salesforce.com/"
 SANDBOX_LOGIN_URL = "https://test.salesforce.com/"
-PRODUCTION_PARDOT_DOMAIN = "https://pi.pardot.com"
-DEMO_PARDOT_DOMAIN = "https://pi.demo.pardot.com"
 
 #: Salesforce's shared login hosts, which do not serve the client credentials flow [doc].
 GENERIC_LOGIN_HOSTS = frozenset({"login.salesforce.com", "test.salesforce.com"})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from target_pardot.redact import REDACTOR
+
 
 @pytest.fixture(autouse=True)
 def private_cache_directory(tmp_path_factory, monkeypatch):
@@ -11,3 +13,12 @@ def private_cache_directory(tmp_path_factory, monkeypatch):
     the user's cache directory unless ledger_path is set: give every test its own, so no
     test sees ids another test's emulator handed out, and none writes to the real one."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(autouse=True)
+def no_secrets_of_earlier_tests(monkeypatch):
+    """The redactor is process-wide, as a real run (one target per process) needs. Runs
+    in this process start with it empty too: a short secret of an earlier test ("7")
+    would otherwise be masked in every later log line, and a run summary with it."""
+    monkeypatch.setattr(REDACTOR, "_secrets", ())
+    monkeypatch.setattr(REDACTOR, "_short", None)

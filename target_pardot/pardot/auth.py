@@ -11,13 +11,14 @@ import requests
 
 from target_pardot.errors import AuthFailed, RetryableError
 from target_pardot.pardot import jwt_bearer
-from target_pardot.pardot.responses import parse_body
-from target_pardot.redact import REDACTOR
-from target_pardot.settings import (
+from target_pardot.pardot.config import (
     DEMO_PARDOT_DOMAIN,
     PRODUCTION_PARDOT_DOMAIN,
-    Settings,
+    AuthConfig,
+    ClientConfig,
 )
+from target_pardot.pardot.responses import parse_body
+from target_pardot.redact import REDACTOR
 
 logger = logging.getLogger("target-pardot")
 
@@ -31,7 +32,7 @@ _JWT_RACE_MARKERS = ("already being processed",)
 _TOKEN_ATTEMPTS = 4
 
 
-def token_request_form(settings: Settings) -> dict[str, str]:
+def token_request_form(settings: AuthConfig) -> dict[str, str]:
     if settings.auth_flow == "jwt_bearer":
         return jwt_bearer.token_form(sign_assertion(settings))
     form = {
@@ -44,7 +45,7 @@ def token_request_form(settings: Settings) -> dict[str, str]:
     return form
 
 
-def sign_assertion(settings: Settings) -> str:
+def sign_assertion(settings: AuthConfig) -> str:
     """A fresh JWT bearer assertion (each token request needs one: they expire in minutes)."""
     key = jwt_bearer.load_rsa_key(settings.private_key, "private_key")
     assertion = jwt_bearer.build_assertion(
@@ -57,7 +58,7 @@ def sign_assertion(settings: Settings) -> str:
     return assertion
 
 
-def explain_token_error(settings: Settings, status: int, error: str, description: str) -> str:
+def explain_token_error(settings: AuthConfig, status: int, error: str, description: str) -> str:
     """A message naming the setting to fix. Salesforce's own texts never echo secrets."""
     where = f"{settings.login_url}{TOKEN_PATH}"
     said = f"Salesforce refused the token request ({error or f'HTTP {status}'}"
@@ -85,7 +86,7 @@ def explain_token_error(settings: Settings, status: int, error: str, description
     return f"{said} at {where}. Check 'login_url' and the connected app settings."
 
 
-def business_unit_hint(settings: Settings) -> str:
+def business_unit_hint(settings: ClientConfig) -> str:
     """What error 201 most likely means on this host: a business unit of the other kind.
 
     Production business units exist only on pi.pardot.com, sandbox and developer-org ones
@@ -119,7 +120,7 @@ class TokenProvider:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: AuthConfig,
         session: requests.Session,
         *,
         timeout: tuple[float, float],

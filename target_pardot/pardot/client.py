@@ -9,7 +9,8 @@ A call is one :class:`Call` value passed down three layers, one concern each:
   the call budget and the in-flight count), then the reply's classification.
 
 It owns one requests.Session, the auth headers and the process-wide gate; the endpoint
-methods (v4 batches, v5 upserts, imports...) are in endpoints.py. It knows nothing about
+methods (v4 batches, v5 upserts, imports...) are in endpoints.py, held as
+``client.endpoints`` and sending through :meth:`PardotClient.send`. It knows nothing about
 Singer.
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 from urllib.parse import urljoin
@@ -43,18 +44,17 @@ from target_pardot.pardot.auth import TokenProvider, business_unit_hint
 from target_pardot.pardot.call import (
     Call,
     Counters,
-    Files,
     retry_reason,
     retry_wait,
     should_retry,
 )
 from target_pardot.pardot.call_clock import CallClock
 from target_pardot.pardot.concurrency import AdaptiveLimit
+from target_pardot.pardot.config import AuthConfig, ClientConfig
 from target_pardot.pardot.endpoints import Endpoints
 from target_pardot.pardot.limits import MAX_CONCURRENT_REQUESTS
 from target_pardot.pardot.quota import REQUEST_HEADER, REQUEST_HEADER_VALUE, reserve_refusal
 from target_pardot.pardot.responses import Reply, classify
-from target_pardot.settings import Settings
 
 logger = logging.getLogger("target-pardot")
 
@@ -106,23 +106,23 @@ class _Lease:
         self.grace = 0.0
 
 
-class PardotClient(Endpoints):
+class PardotClient:
     """Sends Pardot calls within the concurrency gate, with retries and token refresh."""
 
-    def __init__(self, settings: Settings, counters: Counters) -> None:
-        self.settings = settings
+    def __init__(self, config: ClientConfig, auth: AuthConfig, counters: Counters) -> None:
+        self.config = config
         self.stats = counters
         self.session = requests.Session()
-        pool = max(settings.parallel_tasks, MAX_CONCURRENT_REQUESTS) * 2
+        pool = max(config.parallel_tasks, MAX_CONCURRENT_REQUESTS) * 2
         adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
-        timeout = settings.maximum_connection_timeout
+        timeout = config.maximum_connection_timeout
         self.timeout = (min(_CONNECT_TIMEOUT_CAP, timeout), timeout)
         # One gate for the whole process: every stream and every sending thread goes
         # through it, so the account never sees more than `parallel_tasks` calls from us,
         # and fewer while error 66 says other integrations hold some of the slots.
-        self.gate = AdaptiveLimit(settings.parallel_tasks)
+        self.gate = AdaptiveLimit(config.parallel_tasks)
         # Set by the runtime: true once delivery has failed, so that no new call starts.
         self.cancelled: Callable[[], bool] = lambda: False
         # Once the daily limit is met or the run is interrupted, no further call may start,
@@ -135,12 +135,14 @@ class PardotClient(Endpoints):
         self.clock = CallClock()
         # Which of v3/v4 the account takes; callers send through api_version.run().
         self.api_version = ApiVersion(
-            settings.api_version,
+            config.api_version,
             on_change=counters.set_api_version,
-            parallel=settings.parallel_tasks > 1,
+            parallel=config.parallel_tasks > 1,
         )
+        #: Pardot's endpoints, sending through this client (``client.endpoints.import_status``).
+        self.endpoints = Endpoints(self.send)
         self.auth = TokenProvider(
-            settings,
+            auth,
             self.session,
             timeout=self.timeout,
             on_call=counters.call,
@@ -163,7 +165,7 @@ class PardotClient(Endpoints):
 
     def calls_left(self) -> int | None:
         """Calls this run may still make under `max_api_calls`; None when unlimited."""
-        limit = self.settings.max_api_calls
+        limit = self.config.max_api_calls
         with self._idle:
             return None if limit is None else max(limit - self._pardot_calls, 0)
 
@@ -173,26 +175,6 @@ class PardotClient(Endpoints):
 
     # -- the layers ---------------------------------------------------------------------
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        endpoint: str,
-        params: Mapping[str, str] | None = None,
-        data: str | None = None,
-        json_body: Mapping[str, Any] | None = None,
-        files: Files | None = None,
-        idempotent: bool,
-        redirects_to_storage: bool = False,
-    ) -> Reply:
-        """Send one call (see :class:`Call` for the arguments)."""
-        call = Call(
-            method, path, endpoint, idempotent, params, data, json_body, files,
-            redirects_to_storage,
-        )  # fmt: skip
-        return self.send(call)
-
     def send(self, call: Call) -> Reply:
         """Send with retries. Ambiguous failures of non-idempotent calls are raised at once.
 
@@ -200,22 +182,22 @@ class PardotClient(Endpoints):
         when transient failures outlast `maximum_retries`, and the other errors of
         :mod:`target_pardot.errors` unchanged.
         """
-        settings = self.settings
+        config = self.config
         retries_done = 0
         while True:
             try:
                 return self._send_handling_auth(call)
             except RetryableError as exc:
-                if not should_retry(exc, call, retries_done, settings.maximum_retries):
+                if not should_retry(exc, call, retries_done, config.maximum_retries):
                     if exc.ambiguous and not call.idempotent:
                         raise
                     raise RetriesExhausted(
-                        f"{call.endpoint} still failing after {settings.maximum_retries} "
+                        f"{call.endpoint} still failing after {config.maximum_retries} "
                         f"retries ({exc}). Pardot may be degraded; re-run later, or raise "
                         "'maximum_retries'."
                     ) from None
                 wait = retry_wait(
-                    retries_done, settings.initial_retry_wait, settings.maximum_retry_wait
+                    retries_done, config.initial_retry_wait, config.maximum_retry_wait
                 )
                 retries_done += 1
                 self._log_retry(call, exc, wait, retries_done)
@@ -230,7 +212,7 @@ class PardotClient(Endpoints):
             wait,
             reason,
             retries_done + 1,
-            self.settings.maximum_retries + 1,
+            self.config.maximum_retries + 1,
         )
 
     def _send_handling_auth(self, call: Call) -> Reply:
@@ -259,7 +241,7 @@ class PardotClient(Endpoints):
                 quota_mark = self.stats.quota.mark()
                 response = self.session.request(
                     call.method,
-                    f"{self.settings.pardot_domain}{call.path}",
+                    f"{self.config.pardot_domain}{call.path}",
                     params=call.params,
                     data=call.data,
                     files=call.files,
@@ -279,7 +261,7 @@ class PardotClient(Endpoints):
                 self.gate.feedback(ticket, refused=lease.grace > 0)
                 raise RetryableError(
                     f"{call.endpoint}: {type(exc).__name__} talking to "
-                    f"{self.settings.pardot_domain}",
+                    f"{self.config.pardot_domain}",
                     ambiguous=not _not_sent(exc),
                 ) from None
         return self._read_reply(response, ticket, token)
@@ -294,7 +276,7 @@ class PardotClient(Endpoints):
     def _headers(self, call: Call, token: str) -> dict[str, str]:
         headers = {
             "Authorization": f"Bearer {token}",
-            BUSINESS_UNIT_HEADER: self.settings.business_unit,
+            BUSINESS_UNIT_HEADER: self.config.business_unit,
             REQUEST_HEADER: REQUEST_HEADER_VALUE,
         }
         if call.data is not None:
@@ -317,7 +299,7 @@ class PardotClient(Endpoints):
             self.halt(exc)
             raise
         except BusinessUnitRejected as exc:
-            raise BusinessUnitRejected(f"{exc} {business_unit_hint(self.settings)}") from None
+            raise BusinessUnitRejected(f"{exc} {business_unit_hint(self.config)}") from None
         finally:
             self.gate.feedback(ticket, refused=refused)
 
@@ -360,7 +342,7 @@ class PardotClient(Endpoints):
         with self._idle:
             if self._halted is not None:
                 raise self._halted
-            limit = self.settings.max_api_calls
+            limit = self.config.max_api_calls
             if limit is not None and self._pardot_calls >= limit:
                 self._halted = CallBudgetReached(
                     f"This run has made {limit} Pardot API calls, the limit set by "
@@ -369,7 +351,7 @@ class PardotClient(Endpoints):
                 )
                 raise self._halted
             quota = self.stats.quota.latest
-            refusal = reserve_refusal(quota, self.settings.daily_quota_reserve, self._in_flight)
+            refusal = reserve_refusal(quota, self.config.daily_quota_reserve, self._in_flight)
             if refusal is not None:
                 self._halted = refusal
                 raise refusal

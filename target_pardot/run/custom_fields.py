@@ -33,7 +33,7 @@ def read_custom_fields(client: PardotClient) -> CustomFields:
     page_url: str | None = None
     try:
         for _ in range(MAX_PAGES):
-            body = client.v5_custom_fields(page_url).body
+            body = client.endpoints.v5_custom_fields(page_url).body
             page, page_url = parse_custom_field_page(body)
             fields += page
             if not page_url:

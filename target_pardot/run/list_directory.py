@@ -155,7 +155,7 @@ class ListDirectory:
             params = {"fields": "id,name,isDynamic", "orderBy": "id", "limit": str(PAGE)}
             if after:
                 params["idGreaterThan"] = str(after)
-            reply = self._client.v5_lists(params)
+            reply = self._client.endpoints.v5_lists(params)
             values = reply.body.get("values") if isinstance(reply.body, dict) else None
             found = [info for info in map(list_info, values or []) if info is not None]
             for info in found:
@@ -180,7 +180,7 @@ class ListDirectory:
             self._by_name.setdefault(key, []).append(found[0])
             return found[0]
         try:
-            reply = self._client.v5_list_create(name)
+            reply = self._client.endpoints.v5_list_create(name)
         except RetryableError as exc:
             if not exc.ambiguous:
                 raise
@@ -211,7 +211,7 @@ class ListDirectory:
         within the minute v5 reads may lag (docs/wire-contract.md R25)."""
         try:
             reply = self._client.api_version.run(
-                lambda version: self._client.list_query_by_name(name, version=version)
+                lambda version: self._client.endpoints.list_query_by_name(name, version=version)
             )
         except PardotApiError as exc:
             if isinstance(exc, RetryableError):
@@ -243,7 +243,7 @@ class ListDirectory:
 
     def _read_one(self, list_id: int) -> ListInfo | None:
         try:
-            reply = self._client.v5_list_read(list_id)
+            reply = self._client.endpoints.v5_list_read(list_id)
         except PardotApiError as exc:
             if isinstance(exc, RetryableError):
                 raise

@@ -13,6 +13,7 @@ from target_pardot.pardot.client import PardotClient
 from target_pardot.rows.audiences import ListRef
 from target_pardot.run.account_memory import recall_version, store_version
 from target_pardot.run.case_variants import CaseVariants
+from target_pardot.run.connection import open_client
 from target_pardot.run.email_resolver import EmailResolver
 from target_pardot.run.full_streams import FullStreamCheck
 from target_pardot.run.identity import open_identity_map
@@ -74,7 +75,7 @@ class Runtime:
         # One more worker than slots: a worker preparing its next call (building the
         # body, reading the reply) does not leave a slot idle.
         sender = Sender(workers=slots + 1, max_queued=QUEUED_JOBS_PER_SLOT * slots)
-        client = PardotClient(settings, stats)
+        client = open_client(settings, stats)
         client.cancelled = lambda: sender.failed
         identity = _identity_router(settings, client, stats)
         if settings.api_version == API_VERSION_AUTO:
@@ -103,7 +104,7 @@ class Runtime:
             identity=identity,
             lists=ListDirectory(client, stats, create_missing=settings.create_missing_lists,
                                 dry_run=settings.dry_run, offline=settings.dry_run_offline),
-            emails=EmailResolver(client.v5_query_prospects, stats, identity),
+            emails=EmailResolver(client.endpoints.v5_query_prospects, stats, identity),
         )
 
     def stop_stream(self, stream: str, exc: StreamStopped) -> None:
@@ -241,7 +242,9 @@ def _identity_router(
     identity = open_identity_map(settings.ledger_path, settings.business_unit,
                                  pardot_domain=settings.pardot_domain,
                                  read_only=settings.dry_run)  # fmt: skip
-    return IdentityRouter(identity, client.v5_query_prospects, stats, dry_run=settings.dry_run)
+    return IdentityRouter(
+        identity, client.endpoints.v5_query_prospects, stats, dry_run=settings.dry_run
+    )
 
 
 def _discard(state: dict[str, Any]) -> None:

@@ -67,6 +67,7 @@ from target_pardot.rows.import_csv import (
 )
 from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint, prospect_ledger_key
 from target_pardot.run.runtime import Runtime
+from target_pardot.sinks.base import Delivery
 from target_pardot.sinks.import_outcome import (
     CODE_IMPORT_NOT_OPEN,
     SPILL_MARSHAL,
@@ -127,13 +128,14 @@ class _Lane:
         return self.kind == "email"
 
 
-class ImportDelivery(ImportOutcome):
+class ImportDelivery(Delivery):
     """Loads one stream's prospects through imports. Used by the reading thread
     (``deliver``, ``finish``) and by the sender's threads (uploads, polls)."""
 
     def __init__(self, runtime: Runtime, *, stream: str, schema_columns: Iterable[str]) -> None:
         super().__init__(runtime)
         self.stream = stream
+        self._outcome = ImportOutcome(self, stream)
         columns = list(schema_columns)
         fields = header_fields(columns)
         check_campaign_available(stream, columns, self.settings.default_campaign_id)
@@ -297,7 +299,7 @@ class ImportDelivery(ImportOutcome):
         if self.settings.dry_run:
             self.stats.plan("imports/create" if first else "imports/batch", rows)
         else:
-            self._chain(partial(self._upload, imp, data, first, lane.creates))
+            self._chain(partial(self._outcome.upload, imp, data, first, lane.creates))
         if imp.batches >= MAX_BATCHES_PER_IMPORT or imp.rows >= ROWS_PER_IMPORT:
             self._seal_import(lane)
 
@@ -363,7 +365,7 @@ class ImportDelivery(ImportOutcome):
     def _set_ready(self, imp: ImportJob) -> None:
         assert imp.import_id is not None
         try:
-            self.client.import_set_ready(imp.import_id)
+            self.client.endpoints.import_set_ready(imp.import_id)
         except PardotApiError as exc:
             # A replayed PATCH finds the import already Ready: what we asked for.
             if exc.code != CODE_IMPORT_NOT_OPEN:
@@ -372,13 +374,13 @@ class ImportDelivery(ImportOutcome):
 
     def _poll(self, imp: ImportJob) -> None:
         assert imp.import_id is not None
-        status = self.client.import_status(imp.import_id).body or {}
+        status = self.client.endpoints.import_status(imp.import_id).body or {}
         imp.polls += 1
         state = status.get("status")
         if status.get("isExpired") is True:
             state = "Expired"
         if state == "Complete":
-            self._completed(imp, status)
+            self._outcome.complete(imp, status, self._spill_fd)
             return
         if state not in _IN_PROGRESS:
             raise PardotApiError(

@@ -2,7 +2,8 @@
 Pardot completed it (rows matched back to the errors file, the ledger, STATE).
 
 :class:`ImportOutcome` is the half of the bulk import delivery that runs on the sender's
-threads; sinks/bulk_import.py (the half on the reading thread) builds the imports.
+threads; sinks/bulk_import.py (the half on the reading thread) builds the imports and
+holds one ImportOutcome.
 """
 
 from __future__ import annotations
@@ -62,22 +63,26 @@ def clearing_options(header: tuple[str, ...], empty_values: str) -> dict[str, An
     return {"fields": {v5_field_name(name): {"nullOverwrite": True} for name in header}}
 
 
-class ImportOutcome(Delivery):
-    """Uploads an import's batches and settles its rows once it completed."""
+class ImportOutcome:
+    """Uploads an import's batches and settles its rows once it completed, through the
+    collaborators of the delivery it serves (client, settings, ledger, STATE, stats and
+    its report of refused rows)."""
 
-    stream: str
-    _spill_fd: int | None
+    def __init__(self, delivery: Delivery, stream: str) -> None:
+        self.delivery = delivery
+        self.stream = stream
 
-    def _upload(self, imp: ImportJob, data: bytes, first: bool, creates: bool) -> None:
+    def upload(self, imp: ImportJob, data: bytes, first: bool, creates: bool) -> None:
+        client, settings = self.delivery.client, self.delivery.settings
         try:
             if first:
-                reply = self.client.import_create(
+                reply = client.endpoints.import_create(
                     {
                         "operation": "Upsert",
                         "object": "Prospect",
                         "createOnNoMatch": creates,
-                        "restoreDeleted": self.settings.search_deleted_prospects,
-                        **clearing_options(imp.header, self.settings.empty_values),
+                        "restoreDeleted": settings.search_deleted_prospects,
+                        **clearing_options(imp.header, settings.empty_values),
                     },
                     data,
                 )
@@ -87,7 +92,7 @@ class ImportOutcome(Delivery):
                 imp.import_id = int(import_id)
             else:
                 assert imp.import_id is not None
-                self.client.import_add_batch(imp.import_id, data)
+                client.endpoints.import_add_batch(imp.import_id, data)
         except PardotApiError as exc:
             if exc.code == CODE_DAILY_IMPORT_BATCHES:
                 raise DailyLimitReached(
@@ -96,13 +101,16 @@ class ImportOutcome(Delivery):
                 ) from None
             raise
 
-    def _completed(self, imp: ImportJob, status: Mapping[str, Any]) -> None:
+    def complete(self, imp: ImportJob, status: Mapping[str, Any], spill_fd: int | None) -> None:
+        """Settle the rows of an import Pardot completed; ``spill_fd``: the file holding
+        its rows (read back to match the errors file and fill the ledger)."""
         assert imp.import_id is not None
+        ledger, tracker, stats = self.delivery.ledger, self.delivery.tracker, self.delivery.stats
         failed = int(status.get("errorCount") or 0)
         errors = self._error_rows(imp) if failed else ErrorRows((), [], ())
         accepted: list[tuple[str, bytes]] = []
-        if failed or self.ledger is not None:
-            for position, record, line, key, fingerprint in self._spilled(imp):
+        if failed or ledger is not None:
+            for position, record, line, key, fingerprint in _spilled(imp, spill_fd):
                 message = errors.take(line, key) if failed else None
                 if message is not None:
                     self._reject_error_row(position, record, key, message)
@@ -113,15 +121,15 @@ class ImportOutcome(Delivery):
             self._reject_error_row(
                 0, dict(zip(errors.columns, cells, strict=False)), "unmatched row", message
             )
-        if self.ledger is not None and accepted:
-            self.ledger.accept(PROSPECTS, accepted)
+        if ledger is not None and accepted:
+            ledger.accept(PROSPECTS, accepted)
         # Every row of the import is now accepted or rejected (a rejection that stops the
         # run raised above, leaving the rows unsettled and their STATE unwritten).
-        self.tracker.settle(self.stream, imp.positions)
-        self.tracker.emit_ready()
-        self.stats.add("rows_sent", imp.rows - failed)
-        self.stats.add("created", int(status.get("createdCount") or 0))
-        self.stats.add("updated", int(status.get("updatedCount") or 0))
+        tracker.settle(self.stream, imp.positions)
+        tracker.emit_ready()
+        stats.add("rows_sent", imp.rows - failed)
+        stats.add("created", int(status.get("createdCount") or 0))
+        stats.add("updated", int(status.get("updatedCount") or 0))
         logger.info(
             "Import %s completed: %d rows, %d created, %d updated, %d failed, %d polls.",
             imp.import_id,
@@ -136,7 +144,7 @@ class ImportOutcome(Delivery):
         assert imp.import_id is not None
         # Pardot answers with a redirect to the error file, which the client follows
         # without its Pardot headers (docs/wire-contract.md, R10).
-        content = self.client.import_errors(imp.import_id).content
+        content = self.delivery.client.endpoints.import_errors(imp.import_id).content
         records = list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
         if not records:
             return ErrorRows((), [], ())
@@ -144,17 +152,21 @@ class ImportOutcome(Delivery):
         sent = next(csv.reader([imp.header_line]))
         return ErrorRows(header, records[1:], sent)
 
-    def _spilled(self, imp: ImportJob) -> Iterable[tuple[Any, ...]]:
-        assert self._spill_fd is not None or not imp.spill
-        for offset, length in imp.spill:
-            data = os.pread(self._spill_fd, length, offset)  # type: ignore[arg-type]
-            if data[:1] == SPILL_MARSHAL:
-                yield from marshal.loads(data[1:])
-            else:
-                yield from pickle.loads(data[1:])
-
     def _reject_error_row(
         self, position: int, record: dict[str, Any], key: str, message: str
     ) -> None:
         """A row of the errors CSV; the caller settles the import's rows together."""
-        self.report_refused(self.stream, position, record, key, message, row_error_code(message))
+        self.delivery.report_refused(
+            self.stream, position, record, key, message, row_error_code(message)
+        )
+
+
+def _spilled(imp: ImportJob, spill_fd: int | None) -> Iterable[tuple[Any, ...]]:
+    """The records of ``imp``, read back from the spill file."""
+    assert spill_fd is not None or not imp.spill
+    for offset, length in imp.spill:
+        data = os.pread(spill_fd, length, offset)  # type: ignore[arg-type]
+        if data[:1] == SPILL_MARSHAL:
+            yield from marshal.loads(data[1:])
+        else:
+            yield from pickle.loads(data[1:])

@@ -55,7 +55,7 @@ class V3EmailLane:
         if not version.known:
             if self.runtime.settings.dry_run:
                 return False  # a dry run makes no call: it plans the import
-            version.run(client.version_probe)
+            version.run(client.endpoints.version_probe)
         return version.current == 3
 
     def _with_campaign(self, pending: PendingRow) -> PendingRow:

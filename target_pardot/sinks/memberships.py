@@ -134,7 +134,7 @@ class MembershipDelivery(Delivery):
         else:
             body = batch_body([self._element(g) for g in groups])
         try:
-            reply = self.client.prospect_batch(
+            reply = self.client.endpoints.prospect_batch(
                 "batchUpdate", body, version=version, idempotent=True
             )
         except PayloadTooLarge as exc:
@@ -176,7 +176,7 @@ class MembershipDelivery(Delivery):
 
         def send(action: str) -> None:
             self.client.api_version.run(
-                lambda version: self.client.list_membership(
+                lambda version: self.client.endpoints.list_membership(
                     action, row.list_id, row.prospect_id, version=version, opted_out=row.opted_out
                 )
             )

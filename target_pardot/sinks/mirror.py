@@ -132,7 +132,7 @@ class StreamMirror:
     def _current_members(self, list_id: int) -> dict[int, Member]:
         if self.runtime.settings.dry_run_offline or list_id <= 0:
             return {}  # offline, or a dry run's list that would be created: no members
-        return read_members(self.runtime.client.v5_list_memberships, list_id)
+        return read_members(self.runtime.client.endpoints.v5_list_memberships, list_id)
 
     def _apply(self, plans: list[ListPlan], rows: dict[int, list[PendingMembership]],
                members: dict[int, dict[int, Member]]) -> None:  # fmt: skip
@@ -175,11 +175,15 @@ class StreamMirror:
         client = self.runtime.client
         if version == 3:
             for part, identifiers, body in v3_calls(groups, _removal_element)[1]:
-                reply = client.prospect_batch("batchUpdate", body, version=3, idempotent=True)
+                reply = client.endpoints.prospect_batch(
+                    "batchUpdate", body, version=3, idempotent=True
+                )
                 self._count_removals(part, v3_row_errors(reply.body, identifiers)[0])
             return
         body = batch_body([_removal_element(group) for group in groups])
-        reply = client.prospect_batch("batchUpdate", body, version=version, idempotent=True)
+        reply = client.endpoints.prospect_batch(
+            "batchUpdate", body, version=version, idempotent=True
+        )
         self._count_removals(groups, batch_row_errors(reply.body))
 
     def _count_removals(self, groups: list[tuple[int, list[int]]], errors: dict[int, str]

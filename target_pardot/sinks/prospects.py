@@ -216,7 +216,9 @@ class ProspectDelivery(Delivery):
             "id" in item.element or "fid" in item.element for item in batch
         )
         try:
-            reply = self.client.prospect_batch(operation, body, version=4, idempotent=idempotent)
+            reply = self.client.endpoints.prospect_batch(
+                operation, body, version=4, idempotent=idempotent
+            )
         except PayloadTooLarge as exc:
             self.split_too_large(
                 batch, exc, partial(self._send_v4, operation=operation), rows_of_item
@@ -239,7 +241,7 @@ class ProspectDelivery(Delivery):
             return
         if batch[0].pending.row.match_email and not self.client.api_version.known:
             # No v3 call answers before this row's v5 call: ask (88 sends it the v4 way).
-            self.client.version_probe(3)
+            self.client.endpoints.version_probe(3)
         group: list[BatchItem] = []
         for item in batch:
             if not item.pending.row.match_email:
@@ -262,7 +264,9 @@ class ProspectDelivery(Delivery):
             return
         for part, identifiers, body in calls:
             try:
-                reply = self.client.prospect_batch(operation, body, version=3, idempotent=True)
+                reply = self.client.endpoints.prospect_batch(
+                    operation, body, version=3, idempotent=True
+                )
             except PayloadTooLarge as exc:
                 self.split_too_large(
                     part, exc, partial(self._send_v4, operation=operation), rows_of_item
@@ -398,7 +402,7 @@ class ProspectDelivery(Delivery):
             match_email=pending.row.match_email,
         )
         try:
-            reply = self.client.v5_upsert_latest_by_email(body)
+            reply = self.client.endpoints.v5_upsert_latest_by_email(body)
         except PardotApiError as exc:
             if isinstance(exc, RetryableError) or exc.status not in (400, 422):
                 raise

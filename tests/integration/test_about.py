@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
-from target_pardot.target import CONFIG_SCHEMA
-from tests.helpers import BIN
+from target_pardot.target import CONFIG_SCHEMA, TargetPardot
+from tests.helpers import restored_signal_handlers
 from tests.unit.test_docs_agree import ROOT
 
 OWN_SETTINGS = sorted(CONFIG_SCHEMA["properties"])
 
 
 def about(*args: str) -> str:
-    completed = subprocess.run(
-        [str(BIN / "target-pardot"), "--about", *args],
-        capture_output=True,
-        check=True,
-        timeout=60,
-        text=True,
-    )
-    return completed.stdout
+    """The command's output, run in this process (test_cli.py runs it as a process)."""
+    with restored_signal_handlers():
+        result = CliRunner().invoke(TargetPardot.get_singer_command(), ["--about", *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
 
 
 def test_json_lists_every_setting_and_the_meltano_capabilities():

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import base_config, record_message, run_cli, schema_message, state_message
+from tests.helpers import (
+    base_config,
+    record_message,
+    run_cli_inprocess,
+    schema_message,
+    state_message,
+)
 
 
 def activate(stream: str | None, *, version: bool = True) -> dict:
@@ -35,7 +41,7 @@ IDS = ["no SCHEMA for its stream", "no stream", "no version"]
 
 @pytest.mark.parametrize("bad", BAD, ids=IDS)
 def test_stops_the_run_in_one_line_after_the_rows_before_it(emu, tmp_path, bad):
-    result = run_cli(base_config(emu), messages(bad), tmp_path)
+    result = run_cli_inprocess(base_config(emu), messages(bad), tmp_path)
     assert result.exit_code == 1
     assert "Traceback" not in result.stderr and "Unexpected" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
@@ -47,7 +53,7 @@ def test_stops_the_run_in_one_line_after_the_rows_before_it(emu, tmp_path, bad):
 
 @pytest.mark.parametrize("bad", BAD, ids=IDS)
 def test_with_skip_invalid_records_it_is_a_reported_line(emu, tmp_path, bad):
-    result = run_cli(base_config(emu, skip_invalid_records=True), messages(bad), tmp_path)
+    result = run_cli_inprocess(base_config(emu, skip_invalid_records=True), messages(bad), tmp_path)
     assert result.exit_code == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr and "Unexpected" not in result.stderr
     assert result.summary["rejected_by_reason"] == {"invalid_line": 1}

@@ -8,15 +8,7 @@ from collections import Counter
 
 import pytest
 
-from tests.helpers import base_config, run_inprocess, stream_of
-
-
-@pytest.fixture
-def run(capsys, caplog):
-    def runner(config, messages):
-        return run_inprocess(config, messages, capsys, caplog)
-
-    return runner
+from tests.helpers import base_config, stream_of, with_transient_faults
 
 
 def row_calls_by_version(counters: dict) -> dict[str, int]:
@@ -51,13 +43,13 @@ def comparable(prospects: list[dict]) -> list[tuple]:
 def test_email_only_rows_land_once_under_faults_and_a_rerun_changes_nothing(
     emu, run, case_insensitive
 ):
-    emu.configure(
+    with_transient_faults(
+        emu,
+        0.10,
+        seed=11,
         ampsea=False,
         v3_email_case_insensitive=case_insensitive,
-        fault_rate=0.10,
-        fault_kinds=["http500", "http503", "code183", "drop"],
         applied_but_lost_rate=0.02,
-        seed=11,
     )
     rows = email_rows_with_case_variants(2_000)
     config = base_config(emu, parallel_tasks=5, maximum_retries=15)
@@ -88,12 +80,7 @@ def test_a_lost_call_before_the_version_is_known_never_goes_through_v5(emu, run)
     """Each run starts on v4 until Pardot answers error 89. A v4 batch lost before then
     was never applied on a v3 account, and v5 would create a second prospect for a case
     variant there: its email-only rows go as a v3 batch instead. Faults in both runs."""
-    emu.configure(
-        ampsea=False,
-        fault_rate=0.10,
-        fault_kinds=["http500", "http503", "code183", "drop"],
-        seed=7,
-    )
+    with_transient_faults(emu, 0.10, seed=7, ampsea=False)
     rows = email_rows_with_case_variants(2_000)
     config = base_config(emu, parallel_tasks=5, maximum_retries=15, initial_retry_wait=0.05)
     first = run(config, stream_of("prospects", rows))

@@ -17,7 +17,7 @@ from requests.adapters import HTTPAdapter
 
 from target_pardot.settings import DEMO_PARDOT_DOMAIN, SANDBOX_LOGIN_URL
 from target_pardot.target import TargetPardot
-from tests.helpers import Result, base_config, parse_states, run_cli, stream_of, to_lines
+from tests.helpers import Result, base_config, parse_states, run_cli_inprocess, stream_of, to_lines
 
 #: A business unit the emulator does not know (it plays an account with another one).
 UNKNOWN_BUSINESS_UNIT = "0Uv5g000000ABCDCAA"
@@ -46,7 +46,9 @@ def pardot_calls(emu: Any) -> dict[str, int]:
 
 def test_revoked_refresh_token(emu, tmp_path):
     config = base_config(emu, refresh_token="5Aep861-revoked-long-ago")
-    result = run_cli(config, stream_of("prospects", people(3), final_state={"s": 1}), tmp_path)
+    result = run_cli_inprocess(
+        config, stream_of("prospects", people(3), final_state={"s": 1}), tmp_path
+    )
     assert result.exit_code == 2
     line = one_line_error(result.stderr, "invalid_grant", "'refresh_token'")
     assert "authorise the app again" in line
@@ -56,7 +58,7 @@ def test_revoked_refresh_token(emu, tmp_path):
 
 def test_unknown_client(emu, tmp_path):
     config = base_config(emu, client_id="3MVG9-not-a-connected-app")
-    result = run_cli(config, stream_of("prospects", people(3)), tmp_path)
+    result = run_cli_inprocess(config, stream_of("prospects", people(3)), tmp_path)
     assert result.exit_code == 2
     line = one_line_error(result.stderr, "invalid_client_id", "'client_id'")
     assert "'login_url'" in line
@@ -65,7 +67,7 @@ def test_unknown_client(emu, tmp_path):
 
 def test_wrong_client_secret(emu, tmp_path):
     config = base_config(emu, client_secret="not-the-consumer-secret")
-    result = run_cli(config, stream_of("prospects", people(3)), tmp_path)
+    result = run_cli_inprocess(config, stream_of("prospects", people(3)), tmp_path)
     assert result.exit_code == 2
     one_line_error(result.stderr, "invalid_client", "'client_secret'")
     assert pardot_calls(emu) == {}
@@ -80,7 +82,7 @@ def test_client_credentials_on_a_generic_login_host(emu, tmp_path, hosts):
     config = base_config(emu, auth_flow="client_credentials", refresh_token=None, **hosts)
     if "sandbox" in hosts:
         del config["login_url"]
-    result = run_cli(config, stream_of("prospects", people(1)), tmp_path)
+    result = run_cli_inprocess(config, stream_of("prospects", people(1)), tmp_path)
     assert result.exit_code == 2
     line = one_line_error(result.stderr, "client_credentials", "My Domain")
     assert "'login_url'" in line
@@ -160,8 +162,8 @@ def test_production_business_unit_on_the_demo_host(emu, capsys, caplog):
 
 def test_business_unit_unknown_on_the_configured_host(emu, tmp_path):
     config = base_config(emu, business_unit=UNKNOWN_BUSINESS_UNIT)
-    result = run_cli(config, stream_of("prospects", people(3), final_state={"s": 1}),
-                     tmp_path)  # fmt: skip
+    messages = stream_of("prospects", people(3), final_state={"s": 1})
+    result = run_cli_inprocess(config, messages, tmp_path)
     assert result.exit_code == 2
     line = one_line_error(result.stderr, "Pardot error 201", "'business_unit'")
     assert "'pardot_domain'" in line and "'sandbox'" in line

@@ -11,7 +11,7 @@ from tests.helpers import (
     assert_no_secrets,
     base_config,
     record_message,
-    run_cli,
+    run_cli_inprocess,
     schema_message,
     state_message,
     to_lines,
@@ -64,7 +64,7 @@ def assert_clean_failure(stderr: str, text: str) -> None:
 )
 def test_bad_stream(emu, tmp_path, name, exit_code, message, delivered, states):
     config = base_config(emu)
-    result = run_cli(config, (DATA / f"{name}.singer").read_bytes(), tmp_path, env=DEBUG)
+    result = run_cli_inprocess(config, (DATA / f"{name}.singer").read_bytes(), tmp_path, env=DEBUG)
     assert result.exit_code == exit_code, result.stderr[-3000:]
     if message:
         assert_clean_failure(result.stderr, message)
@@ -92,7 +92,7 @@ def test_a_five_megabyte_line(emu, tmp_path, skip):
         ]
     )
     assert max(len(line) for line in text.splitlines()) > 5_000_000
-    result = run_cli(config, text, tmp_path, env=DEBUG)
+    result = run_cli_inprocess(config, text, tmp_path, env=DEBUG)
     if skip:
         assert result.exit_code == 0
         assert sorted(p["first_name"] for p in emu.prospects()) == ["after", "before"]
@@ -118,7 +118,7 @@ def test_a_five_megabyte_line(emu, tmp_path, skip):
     ],
 )
 def test_unusable_config_files(tmp_path, make_config, message):
-    result = run_cli(make_config(tmp_path), "", tmp_path, env=DEBUG)
+    result = run_cli_inprocess(make_config(tmp_path), "", tmp_path, env=DEBUG)
     assert result.exit_code in (1, 2)
     assert_clean_failure(result.stderr, message)
     assert result.stdout == ""
@@ -126,7 +126,7 @@ def test_unusable_config_files(tmp_path, make_config, message):
 
 def test_unknown_data_object(emu, tmp_path):
     config = base_config(emu, data_object="opportunities")
-    result = run_cli(config, "", tmp_path, env=DEBUG)
+    result = run_cli_inprocess(config, "", tmp_path, env=DEBUG)
     assert result.exit_code != 0
     assert_clean_failure(result.stderr, "data_object")
     assert emu.counters()["calls_total"] == 0

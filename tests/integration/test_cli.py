@@ -1,4 +1,6 @@
-"""The real command line: exit codes, one-line errors, stdout discipline, and no leaked secret."""
+"""The command line: exit codes, one-line errors, stdout discipline, and no leaked secret.
+The first test and one secrets scenario run a real process (its own logging set-up, its
+streams); the others run the same command in this process."""
 
 from __future__ import annotations
 
@@ -7,7 +9,15 @@ import subprocess
 
 import pytest
 
-from tests.helpers import BIN, base_config, record_message, run_cli, schema_message, stream_of
+from tests.helpers import (
+    BIN,
+    base_config,
+    record_message,
+    run_cli,
+    run_cli_inprocess,
+    schema_message,
+    stream_of,
+)
 
 DEBUG = {"TARGET_PARDOT_LOGLEVEL": "DEBUG"}
 
@@ -32,7 +42,7 @@ def test_success_writes_only_state_to_stdout(emu, tmp_path):
 
 
 def test_invalid_business_unit_fails_before_any_call(emu, tmp_path):
-    result = run_cli(
+    result = run_cli_inprocess(
         base_config(emu, business_unit="0Uv123"), stream_of("prospects", people(1)), tmp_path
     )
     assert result.exit_code == 2
@@ -55,7 +65,7 @@ def test_missing_config_file(tmp_path):
 
 
 def test_config_with_a_wrong_type(emu, tmp_path):
-    result = run_cli(
+    result = run_cli_inprocess(
         base_config(emu, parallel_tasks="five"), stream_of("prospects", people(1)), tmp_path
     )
     assert result.exit_code != 0
@@ -64,7 +74,7 @@ def test_config_with_a_wrong_type(emu, tmp_path):
 
 
 def test_plain_http_off_loopback_is_refused(emu, tmp_path):
-    result = run_cli(
+    result = run_cli_inprocess(
         base_config(emu, login_url="http://login.example.com"),
         stream_of("prospects", people(1)),
         tmp_path,
@@ -76,7 +86,7 @@ def test_plain_http_off_loopback_is_refused(emu, tmp_path):
 
 def test_rejected_row_exit_code_and_message(emu, tmp_path):
     messages = [schema_message("prospects"), record_message("prospects", {"first_name": "x"})]
-    result = run_cli(base_config(emu), messages, tmp_path)
+    result = run_cli_inprocess(base_config(emu), messages, tmp_path)
     assert result.exit_code == 1
     assert_one_line_error(result.stderr, "row 1 of stream 'prospects'")
     assert result.stdout == ""
@@ -84,7 +94,7 @@ def test_rejected_row_exit_code_and_message(emu, tmp_path):
 
 def test_daily_limit_exit_code(emu, tmp_path):
     emu.configure(daily_limit=0)
-    result = run_cli(
+    result = run_cli_inprocess(
         base_config(emu), stream_of("prospects", people(3), final_state={"s": 1}), tmp_path
     )
     assert result.exit_code == 3
@@ -107,7 +117,9 @@ def test_no_secret_ever_leaves_the_process(emu, tmp_path, scenario):
         config["refresh_token"] = "a-revoked-refresh-token-value"
     if scenario == "expiring":
         emu.configure(token_lifetime_calls=5)
-    result = run_cli(config, stream_of("prospects", records), tmp_path, env=DEBUG)
+    # One scenario as a real process (its own logging set-up), the others in this one.
+    run = run_cli if scenario == "expiring" else run_cli_inprocess
+    result = run(config, stream_of("prospects", records), tmp_path, env=DEBUG)
     if scenario == "bad_refresh_token":
         assert result.exit_code == 2
     else:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-import target_pardot.sinks.bulk_import as bulk_import
 from target_pardot.errors import PardotApiError
-from target_pardot.pardot.client import PardotClient
+from target_pardot.pardot.endpoints import Endpoints
 from target_pardot.pardot.responses import Reply
 from target_pardot.rows.fields import (
     CustomField,
@@ -16,10 +15,11 @@ from target_pardot.rows.fields import (
     use_custom_fields,
     v5_field_name,
 )
+from target_pardot.run.connection import open_client
 from target_pardot.run.custom_fields import parse_custom_field_page, read_custom_fields
 from target_pardot.run.stats import RunStats
 from target_pardot.settings import parse_settings
-from tests.helpers import base_config, run_inprocess, stream_of
+from tests.helpers import base_config, stream_of
 
 SCHEMA = {
     "type": "object",
@@ -48,19 +48,13 @@ PATHS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def quick_polls(monkeypatch):
-    monkeypatch.setattr(bulk_import, "IMPORT_FIRST_POLL_SECONDS", 0.02)
+pytestmark = pytest.mark.usefixtures("quick_import_polls")
 
 
 @pytest.fixture
-def run(capsys, caplog):
-    def runner(config, messages):
-        result = run_inprocess(config, messages, capsys, caplog)
-        assert result.exit_code == 0, result.stderr[-3000:]
-        return result
-
-    return runner
+def run(run_ok):
+    """Every run in this module must succeed."""
+    return run_ok
 
 
 def landed(emu) -> tuple[str | None, str | None]:
@@ -97,7 +91,7 @@ def test_a_failed_read_warns_and_falls_back_to_the_c_rule(emu, run, monkeypatch)
     def refuse(self, page_url=None):
         raise PardotApiError("HTTP 404: request refused", status=404)
 
-    monkeypatch.setattr(PardotClient, "v5_custom_fields", refuse)
+    monkeypatch.setattr(Endpoints, "v5_custom_fields", refuse)
     record = {"email": "a@example.com", "loyalty_tier": "gold"}
     result = run(base_config(emu, upsert_by_email=True, skip_invalid_records=True),
                  stream_of("prospects", [record], schema=SCHEMA))  # fmt: skip
@@ -160,14 +154,14 @@ def test_a_page_gives_both_names_or_derives_the_missing_one(value, expected):
 def test_a_next_page_url_on_another_host_is_read_from_the_configured_domain(emu):
     # Pardot names its own host in nextPageUrl; the configured domain may be spelled
     # differently (or be a proxy): the page is asked of the configured domain.
-    client = PardotClient(parse_settings(base_config(emu)), RunStats())
+    client = open_client(parse_settings(base_config(emu)), RunStats())
     foreign = ("https://pi.pardot.com/api/v5/objects/custom-fields"
                "?fields=id%2CfieldId%2CapiFieldId")  # fmt: skip
-    values = client.v5_custom_fields(foreign).body["values"]
+    values = client.endpoints.v5_custom_fields(foreign).body["values"]
     assert ("loyalty_tier", "loyalty_tier__c") in {
         (v["fieldId"], v["apiFieldId"]) for v in values
     }
-    relative = client.v5_custom_fields("/api/v5/objects/custom-fields?fields=fieldId")
+    relative = client.endpoints.v5_custom_fields("/api/v5/objects/custom-fields?fields=fieldId")
     assert {"fieldId": "Legacy_Code__c"} in relative.body["values"]
 
 
@@ -177,6 +171,7 @@ class _TwoPages:
     def __init__(self, failure: Exception) -> None:
         self.failure = failure
         self.calls: list[str | None] = []
+        self.endpoints = self  # v5_custom_fields below
 
     def v5_custom_fields(self, page_url=None):
         self.calls.append(page_url)

@@ -8,11 +8,9 @@ import re
 from tests.helpers import (
     assert_no_secrets,
     base_config,
-    record_message,
-    run_cli,
-    schema_message,
-    state_message,
+    run_cli_inprocess,
     stream_of,
+    stream_with_states,
 )
 
 
@@ -23,20 +21,13 @@ def updates(emu, n: int) -> list[dict]:
     ]
 
 
-def with_states(records: list[dict], every: int, start: int = 0) -> list[dict]:
-    messages = [schema_message("prospects")]
-    for offset, record in enumerate(records, start=start + 1):
-        messages.append(record_message("prospects", record))
-        if offset % every == 0:
-            messages.append(state_message({"upto": offset}))
-    return messages
-
-
 def test_quota_is_shown_at_the_start_in_progress_lines_and_in_the_summary(emu, tmp_path):
     emu.configure(latency_ms=60, daily_limit=25_000, others_daily_calls=1_200)
     records = [{"email": f"q{i}@example.com"} for i in range(1_000)]  # 20 batch calls
     config = base_config(emu, progress_interval_seconds=0.1)
-    result = run_cli(config, stream_of("prospects", records, final_state={"at": 1}), tmp_path)
+    result = run_cli_inprocess(
+        config, stream_of("prospects", records, final_state={"at": 1}), tmp_path
+    )
     assert result.exit_code == 0, result.stderr[-3000:]
     assert "daily API calls used: 1201 of 25000 at the start of this run." in result.stderr
     progress = [
@@ -63,12 +54,12 @@ def test_quota_is_shown_at_the_start_in_progress_lines_and_in_the_summary(emu, t
 def test_an_unparseable_or_missing_header_never_fails_a_run(emu, tmp_path):
     records = [{"email": f"r{i}@example.com"} for i in range(120)]
     emu.configure(api_usage_header="raw")
-    raw = run_cli(base_config(emu), stream_of("prospects", records), tmp_path)
+    raw = run_cli_inprocess(base_config(emu), stream_of("prospects", records), tmp_path)
     assert raw.exit_code == 0, raw.stderr[-2000:]
     used = emu.counters()["daily_calls_used"]
     assert raw.summary["daily_api_calls_used_at_end"] == f"unparsed ('about {used} today')"
     emu.configure(api_usage_header="off")
-    off = run_cli(
+    off = run_cli_inprocess(
         base_config(emu, daily_quota_reserve=10), stream_of("prospects", records), tmp_path
     )
     assert off.exit_code == 0, off.stderr[-2000:]
@@ -82,7 +73,7 @@ def test_daily_quota_reserve_stops_with_a_true_state_and_a_rerun_finishes(emu, t
     # Rows keyed by id; without upsert_by_email no identity map check shares the quota, so
     # the calls counted below are the batches alone.
     config = base_config(emu, daily_quota_reserve=45, upsert_by_email=False)
-    first = run_cli(config, with_states(records, every=50), tmp_path)
+    first = run_cli_inprocess(config, stream_with_states(records, every=50), tmp_path)
     assert first.exit_code == 3, first.stderr[-3000:]
     # Exactly the 5 calls up to 955, the run's reads included; 50 rows per batch call.
     assert emu.counters()["daily_calls_used"] == 5
@@ -100,7 +91,9 @@ def test_daily_quota_reserve_stops_with_a_true_state_and_a_rerun_finishes(emu, t
     assert first.summary["daily_api_calls_used_at_end"] == "955 of 1000"
 
     emu.new_day()  # midnight in the account's time zone
-    second = run_cli(config, with_states(records[upto:], every=50, start=upto), tmp_path)
+    second = run_cli_inprocess(
+        config, stream_with_states(records[upto:], every=50, start=upto), tmp_path
+    )
     assert second.exit_code == 0, second.stderr[-3000:]
     assert second.states[-1] == {"upto": 500}
     assert all(p["company"] == "v2" for p in emu.prospects())
@@ -114,7 +107,7 @@ def test_the_reserve_holds_with_parallel_calls(emu, tmp_path):
     emu.configure(daily_limit=1_000, others_daily_calls=900, latency_ms=20)
     # 20 calls needed; 1000 - 90 = 910 allows at most 10.
     config = base_config(emu, daily_quota_reserve=90, parallel_tasks=5)
-    result = run_cli(config, with_states(records, every=50), tmp_path)
+    result = run_cli_inprocess(config, stream_with_states(records, every=50), tmp_path)
     assert result.exit_code == 3, result.stderr[-3000:]
     # Never past 910 by the emulator's own count, though five calls run at once.
     assert 5 <= emu.counters()["daily_calls_used"] <= 10

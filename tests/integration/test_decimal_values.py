@@ -9,7 +9,6 @@ from urllib.parse import unquote_plus
 
 import pytest
 
-import target_pardot.sinks.bulk_import as bulk_import
 from tests.helpers import base_config, schema_message, to_lines
 
 DIGITS = "123456789.0123456789"
@@ -27,7 +26,7 @@ def record_line(email: str, number: str = DIGITS) -> str:
 
 
 @pytest.fixture
-def bodies(emu, monkeypatch) -> Iterator[list[str]]:
+def bodies(emu, monkeypatch, quick_import_polls) -> Iterator[list[str]]:
     """The text of every request body the target sent (forms decoded)."""
     log: list[str] = []
     dispatch = emu.app.dispatch
@@ -38,7 +37,6 @@ def bodies(emu, monkeypatch) -> Iterator[list[str]]:
         return dispatch(req)
 
     monkeypatch.setattr(emu.app, "dispatch", recording)
-    monkeypatch.setattr(bulk_import, "IMPORT_FIRST_POLL_SECONDS", 0.02)
     yield log
 
 

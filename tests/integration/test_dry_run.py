@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import requests.adapters
 
-from tests.helpers import base_config, record_message, run_cli, stream_of
+from tests.helpers import base_config, record_message, run_cli_inprocess, stream_of
 
 # Invalid before any call: the first fails the schema (score is an integer), the second has
 # no key. Rows only Pardot would refuse (a malformed email) cannot show up in a dry run.
@@ -136,7 +136,7 @@ def test_offline_dry_run_needs_no_reachable_host(tmp_path):
     }
     messages = stream_of("prospects", people(3), final_state={"bookmark": 1})
     messages.append(record_message("prospects", {"email": "late@example.com"}))
-    result = run_cli(config, messages, tmp_path)
+    result = run_cli_inprocess(config, messages, tmp_path)
     assert result.exit_code == 0, result.stderr[-2000:]
     assert result.stdout == ""
     assert result.summary["api_calls"] == 0
@@ -156,6 +156,6 @@ def test_the_same_config_without_offline_does_try_the_host(tmp_path):
         "dry_run": True,
         "initial_retry_wait": 0.01,
     }
-    result = run_cli(config, stream_of("prospects", people(1)), tmp_path)
+    result = run_cli_inprocess(config, stream_of("prospects", people(1)), tmp_path)
     assert result.exit_code == 2
     assert "Could not get an access token" in result.stderr

@@ -7,9 +7,8 @@ from collections import Counter
 
 import pytest
 
-import target_pardot.sinks.bulk_import as imports_module
 from pardot_emulator import PardotEmulator
-from tests.helpers import base_config, stream_of
+from tests.helpers import base_config, stream_of, with_transient_faults
 
 #: How a CSV tap declares its columns: every one a string.
 CSV_SCHEMA = {
@@ -32,9 +31,7 @@ def emails_once(emu) -> dict[str, dict]:
     return {p["email"]: p for p in emu.prospects()}
 
 
-@pytest.fixture(autouse=True)
-def quick_polls(monkeypatch):
-    monkeypatch.setattr(imports_module, "IMPORT_FIRST_POLL_SECONDS", 0.02)
+pytestmark = pytest.mark.usefixtures("quick_import_polls")
 
 
 @pytest.mark.parametrize("operation", ["sync", "import"])
@@ -77,8 +74,7 @@ def test_v3_account_under_faults_never_sends_a_row_through_v5(emu, run, seed, up
     """AMPSEA off, 10% faults, five calls in flight: a v4 batch lost after another call
     learned that the account is v3 was never applied, and goes again as a v3 batch."""
     # Jitter lets a lost call's reply arrive after another call's error 89.
-    emu.configure(ampsea=False, fault_rate=0.10, seed=seed, latency_jitter_ms=20,
-                  fault_kinds=["http500", "http503", "code183", "drop"])  # fmt: skip
+    with_transient_faults(emu, 0.10, seed=seed, ampsea=False, latency_jitter_ms=20)
     rows = email_rows_with_case_variants(2_000)
     config = base_config(emu, parallel_tasks=5, maximum_retries=15,
                          upsert_by_email=upsert_by_email)  # fmt: skip

@@ -1,5 +1,7 @@
-"""Hostile configs, files, pipes and signals, through real processes: one line, the exit
-code of the README's table, no traceback, no secret, and never a false success."""
+"""Hostile configs, files, pipes and signals: one line, the exit code of the README's
+table, no traceback, no secret, and never a false success. Real processes where the
+process is the subject (the environment, permissions and umask, pipes, signals); the
+command line in this process for config files and settings."""
 
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ from tests.helpers import (
     base_config,
     record_message,
     run_cli,
+    run_cli_inprocess,
     schema_message,
+    start_target,
     state_message,
     to_lines,
 )
@@ -59,7 +63,7 @@ def _rows(n: int, start: int = 0) -> list[dict]:
     ],
 )
 def test_a_wrong_setting_is_exit_2_and_one_line(emu, tmp_path, overrides, text):
-    result = run_cli(base_config(emu, **overrides), "", tmp_path, env=DEBUG)
+    result = run_cli_inprocess(base_config(emu, **overrides), "", tmp_path, env=DEBUG)
     assert_one_line_failure(result, 2, text)
     assert emu.counters()["calls_total"] == 0
 
@@ -74,7 +78,7 @@ def test_an_unusable_config_file_is_exit_2_and_one_line(tmp_path, content):
         path.mkdir()
     elif content is not None:
         path.write_bytes(content.encode("latin-1"))
-    result = run_cli(path, "", tmp_path, env=DEBUG)
+    result = run_cli_inprocess(path, "", tmp_path, env=DEBUG)
     assert_one_line_failure(result, 2, "config file")
     assert result.stdout == ""
 
@@ -87,7 +91,7 @@ def test_a_bad_stream_map_is_exit_2_after_the_rows_before_it(emu, tmp_path):
         state_message({"upto": 2}),
         schema_message("leads"),
     ]
-    result = run_cli(config, messages, tmp_path, env=DEBUG)
+    result = run_cli_inprocess(config, messages, tmp_path, env=DEBUG)
     assert_one_line_failure(result, 2, "stream_maps")
     assert len(emu.prospects()) == 2
     assert result.states == [{"upto": 2}]
@@ -126,8 +130,8 @@ def test_a_bad_environment_value_is_exit_2_and_one_line(emu, tmp_path, variable,
 )
 def test_no_secret_value_is_echoed_whatever_its_type_or_length(emu, tmp_path, secret):
     config = base_config(emu, client_secret=secret, refresh_token=secret)
-    result = run_cli(config, to_lines([schema_message("prospects"), *_rows(1)]), tmp_path,
-                     env=DEBUG)  # fmt: skip
+    messages = to_lines([schema_message("prospects"), *_rows(1)])
+    result = run_cli_inprocess(config, messages, tmp_path, env=DEBUG)
     assert result.exit_code == 2, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     shown = json.dumps(secret).strip('"')
@@ -143,7 +147,7 @@ def test_no_secret_value_is_echoed_whatever_its_type_or_length(emu, tmp_path, se
 
 def test_rejected_records_path_that_is_a_directory_fails_at_start(emu, tmp_path):
     config = base_config(emu, skip_invalid_records=True, rejected_records_path=str(tmp_path))
-    result = run_cli(config, [schema_message("prospects"), *_rows(3)], tmp_path)
+    result = run_cli_inprocess(config, [schema_message("prospects"), *_rows(3)], tmp_path)
     assert_one_line_failure(result, 2, "rejected_records_path")
     assert emu.counters()["calls_total"] == 0
 
@@ -153,7 +157,7 @@ def test_rejected_records_path_in_a_folder_that_cannot_exist_fails_at_start(emu,
     blocker.write_text("")
     config = base_config(emu, skip_invalid_records=True,
                          rejected_records_path=str(blocker / "sub" / "rejected.jsonl"))  # fmt: skip
-    result = run_cli(config, [schema_message("prospects"), *_rows(3)], tmp_path)
+    result = run_cli_inprocess(config, [schema_message("prospects"), *_rows(3)], tmp_path)
     assert_one_line_failure(result, 2, "rejected_records_path")
 
 
@@ -204,22 +208,11 @@ def test_rejected_file_and_ledger_are_private(emu, tmp_path):
 # -- pipes and signals ------------------------------------------------------------------
 
 
-def _start(config: dict, tmp_path: Path, **popen) -> subprocess.Popen[bytes]:
-    config_path = tmp_path / "config.json"
-    config_path.write_text(json.dumps(config))
-    return subprocess.Popen(
-        [str(BIN / "target-pardot"), "--config", str(config_path)],
-        stdin=subprocess.PIPE,
-        stderr=(tmp_path / "stderr.log").open("wb"),
-        **popen,
-    )
-
-
 def test_closed_stdout_fails_the_run_with_one_line(emu, tmp_path):
     read_end, write_end = os.pipe()
     os.close(read_end)  # the downstream (`| head`) is gone before the first STATE
     try:
-        process = _start(base_config(emu), tmp_path, stdout=write_end)
+        process = start_target(base_config(emu), tmp_path, stdout=write_end)
     finally:
         os.close(write_end)
     messages = [schema_message("prospects"), *_rows(3), state_message({"upto": 3})]
@@ -242,7 +235,10 @@ def test_a_signal_stops_the_target_while_stdout_is_blocked(emu, tmp_path, signum
     for i in range(40):
         messages += _rows(5, start=i * 5)
         messages.append(state_message({"upto": i, "padding": "p" * 20_000}))
-    process = _start(base_config(emu), tmp_path, stdout=subprocess.PIPE)
+    # A short batch wait: the first drains (and the STATEs that fill the pipe) come
+    # after a second instead of the default 30 s.
+    config = base_config(emu, batch_wait_limit_seconds=1)
+    process = start_target(config, tmp_path, stdout=subprocess.PIPE)
     assert process.stdin is not None
     process.stdin.write(to_lines(messages).encode())
     process.stdin.flush()
@@ -277,7 +273,7 @@ def _read_state_line(process: subprocess.Popen[bytes], timeout: float) -> tuple[
 @pytest.mark.slow
 def test_a_trickle_tap_sees_rows_sent_and_state_written_as_it_goes(emu, tmp_path):
     config = base_config(emu, batch_wait_limit_seconds=1)
-    process = _start(config, tmp_path, stdout=subprocess.PIPE)
+    process = start_target(config, tmp_path, stdout=subprocess.PIPE)
     assert process.stdin is not None
     try:
         process.stdin.write(to_lines([schema_message("prospects")]).encode())

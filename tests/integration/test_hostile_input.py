@@ -16,7 +16,7 @@ from tests.helpers import (
     assert_no_secrets,
     base_config,
     record_message,
-    run_cli,
+    run_cli_inprocess,
     schema_message,
     state_message,
 )
@@ -88,7 +88,7 @@ def _assert_strict_json_lines(path: Path) -> list[dict]:
 def test_a_hostile_row_is_rejected_with_a_reason(emu, tmp_path, name):
     rejected = tmp_path / "rejected.jsonl"
     config = base_config(emu, skip_invalid_records=True, rejected_records_path=str(rejected))
-    result = run_cli(config, _stream(HOSTILE_RECORDS[name]), tmp_path)
+    result = run_cli_inprocess(config, _stream(HOSTILE_RECORDS[name]), tmp_path)
     assert result.exit_code == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     assert sorted(p["first_name"] for p in emu.prospects()) == ["after", "before"]
@@ -104,7 +104,7 @@ def test_a_hostile_row_is_rejected_with_a_reason(emu, tmp_path, name):
 @pytest.mark.parametrize("name", sorted(HOSTILE_RECORDS))
 def test_a_hostile_row_stops_the_run_after_the_rows_before_it(emu, tmp_path, name):
     config = base_config(emu)
-    result = run_cli(config, _stream(HOSTILE_RECORDS[name]), tmp_path)
+    result = run_cli_inprocess(config, _stream(HOSTILE_RECORDS[name]), tmp_path)
     assert result.exit_code == 1
     assert "Traceback" not in result.stderr
     assert "row 2 of stream 'prospects'" in result.stderr
@@ -130,7 +130,7 @@ BAD_LINES = {
 def test_a_bad_line_is_reported_and_skipped_when_skipping(emu, tmp_path, name):
     rejected = tmp_path / "rejected.jsonl"
     config = base_config(emu, skip_invalid_records=True, rejected_records_path=str(rejected))
-    result = run_cli(config, _stream(BAD_LINES[name]), tmp_path)
+    result = run_cli_inprocess(config, _stream(BAD_LINES[name]), tmp_path)
     assert result.exit_code == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     assert sorted(p["first_name"] for p in emu.prospects()) == ["after", "before"]
@@ -143,7 +143,7 @@ def test_a_bad_line_is_reported_and_skipped_when_skipping(emu, tmp_path, name):
 
 @pytest.mark.parametrize("name", sorted(BAD_LINES))
 def test_a_bad_line_stops_the_run_with_one_line(emu, tmp_path, name):
-    result = run_cli(base_config(emu), _stream(BAD_LINES[name]), tmp_path)
+    result = run_cli_inprocess(base_config(emu), _stream(BAD_LINES[name]), tmp_path)
     assert result.exit_code == 1
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if "| ERROR" in line]
@@ -193,7 +193,7 @@ def test_batch_rows_load_like_record_rows(emu, tmp_path, gzipped):
         _batch_message([one, two], compression="gzip" if gzipped else None),
         state_message({"upto": "batch"}),
     ]
-    result = run_cli(config, messages, tmp_path)
+    result = run_cli_inprocess(config, messages, tmp_path)
     assert result.exit_code == 0, result.stderr[-3000:]
     names = sorted(p["first_name"] for p in emu.prospects())
     assert names == sorted(["r", "c"] + [f"b{i}" for i in range(120)])
@@ -224,7 +224,7 @@ def test_an_unreadable_batch_stops_after_the_rows_before_it(emu, tmp_path, probl
     ]
     for skip in (False, True):
         emu.reset()
-        result = run_cli(base_config(emu, skip_invalid_records=skip), messages, tmp_path)
+        result = run_cli_inprocess(base_config(emu, skip_invalid_records=skip), messages, tmp_path)
         assert result.exit_code == 1
         assert "Traceback" not in result.stderr
         errors = [line for line in result.stderr.splitlines() if "| ERROR" in line]
@@ -242,7 +242,7 @@ def test_an_unreadable_batch_stops_after_the_rows_before_it(emu, tmp_path, probl
 def test_a_new_unknown_column_on_every_row_is_named_once_then_counted(emu, tmp_path):
     rows = [record_message("prospects", {"email": f"w{i}@x.com", f"junk_{i}": i})
             for i in range(300)]  # fmt: skip
-    result = run_cli(base_config(emu), [schema_message("prospects"), *rows], tmp_path)
+    result = run_cli_inprocess(base_config(emu), [schema_message("prospects"), *rows], tmp_path)
     assert result.exit_code == 0, result.stderr[-3000:]
     warnings = [line for line in result.stderr.splitlines()
                 if "| WARNING" in line and "not Pardot" in line]  # fmt: skip
@@ -264,7 +264,7 @@ def test_new_columns_in_import_mode_share_one_import(emu, tmp_path):
     rows = [record_message("prospects", {"email": f"i{i}@x.com", TEXT_FIELDS[i // 2]: "v"})
             for i in range(40)]  # fmt: skip
     config = base_config(emu, prospect_operation="import", default_campaign_id=7)
-    result = run_cli(config, [schema_message("prospects", schema), *rows], tmp_path)
+    result = run_cli_inprocess(config, [schema_message("prospects", schema), *rows], tmp_path)
     assert result.exit_code == 0, result.stderr[-3000:]
     assert len(emu.imports()) == 1
     assert len(emu.prospects()) == 40

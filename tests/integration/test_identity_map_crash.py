@@ -4,23 +4,19 @@ twice."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from target_pardot.run.reader import IDLE_TICK_SECONDS
 from tests.helpers import (
-    BIN,
     base_config,
-    parse_states,
-    record_message,
+    feed_in_steps,
+    kill_after_states,
     run_cli,
-    schema_message,
-    state_message,
-    to_lines,
+    start_target,
+    stream_with_states,
 )
 
 pytestmark = pytest.mark.slow
@@ -33,40 +29,18 @@ def rows(city: str) -> list[dict]:
     return [{"email": f"k{i}@example.com", "city": city} for i in range(ROWS)]
 
 
-def stream_text(records: list[dict], start: int = 0) -> str:
-    messages = [schema_message("prospects")]
-    for offset, record in enumerate(records[start:], start=start + 1):
-        messages.append(record_message("prospects", record))
-        if offset % EVERY == 0:
-            messages.append(state_message({"upto": offset}))
-    return to_lines(messages)
+#: Between two steps of the input, stdin stays quiet for longer than the reader's idle
+#: tick: the target then sends the step's rows and commits what the map learned before it
+#: writes the step's STATE, as with a tap that reads its source page by page.
+STEP_PAUSE = IDLE_TICK_SECONDS + 0.2
 
 
-def killed_after_states(config: dict, text: str, tmp_path: Path, states: int) -> int:
-    """Run the target as a real process and SIGKILL it after it wrote ``states`` STATEs;
-    the last STATE it wrote."""
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    (tmp_path / "input.singer").write_text(text)
-    with (tmp_path / "input.singer").open("rb") as stdin, \
-            (tmp_path / "stderr.log").open("wb") as stderr:  # fmt: skip
-        process = subprocess.Popen(
-            [str(BIN / "target-pardot"), "--config", str(tmp_path / "config.json")],
-            stdin=stdin, stdout=subprocess.PIPE, stderr=stderr, env=dict(os.environ),
-        )  # fmt: skip
-    try:
-        assert process.stdout is not None
-        seen = []
-        while len(seen) < states:
-            line = process.stdout.readline()
-            if not line:
-                break
-            seen.append(json.loads(line))
-        process.kill()
-        process.wait(timeout=30)
-        seen += parse_states(process.stdout.read().decode())
-    finally:
-        if process.poll() is None:
-            process.kill()
+def killed_after_states(config: dict, records: list[dict], tmp_path: Path, states: int) -> int:
+    """Run the target as a real process on ``records``, sent a hundred rows and a STATE
+    at a time, and SIGKILL it after it wrote ``states`` STATEs; the last STATE it wrote."""
+    process = start_target(config, tmp_path)
+    feed_in_steps(process, stream_with_states(records, EVERY), pause=STEP_PAUSE)
+    seen = kill_after_states(process, states)
     assert seen, (tmp_path / "stderr.log").read_text()[-2000:]
     upto = int(seen[-1]["upto"])
     assert upto < ROWS, "the run must have been killed before the end"
@@ -82,21 +56,25 @@ def assert_loaded_once(emu, city: str) -> None:
 
 
 def test_sigkill_while_learning_and_while_using_the_map_never_duplicates(emu, tmp_path):
-    config = base_config(emu, upsert_by_email=True, parallel_tasks=3,
+    # A short batch wait: each step of the input is sent in the quiet after it.
+    config = base_config(emu, upsert_by_email=True, parallel_tasks=3, batch_wait_limit_seconds=0.2,
                          ledger_path=str(tmp_path / "ledger.sqlite3"))  # fmt: skip
-    # 1. The first load (every row through upsertLatestByEmail), killed half way.
+    # 1. The first load (every row through upsertLatestByEmail), killed half way; the
+    # re-run from its last STATE without latency (the kill is the subject, not the re-run).
     emu.configure(latency_ms=15)
     first = rows("Oslo")
-    upto = killed_after_states(config, stream_text(first), tmp_path, states=3)
-    resumed = run_cli(config, stream_text(first, start=upto), tmp_path)
+    upto = killed_after_states(config, first, tmp_path, states=3)
+    emu.configure(latency_ms=0)
+    resumed = run_cli(config, stream_with_states(first[upto:], EVERY, start=upto), tmp_path)
     assert resumed.exit_code == 0, resumed.stderr[-2000:]
     assert_loaded_once(emu, "Oslo")
-    # 2. Every row changed: they go by mapped id, and this run is killed half way too.
-    emu.configure(latency_ms=500)
+    # 2. Every row changed: they go by mapped id, and this run is killed half way too
+    # (the steps of the input, not the latency, keep it running until the kill).
+    emu.configure(latency_ms=50)
     second = rows("Bergen")
-    upto = killed_after_states(config, stream_text(second), tmp_path, states=2)
+    upto = killed_after_states(config, second, tmp_path, states=2)
     emu.configure(latency_ms=0)
-    resumed = run_cli(config, stream_text(second, start=upto), tmp_path)
+    resumed = run_cli(config, stream_with_states(second[upto:], EVERY, start=upto), tmp_path)
     assert resumed.exit_code == 0, resumed.stderr[-2000:]
     assert resumed.states[-1] == {"upto": ROWS}
     summary = resumed.summary

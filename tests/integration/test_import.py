@@ -27,9 +27,7 @@ def calls(emu) -> dict[str, int]:
     return {k: v for k, v in emu.counters()["calls_by_endpoint"].items() if k != "oauth/token"}
 
 
-@pytest.fixture(autouse=True)
-def quick_polls(monkeypatch):
-    monkeypatch.setattr(imports_module, "IMPORT_FIRST_POLL_SECONDS", 0.02)
+pytestmark = pytest.mark.usefixtures("quick_import_polls")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from tests.helpers import (
     assert_no_secrets,
     base_config,
     log_lines,
-    run_cli,
+    run_cli_inprocess,
     stream_of,
 )
 from tests.keys import ec_private_key, key_body_lines, rsa_key_pair
@@ -71,7 +71,9 @@ def test_a_jwt_run_loads_rows_and_makes_a_new_assertion_when_the_token_expires(
     # Tokens die after 3 calls: the target signs a fresh assertion for each new token.
     jwt_emu.configure(token_lifetime_calls=3)
     config = jwt_config(jwt_emu, tmp_path)
-    result = run_cli(config, stream_of("prospects", people(400), final_state={"s": 1}), tmp_path)
+    result = run_cli_inprocess(
+        config, stream_of("prospects", people(400), final_state={"s": 1}), tmp_path
+    )
     assert result.exit_code == 0, result.stderr[-3000:]
     assert result.states == [{"s": 1}]
     assert sorted(p["email"] for p in jwt_emu.prospects()) == sorted(
@@ -84,7 +86,7 @@ def test_a_jwt_run_loads_rows_and_makes_a_new_assertion_when_the_token_expires(
 
 def test_the_key_may_be_given_inline(jwt_emu, tmp_path):
     config = jwt_config(jwt_emu, tmp_path, private_key_path=None, private_key=rsa_key_pair()[0])
-    result = run_cli(config, stream_of("prospects", people(3)), tmp_path)
+    result = run_cli_inprocess(config, stream_of("prospects", people(3)), tmp_path)
     assert result.exit_code == 0, result.stderr[-3000:]
     assert len(jwt_emu.prospects()) == 3
     assert_key_absent(result, rsa_key_pair()[0])
@@ -95,7 +97,9 @@ def test_an_expired_assertion_is_one_line_and_loads_nothing(jwt_emu, tmp_path):
     # Salesforce answers "expired authorization code", the text it also gives two
     # refreshes that race: here it is no race, and the line names the clock.
     jwt_emu.configure(clock_offset_seconds=600)
-    result = run_cli(jwt_config(jwt_emu, tmp_path), stream_of("prospects", people(5)), tmp_path)
+    result = run_cli_inprocess(
+        jwt_config(jwt_emu, tmp_path), stream_of("prospects", people(5)), tmp_path
+    )
     assert result.exit_code == 2
     line = one_line(result, "expired authorization code")
     assert "clock" in line and "login_url" not in line
@@ -109,7 +113,7 @@ def test_a_wrong_key_is_one_line(jwt_emu, tmp_path):
     key_file = tmp_path / "other.key"
     key_file.write_text(other)
     config = jwt_config(jwt_emu, tmp_path, private_key_path=str(key_file))
-    result = run_cli(config, stream_of("prospects", people(5)), tmp_path)
+    result = run_cli_inprocess(config, stream_of("prospects", people(5)), tmp_path)
     assert result.exit_code == 2
     line = one_line(result, "invalid assertion")
     assert "certificate uploaded to the connected app" in line
@@ -119,7 +123,7 @@ def test_a_wrong_key_is_one_line(jwt_emu, tmp_path):
 
 def test_an_unapproved_user_names_username(jwt_emu, tmp_path):
     config = jwt_config(jwt_emu, tmp_path, username="someone.else@example.com")
-    result = run_cli(config, stream_of("prospects", people(5)), tmp_path)
+    result = run_cli_inprocess(config, stream_of("prospects", people(5)), tmp_path)
     assert result.exit_code == 2
     line = one_line(result, "user hasn't approved this consumer")
     assert "'username'" in line
@@ -127,11 +131,11 @@ def test_an_unapproved_user_names_username(jwt_emu, tmp_path):
 
 def test_a_sandbox_assertion_is_for_test_salesforce_com(jwt_emu, tmp_path):
     config = jwt_config(jwt_emu, tmp_path, sandbox=True)
-    result = run_cli(config, stream_of("prospects", people(2)), tmp_path)
+    result = run_cli_inprocess(config, stream_of("prospects", people(2)), tmp_path)
     assert result.exit_code == 2
     assert "'sandbox'" in one_line(result, "Audience validation failed")
     jwt_emu.configure(jwt_audience="https://test.salesforce.com")
-    assert run_cli(config, stream_of("prospects", people(2)), tmp_path).exit_code == 0
+    assert run_cli_inprocess(config, stream_of("prospects", people(2)), tmp_path).exit_code == 0
 
 
 @pytest.mark.parametrize(
@@ -147,7 +151,7 @@ def test_key_mistakes_stop_before_any_call(emu, tmp_path, content, needle):
     if content is not None:
         key_file.write_text(content)
     config = jwt_config(emu, tmp_path, private_key_path=str(key_file))
-    result = run_cli(config, stream_of("prospects", people(2)), tmp_path)
+    result = run_cli_inprocess(config, stream_of("prospects", people(2)), tmp_path)
     assert result.exit_code == 2
     one_line(result, needle)
     assert emu.counters()["calls_total"] == 0

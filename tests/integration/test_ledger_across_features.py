@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-import target_pardot.sinks.bulk_import as imports_module
 from tests.helpers import base_config, stream_of
 
 
@@ -20,9 +19,7 @@ def members(emu, list_id: int) -> set[int]:
     return {m["prospect_id"] for m in emu.memberships() if m["list_id"] == list_id}
 
 
-@pytest.fixture(autouse=True)
-def quick_polls(monkeypatch):
-    monkeypatch.setattr(imports_module, "IMPORT_FIRST_POLL_SECONDS", 0.02)
+pytestmark = pytest.mark.usefixtures("quick_import_polls")
 
 
 @pytest.fixture

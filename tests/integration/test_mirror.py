@@ -3,35 +3,23 @@ removal guard, dry runs, STATE, and runs that stop before the stream is complete
 
 from __future__ import annotations
 
-import json
 import math
 import signal
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.helpers import (
-    BIN,
     base_config,
     record_message,
-    run_inprocess,
     schema_message,
+    start_target,
     state_message,
     stream_of,
     to_lines,
 )
 
 LIST = 7
-
-
-@pytest.fixture
-def run(capsys, caplog):
-    def runner(config, messages):
-        return run_inprocess(config, messages, capsys, caplog)
-
-    return runner
 
 
 def seed(emu, count: int, *, list_id: int | None = LIST, start: int = 0) -> list[int]:
@@ -197,21 +185,10 @@ def test_an_expired_token_goes_on_by_id(emu, run):
     assert members(emu) == set(current[:2400])
 
 
-def start_target(config_path: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [str(BIN / "target-pardot"), "--config", str(config_path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-
-
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
 def test_a_run_killed_before_the_end_of_input_changes_nothing(emu, tmp_path, how):
     current = seed(emu, 3000)
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(mirror_config(emu)))
-    process = start_target(config)
+    process = start_target(mirror_config(emu), tmp_path)
     assert process.stdin is not None
     # 10 rows of a list of 3,000, then a STATE; the input is never closed.
     head = mirror_stream(current[:10], final_state={"partial": 1})

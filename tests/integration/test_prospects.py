@@ -15,6 +15,7 @@ from tests.helpers import (
     schema_message,
     state_message,
     stream_of,
+    with_transient_faults,
 )
 
 
@@ -403,7 +404,7 @@ def test_token_expiry_refreshes_once_and_replays(emu, run):
 
 
 def test_transient_faults_are_retried_and_every_row_lands_once(emu, run):
-    emu.configure(fault_rate=0.3, fault_kinds=["http500", "http503", "code183", "drop"], seed=3)
+    with_transient_faults(emu, 0.3, seed=3)
     records = [
         {"id": emu.add_prospect(email=f"k{i}@example.com"), "company": f"C{i}"} for i in range(200)
     ]

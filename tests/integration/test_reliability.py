@@ -6,10 +6,9 @@ from collections import Counter
 
 from tests.helpers import (
     base_config,
-    record_message,
-    schema_message,
-    state_message,
     stream_of,
+    stream_with_states,
+    with_transient_faults,
 )
 
 
@@ -20,24 +19,10 @@ def seeded_updates(emu, n: int, value: str = "v2") -> list[dict]:
     ]
 
 
-def stream_with_states(records: list[dict], every: int, start: int = 0) -> list[dict]:
-    messages = [schema_message("prospects")]
-    for offset, record in enumerate(records, start=start + 1):
-        messages.append(record_message("prospects", record))
-        if offset % every == 0:
-            messages.append(state_message({"upto": offset}))
-    return messages
-
-
 def test_transient_faults_token_expiry_and_competing_load(emu, run):
     """15% transient faults, a token that dies every 40 calls, another client holding slots."""
-    emu.configure(
-        fault_rate=0.15,
-        fault_kinds=["http500", "http503", "code183", "drop"],
-        token_lifetime_calls=40,
-        reserved_slots=2,
-        latency_ms=30,
-        seed=42,
+    with_transient_faults(
+        emu, 0.15, seed=42, token_lifetime_calls=40, reserved_slots=2, latency_ms=30
     )
     keyed = seeded_updates(emu, 600)
     email_only = [{"email": f"new{i}@example.com", "first_name": "New"} for i in range(600)]

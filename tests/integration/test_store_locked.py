@@ -77,7 +77,7 @@ def test_a_file_locked_during_the_run_is_one_line_and_exit_2(emu, path, capsys, 
 
 def test_a_ledger_another_run_keeps_from_being_read_is_a_configuration_error(emu, path):
     config = base_config(emu, ledger_path=str(path), skip_unchanged=True)
-    ledger.open_ledger(str(path), emu.business_unit).close()
+    ledger.open_ledger(str(path), emu.business_unit, pardot_domain=config["pardot_domain"]).close()
     holder = sqlite3.connect(path)
     holder.execute("PRAGMA locking_mode=EXCLUSIVE")  # not even readers get in
     holder.execute("BEGIN EXCLUSIVE")

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import base_config, record_message, run_cli, schema_message, state_message
+from tests.helpers import (
+    base_config,
+    record_message,
+    run_cli_inprocess,
+    schema_message,
+    state_message,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -23,8 +29,8 @@ def test_tokens_that_live_one_or_two_calls_never_end_the_run(emu, tmp_path, life
     emu.configure(token_lifetime_calls=lifetime_calls, latency_ms=30)
     rows = _keyed_rows(emu, 1500)
     config = base_config(emu, parallel_tasks=5)
-    result = run_cli(config, [schema_message("prospects"), *rows, state_message({"s": 1})],
-                     tmp_path)  # fmt: skip
+    messages = [schema_message("prospects"), *rows, state_message({"s": 1})]
+    result = run_cli_inprocess(config, messages, tmp_path)
     assert result.exit_code == 0, result.stderr[-3000:]
     assert result.states == [{"s": 1}]
     assert all(p["city"] == "new" for p in emu.prospects())
@@ -38,8 +44,8 @@ def test_a_call_that_timed_out_keeps_its_slot_for_the_grace(emu, tmp_path):
     rows = _keyed_rows(emu, 1500)
     config = base_config(emu, parallel_tasks=5, maximum_connection_timeout=0.4,
                          maximum_retries=20)  # fmt: skip
-    result = run_cli(config, [schema_message("prospects"), *rows, state_message({"s": 1})],
-                     tmp_path)  # fmt: skip
+    messages = [schema_message("prospects"), *rows, state_message({"s": 1})]
+    result = run_cli_inprocess(config, messages, tmp_path)
     assert result.exit_code == 0, result.stderr[-3000:]
     counters = emu.counters()
     assert counters["faults_injected"].get("slow", 0) > 0, counters

@@ -19,7 +19,7 @@ import pytest
 
 import target_pardot.sinks.bulk_import as bulk_import
 from pardot_emulator.wire import parse_multipart
-from tests.helpers import base_config, run_inprocess, stream_of
+from tests.helpers import base_config, stream_of
 
 
 @dataclass
@@ -42,7 +42,13 @@ class Sent:
 
 
 @pytest.fixture
-def sent(emu, monkeypatch) -> Iterator[list[Sent]]:
+def run(run_ok):
+    """Every run in this module must succeed."""
+    return run_ok
+
+
+@pytest.fixture
+def sent(emu, monkeypatch, quick_import_polls) -> Iterator[list[Sent]]:
     log: list[Sent] = []
     dispatch = emu.app.dispatch
 
@@ -52,18 +58,7 @@ def sent(emu, monkeypatch) -> Iterator[list[Sent]]:
         return dispatch(req)
 
     monkeypatch.setattr(emu.app, "dispatch", recording)
-    monkeypatch.setattr(bulk_import, "IMPORT_FIRST_POLL_SECONDS", 0.02)
     yield log
-
-
-@pytest.fixture
-def run(capsys, caplog):
-    def runner(config, messages):
-        result = run_inprocess(config, messages, capsys, caplog)
-        assert result.exit_code == 0, result.stderr[-3000:]
-        return result
-
-    return runner
 
 
 def only(log: list[Sent], method: str, path_start: str) -> list[Sent]:

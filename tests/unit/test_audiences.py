@@ -100,6 +100,7 @@ class FakeLists:
         self.show_created = show_created
         self.calls: list[str] = []
         self.api_version = self  # run(send): the account's version is 4 here
+        self.endpoints = self  # the list calls below
 
     def run(self, send: Any) -> Any:
         return send(4)

@@ -41,6 +41,7 @@ class FlakyBatches:
         self.message = message
         self.bodies: list[str] = []
         self.api_version = ApiVersion("4")
+        self.endpoints = self  # prospect_batch below
 
     def prospect_batch(self, operation: str, body: str, *, version: int, idempotent: bool) -> Reply:
         self.bodies.append(body)

@@ -27,6 +27,7 @@ class LostWhileAnotherLearnsV3:
     def __init__(self) -> None:
         self.api_version = ApiVersion("auto")
         self.calls: list[tuple[str, int]] = []
+        self.endpoints = self  # prospect_batch and v5_upsert_latest_by_email below
 
     def prospect_batch(self, operation: str, body: str, *, version: int, idempotent: bool) -> Reply:
         self.calls.append((operation, version))

@@ -1,0 +1,108 @@
+"""Combinations today's product code is known to get wrong, each with the seed that shows
+it. While a defect is open, the ordinary sweep leaves its feature switch off and its seed
+is an expected failure (strict: once fixed, the test passes, pytest reports XPASS as a
+failure, and the entry must move to FIXED, where its seed stays a regression case)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tests.simulation.generator import (
+    ALL_FEATURES,
+    EMPTY_KEY_CELLS,
+    IMPORT_EMPTY_CELLS,
+    IMPORT_LISTS_SKIP,
+    LEDGER_AFTER_STOP,
+    MATCH_EMAIL_IDENTITY_MAP,
+    MIRROR_THEN_SKIP,
+    RENAME_REPLAYED,
+    RESTART_IDENTITY_MAP,
+    SKIP_UNCHANGED_TOGGLED,
+    V3_AUTO_FAULTS,
+    V3_CASE_SKIP_UNCHANGED,
+    V4_SAME_PROSPECT_RETRIED,
+)
+
+
+@dataclass(frozen=True)
+class KnownDefect:
+    feature: str
+    seed: int
+    reason: str
+    #: Set when the seed fails only on some plays (thread timing, where a signal lands):
+    #: such a seed cannot be a strict expected failure, so its test is skipped with this
+    #: reason and the seed is replayed by hand.
+    timing: str | None = None
+    #: Found by the sweep rather than by a focused search: the other switches it was
+    #: played with (no focus).
+    sweep_features: tuple[str, ...] | None = None
+
+    def features(self) -> frozenset[str]:
+        return frozenset({self.feature, *(self.sweep_features or ())})
+
+    def focus(self) -> str | None:
+        return None if self.sweep_features is not None else self.feature
+
+
+OPEN: tuple[KnownDefect, ...] = (
+    KnownDefect(EMPTY_KEY_CELLS, 0,
+                "CSV-shaped streams (every cell text, blank cells \"\"): a blank cell in a "
+                "number column (score) is refused and stops the run (a blank key cell, the "
+                "first thing this seed found, is now read as no key)"),
+    KnownDefect(V4_SAME_PROSPECT_RETRIED, 5,
+                "AMPSEA accounts: a call that is retried (fault, lost reply, expired token) "
+                "or runs in parallel lands after a later call for the same prospect, so an "
+                "older row wins"),
+    KnownDefect(RENAME_REPLAYED, 5,
+                "a match_email row sent again (lost reply, resume after a stop) no longer "
+                "finds the old address and creates a second prospect with the new one"),
+    KnownDefect(IMPORT_EMPTY_CELLS, 5,
+                "import: an empty cell does not clear the field, as it does on the other "
+                "paths"),
+    KnownDefect(LEDGER_AFTER_STOP, 189,
+                "skip_unchanged across a SIGTERM and resume: a later run that sends an "
+                "earlier run's payload again skips it as unchanged, though the stopped run "
+                "changed those prospects since; Pardot keeps the stopped run's values",
+                timing="fails on 1 to 3 plays in 3, by where the SIGTERM lands"),
+    KnownDefect(MATCH_EMAIL_IDENTITY_MAP, 710,
+                "identity map with match_email, still after the fix of seed 29: a rename is "
+                "lost (seed 710), or its new address ends on two prospects (seed 542)",
+                sweep_features=(IMPORT_LISTS_SKIP, MIRROR_THEN_SKIP, RESTART_IDENTITY_MAP,
+                                V3_AUTO_FAULTS, V3_CASE_SKIP_UNCHANGED)),
+)
+FIXED: tuple[KnownDefect, ...] = (
+    KnownDefect(RESTART_IDENTITY_MAP, 16,
+                "the identity map trusts ids from another account: after a fresh account "
+                "under the same business unit, rows go by stale ids and overwrite or lose "
+                "prospects"),
+    KnownDefect(V3_AUTO_FAULTS, 2,
+                "api_version auto on a v3 account: a v4 batch whose reply is lost after the "
+                "run learned the version goes again through v5, which creates a case-variant "
+                "duplicate"),
+    KnownDefect(MATCH_EMAIL_IDENTITY_MAP, 29,
+                "identity map with match_email: a rename and a row for the old address in "
+                "one run go by the same mapped id; the rename is lost"),
+    KnownDefect(V3_CASE_SKIP_UNCHANGED, 380,
+                "skip_unchanged on a v3 account that matches emails ignoring case: a row for "
+                "a case variant of an email is skipped or recorded under its own case, and "
+                "Pardot keeps an older value",
+                sweep_features=(IMPORT_LISTS_SKIP, MIRROR_THEN_SKIP)),
+    KnownDefect(IMPORT_LISTS_SKIP, 7,
+                "import with skip_unchanged leaves the prospect_lists flags out of the "
+                "fingerprint: after the lists change, the rows are skipped as unchanged"),
+    KnownDefect(MIRROR_THEN_SKIP, 30,
+                "a mirror's changes are not in the skip_unchanged ledger: memberships it "
+                "re-added (or removed) are skipped by a later run as already done"),
+)
+#: Limits the product documents: the sweep leaves these combinations out.
+DOCUMENTED: tuple[KnownDefect, ...] = (
+    KnownDefect(SKIP_UNCHANGED_TOGGLED, 18,
+                "(README, skip_unchanged) a run without skip_unchanged does not update the "
+                "ledger: turned on again, "
+                "it skips rows whose value that run changed, and Pardot keeps the old value"),
+)
+
+
+def sweep_features() -> frozenset[str]:
+    """The switches the ordinary sweep turns on: every feature whose defect is fixed."""
+    return ALL_FEATURES - {d.feature for d in OPEN + DOCUMENTED}
