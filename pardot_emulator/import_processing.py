@@ -55,7 +55,7 @@ def _column_plan(app: Account, header: list[str]) -> list[tuple[str, int, str]]:
 
 
 def _row_plan(app: Account, row: dict[str, str], match_column: str | None,
-              columns: list[tuple[str, int, str]]
+              columns: list[tuple[str, int, str]], clearing: frozenset[str] = frozenset()
               ) -> tuple[str | None, Any, dict[str, Any], list[int], list[int]]:
     kind: str | None = None
     value: Any = None
@@ -74,8 +74,13 @@ def _row_plan(app: Account, row: dict[str, str], match_column: str | None,
             adds = _list_ids(app, cell)
         elif role == _REMOVE:
             removes = _list_ids(app, cell)
-        elif cell == "" or role == _MATCH:
-            continue  # an empty cell never clears a field (nullOverwrite is false)
+        elif role == _MATCH:
+            continue
+        elif not cell.strip():
+            # nullOverwrite (default false): a blank cell clears the field or is ignored.
+            if col.lower() in clearing:
+                updates[store] = None
+            continue
         elif role == _STANDARD:
             try:
                 updates[store] = csv_value(store, cell)
@@ -99,7 +104,9 @@ def process_import(app: Account, job: ImportJob) -> None:
     for rows in job.batches:
         for row in rows:
             try:
-                kind, value, updates, adds, removes = _row_plan(app, row, match_column, columns)
+                kind, value, updates, adds, removes = _row_plan(
+                    app, row, match_column, columns, job.null_overwrite
+                )
                 if app.store.import_match_and_write(job, kind, value, updates, adds, removes):
                     created += 1
                 else:

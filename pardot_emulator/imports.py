@@ -40,7 +40,9 @@ REFUSED_COLUMNS = frozenset({
     "id", "unsubscribe", "subscribe", "optedout", "pardothardbounced",
     "emailbouncedreason", "emailbounceddate", "lastscoredat",
 })
-INPUT_KEYS = frozenset({"operation", "object", "createOnNoMatch", "restoreDeleted", "status"})
+INPUT_KEYS = frozenset(
+    {"operation", "object", "createOnNoMatch", "restoreDeleted", "status", "fields"}
+)
 #: Fields a read of an import may ask for.
 IMPORT_FIELDS = ("id", "status", "isExpired", "createdCount", "updatedCount", "errorCount",
                  "errorsRef", "batchesRef", "createdAt", "updatedAt")
@@ -216,6 +218,7 @@ def imports_collection(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
         if status == "Ready" and not files:
             raise V5Error(400, 156, "Can't start processing. Import has no associated data.")
         job = ImportJob(0, "Upsert", "Prospect", create, restore)
+        job.null_overwrite = _null_overwrite_columns(data.get("fields"))
         with app.store.lock:
             if files:
                 _add_batch(app, job, files[0])
@@ -226,6 +229,27 @@ def imports_collection(app: Account, req: Incoming, m: re.Match[str]) -> Reply:
         return Reply.json(201, body)
     except V5Error as exc:
         return error(exc.status, exc.code, exc.message)
+
+
+def _null_overwrite_columns(options: Any) -> frozenset[str]:
+    """Per-field options (`fields`: {"<v5 name>": {"overwrite": bool, "nullOverwrite":
+    bool}}): the columns, lowercased, whose empty or blank cells clear the field.
+    nullOverwrite defaults to false in v5 (server: ImportSaveManager
+    DEFAULT_NULL_OVERWRITE, sanitizeFieldOptions)."""
+    if options is None:
+        return frozenset()
+    if not isinstance(options, dict):
+        raise V5Error(400, 154, "Invalid property in request: fields")
+    clearing = set()
+    for name, option in options.items():
+        if not name or not isinstance(option, dict):
+            raise V5Error(400, 153, "Each column option must include a field name")
+        flag = option.get("nullOverwrite", False)
+        if not isinstance(flag, bool):
+            raise V5Error(400, 154, "Invalid property in request: nullOverwrite")
+        if flag:
+            clearing.add(str(name).lower())
+    return frozenset(clearing)
 
 
 def _get_job(app: Account, import_id: int) -> ImportJob:

@@ -69,6 +69,8 @@ class ImportJob:
     updated_count: int = 0
     error_count: int = 0
     errors: list[tuple[dict[str, str], str]] = field(default_factory=list)
+    #: Columns (lowercased) created with the option nullOverwrite: true.
+    null_overwrite: frozenset[str] = frozenset()
     created_at: str = field(default_factory=iso_now)
     updated_at: str = field(default_factory=iso_now)
 

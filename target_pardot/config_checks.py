@@ -8,6 +8,7 @@ ConfigError (exit code 2) instead.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -53,6 +54,13 @@ def describe_errors(
     for error in Draft202012Validator(dict(schema)).iter_errors(dict(config)):
         path = list(error.absolute_path)
         name = str(path[0]) if path else None
+        if name is None and error.validator == "required":
+            messages += [
+                f"Setting '{missing}' is required."
+                for missing in error.validator_value
+                if missing not in config and f"Setting '{missing}' is required." not in messages
+            ]
+            continue
         if name is None:
             messages.append(f"the configuration does not match its schema ({error.validator})")
             continue
@@ -67,6 +75,25 @@ def describe_errors(
             messages.append(f"Setting '{name}' is {shown}; it must be one of {allowed}.")
         else:
             messages.append(f"Setting '{name}{where}' is not valid ({error.validator}).")
+    return messages
+
+
+def unknown_settings(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
+    """One message per key that is no setting, naming the closest setting when one is
+    close (a typo). Keys starting with "_" are left alone: orchestrators such as Meltano
+    keep their own extras under that prefix ([guess]: harmless either way)."""
+    known = list(schema.get("properties", {}))
+    messages = []
+    for key in config:
+        if key in known or str(key).startswith("_"):
+            continue
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.75)
+        hint = (
+            f"; did you mean '{close[0]}'?"
+            if close
+            else "; remove it (the README's settings table lists every setting)."
+        )
+        messages.append(f"Setting '{key}' is not a setting of target-pardot{hint}")
     return messages
 
 
@@ -120,9 +147,9 @@ def _env_text_parses(text: str, spec: Mapping[str, Any]) -> bool:
         if "integer" in kinds:
             int(text)
         elif "boolean" in kinds:
-            # The SDK reads every other word as false: `TARGET_PARDOT_DRY_RUN=ture` would
-            # be a real run.
             return text.strip().lower() in BOOLEAN_WORDS
+        elif "number" in kinds:
+            float(text)
         elif "array" in kinds:
             if spec.get("items", {}).get("type") != "string":
                 json.loads(text)

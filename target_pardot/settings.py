@@ -90,6 +90,9 @@ class Settings:
     private_key: str = field(default="", repr=False)
     private_key_path: str | None = None
     daily_quota_reserve: int = 0
+    #: "skip" or "clear": what a null or blank value does to a non-key field.
+    empty_values: str = "skip"
+    max_rejected_percent: float = 50.0
     create_missing_lists: bool = True
 
     @property

@@ -111,10 +111,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("prospect_list_operation", CHOICE, default="add",
             choices=(("add", "Add"), ("remove", "Remove")),
             description="`add` or `remove`, for `prospect_lists`."),
-    Setting("upsert_by_email", BOOLEAN, default=False,
+    Setting("upsert_by_email", BOOLEAN, default=True,
             description="Email-only rows go through v5 `upsertLatestByEmail`, which never "
-            "duplicates (one call per row), instead of v4 batches (which create a new "
-            "prospect for every email-only row on AMPSEA accounts)."),
+            "duplicates (one call per row; known emails go 50 per call with `identity_map`). "
+            "`false`: v4 batches, which create a new prospect for every email-only row on "
+            "AMPSEA accounts, on every run (Treasure Data's default; see Pitfalls in the "
+            "README)."),
+    Setting("empty_values", CHOICE, default="skip",
+            choices=(("skip", "Skip (leave the field as it is)"), ("clear", "Clear the field")),
+            description="What a null, an empty string or a whitespace-only string does to a "
+            "non-key field: `skip` leaves the Pardot field as it is; `clear` clears it (on "
+            "every path; imports through the `nullOverwrite` column option). The run summary "
+            "counts the fields skipped or cleared."),
+    Setting("max_rejected_percent", NUMBER, default=50, maximum=100,
+            description="When a run rejects more than this share of its rows, it still "
+            "delivers the good rows and writes a true STATE, then ends with exit code 1."),
     Setting("api_version", CHOICE, default="auto", numbers_too=True,
             choices=(("auto", "Auto (detect from errors 88/89)"), ("4", "4 (AMPSEA on)"),
                      ("3", "3 (AMPSEA off)")),
@@ -155,10 +166,11 @@ SETTINGS: tuple[Setting, ...] = (
             description="Makes the sandbox hosts (test.salesforce.com and "
             "pi.demo.pardot.com) the defaults of `login_url` and `pardot_domain`."),
     Setting("rejected_records_path", STRING, default_text="(none)",
-            description='A JSONL file that receives every rejected row as '
-            '`{"stream","record","reason","code"}`. Checked at start (a directory or an '
-            "unwritable place is a configuration error); created readable by its owner only "
-            "(personal data)."),
+            description='A JSONL file to which every rejected row is appended (never '
+            'truncated) as `{"run_id","run_started_at","stream","position","record",'
+            '"reason","code"}`: `position` is the row\'s place in its stream. Checked at start '
+            "(a directory or an unwritable place is a configuration error); created readable "
+            "by its owner only (personal data)."),
     Setting("dry_run", BOOLEAN, default=False,
             description="Validate every row and plan every call; send no write call (its "
             "reads, a token request and the custom-field read among them, check the "

@@ -34,7 +34,7 @@ from target_pardot.errors import (
     RecordRejected,
     TargetPardotError,
 )
-from target_pardot.run import dryrun
+from target_pardot.run import dryrun, verdicts
 from target_pardot.run.progress import ProgressReporter
 from target_pardot.run.reader import PardotMessageReader
 from target_pardot.run.runtime import Runtime
@@ -130,8 +130,11 @@ class TargetPardot(InputHandling):
     # -- running ----------------------------------------------------------------------
 
     def run(self, file_input: IO[str] | None = None) -> int:
-        """Read the stream, deliver it, log the summary; return the process exit code."""
-        outcome, exit_code = "succeeded", 0
+        """Read the stream, deliver it, log the summary; return the process exit code.
+
+        A failure's one line is the last line of stderr, after the summary (whose outcome
+        carries it too): the line a person or an orchestrator reads first."""
+        outcome, exit_code, error = "succeeded", 0, ""
         progress = ProgressReporter(
             self.runtime.stats,
             self.settings.progress_interval_seconds,
@@ -144,56 +147,84 @@ class TargetPardot(InputHandling):
                 self.runtime.check_credentials()
             progress.start()
             self.listen(file_input)
-            problem = dryrun.verdict(self.settings, self.runtime.stats)
-            if problem:
+            error = dryrun.verdict(self.settings, self.runtime.stats) or ""
+            error = error or self._rejected_share() or ""
+            if error:
                 outcome, exit_code = "failed", EXIT_FAILURE
-                self.logger.error("%s", problem)
         except RecordRejected as exc:
-            outcome, exit_code = "failed", exc.exit_code
+            outcome, exit_code, error = "failed", exc.exit_code, str(exc)
             if not exc.during_delivery:
                 self._deliver_accepted_rows()
-            self.logger.error("%s", exc)
         except (RecordsWithoutSchemaException, InvalidInputLine) as exc:
             outcome, exit_code = "failed", EXIT_FAILURE
+            error = f"Invalid input at line {self._line_number()}: {exc}"
             self._deliver_accepted_rows()
-            self.logger.error("Invalid input at line %d: %s", self._line_number(), exc)
         except MappingError as exc:
             outcome, exit_code = "failed", EXIT_CONFIG
+            error = f"Configuration error in 'stream_maps': {exc}"
             self._deliver_accepted_rows()
-            self.logger.error("Configuration error in 'stream_maps': %s", exc)
         except DailyLimitReached as exc:
             outcome, exit_code = "stopped at the API limit", exc.exit_code
             self._stop_cleanly()
-            self.logger.error("%s %s", exc, self._resume_advice())
+            error = f"{exc} {self._resume_advice()}"
         except TargetPardotError as exc:
-            outcome, exit_code = "failed", exc.exit_code
+            outcome, exit_code, error = "failed", exc.exit_code, str(exc)
             self._stop_cleanly()
-            self.logger.error("%s", exc)
         except Exception as exc:  # a bug must still end in one line and a true STATE
             outcome, exit_code = "failed", EXIT_FAILURE
             self.logger.debug("Unexpected failure", exc_info=True)
             self._stop_cleanly()
-            self.logger.error(
-                "Unexpected %s: %s (set TARGET_PARDOT_LOGLEVEL=DEBUG for the traceback).",
-                type(exc).__name__, str(exc)[:300],
-            )  # fmt: skip
+            error = (
+                f"Unexpected {type(exc).__name__}: {str(exc)[:300]} (set "
+                "TARGET_PARDOT_LOGLEVEL=DEBUG for the traceback)."
+            )
         finally:
             progress.stop()
-            outcome, exit_code = self._close_runtime(outcome, exit_code)
-            self.logger.info("%s", render_summary(self.runtime.summary(outcome=outcome)))
+            outcome, exit_code, error = self._close_runtime(outcome, exit_code, error)
+            summary = self.runtime.summary(outcome=outcome, reason=error)
+            self._warn_at_end(summary)
+            self.logger.info("%s", render_summary(summary))
+            if error:
+                self.logger.error("%s", error)
+            if self._line_number() == 0 and exit_code:
+                # Said first, so that it shows at once even while a long tap still writes.
+                _discard_input(file_input)
         return exit_code
 
-    def _close_runtime(self, outcome: str, exit_code: int) -> tuple[str, int]:
+    def _rejected_share(self) -> str | None:
+        if self.settings.dry_run:
+            return None
+        return verdicts.rejected_share_problem(
+            self.runtime.summary(), self.settings.max_rejected_percent
+        )
+
+    def _warn_at_end(self, summary: dict[str, Any]) -> None:
+        """Warnings about the run as a whole, once each."""
+        for warning in (
+            verdicts.email_batch_warning(summary),
+            verdicts.case_variant_warning(summary["email_case_variants"]),
+        ):
+            if warning:
+                self.logger.warning("%s", warning)
+        path = self.settings.rejected_records_path
+        if summary["rows_rejected"] and path:
+            self.logger.warning(
+                "%d rejected rows of this run were appended to %s (run id %s).",
+                summary["rows_rejected"], path, self.runtime.reporter.run_id,
+            )  # fmt: skip
+
+    def _close_runtime(self, outcome: str, exit_code: int, error: str) -> tuple[str, int, str]:
         """Close the run's files and connections. A failure there (the last commit to a
         ledger_path file another run keeps locked) is one line, and fails a run that had
         succeeded; it never escapes as a traceback."""
         try:
             self.runtime.close()
         except TargetPardotError as exc:
-            self.logger.error("%s", exc)
             if exit_code == 0:
-                return "failed", exc.exit_code
-        return outcome, exit_code
+                return "failed", exc.exit_code, str(exc)
+            if str(exc) != error:  # the run's own failure is said once, last
+                self.logger.error("%s", exc)
+        return outcome, exit_code, error
 
     def _stop_cleanly(self) -> None:
         """After a failure: let calls in flight finish, then write the STATE that is
@@ -307,6 +338,7 @@ class TargetPardot(InputHandling):
                     merged |= config_checks.read_config_file(path)
         except ConfigError as exc:
             cls.logger.error("%s", exc)
+            _discard_input(None)
             ctx.exit(EXIT_CONFIG)
         return _ConfigInput(config=merged, parse_env="ENV" in value)
 
@@ -314,7 +346,8 @@ class TargetPardot(InputHandling):
         """The SDK's schema check, reported without values of secret settings (exit 2)."""
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
-        errors = config_checks.describe_errors(
+        errors = config_checks.unknown_settings(self._config, schema)
+        errors += config_checks.describe_errors(
             self._config, schema, config_checks.secret_names(CONFIG_SCHEMA)
         )
         if errors and raise_errors:
@@ -350,6 +383,7 @@ class TargetPardot(InputHandling):
             )
         except (ConfigError, MappingError) as exc:
             cls.logger.error("Configuration error: %s", exc)
+            _discard_input(file_input)
             sys.exit(EXIT_CONFIG)
         except ConfigValidationError as exc:
             # The SDK's own checks (e.g. flattening without flattening_max_depth) would
@@ -362,6 +396,7 @@ class TargetPardot(InputHandling):
                 "Configuration error: the target could not start with this configuration "
                 "(%s).", type(exc).__name__,
             )  # fmt: skip
+            _discard_input(file_input)
             sys.exit(EXIT_CONFIG)
         sys.exit(target.run(file_input))
 
@@ -370,6 +405,19 @@ class TargetPardot(InputHandling):
 #: downstream that stopped reading leaves stdout blocked (and the interrupted main thread
 #: may hold the STATE lock): the process then exits without that STATE.
 STATE_WRITE_GRACE_SECONDS = 2.0
+
+
+def _discard_input(file_input: IO[Any] | None) -> None:
+    """Read the input to its end, unread: a run that failed before reading any row must
+    not close its end of the pipe while the tap still writes (the orchestrator upstream
+    would die on a broken pipe instead of reporting this run's error). A terminal is
+    left alone: nobody is writing to it."""
+    source: IO[Any] = file_input if file_input is not None else sys.stdin.buffer
+    with contextlib.suppress(OSError, ValueError):
+        if source.isatty():
+            return
+        while source.read(1 << 16):
+            pass
 
 
 def _exit_after(seconds: float, code: int) -> None:

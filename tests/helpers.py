@@ -134,6 +134,22 @@ class Result:
         raise AssertionError(f"no run summary in stderr:\n{self.stderr[-3000:]}")
 
 
+def log_lines(stderr: str) -> list[str]:
+    """stderr without the run summary, whose outcome repeats a failure's reason: the lines
+    a test counts when it checks that something is said once."""
+    lines = stderr.splitlines()
+    kept, in_table = [], False
+    for line in lines:
+        if "run summary: {" in line:
+            in_table = True
+            continue
+        if in_table and (not line.strip() or line.startswith("  ")):
+            continue
+        in_table = False
+        kept.append(line)
+    return kept
+
+
 def parse_states(stdout: str) -> list[dict[str, Any]]:
     """Every stdout line must be a STATE value; anything else fails the test."""
     states = []

@@ -40,13 +40,23 @@ class ApiVersion:
     setting fixed it: until then a caller may still ask to try v3 first (`prefer`).
     """
 
-    def __init__(self, setting: str, on_change: Callable[[int], None] = lambda _: None):
+    def __init__(
+        self,
+        setting: str,
+        on_change: Callable[[int], None] = lambda _: None,
+        *,
+        parallel: bool = True,
+    ):
         self.setting = setting
         self._fixed = setting != API_VERSION_AUTO
         self._current = 3 if setting == "3" else 4
         self._known = self._fixed
         self._refused: set[int] = set()
         self._lock = threading.Lock()
+        # Held by the one call that tries v3 first: until it is answered calls go one at
+        # a time, so at most one is refused (re-entrant: a call may send its parts again).
+        # Without parallel calls the concurrency gate already sends one at a time.
+        self._probe = threading.RLock() if parallel else None
         self._on_change = on_change
         on_change(self._current)
 
@@ -64,6 +74,19 @@ class ApiVersion:
         """Run ``send(version)`` in the run's current version. When Pardot answers that the
         account takes the other one (error 88 or 89), switch the run and run it again:
         ``send`` rebuilds the call (its path, and its body where v3 differs)."""
+        if self._probe is not None and self._trying_v3():
+            with self._probe:
+                return self._run(send)
+        return self._run(send)
+
+    def _trying_v3(self) -> bool:
+        """v3 tried first (see prefer) on an account not known yet: on a normal account
+        every such call is refused, so they go one at a time. Calls on v4 go in parallel:
+        only an old v3 account refuses them, on its first run (then it is remembered)."""
+        with self._lock:
+            return not self._known and self._current == 3
+
+    def _run(self, send: Callable[[int], T]) -> T:
         while True:
             version = self.current
             try:
@@ -73,6 +96,15 @@ class ApiVersion:
                 continue
             self.confirm(version)
             return result
+
+    def remember(self, version: int) -> None:
+        """Start from the version this account answered in an earlier run (auto only); a
+        later error 88 or 89 still switches the run."""
+        with self._lock:
+            if self._fixed or self._known:
+                return
+            self._current, self._known = version, True
+        self._on_change(version)
 
     def prefer(self, version: int) -> None:
         """Try ``version`` first, unless the version is already fixed or learned."""
@@ -89,8 +121,8 @@ class ApiVersion:
                 return
             self._known = True
         if version == 3:  # tried first (see prefer): say it once, as a switch would
-            logger.warning("Pardot accepted an API v3 call: this account has AMPSEA off, so "
-                           "this run uses API v3 from now on.")
+            logger.info("Pardot accepted an API v3 call: this account has AMPSEA off, so "
+                        "this run uses API v3 from now on.")
 
     def refused(self, version: int, code: int) -> None:
         """Pardot refused a call made in ``version`` with error 88 or 89: switch the run
@@ -113,7 +145,8 @@ class ApiVersion:
                 )
             self._current = target
             self._known = True
-        logger.warning(
+        # Normal on a first run (the run remembers the answer for the next ones): no warning.
+        logger.info(
             "Pardot error %d: this account %s, so this run uses API v%d from now on "
             "(set 'api_version: %d' to skip this first refused call).",
             code,

@@ -48,6 +48,7 @@ from target_pardot.pardot.call import (
     retry_wait,
     should_retry,
 )
+from target_pardot.pardot.call_clock import CallClock
 from target_pardot.pardot.concurrency import AdaptiveLimit
 from target_pardot.pardot.config import AuthConfig, ClientConfig
 from target_pardot.pardot.endpoints import Endpoints
@@ -130,8 +131,14 @@ class PardotClient:
         self._in_flight = 0
         self._pardot_calls = 0
         self._idle = threading.Condition()
+        #: Time spent waiting on Pardot (for the summary's hint about parallel_tasks).
+        self.clock = CallClock()
         # Which of v3/v4 the account takes; callers send through api_version.run().
-        self.api_version = ApiVersion(config.api_version, on_change=counters.set_api_version)
+        self.api_version = ApiVersion(
+            config.api_version,
+            on_change=counters.set_api_version,
+            parallel=config.parallel_tasks > 1,
+        )
         #: Pardot's endpoints, sending through this client (``client.endpoints.import_status``).
         self.endpoints = Endpoints(self.send)
         self.auth = TokenProvider(
@@ -306,9 +313,11 @@ class PardotClient:
             if self.cancelled():
                 raise CallCancelled(call.endpoint)
             self._start_call()
+            started = self.clock.start()
             try:
                 yield lease
             finally:
+                self.clock.end(started)
                 self._end_call()
         finally:
             self._free_slot(lease.grace)

@@ -23,6 +23,9 @@ BOOLEAN_FIELDS = frozenset(
     {"is_do_not_email", "is_do_not_call", "is_reviewed", "is_starred", "is_archived"}
 )
 
+#: Standard fields that hold text: a number or boolean for one is sent as its text.
+TEXT_FIELDS = _STANDARD - INTEGER_FIELDS - BOOLEAN_FIELDS - {"fid", "email"}
+
 #: Other spellings users bring from their warehouses, after snake-casing.
 _ALIASES = {
     "salesforce_id": "fid",

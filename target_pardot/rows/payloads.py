@@ -19,6 +19,7 @@ from target_pardot.pardot.limits import MAX_BATCH_ROWS, MAX_ROW_JSON_CHARS
 from target_pardot.rows.fields import (
     BOOLEAN_FIELDS,
     INTEGER_FIELDS,
+    TEXT_FIELDS,
     is_match_email_column,
     pardot_field_name,
     v5_field_name,
@@ -50,6 +51,8 @@ class ProspectRow:
     text: str = ""
     #: The address to match on when the row changes a prospect's email (v5 matchEmail).
     match_email: str | None = None
+    #: Non-key fields the row left blank (skipped or cleared, as empty_values says).
+    blank_fields: int = 0
 
     @property
     def lookup_email(self) -> str:
@@ -197,6 +200,32 @@ def clean_email(value: Any, *, lowercase: bool) -> str:
     return text.lower() if lowercase else text
 
 
+#: empty_values: what a null or blank non-key value does.
+EMPTY_SKIP, EMPTY_CLEAR = "skip", "clear"
+#: The value that clears a field in a v3/v4 batch (docs/wire-contract.md, B1).
+CLEARED = ""
+
+
+def _as_text(name: str, value: Any) -> Any:
+    """A standard text field takes text: a number or boolean goes as the JSON wrote it
+    (Decimal keeps the digits as written); a nested value cannot go at all."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, decimal.Decimal)):
+        return str(value)
+    if isinstance(value, float):  # only from a stream map: the reader keeps Decimal
+        return repr(value)
+    if isinstance(value, (dict, list)):
+        kind = "an object" if isinstance(value, dict) else "a list"
+        raise InvalidRow(
+            "nested_value",
+            f"'{name}' holds {kind}, and this Pardot field takes text; set "
+            "flattening_enabled: true to spread nested columns into fields, or send it "
+            "as a string",
+        )
+    return value
+
+
 def _coerce(name: str, value: Any) -> Any:
     if name in INTEGER_FIELDS:
         if isinstance(value, bool):
@@ -215,25 +244,39 @@ def _coerce(name: str, value: Any) -> Any:
         return 1 if value else 0
     if name == "fid":
         return str(value).strip()
+    if name in TEXT_FIELDS and not isinstance(value, str):
+        return _as_text(name, value)
     return value
 
 
 def map_record(
-    record: Mapping[str, Any], *, lowercase_emails: bool
+    record: Mapping[str, Any],
+    *,
+    lowercase_emails: bool,
+    empty_values: str = EMPTY_SKIP,
+    blanks: list[str] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Map input columns to v4 fields; return (fields, columns that are not prospect fields).
 
-    A null value leaves the Pardot field unchanged, so it is not sent at all; a key
-    cell that holds only whitespace is absent too (rows/keys.py).
+    A null, empty or whitespace-only value of a non-key field is left out (`skip`: the
+    Pardot field stays as it is) or sent as "" (`clear`); its field name goes to
+    ``blanks``. Such a key cell is always absent (rows/keys.py).
     """
     fields: dict[str, Any] = {}
     ignored: list[str] = []
+    clear = empty_values == EMPTY_CLEAR
     for column, value in record.items():
         name = pardot_field_name(column)
         if name is None:
             ignored.append(column)
             continue
-        if value is None or (name in KEY_FIELDS and is_absent_key(value)):
+        if value is None or (value.__class__ is str and not value.strip()):
+            if name in KEY_FIELDS:  # is_absent_key(value): the key rule of rows/keys.py
+                continue
+            if blanks is not None:
+                blanks.append(name)
+            if clear:
+                fields[name] = CLEARED
             continue
         if name == "email":
             value = clean_email(value, lowercase=lowercase_emails)
@@ -270,10 +313,14 @@ def prepare_prospect(
     lowercase_emails: bool,
     upsert_by_email: bool,
     update_only: bool,
+    empty_values: str = EMPTY_SKIP,
 ) -> tuple[ProspectRow, list[str]]:
     """Validate and route one record; raise InvalidRow when it cannot be sent."""
     match_email, record = split_match_email(record, lowercase_emails=lowercase_emails)
-    fields, ignored = map_record(record, lowercase_emails=lowercase_emails)
+    blanks: list[str] = []
+    fields, ignored = map_record(
+        record, lowercase_emails=lowercase_emails, empty_values=empty_values, blanks=blanks
+    )
     has_identity = "id" in fields or "fid" in fields
     if not has_identity and "email" not in fields:
         raise InvalidRow("missing_key", "the row has no 'id', 'fid' or 'email'")
@@ -300,7 +347,7 @@ def prepare_prospect(
         )
     route = ROUTE_V5 if upsert_by_email and not has_identity else ROUTE_V4
     row = ProspectRow(fields=fields, key=prospect_key(fields), route=route, text=text,
-                      match_email=match_email)  # fmt: skip
+                      match_email=match_email, blank_fields=len(blanks))  # fmt: skip
     return row, ignored
 
 
@@ -344,6 +391,8 @@ def v5_upsert_body(
     for name, value in fields.items():
         if name in BOOLEAN_FIELDS and value in (0, 1) and not isinstance(value, bool):
             value = bool(value)
+        elif value == CLEARED:
+            value = None  # [guess] G29: v5 clears a field given null
         prospect[v5_field_name(name)] = value
     return {
         "matchEmail": match_email or fields["email"],

@@ -6,6 +6,8 @@ import contextlib
 import logging
 import os
 import threading
+import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
@@ -70,6 +72,10 @@ class RejectionReporter:
 
     def __init__(self, *, skip: bool, path: str | None, stats: RunStats) -> None:
         self.skip = skip
+        #: Every line this run appends carries these two, so that runs sharing the file
+        #: (it is appended, never truncated) can be told apart.
+        self.run_id = uuid.uuid4().hex[:12]
+        self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.path = Path(path).expanduser() if path else None
         if self.path is not None:
             check_writable_file(self.path, "rejected_records_path")
@@ -98,8 +104,8 @@ class RejectionReporter:
                 "true to skip such rows and list them in rejected_records_path.",
                 during_delivery=during_delivery,
             )
-        self._report(where, reason, {"stream": stream, "record": record, "reason": reason,
-                                     "code": code})
+        self._report(where, reason, {"stream": stream, "position": position,
+                                     "record": record, "reason": reason, "code": code})
 
     def reject_line(self, *, line: int, stream: Any, reason: str) -> None:
         """A line of input that is no usable message (skip_invalid_records is true)."""
@@ -119,10 +125,11 @@ class RejectionReporter:
                 if self._logged == REJECTED_ROWS_LOGGED:
                     logger.warning(
                         "Further rejected rows are counted in the run summary%s.",
-                        f" and written to {self.path}" if self.path else "",
+                        " and written to rejected_records_path" if self.path else "",
                     )
             if self.path is not None:
-                self._write(strict_json_line(entry) + "\n")
+                stamped = {"run_id": self.run_id, "run_started_at": self.started_at, **entry}
+                self._write(strict_json_line(stamped) + "\n")
 
     def _write(self, line: str) -> None:
         try:

@@ -8,8 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from target_pardot.errors import TargetPardotError
+from target_pardot.pardot.api_version import API_VERSION_AUTO
 from target_pardot.pardot.client import PardotClient
 from target_pardot.rows.audiences import ListRef
+from target_pardot.run.account_memory import recall_version, store_version
+from target_pardot.run.case_variants import CaseVariants
 from target_pardot.run.connection import open_client
 from target_pardot.run.email_resolver import EmailResolver
 from target_pardot.run.full_streams import FullStreamCheck
@@ -21,6 +24,7 @@ from target_pardot.run.rejects import RejectionReporter
 from target_pardot.run.sender import Sender
 from target_pardot.run.state import StateTracker, write_state_line
 from target_pardot.run.stats import RunStats
+from target_pardot.run.verdicts import slow_run_hint
 from target_pardot.settings import Settings
 
 #: Jobs (calls, mostly of 50 rows) queued ahead of the senders, per slot: enough that no
@@ -51,6 +55,8 @@ class Runtime:
     mirrors: dict[str, Any] = field(default_factory=dict)
     #: True once the account's custom fields were read (or skipped) for this run.
     custom_fields_read: bool = False
+    #: Emails that differ only in case from another row's (see case_variants).
+    case_variants: CaseVariants = field(default_factory=CaseVariants)
     #: List names to ids, and which lists are dynamic (see list_directory).
     lists: ListDirectory | None = None
     #: Emails of membership rows to prospect ids (see email_resolver).
@@ -75,6 +81,10 @@ class Runtime:
         client.cancelled = lambda: sender.failed
         announce_ledger(settings)
         identity = _identity_router(settings, client, stats)
+        if settings.api_version == API_VERSION_AUTO:
+            remembered = recall_version(settings)
+            if remembered is not None:
+                client.api_version.remember(remembered)
         return cls(
             settings=settings,
             stats=stats,
@@ -185,8 +195,18 @@ class Runtime:
         self.client.halt(reason)
         return self.client.wait_idle(grace_seconds)
 
-    def summary(self, outcome: str = "succeeded") -> dict[str, Any]:
-        return self.stats.snapshot(outcome=outcome)
+    def summary(self, outcome: str = "succeeded", reason: str = "") -> dict[str, Any]:
+        summary = self.stats.snapshot(
+            outcome=outcome, reason=reason, case_variants=self.case_variants.count()
+        )
+        clock = self.client.clock
+        summary["hint"] = slow_run_hint(
+            parallel_tasks=self.settings.parallel_tasks,
+            wall_seconds=summary["wall_seconds"],
+            busy_seconds=clock.busy_seconds,
+            call_seconds=clock.call_seconds,
+        ) or ""
+        return summary
 
     def wait_running(self) -> None:
         """After a failure: let the calls already running finish, so that their rows are
@@ -196,6 +216,9 @@ class Runtime:
     def close(self) -> None:
         """Close everything; then raise the first failure to close (a last commit to the
         ledger_path file that another run kept locked), so that nothing stays open."""
+        version = self.client.api_version
+        if self.settings.api_version == API_VERSION_AUTO and version.known:
+            store_version(self.settings, version.current)
         steps = [self.sender.close, *self.closers]
         if self.ledger is not None:
             steps.append(self.ledger.close)

@@ -74,12 +74,15 @@ class RunStats:
         with self._lock:
             return sum(self.calls.values())
 
-    def snapshot(self, *, outcome: str = "succeeded") -> dict[str, Any]:
+    def snapshot(
+        self, *, outcome: str = "succeeded", reason: str = "", case_variants: int = 0
+    ) -> dict[str, Any]:
         with self._lock:
             elapsed = max(time.monotonic() - self.started, 1e-9)
             received = self.counts["rows_received"]
             return {
                 "outcome": outcome,
+                "outcome_reason": reason,
                 "api_version": self.api_version,
                 "rows_received": received,
                 "rows_sent": self.counts["rows_sent"],
@@ -87,6 +90,10 @@ class RunStats:
                 "prospects_created": self.counts["created"],
                 "prospects_updated": self.counts["updated"],
                 "prospects_created_or_updated": self.counts["created_or_updated"],
+                "prospects_created_from_email_only_rows": self.counts["created_by_email_batch"],
+                "fields_skipped": self.counts["fields_skipped"],
+                "fields_cleared": self.counts["fields_cleared"],
+                "email_case_variants": case_variants,
                 "memberships_added": self.counts["memberships_added"],
                 "memberships_removed": self.counts["memberships_removed"],
                 "memberships_would_add": self.counts["memberships_would_add"],
@@ -117,6 +124,21 @@ class RunStats:
             }
 
 
+#: Figures shown in the table only when not zero.
+_SOMETIMES_SHOWN = (
+    ("prospects_created_from_email_only_rows",
+     "prospects created from email-only rows (upsert_by_email: false)"),
+    ("fields_skipped", "blank fields skipped (empty_values: skip)"),
+    ("fields_cleared", "blank fields cleared (empty_values: clear)"),
+    ("email_case_variants", "emails differing only in case from another row"),
+)  # fmt: skip
+
+
+def _outcome_text(summary: dict[str, Any]) -> str:
+    reason = summary.get("outcome_reason")
+    return f"{summary['outcome']}: {reason}" if reason else str(summary["outcome"])
+
+
 def _figures_of_list(counts: Counter[str]) -> dict[str, int]:
     figures = {key: counts[key] for key in MIRROR_FIGURES}
     figures.update((key, counts[key]) for key in MIRROR_EXCEPTIONS if counts[key])
@@ -127,7 +149,7 @@ def render_summary(summary: dict[str, Any]) -> str:
     """One structured line for log parsers, then a table for people."""
     lines = [f"run summary: {json.dumps(summary, separators=(',', ':'))}", ""]
     rows: list[tuple[str, str]] = [
-        ("outcome", str(summary["outcome"])),
+        ("outcome", _outcome_text(summary)),
         ("API version (prospects, memberships)", str(summary["api_version"])),
         ("rows received", str(summary["rows_received"])),
         ("rows sent", str(summary["rows_sent"])),
@@ -138,6 +160,9 @@ def render_summary(summary: dict[str, Any]) -> str:
     ]
     rows += _membership_rows(summary)
     rows.append(("rows rejected", str(summary["rows_rejected"])))
+    rows += [
+        (label, str(summary[key])) for key, label in _SOMETIMES_SHOWN if summary.get(key)
+    ]
     if summary.get("identity_map_hits", 0) or summary.get("identity_map_misses", 0):
         rows += [
             ("rows sent by mapped id (identity map)", str(summary["rows_sent_by_mapped_id"])),
@@ -163,6 +188,8 @@ def render_summary(summary: dict[str, Any]) -> str:
     rows.append(("daily API calls used, end", str(summary["daily_api_calls_used_at_end"])))
     rows.append(("wall time (s)", f"{summary['wall_seconds']:.2f}"))
     rows.append(("rows/s", f"{summary['rows_per_second']:.1f}"))
+    if summary.get("hint"):
+        rows.append(("hint", str(summary["hint"])))
     width = max(len(k) for k, _ in rows)
     lines += [f"  {k.ljust(width)}  {v}" for k, v in rows]
     return "\n".join(lines)

@@ -30,9 +30,10 @@ How rows travel:
   without holding a million records in memory, the records of every import are kept in
   a temporary file until the import completes.
 
-Empty cells never clear a field in an import (an empty string is read as "no value").
-To clear fields, load those rows with ``prospect_operation: sync``, where an empty
-string clears the field. Rows with empty strings are counted and a warning says so.
+A blank value (null, empty or whitespace-only) is an empty cell. With ``empty_values:
+skip`` an empty cell leaves the field as it is (v5's default, nullOverwrite false); with
+``clear`` the import is created with the option nullOverwrite: true on every field of its
+header, and an empty cell clears the field.
 """
 
 from __future__ import annotations
@@ -158,8 +159,6 @@ class ImportDelivery(Delivery):
         self._uploads_pending = 0
         self._tail: threading.Event | None = None
         self._chain_broken = False
-        self._rows_with_empty_cells = 0
-        self._warned_empty_cells = False
         self._v3_lane = V3EmailLane(runtime, default_campaign=self._default_campaign)
 
     # -- reading thread ---------------------------------------------------------------
@@ -217,8 +216,6 @@ class ImportDelivery(Delivery):
         lines = lane.out.lines
         line = lines[-1]
         size = len(line) if line.isascii() else len(line.encode("utf-8"))
-        if "" in fields.values():
-            self._rows_with_empty_cells += 1
         current = lane.current
         assert current is not None
         if lane.batch_rows and (
@@ -258,15 +255,6 @@ class ImportDelivery(Delivery):
         for lane in self._lanes.values():
             self._seal_batch(lane)
             self._seal_import(lane)
-        if self._rows_with_empty_cells and not self._warned_empty_cells:
-            self._warned_empty_cells = True
-            logger.warning(
-                "Stream '%s': %d rows had empty strings. An import leaves such fields "
-                "unchanged (it cannot clear a field). To clear fields, load those rows "
-                "with prospect_operation 'sync', where an empty string clears the field.",
-                self.stream,
-                self._rows_with_empty_cells,
-            )
 
     def close(self) -> None:
         if self._spill_fd is not None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from target_pardot.errors import DailyLimitReached, PardotApiError
 from target_pardot.pardot.responses import row_error_code
+from target_pardot.rows.fields import v5_field_name
 from target_pardot.rows.import_csv import ErrorRows
 from target_pardot.run.ledger import PROSPECTS, prospect_ledger_key
 from target_pardot.sinks.base import Delivery
@@ -53,6 +54,15 @@ class ImportJob:
     polls: int = 0
 
 
+def clearing_options(header: tuple[str, ...], empty_values: str) -> dict[str, Any]:
+    """With `empty_values: clear`, the per-field option nullOverwrite: true, under which
+    an empty cell clears the field (docs/wire-contract.md, B3). Without it an empty cell
+    leaves the field as it is (v5's default, C8): `skip` needs no option."""
+    if empty_values != "clear" or not header:
+        return {}
+    return {"fields": {v5_field_name(name): {"nullOverwrite": True} for name in header}}
+
+
 class ImportOutcome:
     """Uploads an import's batches and settles its rows once it completed, through the
     collaborators of the delivery it serves (client, settings, ledger, STATE, stats and
@@ -72,6 +82,7 @@ class ImportOutcome:
                         "object": "Prospect",
                         "createOnNoMatch": creates,
                         "restoreDeleted": settings.search_deleted_prospects,
+                        **clearing_options(imp.header, settings.empty_values),
                     },
                     data,
                 )

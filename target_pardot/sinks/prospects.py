@@ -75,7 +75,9 @@ class ProspectDelivery(Delivery):
                 key_of=prospect_key_of,
                 fingerprint_of=lambda p: prospect_fingerprint(p.row, self.flags),
             )
-        if self._email_rows_in_batches():
+        # Only rows by email are worth trying in v3 first (see _email_rows_in_batches).
+        by_email = any(p.row.route == ROUTE_V5 for p in rows)
+        if by_email and self._email_rows_in_batches():
             v4_items, v5_rows = [self._item(p) for p in rows], []
         else:
             v4_items = [self._item(p) for p in rows if p.row.route == ROUTE_V4]
@@ -225,7 +227,10 @@ class ProspectDelivery(Delivery):
         except RetryableError as exc:
             self._reroute_after_ambiguous_failure(batch, exc)
             return
-        self._settle_reply(batch, operation, batch_row_errors(reply.body), reply.status)
+        self._settle_reply(
+            batch, operation, batch_row_errors(reply.body), reply.status,
+            v4_upsert=operation == "batchUpsert",
+        )  # fmt: skip
 
     def _send_v3_in_order(self, batch: list[BatchItem], operation: str) -> None:
         """A v3 batch keys a row by its email and cannot match on another address: a row
@@ -254,8 +259,9 @@ class ProspectDelivery(Delivery):
         accounts, so every v3 batch is safe to repeat: after an ambiguous failure the
         client sends it again as it is, never through v5."""
         keyless, calls = v3_calls(batch, lambda item: item.element)
-        for item in keyless:
-            self._reject(item.pending, "fid_needs_v4", FID_NEEDS_V4, "fid_needs_v4")
+        if keyless and not calls and not self.client.api_version.known:
+            self._fid_rows_while_probing(keyless, operation)
+            return
         for part, identifiers, body in calls:
             try:
                 reply = self.client.endpoints.prospect_batch(
@@ -270,9 +276,31 @@ class ProspectDelivery(Delivery):
             if unmatched:
                 logger.warning("Pardot reported errors for unknown rows: %s", unmatched[:5])
             self._settle_reply(part, operation, errors, reply.status)
+        # Only now: a v3 call was accepted, so the account takes v3 and cannot address a
+        # prospect by fid. (Had it refused, the whole batch would go again in v4.)
+        for item in keyless:
+            self._reject(item.pending, "fid_needs_v4", FID_NEEDS_V4, "fid_needs_v4")
+
+    def _fid_rows_while_probing(self, items: list[BatchItem], operation: str) -> None:
+        """fid-only rows while v3 was being tried for email-only rows: they need v4, so
+        they go in v4; a v3 account refuses that (89), and then they cannot go at all."""
+        version = self.client.api_version
+        version.prefer(4)
+        try:
+            self._send_v4_batch(items, operation)
+        except WrongApiVersion as refusal:
+            version.refused(4, refusal.code or 89)
+            for item in items:
+                self._reject(item.pending, "fid_needs_v4", FID_NEEDS_V4, "fid_needs_v4")
 
     def _settle_reply(
-        self, batch: list[BatchItem], operation: str, errors: dict[int, str], status: int
+        self,
+        batch: list[BatchItem],
+        operation: str,
+        errors: dict[int, str],
+        status: int,
+        *,
+        v4_upsert: bool = False,
     ) -> None:
         """Count, record and settle the rows of a batch reply; send rows with a
         transient per-row error again."""
@@ -288,6 +316,10 @@ class ProspectDelivery(Delivery):
             self.identity.updated_by_id([(i.pending.row, i.mapped_id) for i in accepted])
         self.record_accepted([item.pending for item in accepted], PROSPECTS, prospect_key_of)
         delivered = sum(1 for item in accepted if not item.lists_only)
+        if v4_upsert:
+            # A v4 account has AMPSEA on: there an email-only batchUpsert row always
+            # creates a prospect (upsert_by_email: false).
+            self.stats.add("created_by_email_batch", sum(1 for i in accepted if _email_keyed(i)))
         self.stats.add("rows_sent", delivered)
         self.stats.add("updated" if status == 200 else "created_or_updated", delivered)
         # Emit STATE as soon as it is covered, not only when the whole drain is over, so
@@ -399,3 +431,7 @@ class ProspectDelivery(Delivery):
         for item in items:
             item.lists_only = True
         return items
+
+
+def _email_keyed(item: BatchItem) -> bool:
+    return not item.lists_only and "id" not in item.element and "fid" not in item.element

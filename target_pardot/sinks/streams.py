@@ -152,6 +152,11 @@ class ProspectsSink(PardotSink):
             self.runtime.closers.append(self.delivery.close)
         else:
             self.delivery = ProspectDelivery(self.runtime)
+        self._blank_figure = (
+            "fields_cleared" if self.settings.empty_values == "clear" else "fields_skipped"
+        )
+        # Lowercased emails cannot differ in case.
+        self._case_variants = None if self.settings.lowercase_emails else self.runtime.case_variants
 
     def _read_custom_fields(self) -> None:
         """Once per run, before any row is mapped: one call (none when offline)."""
@@ -178,12 +183,17 @@ class ProspectsSink(PardotSink):
                 lowercase_emails=self.settings.lowercase_emails,
                 upsert_by_email=self.settings.upsert_by_email,
                 update_only=self.settings.prospect_operation == "update",
+                empty_values=self.settings.empty_values,
             )
         except InvalidRow as exc:
             self.reject_at_intake(record, _guess_key(record), exc.category, exc.message)
             return
         if ignored:
             self.warn_ignored_columns(ignored)
+        if row.blank_fields:
+            self.runtime.stats.add(self._blank_figure, row.blank_fields)
+        if self._case_variants is not None and "email" in row.fields:
+            self._case_variants.saw(row.fields["email"])
         # Pending(...), not PendingRow(...): calling a subscripted generic costs a
         # typing wrapper per row.
         self._rows.append(Pending(self.stream_name, self._position, record, row))

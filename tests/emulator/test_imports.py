@@ -219,6 +219,14 @@ def test_empty_cells_do_not_clear_fields(emu: PardotEmulator, api: Api) -> None:
     assert (p["first_name"], p["city"]) == ("Keep", "New")
 
 
+def test_null_overwrite_option_lets_blank_cells_clear(emu: PardotEmulator, api: Api) -> None:
+    emu.add_prospect("a@example.com", first_name="Keep", city="Old", fax="1")
+    run(api, "matchEmail,firstName,city,fax\na@example.com,, ,2\n", createOnNoMatch=False,
+        fields={"firstName": {"nullOverwrite": True}, "city": {"nullOverwrite": True}})
+    p = emu.prospects()[0]
+    assert (p["first_name"], p["city"], p["fax"]) == (None, None, "2")
+
+
 def test_restore_deleted(emu: PardotEmulator, api: Api) -> None:
     gone = emu.add_prospect("g@example.com", deleted=True)
     status = run(api, "matchEmail,city\ng@example.com,Back\n", restoreDeleted=True,

@@ -155,7 +155,8 @@ def test_a_missing_list_name_is_created_once_for_several_streams(account, run):
 def test_create_missing_lists_false_rejects_the_rows(account, run):
     emu = account
     [pid] = seed(emu, 1)
-    config = base_config(emu, create_missing_lists=False, skip_invalid_records=True)
+    config = base_config(emu, create_missing_lists=False, skip_invalid_records=True,
+                         max_rejected_percent=100)  # its one row is meant to be rejected
     result = run(config, audience([{"list_name": "Nowhere", "prospect_id": pid}]))
     assert result.exit_code == 0, result.stderr[-2000:]
     assert named(emu, "Nowhere") == []
@@ -166,7 +167,8 @@ def test_create_missing_lists_false_rejects_the_rows(account, run):
 def test_a_delete_stream_never_creates_a_list(account, run):
     emu = account
     [pid] = seed(emu, 1)
-    config = base_config(emu, list_membership_operation="delete", skip_invalid_records=True)
+    config = base_config(emu, list_membership_operation="delete", skip_invalid_records=True,
+                         max_rejected_percent=100)  # its one row is meant to be rejected
     result = run(config, audience([{"list_name": "Gone", "prospect_id": pid}]))
     assert result.exit_code == 0, result.stderr[-2000:]
     assert named(emu, "Gone") == []

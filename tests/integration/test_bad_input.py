@@ -77,7 +77,9 @@ def test_bad_stream(emu, tmp_path, name, exit_code, message, delivered, states):
 @pytest.mark.parametrize("skip", [False, True])
 def test_a_five_megabyte_line(emu, tmp_path, skip):
     rejected = tmp_path / "rejected.jsonl"
-    config = base_config(emu, skip_invalid_records=skip, rejected_records_path=str(rejected))
+    # One batch for the rows around the huge one, so the STATEs written are known exactly.
+    config = base_config(emu, skip_invalid_records=skip, rejected_records_path=str(rejected),
+                         upsert_by_email=False)  # fmt: skip
     huge = {"email": "huge@example.com", "comments": "h" * 5_000_000}
     text = to_lines(
         [

@@ -70,7 +70,9 @@ def test_daily_quota_reserve_stops_with_a_true_state_and_a_rerun_finishes(emu, t
     records = updates(emu, 500)  # 10 batch calls of 50
     # Other integrations used 950 of 1000 today; keep 45 for them: we may reach 955.
     emu.configure(daily_limit=1_000, others_daily_calls=950)
-    config = base_config(emu, daily_quota_reserve=45)
+    # Rows keyed by id; without upsert_by_email no identity map check shares the quota, so
+    # the calls counted below are the batches alone.
+    config = base_config(emu, daily_quota_reserve=45, upsert_by_email=False)
     first = run_cli_inprocess(config, stream_with_states(records, every=50), tmp_path)
     assert first.exit_code == 3, first.stderr[-3000:]
     # Exactly the 5 calls up to 955, the run's reads included; 50 rows per batch call.

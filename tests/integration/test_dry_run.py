@@ -69,7 +69,8 @@ def test_dry_run_plans_writes_nothing_and_checks_the_credentials_once(emu, run):
 def test_dry_run_reports_every_invalid_row_and_fails_like_the_real_run(emu, run, tmp_path):
     rejected = tmp_path / "rejected.jsonl"
     result = run(
-        base_config(emu, dry_run=True, rejected_records_path=str(rejected)),
+        base_config(emu, dry_run=True, rejected_records_path=str(rejected),
+                    upsert_by_email=False),  # one batch plan for the valid rows
         stream_of("prospects", INVALID),
     )
     assert result.exit_code == 1
@@ -131,6 +132,7 @@ def test_offline_dry_run_needs_no_reachable_host(tmp_path):
         "login_url": "https://127.0.0.1:9",
         "pardot_domain": "https://127.0.0.1:9",
         "dry_run_offline": True,
+        "upsert_by_email": False,  # the planned calls below are batches
     }
     messages = stream_of("prospects", people(3), final_state={"bookmark": 1})
     messages.append(record_message("prospects", {"email": "late@example.com"}))

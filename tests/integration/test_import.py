@@ -162,16 +162,28 @@ def test_a_new_field_widens_the_header_of_its_drain_once(emu, run, config):
     assert len(emu.imports()) == 1
 
 
-def test_empty_strings_do_not_clear_and_say_so(emu, run, config):
-    emu.add_prospect(email="keep@example.com", city="Oslo")
-    records = [{"email": "keep@example.com", "city": ""}]
-    schema = {"type": "object", "properties": {"email": {"type": "string"},
-                                               "city": {"type": "string"}}}  # fmt: skip
-    result = run(config, stream_of("prospects", records, schema=schema))
+BLANKS_SCHEMA = {"type": "object", "properties": {"email": {"type": "string"},
+                                                  "city": {"type": ["string", "null"]},
+                                                  "fax": {"type": ["string", "null"]}}}  # fmt: skip
+
+
+def test_blank_cells_leave_fields_as_they_are_by_default(emu, run, config):
+    emu.add_prospect(email="keep@example.com", city="Oslo", fax="123")
+    records = [{"email": "keep@example.com", "city": "", "fax": "  "}]
+    result = run(config, stream_of("prospects", records, schema=BLANKS_SCHEMA))
     assert result.exit_code == 0
-    assert [p["city"] for p in emu.prospects()] == ["Oslo"]
-    assert "1 rows had empty strings" in result.stderr
-    assert "prospect_operation 'sync'" in result.stderr
+    assert [(p["city"], p["fax"]) for p in emu.prospects()] == [("Oslo", "123")]
+    assert result.summary["fields_skipped"] == 2
+
+
+def test_empty_values_clear_clears_through_null_overwrite(emu, run, config):
+    emu.add_prospect(email="clear@example.com", city="Oslo", fax="123")
+    records = [{"email": "clear@example.com", "city": None, "fax": " "}]
+    result = run({**config, "empty_values": "clear"},
+                 stream_of("prospects", records, schema=BLANKS_SCHEMA))  # fmt: skip
+    assert result.exit_code == 0, result.stderr[-2000:]
+    assert [(p["city"], p["fax"]) for p in emu.prospects()] == [(None, None)]
+    assert result.summary["fields_cleared"] == 2
 
 
 def test_dry_run_plans_the_import_calls(emu, run, config):

@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Result, assert_no_secrets, base_config, run_cli_inprocess, stream_of
+from tests.helpers import (
+    Result,
+    assert_no_secrets,
+    base_config,
+    log_lines,
+    run_cli_inprocess,
+    stream_of,
+)
 from tests.keys import ec_private_key, key_body_lines, rsa_key_pair
 
 USER = "integration@example.com"
@@ -53,7 +60,7 @@ def assert_key_absent(result: Result, *pems: str, emu: Any = None) -> None:
 
 def one_line(result: Result, *needles: str) -> str:
     assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if all(n in line for n in needles)]
+    lines = [line for line in log_lines(result.stderr) if all(n in line for n in needles)]
     assert len(lines) == 1, result.stderr[-3000:]
     return lines[0]
 

@@ -24,7 +24,9 @@ def test_a_new_ledger_is_a_warning_naming_its_path_then_its_size_is_logged(emu, 
     [line] = ledger_lines(second.stderr)
     size = ledger.stat().st_size
     assert "WARNING" not in line
-    assert f"Ledger {ledger} (skip_unchanged): " in line and f"{size} bytes" in line
+    # upsert_by_email is on by default, and with it the identity map
+    assert f"Ledger {ledger} (skip_unchanged and identity_map): " in line
+    assert f"{size} bytes" in line
 
 
 def test_the_identity_map_is_named_as_a_user_of_the_ledger(emu, run, tmp_path):

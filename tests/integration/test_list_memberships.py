@@ -122,7 +122,13 @@ def test_unknown_prospect_rejects_every_row_it_carried(emu, run, tmp_path):
         {"list_id": 5, "prospect_id": good},
     ]
     result = run(
-        base_config(emu, skip_invalid_records=True, rejected_records_path=str(rejected)), records
+        base_config(
+            emu,
+            skip_invalid_records=True,
+            max_rejected_percent=100,
+            rejected_records_path=str(rejected),
+        ),
+        records,
     )
     assert result.exit_code == 0
     assert pairs(emu) == {(5, good)}

@@ -43,7 +43,8 @@ def test_default_interval_stays_quiet_on_a_short_run(emu, tmp_path):
 def test_progress_shows_the_calls_left_under_max_api_calls(emu, tmp_path):
     emu.configure(latency_ms=60)
     records = [{"email": f"b{i}@example.com"} for i in range(1_000)]
-    config = base_config(emu, progress_interval_seconds=0.1, max_api_calls=100)
+    config = base_config(emu, progress_interval_seconds=0.1, max_api_calls=100,
+                         upsert_by_email=False)  # batches of 50: a known number of calls
     result = run_cli_inprocess(config, stream_of("prospects", records), tmp_path)
     assert result.exit_code == 0, result.stderr[-2000:]
     left = [int(m.group(1)) for m in re.finditer(r"daily API calls left: (\d+)", result.stderr)]

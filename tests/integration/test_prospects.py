@@ -31,7 +31,9 @@ def calls(emu, endpoint: str) -> int:
 
 
 def test_email_only_rows_are_created_in_batches_of_fifty(emu, run):
-    result = run(base_config(emu), stream_of("prospects", people(120), final_state={"done": 1}))
+    # upsert_by_email: false, Treasure Data's default, sends email-only rows in batches.
+    config = base_config(emu, upsert_by_email=False)
+    result = run(config, stream_of("prospects", people(120), final_state={"done": 1}))
     assert result.exit_code == 0
     assert sorted(p["email"] for p in emu.prospects()) == sorted(
         f"user{i}@example.com" for i in range(120)
@@ -68,7 +70,7 @@ def test_rows_with_fid_update_the_matching_prospect(emu, run):
 
 def test_email_only_rows_duplicate_on_ampsea_without_upsert_by_email(emu, run):
     """Treasure Data's semantics, documented in the README: an email-only row inserts."""
-    config = base_config(emu)
+    config = base_config(emu, upsert_by_email=False)
     run(config, stream_of("prospects", people(3)))
     run(config, stream_of("prospects", people(3)))
     assert len(emu.prospects()) == 6
@@ -127,7 +129,9 @@ def test_prospect_operation_update_never_creates(emu, run):
         {"email": "new@example.com"},
     ]
     result = run(
-        base_config(emu, prospect_operation="update", skip_invalid_records=True),
+        base_config(
+            emu, prospect_operation="update", skip_invalid_records=True, max_rejected_percent=100
+        ),
         stream_of("prospects", records),
     )
     assert result.exit_code == 0
@@ -139,7 +143,10 @@ def test_prospect_operation_update_never_creates(emu, run):
 
 @pytest.mark.parametrize("lists", ["1,2", [1, 2], "[1, 2]"])
 def test_prospect_lists_add_every_sent_prospect(emu, run, lists):
-    run(base_config(emu, prospect_lists=lists), stream_of("prospects", people(60)))
+    run(
+        base_config(emu, upsert_by_email=False, prospect_lists=lists),
+        stream_of("prospects", people(60)),
+    )
     memberships = {(m["list_id"], m["prospect_id"]) for m in emu.memberships()}
     ids = [p["id"] for p in emu.prospects()]
     assert memberships == {(lst, pid) for pid in ids for lst in (1, 2)}
@@ -205,7 +212,9 @@ def test_field_names_are_mapped_and_custom_fields_kept(emu, run, caplog):
 
 def test_batches_are_split_by_max_payload(emu, run):
     records = [{**r, "comments": "c" * 400} for r in people(50)]
-    result = run(base_config(emu, max_payload=5_000), stream_of("prospects", records))
+    result = run(
+        base_config(emu, upsert_by_email=False, max_payload=5_000), stream_of("prospects", records)
+    )
     assert result.exit_code == 0
     assert len(emu.prospects()) == 50
     assert calls(emu, "prospect/batchUpsert") >= 5
@@ -236,7 +245,12 @@ def test_partial_batch_errors_reject_exactly_the_right_rows(emu, run, tmp_path):
     records[4]["email"] = "also bad@"
     rejected = tmp_path / "rejected.jsonl"
     result = run(
-        base_config(emu, skip_invalid_records=True, rejected_records_path=str(rejected)),
+        base_config(
+            emu,
+            skip_invalid_records=True,
+            max_rejected_percent=100,
+            rejected_records_path=str(rejected),
+        ),
         stream_of("prospects", records, final_state={"s": 1}),
     )
     assert result.exit_code == 0
@@ -245,7 +259,9 @@ def test_partial_batch_errors_reject_exactly_the_right_rows(emu, run, tmp_path):
     )
     lines = [json.loads(line) for line in rejected.read_text().splitlines()]
     assert [line["record"]["email"] for line in lines] == ["not-an-email", "also bad@"]
-    assert {tuple(sorted(line)) for line in lines} == {("code", "reason", "record", "stream")}
+    assert {tuple(sorted(line)) for line in lines} == {
+        ("code", "position", "reason", "record", "run_id", "run_started_at", "stream")
+    }
     assert all(line["stream"] == "prospects" and line["code"] == 4 for line in lines)
     assert "Invalid prospect email address" in lines[0]["reason"]
     assert result.summary["rejected_by_reason"] == {"pardot_rejected": 2}
@@ -261,7 +277,12 @@ def test_invalid_rows_are_skipped_counted_and_filed(emu, run, tmp_path):
         {"email": "typed@example.com", "score": "high"},
     ]
     result = run(
-        base_config(emu, skip_invalid_records=True, rejected_records_path=str(rejected)),
+        base_config(
+            emu,
+            skip_invalid_records=True,
+            max_rejected_percent=100,
+            rejected_records_path=str(rejected),
+        ),
         stream_of("prospects", records),
     )
     assert result.exit_code == 0
@@ -370,7 +391,10 @@ def test_concurrency_is_capped_across_streams(emu, run, caplog):
 
 def test_token_expiry_refreshes_once_and_replays(emu, run):
     emu.configure(token_lifetime_calls=10, latency_ms=5)
-    result = run(base_config(emu, parallel_tasks=5), stream_of("prospects", people(1000)))
+    result = run(
+        base_config(emu, upsert_by_email=False, parallel_tasks=5),
+        stream_of("prospects", people(1000)),
+    )
     assert result.exit_code == 0, result.stderr[-2000:]
     assert len(emu.prospects()) == 1000
     # 20 batch calls plus their replays, 10 calls per token: three tokens. Refreshing once
@@ -398,7 +422,10 @@ def test_transient_faults_are_retried_and_every_row_lands_once(emu, run):
 
 def test_lost_responses_never_duplicate_email_only_rows(emu, run):
     emu.configure(applied_but_lost_rate=0.5, seed=11)
-    result = run(base_config(emu, maximum_retries=10), stream_of("prospects", people(150)))
+    result = run(
+        base_config(emu, upsert_by_email=False, maximum_retries=10),
+        stream_of("prospects", people(150)),
+    )
     assert result.exit_code == 0, result.stderr[-2000:]
     emails = [p["email"] for p in emu.prospects()]
     assert len(emails) == len(set(emails)) == 150
@@ -480,7 +507,8 @@ def test_urlencoded_body_round_trip_is_what_pardot_parses():
 def test_calls_in_flight_adapt_to_another_integration_holding_slots(emu, run):
     emu.configure(reserved_slots=2, latency_ms=20)
     result = run(
-        base_config(emu, parallel_tasks=5, maximum_retries=10), stream_of("prospects", people(3000))
+        base_config(emu, upsert_by_email=False, parallel_tasks=5, maximum_retries=10),
+        stream_of("prospects", people(3000)),
     )
     assert result.exit_code == 0, result.stderr[-2000:]
     assert len(emu.prospects()) == 3000

@@ -26,7 +26,8 @@ def test_progress_and_summary_follow_the_usage_after_the_day_resets(emu, run, mo
 
     monkeypatch.setattr(emu.app, "dispatch", new_day_after_ten_batches)
     records = [{"email": f"d{i}@example.com"} for i in range(1_000)]  # 20 batch calls
-    result = run(base_config(emu, parallel_tasks=1, progress_interval_seconds=0.05),
+    result = run(base_config(emu, parallel_tasks=1, progress_interval_seconds=0.05,
+                             upsert_by_email=False),  # the 20 batch calls counted here
                  stream_of("prospects", records, final_state={"at": 1}))  # fmt: skip
     assert result.exit_code == 0, result.stderr[-3000:]
     used_after_reset = emu.counters()["daily_calls_used"]

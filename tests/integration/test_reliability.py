@@ -78,7 +78,8 @@ def test_lost_responses_do_not_duplicate_memberships(emu, run):
 def test_daily_limit_stops_within_one_call_and_resumes(emu, run):
     records = seeded_updates(emu, 500, value="v2")
     emu.configure(daily_limit=5)  # the run's custom-field read, then 4 batch calls
-    config = base_config(emu)  # one call at a time: nothing else is in flight
+    # One call at a time: nothing else is in flight. Email-only rows in batches of 50.
+    config = base_config(emu, upsert_by_email=False)
     first = run(config, stream_with_states(records, every=50))
     assert first.exit_code == 3
     assert emu.counters()["errors_by_code"]["122"] == 1, "stop at the first 122"
@@ -114,12 +115,14 @@ def test_daily_limit_with_parallel_calls_stops_at_once(emu, run):
 
 def test_max_api_calls_keeps_quota_for_others(emu, run):
     records = seeded_updates(emu, 500)
-    config = base_config(emu, max_api_calls=4)  # the custom-field read, then 3 batches
+    # The custom-field read, then 3 batches (email-only rows in batches of 50).
+    config = base_config(emu, max_api_calls=4, upsert_by_email=False)
     result = run(config, stream_with_states(records, every=50))
     assert result.exit_code == 3
     assert emu.counters()["calls_by_endpoint"]["prospect/batchUpsert"] == 3
     assert "max_api_calls" in result.stderr
     assert result.states[-1] == {"upto": 150}
-    resumed = run(base_config(emu), stream_with_states(records[150:], every=50, start=150))
+    resumed = run(base_config(emu, upsert_by_email=False),
+                  stream_with_states(records[150:], every=50, start=150))  # fmt: skip
     assert resumed.exit_code == 0
     assert all(p["company"] == "v2" for p in emu.prospects())

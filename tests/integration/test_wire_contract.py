@@ -205,19 +205,23 @@ def test_r5_explicit_opted_out_uses_the_list_membership_path(emu, run, sent):
 def test_r13_v3_batch_is_keyed_by_id_else_email(emu, run, sent):
     emu.configure(ampsea=False)
     pid = emu.add_prospect("a@example.com")
-    rows = [{"id": pid, "first_name": "Ann"},
-            {"email": "b@example.com", "fid": "00Q000000000001", "loyalty_tier": "gold"}]
-    run(base_config(emu), stream_of("prospects", rows, schema=SCHEMA))
+    rows = [
+        {"id": pid, "first_name": "Ann"},
+        {"email": "b@example.com", "fid": "00Q000000000001", "loyalty_tier": "gold"},
+    ]
+    run(base_config(emu, upsert_by_email=False), stream_of("prospects", rows, schema=SCHEMA))
     [_refused_with_89] = only(sent, "POST", "/api/prospect/version/4/do/batchUpsert")
     [batch] = only(sent, "POST", "/api/prospect/version/3/do/batchUpsert")
     assert batch.query == {"format": ["json"]}
     assert batch.content_type == "application/x-www-form-urlencoded"
     form = batch.form()
     assert list(form) == ["prospects"]
-    assert json.loads(form["prospects"][0]) == {"prospects": {
-        str(pid): {"first_name": "Ann"},
-        "b@example.com": {"loyalty_tier": "gold"},
-    }}
+    assert json.loads(form["prospects"][0]) == {
+        "prospects": {
+            str(pid): {"first_name": "Ann"},
+            "b@example.com": {"loyalty_tier": "gold"},
+        }
+    }
 
 
 def test_r13_r14_v3_memberships(emu, run, sent):
@@ -258,8 +262,10 @@ def test_r15_to_r17_mirror_reads_members_then_removes_with_flag_0(emu, run, sent
 def test_r15_a_full_last_page_is_followed_by_an_id_filter(emu, run, sent):
     pids = [emu.add_prospect(f"m{i}@example.com") for i in range(1000)]
     mids = [emu.add_membership(4, pid) for pid in pids]
-    run(base_config(emu, data_object="list_memberships", list_membership_operation="mirror"),
-        stream_of("list_memberships", [{"list_id": 4, "prospect_id": p} for p in pids]))
+    run(
+        base_config(emu, data_object="list_memberships", list_membership_operation="mirror"),
+        stream_of("list_memberships", [{"list_id": 4, "prospect_id": p} for p in pids]),
+    )
     reads = only(sent, "GET", "/api/v5/objects/list-memberships")
     assert [r.query.get("idGreaterThan") for r in reads] == [None, [str(max(mids))]]
     assert only(sent, "POST", "/api/prospect/version/4/do/batchUpdate") == []

@@ -33,7 +33,8 @@ def test_rows_and_batches_carry_the_digits():
     fields = {"email": "a@x.com", "comments": D("123456789.0123456789"), "phone": D("2.50")}
     row, _ = prepare_prospect(fields, lowercase_emails=False, upsert_by_email=False,
                               update_only=False)  # fmt: skip
-    assert row.text == '{"comments":123456789.0123456789,"email":"a@x.com","phone":2.50}'
+    # comments and phone are text fields: the digits go as the text the tap wrote.
+    assert row.text == '{"comments":"123456789.0123456789","email":"a@x.com","phone":"2.50"}'
     element = v4_element(row.fields, {"list_3": 1})
     assert "123456789.0123456789" in to_json(element)
     assert "123456789.0123456789" in json.dumps(batch_body([element]))  # urlencoded, still there

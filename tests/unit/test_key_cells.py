@@ -63,7 +63,12 @@ def test_a_row_with_only_blank_keys_has_no_key():
 
 
 def test_blank_non_key_cells_are_left_to_the_field_rules():
+    # The field rule is empty_values: skip (the default) leaves the field out, clear sends "".
     fields, _ = map_record({"email": "a@example.com", "city": ""}, lowercase_emails=False)
+    assert "city" not in fields
+    fields, _ = map_record(
+        {"email": "a@example.com", "city": ""}, lowercase_emails=False, empty_values="clear"
+    )
     assert fields["city"] == ""
 
 

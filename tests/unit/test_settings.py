@@ -32,7 +32,10 @@ def test_defaults_match_the_treasure_data_table():
     assert s.skip_invalid_records is False
     assert s.prospect_operation == "sync"
     assert s.prospect_list_operation == "add"
-    assert s.upsert_by_email is False
+    # The one departure from Treasure Data's table: its `false` duplicates every
+    # email-only row on every run on AMPSEA accounts.
+    assert s.upsert_by_email is True
+    assert (s.empty_values, s.max_rejected_percent) == ("skip", 50)
     assert s.parallel_tasks == 1
     assert s.list_membership_operation == "upsert"
     assert (s.maximum_retries, s.initial_retry_wait, s.maximum_retry_wait) == (5, 1, 120)
