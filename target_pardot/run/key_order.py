@@ -1,4 +1,4 @@
-"""Calls that carry the same prospect are applied in stream order (used on API v3).
+"""Calls that carry the same prospect are applied in stream order, on every API version.
 
 Batches go out in parallel, and a retried call can finish after a later one. When two
 rows of a stream update the same prospect (the same id, or the same email, in any case:
@@ -24,6 +24,26 @@ def prospect_identity(element: Mapping[str, Any]) -> Hashable:
     if fid is not None:
         return ("fid", fid)
     return str(element.get("email", "")).lower()
+
+
+def prospect_identities(element: Mapping[str, Any]) -> list[Hashable]:
+    """Every key the element names its prospect by: its id, its fid, its email ignoring
+    case. A call waits for any earlier call sharing one of them: a row sent by a mapped
+    id and a later row of the same email must not overtake each other either."""
+    keys: list[Hashable] = []
+    if element.get("id") is not None:
+        keys.append(element["id"])
+    if element.get("fid") is not None:
+        keys.append(("fid", element["fid"]))
+    if element.get("email"):
+        keys.append(str(element["email"]).lower())
+    return keys
+
+
+def email_identities(*emails: str | None) -> list[Hashable]:
+    """The keys of a row sent by email (a v5 upsert): its address and, when it changes
+    the prospect's address, the old one, ignoring case as prospect_identities does."""
+    return [email.lower() for email in emails if email]
 
 
 class KeyOrder:

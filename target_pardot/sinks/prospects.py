@@ -27,7 +27,7 @@ from target_pardot.rows.payloads import (
     v5_upsert_body,
 )
 from target_pardot.rows.v3 import FID_NEEDS_V4, v3_calls, v3_row_errors
-from target_pardot.run.key_order import KeyOrder, prospect_identity
+from target_pardot.run.key_order import KeyOrder, email_identities, prospect_identities
 from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint
 from target_pardot.run.runtime import Runtime
 from target_pardot.sinks.base import Delivery, triage
@@ -89,22 +89,27 @@ class ProspectDelivery(Delivery):
             for pending in rows:
                 self._settle(pending)
             return
-        api = self.client.api_version
-        # In stream order (KeyOrder) on v3, and when a row waits for a mapped id's call.
-        ordered = api.current == 3 or not api.known or bool(waiting)
+        # Every call waits for the earlier calls still in flight that carry one of its
+        # prospects (KeyOrder), on every version: calls in parallel, or a retried call,
+        # must never let an older row of a prospect land after a newer one.
         calls = [(b, self.operation) for b in self._batches(v4_items)]
         calls += [(b, "batchUpdate") for b in self._batches(mapped)]  # by the map's ids
         for batch, operation in calls:
             job = partial(self._send_v4, batch, operation)
-            keys = [prospect_identity(item.element) for item in batch] if ordered else ()
-            self.sender.submit(self.order.in_order(keys, job) if ordered else job)
+            keys = [key for item in batch for key in prospect_identities(item.element)]
+            self.sender.submit(self.order.in_order(keys, job))
         if v5_rows or waiting:
             count = len(v5_rows) + len(waiting)
             upserted = Upserted(count, self._apply_lists_by_id) if self.flags else None
             for pending in v5_rows:
-                self.sender.submit(partial(self._upsert, pending, upserted))
+                keys = email_identities(str(pending.row.fields.get("email") or ""),
+                                        pending.row.match_email)  # fmt: skip
+                job = partial(self._upsert, pending, upserted)
+                self.sender.submit(self.order.in_order(keys, job))
             for p, pid in waiting:
-                self.sender.submit(self.order.in_order([pid], partial(self._upsert, p, upserted)))
+                keys = [pid, *email_identities(str(p.row.fields.get("email") or ""),
+                                               p.row.match_email)]  # fmt: skip
+                self.sender.submit(self.order.in_order(keys, partial(self._upsert, p, upserted)))
 
     def _email_rows_in_batches(self) -> bool:
         """Whether upsert_by_email rows go in batch calls rather than v5 calls.
@@ -195,18 +200,13 @@ class ProspectDelivery(Delivery):
         if by_email:
             # upsert_by_email rows tried in v3 first, on a v4 account: by mapped id, else one
             # v5 call each; never a v4 batch by email (which would create them again).
+            # In line, not queued: this call holds its prospects' place in stream order
+            # (KeyOrder) until they are sent, so a later row of one never lands first.
             mapped, rows, waiting = self._by_map([item.pending for item in by_email])
             for part in self._batches(mapped):
-                if waiting:  # in line: those rows go after these calls
-                    self._send_v4(part, "batchUpdate")
-                else:
-                    self.sender.submit_followup(partial(self._send_v4, part, "batchUpdate"))
-            if waiting:
-                self._upsert_in_line([pending for pending, _ in waiting])
+                self._send_v4(part, "batchUpdate")
             self._count_v5(len(rows))
-            upserted = Upserted(len(rows), self._apply_lists_by_id) if self.flags else None
-            for pending in rows:
-                self.sender.submit_followup(partial(self._upsert, pending, upserted))
+            self._upsert_in_line([pending for pending, _ in waiting] + rows)
 
     def _send_v4_batch(self, batch: list[BatchItem], operation: str) -> None:
         body = batch_body_from_json([item.text for item in batch])
