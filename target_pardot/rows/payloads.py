@@ -259,8 +259,9 @@ def map_record(
     """Map input columns to v4 fields; return (fields, columns that are not prospect fields).
 
     A null, empty or whitespace-only value of a non-key field is left out (`skip`: the
-    Pardot field stays as it is) or sent as "" (`clear`); its field name goes to
-    ``blanks``. Such a key cell is always absent (rows/keys.py).
+    Pardot field stays as it is) or sent as "" (`clear`; a number field is left as it
+    is); the name of each field skipped or cleared goes to ``blanks``. Such a key cell is
+    always absent (rows/keys.py).
     """
     fields: dict[str, Any] = {}
     ignored: list[str] = []
@@ -272,6 +273,10 @@ def map_record(
             continue
         if value is None or (value.__class__ is str and not value.strip()):
             if name in KEY_FIELDS:  # is_absent_key(value): the key rule of rows/keys.py
+                continue
+            if clear and name in INTEGER_FIELDS:
+                # Pardot refuses "" for a number field (error 29 for score), which loses
+                # the whole row, and documents no other way to clear one: leave it.
                 continue
             if blanks is not None:
                 blanks.append(name)

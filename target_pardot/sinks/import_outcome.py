@@ -21,7 +21,7 @@ from typing import Any
 
 from target_pardot.errors import DailyLimitReached, PardotApiError
 from target_pardot.pardot.responses import row_error_code
-from target_pardot.rows.fields import v5_field_name
+from target_pardot.rows.fields import INTEGER_FIELDS, v5_field_name
 from target_pardot.rows.import_csv import ErrorRows
 from target_pardot.run.ledger import PROSPECTS, prospect_ledger_key
 from target_pardot.sinks.base import Delivery
@@ -57,10 +57,13 @@ class ImportJob:
 def clearing_options(header: tuple[str, ...], empty_values: str) -> dict[str, Any]:
     """With `empty_values: clear`, the per-field option nullOverwrite: true, under which
     an empty cell clears the field (docs/wire-contract.md, B3). Without it an empty cell
-    leaves the field as it is (v5's default, C8): `skip` needs no option."""
-    if empty_values != "clear" or not header:
+    leaves the field as it is (v5's default, C8): `skip` needs no option. A number field
+    keeps its value, as on the other paths (rows/payloads.py: Pardot takes no empty
+    number)."""
+    clearable = [name for name in header if name not in INTEGER_FIELDS]
+    if empty_values != "clear" or not clearable:
         return {}
-    return {"fields": {v5_field_name(name): {"nullOverwrite": True} for name in header}}
+    return {"fields": {v5_field_name(name): {"nullOverwrite": True} for name in clearable}}
 
 
 class ImportOutcome:

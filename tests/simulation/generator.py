@@ -50,10 +50,14 @@ MATCH_EMAIL_IDENTITY_MAP = "match_email_with_identity_map"
 SKIP_UNCHANGED_TOGGLED = "skip_unchanged_toggled"
 V3_CASE_SKIP_UNCHANGED = "v3_case_variants_with_skip_unchanged"
 LEDGER_AFTER_STOP = "skip_unchanged_after_a_stop"
+IMPORT_CLEAR_ABSENT = "import_clear_with_absent_columns"
 ALL_FEATURES = frozenset(
     {EMPTY_KEY_CELLS, RESTART_IDENTITY_MAP, V3_AUTO_FAULTS, IMPORT_LISTS_SKIP, MIRROR_THEN_SKIP,
      V4_SAME_PROSPECT_RETRIED, RENAME_REPLAYED, IMPORT_EMPTY_CELLS, MATCH_EMAIL_IDENTITY_MAP,
-     SKIP_UNCHANGED_TOGGLED, LEDGER_AFTER_STOP, V3_CASE_SKIP_UNCHANGED})
+     SKIP_UNCHANGED_TOGGLED, LEDGER_AFTER_STOP, V3_CASE_SKIP_UNCHANGED, IMPORT_CLEAR_ABSENT})
+#: max_rejected_percent: mostly the default (50), sometimes a share the rows Pardot must
+#: refuse can pass, sometimes off (100).
+MAX_REJECTED_PERCENTS = (None, None, None, 0, 5, 100)
 
 
 def choice_values(name: str) -> tuple[str, ...]:
@@ -124,7 +128,8 @@ class ScenarioPlan:
         self.renames = account.ampsea and self.upsert_by_email
         self.rename_rate = (0.2 if boost & {RENAME_REPLAYED, MATCH_EMAIL_IDENTITY_MAP}
                             else 0.05)
-        self.import_rate = 0.5 if boost & {IMPORT_LISTS_SKIP, IMPORT_EMPTY_CELLS} else 0.15
+        self.import_rate = 0.5 if boost & {IMPORT_LISTS_SKIP, IMPORT_EMPTY_CELLS,
+                                           IMPORT_CLEAR_ABSENT} else 0.15
         self.membership_rate = 0.6 if MIRROR_THEN_SKIP in boost else 0.3
         self.rerun_rate = 0.6 if boost & {IMPORT_LISTS_SKIP, MIRROR_THEN_SKIP} else 0.35
 
@@ -270,11 +275,28 @@ class ScenarioPlan:
             rows = once_each(rows)
         if import_ and IMPORT_EMPTY_CELLS not in self.features:
             rows = [{k: None if v == "" else v for k, v in row.items()} for row in rows]
+        if (import_ and settings.get("empty_values") == "clear"
+                and IMPORT_CLEAR_ABSENT not in self.features):
+            rows = every_column(rows)  # as a CSV tap writes them: absent is null
         step.rows = rows
         step.invalid_rows = frozenset(i for i, row in enumerate(rows)
                                       if row.get("score") == BAD_SCORE)
         if step.invalid_rows:
             settings["skip_invalid_records"] = True
+        self.draw_max_rejected_percent(step)
+
+    @staticmethod
+    def draw_max_rejected_percent(step: Step) -> None:
+        """Drawn from the step's own rows (not from the case's dice, so that the seeds of
+        known_defects.py keep their cases); only on runs played in one go, where the
+        share of a resumed run would differ from the step's."""
+        step.settings.pop("max_rejected_percent", None)
+        if not has_setting("max_rejected_percent") or step.lifecycle != INPROCESS:
+            return
+        dice = random.Random(repr((sorted(step.settings.items()), step.rows)))
+        percent = dice.choice(MAX_REJECTED_PERCENTS)
+        if percent is not None:
+            step.settings["max_rejected_percent"] = percent
 
     def membership_step(self) -> Step:
         rng = self.rng
@@ -376,6 +398,12 @@ class ScenarioPlan:
             return
         step.settings["parallel_tasks"] = 1
         step.lifecycle = INPROCESS
+
+
+def every_column(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row with every non-key column of the stream, null where it had none."""
+    columns = list(dict.fromkeys(c for row in rows for c in row if c not in KEY_COLUMNS))
+    return [{**{c: None for c in columns}, **row} for row in rows]
 
 
 __all__ = ["ALL_FEATURES", "CUSTOM_FIELDS", "generate"]

@@ -7,8 +7,9 @@ matching rules, not from the target's code.
   the live prospect with the latest activity); on v3 accounts, ignoring case or exact as
   the account does; a v3 match keeps the stored email.
 - `match_email`: the prospect with the old address takes the new one (else it is created).
-- A null cell leaves the field as it is; an empty cell clears it, or leaves it with
-  `empty_values: skip` when the target has that setting.
+- `empty_values` (docs/safe-defaults.md): a null, empty or whitespace-only value of a
+  non-key field leaves the field as it is (`skip`, the default) or clears it (`clear`); a
+  number field (`score`) has no empty value Pardot takes, so a blank one is left as it is.
 - `prospect_lists` flags of a delivered row add or remove its memberships.
 - Membership streams: upsert adds, delete removes, mirror makes each named list hold the
   stream's prospects unless the removals pass `mirror_max_removal_percent`.
@@ -29,13 +30,14 @@ CUSTOM_BY_SPELLING = {name.lower(): name + "__c" for name in CUSTOM_FIELDS} | {
     name.lower() + "__c": name + "__c" for name in CUSTOM_FIELDS}
 
 
-#: With `empty_values` (skip or clear), a whitespace-only cell is empty too; before that
-#: setting, only "" was (whitespace was sent as it is).
-EMPTY_VALUES = "empty_values" in SETTINGS_BY_NAME
+#: Fields that hold a number: Pardot refuses "" for them, and no other way to clear one is
+#: documented, so `empty_values: clear` leaves them (docs/safe-defaults.md).
+NUMBER_FIELDS = frozenset({"score"})
 
 
 def blank(value: Any) -> bool:
-    return isinstance(value, str) and not (value.strip() if EMPTY_VALUES else value)
+    """A null, empty or whitespace-only value: `empty_values` says what it does."""
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def key_value(value: Any) -> Any:
@@ -165,12 +167,12 @@ class Model:
 
     def set_fields(self, target: Prospect, row: dict[str, Any], settings: dict[str, Any]
                    ) -> None:
-        clear = setting(settings, "empty_values") in (None, "clear")
+        clear = setting(settings, "empty_values") == "clear"
         for column, value in row.items():
-            if column in KEY_COLUMNS or value is None:
+            if column in KEY_COLUMNS:
                 continue
             if blank(value):
-                if clear:
+                if clear and store_name(column) not in NUMBER_FIELDS:
                     target.fields[store_name(column)] = None
                 continue
             target.fields[store_name(column)] = value

@@ -21,6 +21,7 @@ from target_pardot.run.case_variants import CaseVariants
 from target_pardot.run.verdicts import rejected_share_problem, slow_run_hint
 from target_pardot.settings import parse_settings
 from target_pardot.settings_table import config_schema
+from target_pardot.sinks.import_outcome import clearing_options
 
 
 def prepare(record, **options):
@@ -46,6 +47,23 @@ def test_blank_values_clear_with_empty_values_clear():
     # v5 clears with null ([guess] G29), v3/v4 with "" (E1)
     prospect = v5_upsert_body(row.fields, search_deleted=True, return_fields=())["prospect"]
     assert (prospect["fax"], prospect["jobTitle"], prospect["company"]) == (None, None, "Acme")
+
+
+@pytest.mark.parametrize("blank", [None, "", "  "])
+def test_a_blank_number_field_is_left_as_it_is_even_with_clear(blank):
+    # Pardot refuses "" for a number field (error 29 for score), which would lose the
+    # whole row; no other way to clear one is documented.
+    row = prepare({"email": "a@x.com", "score": blank, "fax": ""}, empty_values="clear")
+    assert row.fields == {"email": "a@x.com", "fax": ""}
+    assert row.blank_fields == 1
+
+
+def test_an_import_with_clear_overwrites_with_blanks_all_but_number_fields():
+    options = clearing_options(("first_name", "score", "city"), "clear")
+    assert options == {"fields": {"firstName": {"nullOverwrite": True},
+                                  "city": {"nullOverwrite": True}}}  # fmt: skip
+    assert clearing_options(("score",), "clear") == {}
+    assert clearing_options(("first_name",), "skip") == {}
 
 
 def test_a_blank_key_is_absent_whatever_empty_values_says():
