@@ -46,10 +46,6 @@ class KnownDefect:
 
 
 OPEN: tuple[KnownDefect, ...] = (
-    KnownDefect(V4_SAME_PROSPECT_RETRIED, 5,
-                "AMPSEA accounts: a call that is retried (fault, lost reply, expired token) "
-                "or runs in parallel lands after a later call for the same prospect, so an "
-                "older row wins"),
     KnownDefect(RENAME_REPLAYED, 5,
                 "a match_email row sent again (lost reply, resume after a stop) no longer "
                 "finds the old address and creates a second prospect with the new one"),
@@ -63,14 +59,20 @@ OPEN: tuple[KnownDefect, ...] = (
                 "earlier run's payload again skips it as unchanged, though the stopped run "
                 "changed those prospects since; Pardot keeps the stopped run's values",
                 timing="fails on 1 to 3 plays in 3, by where the SIGTERM lands"),
-    KnownDefect(MATCH_EMAIL_IDENTITY_MAP, 249,
-                "identity map with match_email, still after the fix of seed 29: a rename is "
-                "lost (seeds 249, 255; before the generator drew empty_values, seed 710), or "
-                "its new address ends on two prospects (then seed 542)",
-                sweep_features=(IMPORT_LISTS_SKIP, MIRROR_THEN_SKIP, RESTART_IDENTITY_MAP,
-                                V3_AUTO_FAULTS, V3_CASE_SKIP_UNCHANGED)),
 )
 FIXED: tuple[KnownDefect, ...] = (
+    KnownDefect(V4_SAME_PROSPECT_RETRIED, 5,
+                "AMPSEA accounts: a call that is retried (fault, lost reply, expired token) "
+                "or runs in parallel landed after a later call for the same prospect, so an "
+                "older row won (calls for one prospect now wait for the earlier ones, on "
+                "every version)"),
+    KnownDefect(MATCH_EMAIL_IDENTITY_MAP, 249,
+                "identity map with match_email, still after the fix of seed 29: a rename was "
+                "lost (seeds 249, 255; before the generator drew empty_values, seed 710), or "
+                "its new address ends on two prospects (then seed 542); fixed by the stream "
+                "order of calls on every version",
+                sweep_features=(IMPORT_LISTS_SKIP, MIRROR_THEN_SKIP, RESTART_IDENTITY_MAP,
+                                V3_AUTO_FAULTS, V3_CASE_SKIP_UNCHANGED)),
     KnownDefect(RESTART_IDENTITY_MAP, 16,
                 "the identity map trusts ids from another account: after a fresh account "
                 "under the same business unit, rows go by stale ids and overwrite or lose "
