@@ -1,6 +1,6 @@
 """The benchmarks of the performance issue. Each returns one Line: figure, goal, PASS/FAIL.
 
-Every figure is measured in the same run, as a ratio where the issue asks for one. Rows/s
+Every figure is measured in the same run, as a ratio where a goal is one. Rows/s
 figures are the target's own (`rows_per_second` in its run summary: rows received over
 the time from the target's start, after Python has imported it, to the end of its last
 call). Call counts are the emulator's, so they count what reached "Pardot", retries
