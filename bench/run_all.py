@@ -1,4 +1,4 @@
-"""`make bench`: run every benchmark of the performance issue, one line each.
+"""`make bench`: run every benchmark, one line each.
 
     python bench/run_all.py                 # the full suite (several minutes)
     python bench/run_all.py --smoke         # tiny sizes: checks that everything runs

@@ -1,4 +1,4 @@
-"""The benchmarks of the performance issue. Each returns one Line: figure, goal, PASS/FAIL.
+"""The project's benchmarks. Each returns one Line: figure, goal, PASS/FAIL.
 
 Every figure is measured in the same run, as a ratio where a goal is one. Rows/s
 figures are the target's own (`rows_per_second` in its run summary: rows received over
