@@ -58,7 +58,7 @@ class Settings:
     data_object: str
     skip_invalid_records: bool
     prospect_operation: str
-    #: Ids, and names (resolved to ids once per run: Runtime.resolve_prospect_lists).
+    #: Ids, and names (resolved to ids once per run: run.collaborators.ProspectLists).
     prospect_lists: tuple[int | str, ...]
     prospect_list_operation: str
     upsert_by_email: bool

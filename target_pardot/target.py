@@ -125,7 +125,7 @@ class TargetPardot(InputHandling):
         # Wait for every row handed over, raising a failed delivery instead; then write
         # the newest STATE whose rows are all settled (after a full drain, the latest).
         self.runtime.wait_delivered()
-        self.runtime.emit_settled_state()
+        self.runtime.tracker.emit()
 
     # -- running ----------------------------------------------------------------------
 
@@ -231,7 +231,18 @@ class TargetPardot(InputHandling):
         still true (nothing, once stdout is closed)."""
         self.runtime.wait_running()
         with contextlib.suppress(StdoutClosed):
-            self.runtime.emit_settled_state()
+            self._emit_after_failure()
+
+    def _emit_after_failure(self) -> None:
+        """The STATE that is still true. Should the ledger's commit before it fail (a
+        ledger_path file another run keeps locked), no STATE is written, and that is said
+        (the run is already failing for its own reason)."""
+        try:
+            self.runtime.tracker.emit()
+        except StdoutClosed:
+            raise
+        except TargetPardotError as exc:
+            self.logger.error("No STATE written after the failure: %s", exc)
 
     def _line_number(self) -> int:
         return getattr(self.message_reader, "line_number", 0)
@@ -261,7 +272,7 @@ class TargetPardot(InputHandling):
                     interruption.exit_code)  # fmt: skip
         settled = self.runtime.interrupt(interruption, self.termination_grace_seconds)
         with contextlib.suppress(StdoutClosed):
-            self.runtime.emit_settled_state()
+            self._emit_after_failure()
         self.logger.error(
             "Interrupted by %s%s. %s",
             name,
@@ -290,7 +301,7 @@ class TargetPardot(InputHandling):
         # Without a STATE message to write, nothing above waited for the last calls.
         self.runtime.wait_delivered()
         # The input is whole: every mirror stream may now remove (and add).
-        mirror.complete_all(self.runtime)
+        mirror.complete_all(self.runtime.mirrors)
         self.runtime.raise_if_streams_stopped()
 
     def _process_activate_version_message(self, message_dict: dict) -> None:
@@ -320,7 +331,7 @@ class TargetPardot(InputHandling):
             self.drain_one(sink)
             self.runtime.wait_delivered()
             if sink.mirror is not None:
-                mirror.complete_stream(self.runtime, sink.mirror)
+                mirror.complete_stream(self.runtime.mirrors, sink.mirror)
 
     @classmethod
     def get_singer_command(cls) -> click.Command:

@@ -125,53 +125,81 @@ class CustomFields:
         return sorted(name for name, owners in spellings.items() if len(owners) > 1)
 
 
-class _Catalog:
-    """The run's custom fields; set once at the start of a run by use_custom_fields()."""
-
-    current = CustomFields()
-
-
-def use_custom_fields(custom: CustomFields) -> None:
-    """Make ``custom`` the catalog the name functions use (before any row is mapped)."""
-    _Catalog.current = custom
-    pardot_field_name.cache_clear()
-    v5_field_name.cache_clear()
+#: Names remembered per FieldNames: a stream whose every row brings new column names
+#: must not grow memory without bound.
+MEMO_SIZE = 4096
 
 
-def custom_fields() -> CustomFields:
-    return _Catalog.current
+class FieldNames:
+    """How one account names its prospect fields: the standard set plus its custom fields.
 
-
-@lru_cache(maxsize=4096)
-def pardot_field_name(column: str) -> str | None:
-    """The v4 field a column maps to, or None when it is not a prospect field.
-
-    A custom field comes out under its v4 API name (see CustomFields).
+    A value, not a process-wide setting: each run holds its own (``Runtime.field_names``)
+    and hands it to the row functions that map names, so two runs in one process map
+    columns by their own account. Lookups are memoised per instance (a name is mapped
+    once per run, not once per row).
     """
-    catalog = _Catalog.current
-    custom = catalog.by_lower_name.get(column.lower())
-    if custom is not None:
-        return custom
+
+    __slots__ = ("_pardot", "_v5", "custom")
+
+    def __init__(self, custom: CustomFields | None = None) -> None:
+        self.custom = custom if custom is not None else CustomFields()
+        self._pardot: dict[str, str | None] = {}
+        self._v5: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"FieldNames(custom fields: {len(self.custom.v5_by_v4)}, known={self.custom.known})"
+
+    def pardot_name(self, column: str) -> str | None:
+        """The v4 field a column maps to, or None when it is not a prospect field.
+
+        A custom field comes out under its v4 API name (see CustomFields).
+        """
+        try:
+            return self._pardot[column]
+        except KeyError:
+            name = _pardot_name(column, self.custom)
+            if len(self._pardot) < MEMO_SIZE:
+                self._pardot[column] = name
+            return name
+
+    def v5_name(self, v4_name: str) -> str:
+        """first_name -> firstName, fid -> salesforceId; a custom field goes by its v5 name
+        (apiFieldId), or verbatim when the account's list is unknown and it ends in ``__c``."""
+        try:
+            return self._v5[v4_name]
+        except KeyError:
+            name = _v5_name(v4_name, self.custom)
+            if len(self._v5) < MEMO_SIZE:
+                self._v5[v4_name] = name
+            return name
+
+
+def _pardot_name(column: str, custom: CustomFields) -> str | None:
+    field_id = custom.by_lower_name.get(column.lower())
+    if field_id is not None:
+        return field_id
     if column.endswith(CUSTOM_SUFFIX) and len(column) > len(CUSTOM_SUFFIX):
-        return None if catalog.known else column
+        return None if custom.known else column
     snake = to_snake_case(column)
     snake = _ALIASES.get(snake, snake)
     return snake if snake in _STANDARD else None
 
 
-@lru_cache(maxsize=4096)
-def v5_field_name(v4_name: str) -> str:
-    """first_name -> firstName, fid -> salesforceId; a custom field goes by its v5 name
-    (apiFieldId), or verbatim when the account's list is unknown and it ends in ``__c``."""
-    custom = _Catalog.current.v5_by_v4.get(v4_name)
-    if custom is not None:
-        return custom
+def _v5_name(v4_name: str, custom: CustomFields) -> str:
+    api_field_id = custom.v5_by_v4.get(v4_name)
+    if api_field_id is not None:
+        return api_field_id
     if v4_name.endswith(CUSTOM_SUFFIX):
         return v4_name
     if v4_name in _V5_EXCEPTIONS:
         return _V5_EXCEPTIONS[v4_name]
     head, *rest = v4_name.split("_")
     return head + "".join(part.capitalize() for part in rest)
+
+
+#: The standard fields only, with the account's custom-field list unknown (a column
+#: ending in ``__c`` is sent verbatim): before the list is read, or where none is.
+STANDARD_NAMES = FieldNames()
 
 
 #: The column that carries a prospect's current email when the row changes it.

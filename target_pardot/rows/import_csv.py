@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from target_pardot.errors import ConfigError
-from target_pardot.rows.fields import pardot_field_name
+from target_pardot.rows.fields import FieldNames
 from target_pardot.rows.payloads import to_json
 
 #: Key kind (v4 name) -> the import's match column. One kind per import: Pardot refuses
@@ -78,10 +78,11 @@ def columns_beyond_headers(
     return {kind: list(names) for kind, names in wider.items()}
 
 
-def header_fields(schema_columns: Iterable[str]) -> tuple[str, ...]:
-    """The v4 fields a stream's columns map to, minus those an import never carries."""
-    names = [pardot_field_name(column) for column in schema_columns]
-    return tuple(dict.fromkeys(n for n in names if n and n not in IMPORT_REFUSED_FIELDS))
+def header_fields(schema_columns: Iterable[str], names: FieldNames) -> tuple[str, ...]:
+    """The v4 fields a stream's columns map to (by the account's ``names``), minus those
+    an import never carries."""
+    mapped = [names.pardot_name(column) for column in schema_columns]
+    return tuple(dict.fromkeys(n for n in mapped if n and n not in IMPORT_REFUSED_FIELDS))
 
 
 def message_column(header: Sequence[str], sent: Sequence[str]) -> int:
@@ -144,11 +145,12 @@ class ErrorRows:
 
 
 def check_campaign_available(
-    stream: str, schema_columns: Iterable[str], default_campaign_id: int | None
+    stream: str, schema_columns: Iterable[str], default_campaign_id: int | None,
+    names: FieldNames,
 ) -> None:
     """Pardot needs a campaign for every prospect an import creates (C4): a stream whose
     email-keyed rows may create, with no campaign_id column and no default, cannot load."""
-    mapped = {pardot_field_name(c) for c in schema_columns}
+    mapped = {names.pardot_name(c) for c in schema_columns}
     if "email" in mapped and "campaign_id" not in mapped and default_campaign_id is None:
         raise ConfigError(
             f"Stream '{stream}': with prospect_operation 'import', rows keyed by email "

@@ -19,10 +19,10 @@ from target_pardot.pardot.limits import MAX_BATCH_ROWS, MAX_ROW_JSON_CHARS
 from target_pardot.rows.fields import (
     BOOLEAN_FIELDS,
     INTEGER_FIELDS,
+    STANDARD_NAMES,
     TEXT_FIELDS,
+    FieldNames,
     is_match_email_column,
-    pardot_field_name,
-    v5_field_name,
 )
 from target_pardot.rows.keys import KEY_FIELDS, is_absent_key
 from target_pardot.rows.unusable import UnusableValue
@@ -255,19 +255,22 @@ def map_record(
     lowercase_emails: bool,
     empty_values: str = EMPTY_SKIP,
     blanks: list[str] | None = None,
+    names: FieldNames = STANDARD_NAMES,
 ) -> tuple[dict[str, Any], list[str]]:
     """Map input columns to v4 fields; return (fields, columns that are not prospect fields).
 
     A null, empty or whitespace-only value of a non-key field is left out (`skip`: the
     Pardot field stays as it is) or sent as "" (`clear`; a number field is left as it
     is); the name of each field skipped or cleared goes to ``blanks``. Such a key cell is
-    always absent (rows/keys.py).
+    always absent (rows/keys.py). ``names``: the account's field names (its custom
+    fields), which decide what a column maps to.
     """
     fields: dict[str, Any] = {}
     ignored: list[str] = []
     clear = empty_values == EMPTY_CLEAR
+    pardot_name = names.pardot_name
     for column, value in record.items():
-        name = pardot_field_name(column)
+        name = pardot_name(column)
         if name is None:
             ignored.append(column)
             continue
@@ -319,13 +322,13 @@ def prepare_prospect(
     upsert_by_email: bool,
     update_only: bool,
     empty_values: str = EMPTY_SKIP,
+    names: FieldNames = STANDARD_NAMES,
 ) -> tuple[ProspectRow, list[str]]:
     """Validate and route one record; raise InvalidRow when it cannot be sent."""
     match_email, record = split_match_email(record, lowercase_emails=lowercase_emails)
     blanks: list[str] = []
-    fields, ignored = map_record(
-        record, lowercase_emails=lowercase_emails, empty_values=empty_values, blanks=blanks
-    )
+    fields, ignored = map_record(record, lowercase_emails=lowercase_emails,
+                                 empty_values=empty_values, blanks=blanks, names=names)  # fmt: skip
     has_identity = "id" in fields or "fid" in fields
     if not has_identity and "email" not in fields:
         raise InvalidRow("missing_key", "the row has no 'id', 'fid' or 'email'")
@@ -389,16 +392,18 @@ def v5_upsert_body(
     search_deleted: bool,
     return_fields: tuple[str, ...],
     match_email: str | None = None,
+    names: FieldNames = STANDARD_NAMES,
 ) -> dict[str, Any]:
-    """The upsertLatestByEmail body: camelCase fields, matched on the row's email, or on
-    ``match_email`` when the row changes the prospect's email to ``fields["email"]``."""
+    """The upsertLatestByEmail body: camelCase fields (custom ones by the account's
+    ``names``), matched on the row's email, or on ``match_email`` when the row changes
+    the prospect's email to ``fields["email"]``."""
     prospect = {}
     for name, value in fields.items():
         if name in BOOLEAN_FIELDS and value in (0, 1) and not isinstance(value, bool):
             value = bool(value)
         elif value == CLEARED:
             value = None  # [guess] G29: v5 clears a field given null
-        prospect[v5_field_name(name)] = value
+        prospect[names.v5_name(name)] = value
     return {
         "matchEmail": match_email or fields["email"],
         "prospect": prospect,

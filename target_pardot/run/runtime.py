@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from target_pardot.errors import TargetPardotError
 from target_pardot.pardot.api_version import API_VERSION_AUTO
 from target_pardot.pardot.client import PardotClient
-from target_pardot.rows.audiences import ListRef
+from target_pardot.rows.fields import STANDARD_NAMES, FieldNames
 from target_pardot.run.account_memory import recall_version, store_version
 from target_pardot.run.case_variants import CaseVariants
+from target_pardot.run.collaborators import (
+    DeliveryParts,
+    Mirrors,
+    Outcomes,
+    ProspectLists,
+    RunHooks,
+    StreamStops,
+)
 from target_pardot.run.connection import open_client
+from target_pardot.run.custom_fields import read_custom_fields
 from target_pardot.run.email_resolver import EmailResolver
 from target_pardot.run.full_streams import FullStreamCheck
 from target_pardot.run.identity import open_identity_map
 from target_pardot.run.identity_check import IdentityRouter
 from target_pardot.run.ledger import Ledger, ledger_announcement, ledger_file, open_ledger
-from target_pardot.run.list_directory import ListDirectory, NoSuchList, StreamStopped
+from target_pardot.run.list_directory import ListDirectory
 from target_pardot.run.rejects import RejectionReporter
 from target_pardot.run.sender import Sender
 from target_pardot.run.state import StateTracker, write_state_line
@@ -36,8 +44,8 @@ logger = logging.getLogger("target-pardot")
 
 @dataclass
 class Runtime:
-    """Settings, counters, the single client (one token, one gate), the reporter and the
-    background sender."""
+    """The run's objects, built once; sinks take the named collaborators they use
+    (run/collaborators.py) rather than this whole."""
 
     settings: Settings
     stats: RunStats
@@ -48,11 +56,11 @@ class Runtime:
     ledger: Ledger | None = None
     #: email -> prospect id (upsert_by_email with identity_map); see identity_check.
     identity: IdentityRouter | None = None
-    #: Run before every wait_delivered (imports send their partial batch), and at close.
-    finishers: list[Callable[[], None]] = field(default_factory=list)
-    closers: list[Callable[[], None]] = field(default_factory=list)
-    #: stream -> its target_pardot.sinks.mirror.StreamMirror (list_membership_operation mirror)
-    mirrors: dict[str, Any] = field(default_factory=dict)
+    hooks: RunHooks = field(default_factory=RunHooks)
+    #: list_membership_operation mirror: stream -> its sinks.mirror.StreamMirror.
+    mirrors: Mirrors[Any] = field(default_factory=Mirrors)
+    #: The account's prospect field names; its custom fields once read (read_field_names).
+    field_names: FieldNames = STANDARD_NAMES
     #: True once the account's custom fields were read (or skipped) for this run.
     custom_fields_read: bool = False
     #: Emails that differ only in case from another row's (see case_variants).
@@ -61,12 +69,11 @@ class Runtime:
     lists: ListDirectory | None = None
     #: Emails of membership rows to prospect ids (see email_resolver).
     emails: EmailResolver | None = None
-    #: stream -> the one line that stopped it (nothing of a stopped stream is written).
-    stopped: dict[str, str] = field(default_factory=dict)
+    stops: StreamStops = field(default_factory=StreamStops)
     #: Warns once when a mirror stream looks incremental.
     full_streams: FullStreamCheck = field(default_factory=FullStreamCheck)
-    #: prospect_lists as ids, once its names are resolved (see resolve_prospect_lists).
-    prospect_list_ids: tuple[int, ...] | None = None
+    #: prospect_lists as ids, once its names are resolved.
+    prospect_lists: ProspectLists | None = None
     _last_state: dict[str, Any] | None = field(default=None, repr=False)
 
     @classmethod
@@ -85,6 +92,15 @@ class Runtime:
             remembered = recall_version(settings)
             if remembered is not None:
                 client.api_version.remember(remembered)
+        ledger = (
+            open_ledger(settings.ledger_path, settings.business_unit,
+                        pardot_domain=settings.pardot_domain, read_only=settings.dry_run)
+            if settings.skip_unchanged
+            else None
+        )  # fmt: skip
+        lists = ListDirectory(client, stats, create_missing=settings.create_missing_lists,
+                              dry_run=settings.dry_run,
+                              offline=settings.dry_run_offline)  # fmt: skip
         return cls(
             settings=settings,
             stats=stats,
@@ -97,66 +113,42 @@ class Runtime:
                 stats=stats,
             ),
             sender=sender,
-            tracker=StateTracker(write=_discard if settings.dry_run else write_state_line),
-            ledger=(
-                open_ledger(settings.ledger_path, settings.business_unit,
-                            pardot_domain=settings.pardot_domain, read_only=settings.dry_run)
-                if settings.skip_unchanged
-                else None
-            ),
+            tracker=state_tracker(settings, ledger),
+            ledger=ledger,
             identity=identity,
-            lists=ListDirectory(client, stats, create_missing=settings.create_missing_lists,
-                                dry_run=settings.dry_run, offline=settings.dry_run_offline),
+            lists=lists,
             emails=EmailResolver(client.endpoints.v5_query_prospects, stats, identity),
+            prospect_lists=ProspectLists(settings, lists),
         )
 
-    def stop_stream(self, stream: str, exc: StreamStopped) -> None:
-        """Nothing more of this stream is written; its rows stay unsettled, so no STATE
-        covers them, and the run ends with exit code 1 (raise_if_streams_stopped)."""
-        if stream not in self.stopped:
-            self.stopped[stream] = str(exc)
-            logging.getLogger("target-pardot").error("%s", exc)
+    @property
+    def outcomes(self) -> Outcomes:
+        return Outcomes(state=self.tracker, reporter=self.reporter, stats=self.stats)
 
-    def resolve_prospect_lists(self, stream: str) -> None:
-        """prospect_lists as ids (a name resolved, a missing one created), each checked
-        not to be dynamic, before the stream's first row. Raises StreamStopped."""
-        refs = self.settings.prospect_lists
-        if self.prospect_list_ids is not None:
-            return
-        if not refs or self.lists is None:
-            self.prospect_list_ids = tuple(r for r in refs if isinstance(r, int))
-            return
-        directory = self.lists
-        try:
-            ids = tuple(dict.fromkeys(
-                directory.resolve(ListRef(list_id=r) if isinstance(r, int) else ListRef(name=r),
-                                  stream)
-                for r in refs
-            ))  # fmt: skip
-        except NoSuchList as exc:
-            raise StreamStopped(
-                f"Stream '{stream}': prospect_lists: {exc}; nothing of the stream was written. "
-                "Create the list in Pardot, or set create_missing_lists: true."
-            ) from None
-        directory.check_writable(ids, stream)
-        self.prospect_list_ids = ids
+    def delivery_parts(self) -> DeliveryParts:
+        """The delivery core's collaborators, with the field names known so far (a
+        prospects sink reads the account's custom fields before it builds its delivery)."""
+        return DeliveryParts(settings=self.settings, client=self.client, sender=self.sender,
+                             outcomes=self.outcomes, ledger=self.ledger,
+                             names=self.field_names)  # fmt: skip
+
+    def read_field_names(self) -> FieldNames:
+        """Once per run, before any prospect row is mapped: the account's custom fields
+        (one call; none when offline)."""
+        if not self.custom_fields_read:
+            self.custom_fields_read = True
+            if not self.settings.dry_run_offline:
+                self.field_names = FieldNames(read_custom_fields(self.client))
+        return self.field_names
 
     def raise_if_streams_stopped(self) -> None:
-        """End of input: a stopped stream fails the run (its line was logged when it
-        stopped; this one names the streams)."""
-        if self.stopped:
-            names = ", ".join(f"'{s}'" for s in self.stopped)
-            raise StreamStopped(
-                f"Stopped before any write: stream{'s' if len(self.stopped) > 1 else ''} "
-                f"{names} (reason above); the other streams were loaded."
-            )
+        self.stops.raise_if_any()
 
     def wait_delivered(self) -> None:
         """Return once every row handed over so far is delivered or rejected; raise the
         failure that stopped delivery instead. The newest STATE may be written after this
         (the tracker also writes earlier ones as soon as their rows are settled)."""
-        for finish in self.finishers:
-            finish()
+        self.hooks.run_before_wait()
         self.sender.wait()
         if self.ledger is not None:
             self.ledger.flush()
@@ -169,10 +161,6 @@ class Runtime:
             self._last_state = state
             self.full_streams.state(state)
             self.tracker.state_received(state)
-
-    def emit_settled_state(self) -> None:
-        """Write the newest STATE whose rows are all delivered or rejected, if not yet."""
-        self.tracker.emit_ready()
 
     def has_unwritten_state(self) -> bool:
         """True while a STATE received is not written yet."""
@@ -219,7 +207,7 @@ class Runtime:
         version = self.client.api_version
         if self.settings.api_version == API_VERSION_AUTO and version.known:
             store_version(self.settings, version.current)
-        steps = [self.sender.close, *self.closers]
+        steps = [self.sender.close, *self.hooks.close_steps()]
         if self.ledger is not None:
             steps.append(self.ledger.close)
         if self.identity is not None:
@@ -264,6 +252,15 @@ def announce_ledger(settings: Settings) -> None:
     warn, line = ledger_announcement(ledger_file(settings.ledger_path, settings.business_unit),
                                      uses)  # fmt: skip
     logger.log(logging.WARNING if warn else logging.INFO, "%s", line)
+
+
+def state_tracker(settings: Settings, ledger: Ledger | None) -> StateTracker:
+    """A dry run writes no STATE; otherwise each STATE line follows the ledger's commit
+    of what its rows left behind (see run/state.py)."""
+    if settings.dry_run:
+        return StateTracker(write=_discard)
+    return StateTracker(write=write_state_line,
+                        before_write=ledger.flush if ledger is not None else None)  # fmt: skip
 
 
 def _discard(state: dict[str, Any]) -> None:

@@ -5,6 +5,13 @@ the tap is remembered with how many rows of each stream had arrived before it; i
 written once every one of those rows is settled. Rows settle out of order (calls run in
 parallel), so each stream keeps the length of its settled prefix plus the settled rows
 beyond it.
+
+:meth:`StateTracker.emit` is the one place that writes a settled STATE. Before it writes
+one, it commits what Pardot accepted (the skip_unchanged ledger, ``before_write``): a
+STATE line tells the orchestrator never to send those rows again, so the ledger must
+already know their payloads, or a later run that sends an older payload of the same
+prospect would skip it as unchanged (a SIGTERM or a crash right after the line would
+otherwise lose the entries).
 """
 
 from __future__ import annotations
@@ -68,10 +75,22 @@ class _StreamProgress:
 
 
 class StateTracker:
-    """Thread-safe: rows arrive on the reader thread and settle on delivery threads."""
+    """Thread-safe: rows arrive on the reader thread and settle on delivery threads.
 
-    def __init__(self, write: Callable[[dict[str, Any]], None] = write_state_line) -> None:
+    ``write`` puts one STATE on its way (stdout); ``before_write`` runs right before each
+    write, and commits what the rows the STATE covers left behind (the ledger). Should it
+    fail, that STATE and every later one stay unwritten: the rows are sent again on a
+    resume, which is safe, where a STATE without its ledger entries is not.
+    """
+
+    def __init__(
+        self,
+        write: Callable[[dict[str, Any]], None] = write_state_line,
+        before_write: Callable[[], None] | None = None,
+    ) -> None:
         self._write = write
+        self._before_write = before_write
+        self._commit_failed = False
         self._lock = threading.Lock()
         self._streams: dict[str, _StreamProgress] = {}
         self._pending: deque[tuple[dict[str, int], dict[str, Any]]] = deque()
@@ -124,14 +143,25 @@ class StateTracker:
         with self._lock:
             return bool(self._pending)
 
-    def emit_ready(self) -> dict[str, Any] | None:
-        """Write the newest STATE whose rows are all settled; return it, if any."""
+    def emit(self) -> dict[str, Any] | None:
+        """Write the newest STATE whose rows are all settled, if not written yet; return
+        it. The only writer of STATE: whoever settles rows, or waits for them, calls this."""
         with self._lock:
+            if self._commit_failed:
+                return None
             ready: dict[str, Any] | None = None
             while self._pending and self._covered(self._pending[0][0]):
                 ready = self._pending.popleft()[1]
             if ready is None or ready == self._last_written:
                 return None
+            if self._before_write is not None:
+                try:
+                    # Every settled row's ledger entry (and those of rows settled since,
+                    # which only makes the ledger more current) is committed first.
+                    self._before_write()
+                except BaseException:
+                    self._commit_failed = True
+                    raise
             self._last_written = ready
             self._write(ready)
             return ready

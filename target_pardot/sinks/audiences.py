@@ -3,7 +3,7 @@
 The list name is resolved when the row arrives (the run's ListDirectory reads the lists
 once, creates a missing one once); emails are resolved per drain, all at once
 (EmailResolver). Before any row of a drain is written, every list it names is checked not
-to be dynamic. A problem with a list stops the stream (Runtime.stop_stream); an email
+to be dynamic. A problem with a list stops the stream (StreamStops.stop); an email
 that names no live prospect rejects its row (``no_such_prospect``): memberships never
 create prospects.
 """
@@ -16,8 +16,10 @@ from typing import Any
 
 from target_pardot.rows.audiences import EmailMembership, KeyedMembership
 from target_pardot.rows.memberships import MembershipRow
-from target_pardot.run.list_directory import NoSuchList, StreamStopped
-from target_pardot.run.runtime import Runtime
+from target_pardot.run.collaborators import Outcomes, StreamStops
+from target_pardot.run.email_resolver import EmailResolver
+from target_pardot.run.list_directory import ListDirectory, NoSuchList, StreamStopped
+from target_pardot.settings import Settings
 from target_pardot.sinks.base import Pending
 
 logger = logging.getLogger("target-pardot")
@@ -29,28 +31,41 @@ AnyMembership = MembershipRow | EmailMembership
 class AudienceRows:
     """Resolves one membership stream's list names and emails."""
 
-    def __init__(self, runtime: Runtime, stream: str) -> None:
-        self.runtime = runtime
+    def __init__(
+        self,
+        stream: str,
+        *,
+        settings: Settings,
+        outcomes: Outcomes,
+        stops: StreamStops,
+        directory: ListDirectory | None,
+        emails: EmailResolver | None,
+    ) -> None:
         self.stream = stream
+        self.settings = settings
+        self.outcomes = outcomes
+        self.stops = stops
+        self.directory = directory
+        self.emails = emails
 
     @property
     def stopped(self) -> bool:
-        return self.stream in self.runtime.stopped
+        return self.stream in self.stops
 
     def row_of(self, keyed: KeyedMembership) -> AnyMembership | str | None:
         """The row with its list id; the reason to reject it (a text), or None when the
         stream is stopped (the row is then kept out, unsettled)."""
-        directory = self.runtime.lists
+        directory = self.directory
         try:
             if keyed.list_ref.list_id is not None or directory is None:
                 list_id = int(keyed.list_ref.list_id or 0)
             else:
-                deleting = self.runtime.settings.list_membership_operation == "delete"
+                deleting = self.settings.list_membership_operation == "delete"
                 list_id = directory.resolve(keyed.list_ref, self.stream, create=not deleting)
         except NoSuchList as exc:
             return str(exc)
         except StreamStopped as exc:
-            self.runtime.stop_stream(self.stream, exc)
+            self.stops.stop(self.stream, exc)
             return None
         if keyed.email is not None:
             return EmailMembership(list_id, keyed.email, keyed.opted_out)
@@ -59,7 +74,8 @@ class AudienceRows:
     def may_write(self, rows: Sequence[Pending[MembershipRow]]) -> bool:
         """Right before the first write of these rows: False (and the stream stopped)
         when one of their lists is dynamic."""
-        return lists_writable(self.runtime, self.stream, {p.row.list_id for p in rows})
+        return lists_writable(self.directory, self.stops, self.stream,
+                              {p.row.list_id for p in rows})  # fmt: skip
 
     def ready(self, rows: Sequence[Pending[Any]]) -> list[Pending[MembershipRow]]:
         """The drain's rows by prospect id; rows whose email names no prospect are
@@ -69,9 +85,9 @@ class AudienceRows:
         by_email = [p for p in rows if isinstance(p.row, EmailMembership)]
         if not by_email:
             return list(rows)
-        if self.runtime.settings.dry_run_offline:
+        if self.settings.dry_run_offline:
             return self._offline(rows)
-        resolver = self.runtime.emails
+        resolver = self.emails
         assert resolver is not None
         found = resolver.resolve([p.row.email for p in by_email])
         ready: list[Pending[MembershipRow]] = []
@@ -94,25 +110,26 @@ class AudienceRows:
         logger.info("Dry run, offline: %d rows name their prospect by email; emails are not "
                     "resolved offline, so their calls are not planned.", len(emails))
         for pending in emails:
-            self.runtime.tracker.settle(pending.stream, (pending.position,))
+            self.outcomes.state.settle(pending.stream, (pending.position,))
         return [p for p in rows if not isinstance(p.row, EmailMembership)]
 
     def _reject(self, pending: Pending[Any], category: str, reason: str) -> None:
-        self.runtime.reporter.reject(
+        self.outcomes.reporter.reject(
             stream=pending.stream, position=pending.position, record=pending.record,
             key=pending.key, category=category, reason=reason, code=category,
             during_delivery=False,
         )  # fmt: skip
-        self.runtime.tracker.settle(pending.stream, (pending.position,))
+        self.outcomes.state.settle(pending.stream, (pending.position,))
 
 
-def lists_writable(runtime: Runtime, stream: str, list_ids: Iterable[int]) -> bool:
+def lists_writable(directory: ListDirectory | None, stops: StreamStops, stream: str,
+                   list_ids: Iterable[int]) -> bool:  # fmt: skip
     """False (and the stream stopped) when one of the lists is dynamic."""
-    if runtime.lists is None or stream in runtime.stopped:
-        return stream not in runtime.stopped
+    if directory is None or stream in stops:
+        return stream not in stops
     try:
-        runtime.lists.check_writable(list_ids, stream)
+        directory.check_writable(list_ids, stream)
     except StreamStopped as exc:
-        runtime.stop_stream(stream, exc)
+        stops.stop(stream, exc)
         return False
     return True

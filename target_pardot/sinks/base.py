@@ -18,8 +18,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from target_pardot.errors import PayloadTooLarge
 from target_pardot.pardot.responses import is_transient_row_error
+from target_pardot.run.collaborators import DeliveryParts
 from target_pardot.run.ledger import Ledger
-from target_pardot.run.runtime import Runtime
 
 logger = logging.getLogger("target-pardot")
 
@@ -83,16 +83,18 @@ def triage(
 
 
 class Delivery:
-    """Holds the run's shared objects, and reports a row's end: settled or rejected."""
+    """Sends through its parts, and reports a row's end: settled or rejected."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.client = runtime.client
-        self.settings = runtime.settings
-        self.stats = runtime.stats
-        self.reporter = runtime.reporter
-        self.sender = runtime.sender
-        self.tracker = runtime.tracker
-        self.ledger = runtime.ledger
+    def __init__(self, parts: DeliveryParts) -> None:
+        self.parts = parts
+        self.client = parts.client
+        self.settings = parts.settings
+        self.stats = parts.outcomes.stats
+        self.reporter = parts.outcomes.reporter
+        self.sender = parts.sender
+        self.tracker = parts.outcomes.state
+        self.ledger = parts.ledger
+        self.names = parts.names
         self._warned_split = False
 
     def _settle(self, pending: Pending[Any]) -> None:

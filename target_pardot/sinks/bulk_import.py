@@ -53,7 +53,6 @@ from typing import Any
 
 from target_pardot.errors import PardotApiError
 from target_pardot.pardot.limits import MAX_BATCHES_PER_IMPORT, MAX_IMPORT_BATCH_BYTES
-from target_pardot.rows.fields import v5_field_name
 from target_pardot.rows.import_csv import (
     EXCLUDED_BY_KIND,
     IMPORT_LIST_SEPARATOR,
@@ -65,8 +64,8 @@ from target_pardot.rows.import_csv import (
     csv_cell,
     header_fields,
 )
+from target_pardot.run.collaborators import DeliveryParts, ProspectLists
 from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint, prospect_ledger_key
-from target_pardot.run.runtime import Runtime
 from target_pardot.sinks.base import Delivery
 from target_pardot.sinks.import_outcome import (
     CODE_IMPORT_NOT_OPEN,
@@ -132,18 +131,19 @@ class ImportDelivery(Delivery):
     """Loads one stream's prospects through imports. Used by the reading thread
     (``deliver``, ``finish``) and by the sender's threads (uploads, polls)."""
 
-    def __init__(self, runtime: Runtime, *, stream: str, schema_columns: Iterable[str]) -> None:
-        super().__init__(runtime)
+    def __init__(self, parts: DeliveryParts, *, prospect_lists: ProspectLists | None, stream: str,
+                 schema_columns: Iterable[str]) -> None:  # fmt: skip
+        super().__init__(parts)
         self.stream = stream
         self._outcome = ImportOutcome(self, stream)
         columns = list(schema_columns)
-        fields = header_fields(columns)
-        check_campaign_available(stream, columns, self.settings.default_campaign_id)
+        fields = header_fields(columns, self.names)
+        check_campaign_available(stream, columns, self.settings.default_campaign_id, self.names)
         self._default_campaign = self.settings.default_campaign_id
-        self._flags = prospect_list_flags(runtime)
+        self._flags = prospect_list_flags(prospect_lists)
         lists: tuple[str, ...] = ()
         self._lists_cell: tuple[str, ...] = ()
-        list_ids = runtime.prospect_list_ids or ()
+        list_ids = (prospect_lists.ids if prospect_lists is not None else None) or ()
         if list_ids:
             add = self.settings.prospect_list_operation == "add"
             lists = ("addToList" if add else "removeFromList",)
@@ -159,7 +159,7 @@ class ImportDelivery(Delivery):
         self._uploads_pending = 0
         self._tail: threading.Event | None = None
         self._chain_broken = False
-        self._v3_lane = V3EmailLane(runtime, default_campaign=self._default_campaign)
+        self._v3_lane = V3EmailLane(parts, prospect_lists, default_campaign=self._default_campaign)
 
     # -- reading thread ---------------------------------------------------------------
 
@@ -276,7 +276,7 @@ class ImportDelivery(Delivery):
     def _start_import(self, lane: _Lane) -> None:
         out = io.StringIO()
         csv.writer(out, lineterminator="\n").writerow(
-            [MATCH_COLUMNS[lane.kind], *(v5_field_name(n) for n in lane.header),
+            [MATCH_COLUMNS[lane.kind], *map(self.names.v5_name, lane.header),
              *lane.extra_columns]
         )  # fmt: skip
         lane.current = ImportJob(lane.kind, lane.header, out.getvalue())

@@ -21,7 +21,7 @@ from typing import Any
 
 from target_pardot.errors import DailyLimitReached, PardotApiError
 from target_pardot.pardot.responses import row_error_code
-from target_pardot.rows.fields import INTEGER_FIELDS, v5_field_name
+from target_pardot.rows.fields import INTEGER_FIELDS, FieldNames
 from target_pardot.rows.import_csv import ErrorRows
 from target_pardot.run.ledger import PROSPECTS, prospect_ledger_key
 from target_pardot.sinks.base import Delivery
@@ -54,7 +54,9 @@ class ImportJob:
     polls: int = 0
 
 
-def clearing_options(header: tuple[str, ...], empty_values: str) -> dict[str, Any]:
+def clearing_options(
+    header: tuple[str, ...], empty_values: str, names: FieldNames
+) -> dict[str, Any]:
     """With `empty_values: clear`, the per-field option nullOverwrite: true, under which
     an empty cell clears the field (docs/wire-contract.md, B3). Without it an empty cell
     leaves the field as it is (v5's default, C8): `skip` needs no option. A number field
@@ -63,7 +65,7 @@ def clearing_options(header: tuple[str, ...], empty_values: str) -> dict[str, An
     clearable = [name for name in header if name not in INTEGER_FIELDS]
     if empty_values != "clear" or not clearable:
         return {}
-    return {"fields": {v5_field_name(name): {"nullOverwrite": True} for name in clearable}}
+    return {"fields": {names.v5_name(name): {"nullOverwrite": True} for name in clearable}}
 
 
 class ImportOutcome:
@@ -85,7 +87,7 @@ class ImportOutcome:
                         "object": "Prospect",
                         "createOnNoMatch": creates,
                         "restoreDeleted": settings.search_deleted_prospects,
-                        **clearing_options(imp.header, settings.empty_values),
+                        **clearing_options(imp.header, settings.empty_values, self.delivery.names),
                     },
                     data,
                 )
@@ -129,7 +131,7 @@ class ImportOutcome:
         # Every row of the import is now accepted or rejected (a rejection that stops the
         # run raised above, leaving the rows unsettled and their STATE unwritten).
         tracker.settle(self.stream, imp.positions)
-        tracker.emit_ready()
+        tracker.emit()
         stats.add("rows_sent", imp.rows - failed)
         stats.add("created", int(status.get("createdCount") or 0))
         stats.add("updated", int(status.get("updatedCount") or 0))

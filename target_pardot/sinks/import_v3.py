@@ -18,7 +18,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from target_pardot.rows.payloads import ROUTE_V4
-from target_pardot.run.runtime import Runtime
+from target_pardot.run.collaborators import DeliveryParts, ProspectLists
 from target_pardot.sinks.base import Pending
 from target_pardot.sinks.prospect_items import PendingRow
 from target_pardot.sinks.prospects import ProspectDelivery
@@ -33,8 +33,10 @@ class V3EmailLane:
     """Takes the email-keyed rows of an import on a v3 account and sends them as v3
     batches, with the campaign an import would have given them."""
 
-    def __init__(self, runtime: Runtime, *, default_campaign: int | None) -> None:
-        self.runtime = runtime
+    def __init__(self, parts: DeliveryParts, lists: ProspectLists | None, *,
+                 default_campaign: int | None) -> None:  # fmt: skip
+        self.parts = parts
+        self.lists = lists
         self._default_campaign = default_campaign
         self._delivery: ProspectDelivery | None = None
 
@@ -44,16 +46,16 @@ class V3EmailLane:
         if not mine or not self._account_takes_v3():
             return list(rows)
         if self._delivery is None:
-            self._delivery = ProspectDelivery(self.runtime)
+            self._delivery = ProspectDelivery(self.parts, prospect_lists=self.lists)
         # The import's ledger check already ran on these rows, with its fingerprints.
         self._delivery.deliver([self._with_campaign(p) for p in mine], ledger_checked=True)
         return [p for p in rows if not is_email_keyed(p)]
 
     def _account_takes_v3(self) -> bool:
-        client = self.runtime.client
+        client = self.parts.client
         version = client.api_version
         if not version.known:
-            if self.runtime.settings.dry_run:
+            if self.parts.settings.dry_run:
                 return False  # a dry run makes no call: it plans the import
             version.run(client.endpoints.version_probe)
         return version.current == 3

@@ -28,8 +28,8 @@ from target_pardot.rows.memberships import (
 )
 from target_pardot.rows.payloads import batch_body, encoded_size, plan_batches
 from target_pardot.rows.v3 import v3_calls, v3_row_errors
+from target_pardot.run.collaborators import DeliveryParts
 from target_pardot.run.ledger import MEMBERSHIPS, membership_fingerprint, membership_key
-from target_pardot.run.runtime import Runtime
 from target_pardot.sinks.base import Delivery, Pending, triage
 
 logger = logging.getLogger("target-pardot")
@@ -52,8 +52,8 @@ class _ProspectGroup:
 
 
 class MembershipDelivery(Delivery):
-    def __init__(self, runtime: Runtime, *, add: bool | None = None) -> None:
-        super().__init__(runtime)
+    def __init__(self, parts: DeliveryParts, *, add: bool | None = None) -> None:
+        super().__init__(parts)
         # Mirroring sends its additions through here (add=True) whatever the operation.
         self.add = self.settings.list_membership_operation != "delete" if add is None else add
         #: Asked once the rows to write are known (unchanged ones dropped): False stops
@@ -164,7 +164,7 @@ class MembershipDelivery(Delivery):
         done = len(accepted)
         self.stats.add("memberships_added" if self.add else "memberships_removed", done)
         self.stats.add("rows_sent", done)
-        self.tracker.emit_ready()
+        self.tracker.emit()
         if again:
             self.stats.retry("membership_row_resent")
             for batch in self._batches(again):

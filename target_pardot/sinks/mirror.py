@@ -44,8 +44,9 @@ from target_pardot.rows.mirror_plan import (
 )
 from target_pardot.rows.payloads import batch_body, plan_batches
 from target_pardot.rows.v3 import v3_calls, v3_row_errors
+from target_pardot.run.collaborators import DeliveryParts, Mirrors, StreamStops
 from target_pardot.run.ledger import MEMBERSHIPS, membership_fingerprint, membership_key
-from target_pardot.run.runtime import Runtime
+from target_pardot.run.list_directory import ListDirectory
 from target_pardot.sinks.audiences import lists_writable
 from target_pardot.sinks.base import Delivery
 from target_pardot.sinks.memberships import MembershipDelivery, PendingMembership, ledger_key
@@ -65,8 +66,8 @@ class _Additions(MembershipDelivery):
     # The current members were just read: they, not the ledger, say what to add.
     skips_unchanged = False
 
-    def __init__(self, runtime: Runtime) -> None:
-        super().__init__(runtime, add=True)
+    def __init__(self, parts: DeliveryParts) -> None:
+        super().__init__(parts, add=True)
 
     def keep_present(self, rows: Sequence[PendingMembership]) -> None:
         """Rows naming a current member: nothing to send; the ledger learns they are
@@ -87,8 +88,13 @@ class _Additions(MembershipDelivery):
 class StreamMirror:
     """The rows of one mirror stream, kept by list until the stream is complete."""
 
-    def __init__(self, runtime: Runtime, stream: str) -> None:
-        self.runtime = runtime
+    def __init__(self, parts: DeliveryParts, stream: str, *, stops: StreamStops,
+                 directory: ListDirectory | None) -> None:  # fmt: skip
+        self.parts = parts
+        self.state = parts.outcomes.state
+        self.stats = parts.outcomes.stats
+        self.stops = stops
+        self.directory = directory
         self.stream = stream
         self.rows: dict[int, list[PendingMembership]] = {}
         self._problems: list[str] = []
@@ -96,7 +102,7 @@ class StreamMirror:
     def collect(self, rows: Sequence[PendingMembership]) -> None:
         if not rows:
             return
-        self.runtime.tracker.hold(self.stream, min(p.position for p in rows))
+        self.state.hold(self.stream, min(p.position for p in rows))
         for pending in rows:
             self.rows.setdefault(pending.row.list_id, []).append(pending)
 
@@ -104,9 +110,9 @@ class StreamMirror:
         """The stream is whole: make every list it named equal to it. Raises
         MirrorIncomplete (after doing everything else) when a list kept some members."""
         rows, self.rows = self.rows, {}
-        if not rows or not lists_writable(self.runtime, self.stream, rows):
+        if not rows or not lists_writable(self.directory, self.stops, self.stream, rows):
             return  # a stopped stream writes nothing (its STATE stays held)
-        settings = self.runtime.settings
+        settings = self.parts.settings
         members = {list_id: self._current_members(list_id) for list_id in sorted(rows)}
         plans = [
             plan_list(list_id, {p.row.prospect_id for p in rows[list_id]}, members[list_id],
@@ -124,23 +130,23 @@ class StreamMirror:
         if problems:
             prefix = "Dry run: " if settings.dry_run else ""
             raise MirrorIncomplete(prefix + " ".join(problems))
-        self.runtime.tracker.release(self.stream)
-        self.runtime.tracker.emit_ready()
+        self.state.release(self.stream)
+        self.state.emit()
 
     # -- steps --------------------------------------------------------------------------
 
     def _current_members(self, list_id: int) -> dict[int, Member]:
-        if self.runtime.settings.dry_run_offline or list_id <= 0:
+        if self.parts.settings.dry_run_offline or list_id <= 0:
             return {}  # offline, or a dry run's list that would be created: no members
-        return read_members(self.runtime.client.endpoints.v5_list_memberships, list_id)
+        return read_members(self.parts.client.endpoints.v5_list_memberships, list_id)
 
     def _apply(self, plans: list[ListPlan], rows: dict[int, list[PendingMembership]],
                members: dict[int, dict[int, Member]]) -> None:  # fmt: skip
-        sender = self.runtime.sender
-        delivery = _Additions(self.runtime)
+        sender = self.parts.sender
+        delivery = _Additions(self.parts)
         additions: list[PendingMembership] = []
         for plan in plans:
-            self.runtime.stats.mirror(plan.list_id, size_before=plan.size_before,
+            self.stats.mirror(plan.list_id, size_before=plan.size_before,
                                       unchanged=plan.unchanged)  # fmt: skip
             self._report_kept(plan)
             current = members[plan.list_id]
@@ -162,17 +168,17 @@ class StreamMirror:
                 removals.setdefault(prospect_id, []).append(plan.list_id)
         groups = list(removals.items())
         for batch in plan_batches(groups, size_of=lambda g: 1,
-                                  max_payload=self.runtime.settings.max_payload):  # fmt: skip
+                                  max_payload=self.parts.settings.max_payload):  # fmt: skip
             sender.submit(partial(self._remove, batch))
         sender.wait()
 
     def _remove(self, groups: list[tuple[int, list[int]]]) -> None:
         """batchUpdate with flag 0 for each (prospect, lists): memberships deleted. In the
         run's v3/v4 version, as the additions are."""
-        self.runtime.client.api_version.run(partial(self._remove_in, groups))
+        self.parts.client.api_version.run(partial(self._remove_in, groups))
 
     def _remove_in(self, groups: list[tuple[int, list[int]]], version: int) -> None:
-        client = self.runtime.client
+        client = self.parts.client
         if version == 3:
             for part, identifiers, body in v3_calls(groups, _removal_element)[1]:
                 reply = client.endpoints.prospect_batch(
@@ -188,7 +194,7 @@ class StreamMirror:
 
     def _count_removals(self, groups: list[tuple[int, list[int]]], errors: dict[int, str]
                         ) -> None:  # fmt: skip
-        stats, removed = self.runtime.stats, []
+        stats, removed = self.stats, []
         for index, (prospect_id, list_ids) in enumerate(groups):
             lists = ", ".join(map(str, list_ids))
             if index not in errors:
@@ -210,7 +216,7 @@ class StreamMirror:
         for list_id, _ in removed:
             stats.mirror(list_id, removed=1)
         stats.add("memberships_removed", len(removed))
-        ledger = self.runtime.ledger
+        ledger = self.parts.ledger
         if ledger is not None:
             gone = membership_fingerprint(False, None)
             ledger.accept(MEMBERSHIPS, [(membership_key(*pair), gone) for pair in removed])
@@ -218,11 +224,11 @@ class StreamMirror:
     def _report_kept(self, plan: ListPlan) -> None:
         if plan.kept_opted_out:
             logger.warning("%s", opted_out_line(plan))
-            self.runtime.stats.mirror(plan.list_id, kept_opted_out=len(plan.kept_opted_out))
+            self.stats.mirror(plan.list_id, kept_opted_out=len(plan.kept_opted_out))
 
     def _report_dry_run(self, plans: list[ListPlan],
                         rows: dict[int, list[PendingMembership]]) -> None:  # fmt: skip
-        stats, settings = self.runtime.stats, self.runtime.settings
+        stats, settings = self.stats, self.parts.settings
         known = not settings.dry_run_offline
         for plan in plans:
             logger.info("%s", dry_run_line(plan, members_known=known))
@@ -241,7 +247,7 @@ class StreamMirror:
                 stats.plan("prospect/batchUpdate", min(50, prospects - start))
         for list_rows in rows.values():
             for pending in list_rows:
-                self.runtime.tracker.settle(self.stream, (pending.position,))
+                self.state.settle(self.stream, (pending.position,))
 
 
 def _removal_element(group: tuple[int, list[int]]) -> dict[str, object]:
@@ -249,32 +255,28 @@ def _removal_element(group: tuple[int, list[int]]) -> dict[str, object]:
     return membership_element(prospect_id, list_ids, add=False)
 
 
-def mirror_for(runtime: Runtime, stream: str) -> StreamMirror:
-    """The stream's mirror, kept by the runtime so that a new SCHEMA (a new sink) keeps it."""
-    mirror = runtime.mirrors.get(stream)
-    if not isinstance(mirror, StreamMirror):
-        mirror = runtime.mirrors[stream] = StreamMirror(runtime, stream)
+def mirror_for(mirrors: Mirrors[StreamMirror], stream: str,
+               make: Callable[[], StreamMirror]) -> StreamMirror:  # fmt: skip
+    """The stream's mirror, kept in the run's registry so that a new SCHEMA (a new sink)
+    keeps it; ``make`` builds it the first time."""
+    mirror = mirrors.streams.get(stream)
+    if mirror is None:
+        mirror = mirrors.streams[stream] = make()
     return mirror
 
 
-#: Runtime.mirrors key of the run's MirrorIncomplete messages, raised at the end of input.
-_FAILURES = "\0failures"
-
-
-def complete_stream(runtime: Runtime, mirror: StreamMirror) -> None:
+def complete_stream(mirrors: Mirrors[StreamMirror], mirror: StreamMirror) -> None:
     """Mirror one complete stream. A list that kept members fails the run only at the end
     of input, so that the streams after it are still read and mirrored."""
     try:
         mirror.complete()
     except MirrorIncomplete as exc:
-        runtime.mirrors.setdefault(_FAILURES, []).append(str(exc))
+        mirrors.failures.append(str(exc))
 
 
-def complete_all(runtime: Runtime) -> None:
+def complete_all(mirrors: Mirrors[StreamMirror]) -> None:
     """End of input: every mirror stream is complete. Then raise what kept members."""
-    for mirror in list(runtime.mirrors.values()):
-        if isinstance(mirror, StreamMirror):
-            complete_stream(runtime, mirror)
-    failures = runtime.mirrors.get(_FAILURES)
-    if failures:
-        raise MirrorIncomplete(" ".join(failures))
+    for mirror in list(mirrors.streams.values()):
+        complete_stream(mirrors, mirror)
+    if mirrors.failures:
+        raise MirrorIncomplete(" ".join(mirrors.failures))

@@ -13,11 +13,10 @@ from target_pardot.rows.payloads import (
     ROUTE_V5,
     ProspectRow,
     form_quoted_length,
-    list_flags,
     to_json,
 )
+from target_pardot.run.collaborators import ProspectLists
 from target_pardot.run.ledger import prospect_ledger_key
-from target_pardot.run.runtime import Runtime
 from target_pardot.sinks.base import Pending
 
 #: A prospect row on its way.
@@ -64,15 +63,12 @@ class Upserted:
             self._then(self._items)
 
 
-def prospect_list_flags(runtime: Runtime) -> dict[str, int]:
+def prospect_list_flags(lists: ProspectLists | None) -> dict[str, int]:
     """The list flags (``prospect_lists``, names resolved to ids) that every prospect of
     the run carries, on every path: batch elements, the calls after a v5 upsert, an
     import's list column. The skip_unchanged fingerprint of a row covers them wherever
     the row goes."""
-    return list_flags(
-        runtime.prospect_list_ids or (),
-        add=runtime.settings.prospect_list_operation == "add",
-    )
+    return lists.flags() if lists is not None else {}
 
 
 def prospect_key_of(pending: PendingRow) -> str:

@@ -27,9 +27,10 @@ from target_pardot.rows.payloads import (
     v5_upsert_body,
 )
 from target_pardot.rows.v3 import FID_NEEDS_V4, v3_calls, v3_row_errors
+from target_pardot.run.collaborators import DeliveryParts, ProspectLists
+from target_pardot.run.identity_check import IdentityRouter
 from target_pardot.run.key_order import KeyOrder, email_identities, prospect_identities
 from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint
-from target_pardot.run.runtime import Runtime
 from target_pardot.sinks.base import Delivery, triage
 from target_pardot.sinks.prospect_items import (
     BatchItem,
@@ -53,14 +54,15 @@ V5_CALLS_BEFORE_IMPORT_HINT = 5_000
 class ProspectDelivery(Delivery):
     """Sends prospect rows for one sink. Thread-safe; shares the client with other sinks."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        super().__init__(runtime)
+    def __init__(self, parts: DeliveryParts, *, prospect_lists: ProspectLists | None = None,
+                 identity: IdentityRouter | None = None) -> None:  # fmt: skip
+        super().__init__(parts)
         settings = self.settings
         self.operation = "batchUpdate" if settings.prospect_operation == "update" else "batchUpsert"
-        self.flags = prospect_list_flags(runtime)
+        self.flags = prospect_list_flags(prospect_lists)
         self.order = KeyOrder()
         self._v5_rows = 0
-        self.identity = runtime.identity
+        self.identity = identity
 
     # -- entry point ------------------------------------------------------------------
 
@@ -324,7 +326,7 @@ class ProspectDelivery(Delivery):
         self.stats.add("updated" if status == 200 else "created_or_updated", delivered)
         # Emit STATE as soon as it is covered, not only when the whole drain is over, so
         # an interrupted run resumes as close as possible to where it stopped.
-        self.tracker.emit_ready()
+        self.tracker.emit()
         if outcome.again:
             self.stats.retry("row_transient_error")
             self._send_v4(outcome.again, operation)
@@ -392,7 +394,7 @@ class ProspectDelivery(Delivery):
         if upserted is not None:
             upserted.add(pending, prospect_id)
         # STATE as soon as covered, as for batches: a killed run resumes close to its end.
-        self.tracker.emit_ready()
+        self.tracker.emit()
 
     def _send_v5(self, pending: PendingRow) -> int | None:
         body = v5_upsert_body(
@@ -400,6 +402,7 @@ class ProspectDelivery(Delivery):
             search_deleted=self.settings.search_deleted_prospects,
             return_fields=V5_RETURN_FIELDS,
             match_email=pending.row.match_email,
+            names=self.names,
         )
         try:
             reply = self.client.endpoints.v5_upsert_latest_by_email(body)

@@ -10,7 +10,7 @@ from singer_sdk.sinks import BatchSink
 
 from target_pardot.pardot.limits import MAX_BATCH_ROWS, MAX_CONCURRENT_REQUESTS
 from target_pardot.rows.audiences import prepare_keyed_membership
-from target_pardot.rows.fields import CustomFields, use_custom_fields
+from target_pardot.rows.fields import STANDARD_NAMES
 from target_pardot.rows.payloads import (
     InvalidRow,
     map_record,
@@ -20,13 +20,12 @@ from target_pardot.rows.payloads import (
 )
 from target_pardot.rows.validation import FastRecordValidator
 from target_pardot.run.column_warnings import IgnoredColumns
-from target_pardot.run.custom_fields import read_custom_fields
 from target_pardot.run.list_directory import StreamStopped
 from target_pardot.sinks.audiences import AudienceRows
 from target_pardot.sinks.base import Pending
 from target_pardot.sinks.bulk_import import ImportDelivery, check_campaign_available
 from target_pardot.sinks.memberships import MembershipDelivery
-from target_pardot.sinks.mirror import mirror_for
+from target_pardot.sinks.mirror import StreamMirror, mirror_for
 from target_pardot.sinks.prospects import ProspectDelivery
 
 MEMBERSHIP_COLUMNS = frozenset({"list_id", "list_name", "prospect_id", "email", "opted_out"})
@@ -49,8 +48,11 @@ class PardotSink(BatchSink):
 
     def __init__(self, target: Any, stream_name: str, schema: dict, key_properties: Any):
         super().__init__(target, stream_name, schema, key_properties)
-        self.runtime: Runtime = target.runtime
-        self.settings = self.runtime.settings
+        # The SDK builds sinks from the target: take the run's collaborators from it once.
+        runtime: Runtime = target.runtime
+        self.settings = runtime.settings
+        self.outcomes = runtime.outcomes
+        self.stops = runtime.stops
         self._record_validator = self._make_validator() if self.validate_schema else None
         self._position = 0
         self._ignored = IgnoredColumns(stream_name, self.settings.data_object.rstrip("s"))
@@ -91,7 +93,7 @@ class PardotSink(BatchSink):
     def reject_at_intake(
         self, record: Any, key: str, category: str, reason: str
     ) -> None:
-        self.runtime.reporter.reject(
+        self.outcomes.reporter.reject(
             stream=self.stream_name,
             position=self._position,
             record=record,
@@ -101,13 +103,13 @@ class PardotSink(BatchSink):
             code=category,
             during_delivery=False,
         )
-        self.runtime.tracker.settle(self.stream_name, (self._position,))
+        self.outcomes.state.settle(self.stream_name, (self._position,))
 
     def reject_unusable(self, record: Any, category: str, reason: str) -> None:
         """A row that cannot be used at all (not an object, an unusable value): it takes
         its place in the stream, and is rejected with its reason."""
-        self._position = self.runtime.tracker.row_received(self.stream_name)
-        self.runtime.stats.add("rows_received")
+        self._position = self.outcomes.state.row_received(self.stream_name)
+        self.outcomes.stats.add("rows_received")
         key = _guess_key(record) if isinstance(record, dict) else "no key"
         self.reject_at_intake(record, key, category, reason)
 
@@ -117,7 +119,7 @@ class PardotSink(BatchSink):
         rows, self._rows = self._rows, []
         if rows:
             self.delivery.deliver(rows)
-        self.runtime.tracker.emit_ready()
+        self.outcomes.state.emit()
 
     def warn_ignored_columns(self, columns: list[str]) -> None:
         self._ignored.saw(columns)
@@ -132,46 +134,42 @@ class ProspectsSink(PardotSink):
 
     def __init__(self, target: Any, stream_name: str, schema: dict, key_properties: Any):
         super().__init__(target, stream_name, schema, key_properties)
+        runtime: Runtime = target.runtime
         if self.settings.prospect_operation == "import":  # before any Pardot call
             check_campaign_available(
-                stream_name, self.schema.get("properties", {}), self.settings.default_campaign_id
-            )
-        self._read_custom_fields()
+                stream_name, self.schema.get("properties", {}), self.settings.default_campaign_id,
+                STANDARD_NAMES,
+            )  # fmt: skip
+        self.names = runtime.read_field_names()  # before any row is mapped
+        lists = runtime.prospect_lists
         try:  # names to ids, a missing list created, none dynamic: before the first row
-            self.runtime.resolve_prospect_lists(stream_name)
+            if lists is not None:
+                lists.resolve(stream_name)
         except StreamStopped as exc:
-            self.runtime.stop_stream(stream_name, exc)
+            self.stops.stop(stream_name, exc)
+        parts = runtime.delivery_parts()
         self.delivery: ProspectDelivery | ImportDelivery
         if self.settings.prospect_operation == "import":
             self.delivery = ImportDelivery(
-                self.runtime,
+                parts,
+                prospect_lists=lists,
                 stream=stream_name,
                 schema_columns=self.schema.get("properties", {}),
             )
-            self.runtime.finishers.append(self.delivery.finish)
-            self.runtime.closers.append(self.delivery.close)
+            runtime.hooks.before_every_wait(self.delivery.finish)
+            runtime.hooks.at_close(self.delivery.close)
         else:
-            self.delivery = ProspectDelivery(self.runtime)
+            self.delivery = ProspectDelivery(parts, prospect_lists=lists, identity=runtime.identity)
         self._blank_figure = (
             "fields_cleared" if self.settings.empty_values == "clear" else "fields_skipped"
         )
         # Lowercased emails cannot differ in case.
-        self._case_variants = None if self.settings.lowercase_emails else self.runtime.case_variants
-
-    def _read_custom_fields(self) -> None:
-        """Once per run, before any row is mapped: one call (none when offline)."""
-        runtime = self.runtime
-        if runtime.custom_fields_read:
-            return
-        runtime.custom_fields_read = True
-        if not self.settings.dry_run_offline:
-            use_custom_fields(read_custom_fields(runtime.client))
-        runtime.closers.append(partial(use_custom_fields, CustomFields()))
+        self._case_variants = None if self.settings.lowercase_emails else runtime.case_variants
 
     def process_record(self, record: dict, context: dict) -> None:
-        self._position = self.runtime.tracker.row_received(self.stream_name)
-        self.runtime.stats.add("rows_received")
-        if self.stream_name in self.runtime.stopped:
+        self._position = self.outcomes.state.row_received(self.stream_name)
+        self.outcomes.stats.add("rows_received")
+        if self.stream_name in self.stops:
             return  # nothing of a stopped stream is written; unsettled, no STATE covers it
         schema_error = self._schema_error
         if schema_error is not None:
@@ -184,6 +182,7 @@ class ProspectsSink(PardotSink):
                 upsert_by_email=self.settings.upsert_by_email,
                 update_only=self.settings.prospect_operation == "update",
                 empty_values=self.settings.empty_values,
+                names=self.names,
             )
         except InvalidRow as exc:
             self.reject_at_intake(record, _guess_key(record), exc.category, exc.message)
@@ -191,7 +190,7 @@ class ProspectsSink(PardotSink):
         if ignored:
             self.warn_ignored_columns(ignored)
         if row.blank_fields:
-            self.runtime.stats.add(self._blank_figure, row.blank_fields)
+            self.outcomes.stats.add(self._blank_figure, row.blank_fields)
         if self._case_variants is not None and "email" in row.fields:
             self._case_variants.saw(row.fields["email"])
         # Pending(...), not PendingRow(...): calling a subscripted generic costs a
@@ -218,16 +217,22 @@ class ListMembershipsSink(PardotSink):
 
     def __init__(self, target: Any, stream_name: str, schema: dict, key_properties: Any):
         super().__init__(target, stream_name, schema, key_properties)
-        self.delivery = MembershipDelivery(self.runtime)
+        runtime: Runtime = target.runtime
+        parts = runtime.delivery_parts()
+        self.delivery = MembershipDelivery(parts)
         self.mirror = (
-            mirror_for(self.runtime, stream_name)
+            mirror_for(runtime.mirrors, stream_name,
+                       partial(StreamMirror, parts, stream_name, stops=self.stops,
+                               directory=runtime.lists))
             if self.settings.list_membership_operation == "mirror"
             else None
-        )
-        self.audience = AudienceRows(self.runtime, stream_name)
+        )  # fmt: skip
+        self.audience = AudienceRows(stream_name, settings=self.settings, outcomes=self.outcomes,
+                                     stops=self.stops, directory=runtime.lists,
+                                     emails=runtime.emails)  # fmt: skip
         self.delivery.may_write = self.audience.may_write
         if self.mirror is not None:
-            self.runtime.full_streams.mirror(stream_name)
+            runtime.full_streams.mirror(stream_name)
 
     def process_batch(self, context: dict) -> None:
         rows, self._rows = self._rows, []
@@ -240,11 +245,11 @@ class ListMembershipsSink(PardotSink):
         else:
             # Kept until the stream is complete (end of input or ACTIVATE_VERSION).
             self.mirror.collect(ready)
-        self.runtime.tracker.emit_ready()
+        self.outcomes.state.emit()
 
     def process_record(self, record: dict, context: dict) -> None:
-        self._position = self.runtime.tracker.row_received(self.stream_name)
-        self.runtime.stats.add("rows_received")
+        self._position = self.outcomes.state.row_received(self.stream_name)
+        self.outcomes.stats.add("rows_received")
         if self.audience.stopped:
             return  # nothing of a stopped stream is written; unsettled, no STATE covers it
         key = membership_key(record)

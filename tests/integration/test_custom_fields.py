@@ -3,23 +3,21 @@ version uses (v4: the field_id exactly; v5: field_id + __c), with or without __c
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
+from pardot_emulator import PardotEmulator
 from target_pardot.errors import PardotApiError
 from target_pardot.pardot.endpoints import Endpoints
 from target_pardot.pardot.responses import Reply
-from target_pardot.rows.fields import (
-    CustomField,
-    CustomFields,
-    pardot_field_name,
-    use_custom_fields,
-    v5_field_name,
-)
+from target_pardot.rows.fields import STANDARD_NAMES, CustomField, CustomFields, FieldNames
 from target_pardot.run.connection import open_client
 from target_pardot.run.custom_fields import parse_custom_field_page, read_custom_fields
 from target_pardot.run.stats import RunStats
 from target_pardot.settings import parse_settings
-from tests.helpers import base_config, stream_of
+from target_pardot.target import TargetPardot
+from tests.helpers import base_config, restored_signal_handlers, stream_of, to_lines
 
 SCHEMA = {
     "type": "object",
@@ -103,36 +101,55 @@ def test_a_failed_read_warns_and_falls_back_to_the_c_rule(emu, run, monkeypatch)
     assert p.get("loyalty_tier__c") is None
 
 
+def test_two_runs_in_one_process_each_map_columns_by_their_own_account(emu, run):
+    # Account A has the field "tier" (v5 tier__c); account B the field "Tier__c" (v5
+    # Tier__c__c), which the column "tier" also names there. Run A reads its fields, run
+    # B starts, loads and ends, and only then does A map its rows.
+    emu.configure(custom_fields="tier")
+    schema = {"type": "object", "properties": {"email": {"type": ["string", "null"]},
+                                               "tier": {"type": ["string", "null"]}}}  # fmt: skip
+    schema_line, *rows_a = stream_of("prospects", [{"email": "a@example.com", "tier": "gold"}],
+                                     schema=schema)  # fmt: skip
+    with PardotEmulator() as other, restored_signal_handlers():
+        other.configure(custom_fields="Tier__c")
+        first = TargetPardot(config=base_config(emu), validate_config=True)
+        first.process_lines(io.StringIO(to_lines([schema_line])))
+        assert emu.counters()["calls_by_endpoint"].get("v5/custom-fields/query") == 1
+        second = run(base_config(other),
+                     stream_of("prospects", [{"email": "b@example.com", "tier": "silver"}],
+                               schema=schema))  # fmt: skip
+        assert second.exit_code == 0, second.stderr[-3000:]
+        assert first.run(io.StringIO(to_lines(rows_a))) == 0
+        [b] = other.prospects()
+    [a] = emu.prospects()
+    assert a.get("tier__c") == "gold"
+    assert b.get("Tier__c__c") == "silver"
+
+
 def test_the_catalog_maps_names_in_either_form_and_any_case():
     fields = [CustomField("loyalty_tier", "loyalty_tier__c"),
               CustomField("Legacy_Code__c", "Legacy_Code__c__c")]  # fmt: skip
-    try:
-        use_custom_fields(CustomFields.of(fields))
-        assert pardot_field_name("LOYALTY_TIER") == "loyalty_tier"
-        assert pardot_field_name("loyalty_tier__c") == "loyalty_tier"
-        assert pardot_field_name("legacy_code__c") == "Legacy_Code__c"
-        assert pardot_field_name("Legacy_Code__c__c") == "Legacy_Code__c"
-        assert pardot_field_name("Legacy_Code") == "Legacy_Code__c"
-        assert pardot_field_name("Nope__c") is None
-        assert pardot_field_name("FirstName") == "first_name"
-        assert v5_field_name("Legacy_Code__c") == "Legacy_Code__c__c"
-        assert v5_field_name("loyalty_tier") == "loyalty_tier__c"
-    finally:
-        use_custom_fields(CustomFields())
-    assert pardot_field_name("Nope__c") == "Nope__c", "unknown list: the __c rule"
+    names = FieldNames(CustomFields.of(fields))
+    assert names.pardot_name("LOYALTY_TIER") == "loyalty_tier"
+    assert names.pardot_name("loyalty_tier__c") == "loyalty_tier"
+    assert names.pardot_name("legacy_code__c") == "Legacy_Code__c"
+    assert names.pardot_name("Legacy_Code__c__c") == "Legacy_Code__c"
+    assert names.pardot_name("Legacy_Code") == "Legacy_Code__c"
+    assert names.pardot_name("Nope__c") is None
+    assert names.pardot_name("FirstName") == "first_name"
+    assert names.v5_name("Legacy_Code__c") == "Legacy_Code__c__c"
+    assert names.v5_name("loyalty_tier") == "loyalty_tier__c"
+    assert STANDARD_NAMES.pardot_name("Nope__c") == "Nope__c", "unknown list: the __c rule"
 
 
 def test_a_column_that_names_two_fields_goes_to_the_stricter_match():
     # Fields X (v5 name X__c) and X__c (v5 name X__c__c): "X__c" is the v3/v4 name of the
     # second and the v5 name of the first; "X" is the first's own name.
     catalog = CustomFields.of([CustomField("X", "X__c"), CustomField("X__c", "X__c__c")])
-    try:
-        use_custom_fields(catalog)
-        assert pardot_field_name("X__c") == "X__c"
-        assert pardot_field_name("x") == "X"
-        assert pardot_field_name("X__c__c") == "X__c"
-    finally:
-        use_custom_fields(CustomFields())
+    names = FieldNames(catalog)
+    assert names.pardot_name("X__c") == "X__c"
+    assert names.pardot_name("x") == "X"
+    assert names.pardot_name("X__c__c") == "X__c"
     assert catalog.ambiguous_names() == ["x", "x__c"]
 
 
@@ -186,11 +203,8 @@ def test_a_failure_on_a_later_page_keeps_the_fields_already_read(caplog):
     client = _TwoPages(PardotApiError("HTTP 404: request refused", status=404))
     catalog = read_custom_fields(client)  # type: ignore[arg-type]
     assert len(client.calls) == 2
-    try:
-        use_custom_fields(catalog)
-        assert pardot_field_name("Legacy_Code") == "Legacy_Code__c"
-        assert v5_field_name("Legacy_Code__c") == "Legacy_Code__c__c"
-        assert pardot_field_name("Other__c") == "Other__c", "unread fields: the __c rule"
-    finally:
-        use_custom_fields(CustomFields())
+    names = FieldNames(catalog)
+    assert names.pardot_name("Legacy_Code") == "Legacy_Code__c"
+    assert names.v5_name("Legacy_Code__c") == "Legacy_Code__c__c"
+    assert names.pardot_name("Other__c") == "Other__c", "unread fields: the __c rule"
     assert "Could read only 1 of the account's custom fields" in caplog.text

@@ -18,7 +18,7 @@ class Tracker:
     def settle(self, stream: str, positions: Any) -> None:
         self.settled.append((stream, list(positions)))
 
-    def emit_ready(self) -> None:
+    def emit(self) -> None:
         self.emitted += 1
 
 

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from target_pardot.pardot.limits import MAX_ROW_JSON_CHARS
-from target_pardot.rows.fields import pardot_field_name, to_snake_case, v5_field_name
+from target_pardot.rows.fields import STANDARD_NAMES, to_snake_case
 from target_pardot.rows.memberships import (
     group_memberships_by_prospect,
     membership_element,
@@ -46,7 +46,7 @@ from target_pardot.rows.payloads import (
     ],
 )
 def test_field_names(column, expected):
-    assert pardot_field_name(column) == expected
+    assert STANDARD_NAMES.pardot_name(column) == expected
 
 
 def test_snake_case_handles_acronyms():
@@ -65,7 +65,7 @@ def test_snake_case_handles_acronyms():
     ],
 )
 def test_v5_names(v4, v5):
-    assert v5_field_name(v4) == v5
+    assert STANDARD_NAMES.v5_name(v4) == v5
 
 
 def test_nulls_are_not_sent_and_unknown_columns_reported():

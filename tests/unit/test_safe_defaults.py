@@ -15,6 +15,7 @@ from target_pardot.config_checks import (
 )
 from target_pardot.pardot.api_version import ApiVersion
 from target_pardot.pardot.call_clock import CallClock
+from target_pardot.rows.fields import STANDARD_NAMES
 from target_pardot.rows.payloads import InvalidRow, prepare_prospect, v5_upsert_body
 from target_pardot.run.account_memory import recall_version, store_version
 from target_pardot.run.case_variants import CaseVariants
@@ -59,11 +60,11 @@ def test_a_blank_number_field_is_left_as_it_is_even_with_clear(blank):
 
 
 def test_an_import_with_clear_overwrites_with_blanks_all_but_number_fields():
-    options = clearing_options(("first_name", "score", "city"), "clear")
+    options = clearing_options(("first_name", "score", "city"), "clear", STANDARD_NAMES)
     assert options == {"fields": {"firstName": {"nullOverwrite": True},
                                   "city": {"nullOverwrite": True}}}  # fmt: skip
-    assert clearing_options(("score",), "clear") == {}
-    assert clearing_options(("first_name",), "skip") == {}
+    assert clearing_options(("score",), "clear", STANDARD_NAMES) == {}
+    assert clearing_options(("first_name",), "skip", STANDARD_NAMES) == {}
 
 
 def test_a_blank_key_is_absent_whatever_empty_values_says():
