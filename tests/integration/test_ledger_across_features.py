@@ -3,12 +3,16 @@ and dry runs each keep the local files true, or leave them alone."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import base_config, stream_of
+import target_pardot.run.runtime as runtime_module
+from target_pardot.run.ledger import PROSPECTS, prospect_ledger_key
+from target_pardot.run.state import write_state_line
+from tests.helpers import base_config, record_message, state_message, stream_of
 
 
 def people(n: int, start: int = 0) -> list[dict]:
@@ -122,3 +126,44 @@ def test_a_dry_run_creates_no_cache_directory_for_the_default_ledger(emu, run, t
     result = run(config, stream_of("prospects", people(3)))
     assert result.exit_code == 0, result.stderr[-2000:]
     assert not (tmp_path / "cache").exists()
+
+
+STATE_PATHS = {
+    "v4-batch": {},
+    "v5-upsert": {"upsert_by_email": True},
+    "import": {"prospect_operation": "import", "default_campaign_id": 7},
+}
+
+
+@pytest.mark.parametrize("config", STATE_PATHS.values(), ids=STATE_PATHS.keys())
+def test_every_state_line_follows_the_ledger_commit_of_its_rows(emu, run, ledger, monkeypatch,
+                                                                config):  # fmt: skip
+    # A STATE line tells the orchestrator never to send its rows again: the ledger on
+    # disk must know them when it is written, or a run stopped right after the line (a
+    # SIGTERM, a crash) leaves a later run to skip an older payload as unchanged.
+    rows = people(240)
+    messages = stream_of("prospects", [])
+    for upto in range(10, len(rows) + 1, 10):
+        messages += [record_message("prospects", r) for r in rows[upto - 10 : upto]]
+        messages.append(state_message({"upto": upto}))
+    seen: list[int] = []
+
+    def committed() -> set[str]:
+        with contextlib.closing(sqlite3.connect(ledger)) as db:
+            return {key for (key,) in db.execute("SELECT key FROM accepted WHERE scope = ?",
+                                                 (PROSPECTS,))}  # fmt: skip
+
+    def checked_write(state: dict, out=None) -> None:
+        upto, known = state["upto"], committed()
+        missing = [r["email"] for r in rows[:upto]
+                   if prospect_ledger_key(f"email={r['email']}") not in known]  # fmt: skip
+        assert not missing, f"STATE {state} written before the ledger knew {missing[:3]}"
+        seen.append(upto)
+        write_state_line(state, out)
+
+    monkeypatch.setattr(runtime_module, "write_state_line", checked_write)
+    result = run(base_config(emu, skip_unchanged=True, ledger_path=str(ledger),
+                             batch_size_rows=40, **config), messages)  # fmt: skip
+    assert result.exit_code == 0, result.stderr[-2000:]
+    assert seen and seen[-1] == len(rows)
+    assert result.states[-1] == {"upto": len(rows)}

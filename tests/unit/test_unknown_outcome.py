@@ -4,20 +4,15 @@ again as a v3 batch, never through v5 (which matches emails by exact case)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from target_pardot.errors import RetryableError
 from target_pardot.pardot.api_version import ApiVersion
 from target_pardot.pardot.responses import Reply
 from target_pardot.rows.payloads import prepare_prospect
-from target_pardot.run.runtime import Runtime
-from target_pardot.settings import parse_settings
 from target_pardot.sinks.base import Pending
 from target_pardot.sinks.prospects import ProspectDelivery
-from tests.unit.test_delivery_core import CONFIG
+from tests.unit.test_delivery_core import delivery_parts
 
 
 class LostWhileAnotherLearnsV3:
@@ -44,24 +39,17 @@ class LostWhileAnotherLearnsV3:
         pass
 
 
-@pytest.fixture
-def runtime() -> Iterator[Runtime]:
-    runtime = Runtime.create(parse_settings({**CONFIG, "upsert_by_email": False}))
-    yield runtime
-    runtime.close()
-
-
-def test_a_lost_v4_batch_goes_again_as_v3_once_the_account_is_known_to_be_v3(runtime):
+def test_a_lost_v4_batch_goes_again_as_v3_once_the_account_is_known_to_be_v3():
     client = LostWhileAnotherLearnsV3()
-    runtime.client = client  # type: ignore[assignment]
+    parts, _ = delivery_parts(client, upsert_by_email=False)
     rows = [
         prepare_prospect({"email": email}, lowercase_emails=False, upsert_by_email=False,
                          update_only=False)[0]
         for email in ("ann@example.com", "Bob@example.com")
     ]  # fmt: skip
-    pending = [Pending("prospects", runtime.tracker.row_received("prospects"), {}, r)
-               for r in rows]  # fmt: skip
-    ProspectDelivery(runtime).deliver(pending)
-    runtime.wait_delivered()
+    state = parts.outcomes.state
+    pending = [Pending("prospects", state.row_received("prospects"), {}, r) for r in rows]
+    ProspectDelivery(parts).deliver(pending)
     assert client.calls == [("batchUpsert", 4), ("batchUpsert", 3)]
-    assert runtime.stats.snapshot()["rows_sent"] == 2
+    assert parts.outcomes.stats.snapshot()["rows_sent"] == 2
+    assert state.unsettled_rows() == 0
