@@ -11,8 +11,10 @@ Two rules keep it safe:
   completed without listing it), so a crash can never mark an unsent row as sent. The
   reverse (accepted, then the process died before the ledger was written) only means
   the row is sent once more next time.
-* Writes are buffered and committed in one transaction at every STATE (and every
-  ``FLUSH_EVERY`` rows), so the ledger costs no disk sync per row.
+* Writes are buffered and committed in one transaction before every STATE line (the
+  tracker's ``before_write``, run/state.py), at every wait for delivery, and every
+  ``FLUSH_EVERY`` rows, so the ledger costs no disk sync per row, and a STATE line never
+  covers a row whose entry could still be lost.
 
 The ledger knows only what this target sent. A change made in Pardot by someone else is
 invisible to it: delete the ledger file (or point ``ledger_path`` elsewhere) to send
