@@ -18,7 +18,16 @@ from tests.simulation.invariants import Checker, Snapshot
 from tests.simulation.known_defects import FIXED, OPEN, KnownDefect, sweep_features
 from tests.simulation.model import Model, StepEffect
 from tests.simulation.runner import Runner, describe
-from tests.simulation.scenario import Account, PreRef, Scenario, SeededProspect, Step
+from tests.simulation.scenario import (
+    SIGKILL,
+    SIGTERM,
+    Account,
+    Faults,
+    PreRef,
+    Scenario,
+    SeededProspect,
+    Step,
+)
 
 #: Wall time of the sweep; `make test` stays within its budget with the seeds below.
 SWEEP_SECONDS = float(os.environ.get("SIMULATION_SECONDS", "35"))
@@ -81,6 +90,28 @@ def test_mirror_removal_then_upsert_with_skip_unchanged(runner: Runner) -> None:
                        "mirror_max_removal_percent": 100}),
         Step(action="run", stream="list_memberships", rows=three, settings=upsert),
     ]
+    outcome = runner.play(Scenario(seed=0, account=account, steps=steps))
+    assert not outcome.violations, describe(outcome)
+
+
+@pytest.mark.parametrize("stop", [SIGTERM, SIGKILL])
+def test_an_older_payload_after_a_stopped_run_with_skip_unchanged(runner: Runner, stop: str
+                                                                   ) -> None:  # fmt: skip
+    """The stopped-run ledger case written out by hand (a regression case: STATE lines
+    were written before the ledger committed their rows): payload A, then B in a run
+    stopped after its first STATE lines and resumed, then A again, every run with
+    skip_unchanged. Pardot must end with A."""
+    account = Account(ampsea=True, v3_case_insensitive=False, seeded_memberships=[],
+                      seeded=[SeededProspect(email=f"s{i}@x.example") for i in range(12)])
+    skip = {"skip_unchanged": True, "parallel_tasks": 2}
+    rows = [[{"email": f"s{i}@x.example", "first_name": name} for i in range(12)]
+            for name in ("A", "B")]
+    steps = [
+        Step(action="run", rows=rows[0], settings=skip, state_every=1),
+        Step(action="run", rows=rows[1], settings=skip, state_every=1, lifecycle=stop,
+             faults=Faults(latency_ms=40)),
+        Step(action="run", rows=rows[0], settings=skip, state_every=1),
+    ]  # fmt: skip
     outcome = runner.play(Scenario(seed=0, account=account, steps=steps))
     assert not outcome.violations, describe(outcome)
 
