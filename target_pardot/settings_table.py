@@ -98,13 +98,18 @@ SETTINGS: tuple[Setting, ...] = (
             description="`true`: skip invalid rows, count them by reason and file them. "
             "`false`: stop at the first invalid row, without emitting STATE for "
             "undelivered rows."),
-    Setting("prospect_operation", CHOICE, default="sync",
-            choices=(("sync", "Sync (upsert)"), ("update", "Update existing only"),
+    Setting("prospect_operation", CHOICE, default="auto",
+            choices=(("auto", "Auto (the cheapest safe path per row)"),
+                     ("sync", "Sync (upsert)"), ("update", "Update existing only"),
                      ("import", "Bulk import (v5 Import API)")),
-            description="`sync`: upsert (v4 `batchUpsert`). `update`: only update existing "
-            "prospects by `id` or `fid`, never create (v4 `batchUpdate`). `import`: bulk "
-            "upsert through the v5 Import API, a few dozen calls per million rows (see "
-            "docs/prospects.md)."),
+            description="`auto`: the target picks each row's path, the cheapest that "
+            "cannot duplicate: batches by `id`, `fid` or mapped email; v3 batches by email "
+            "on accounts without AMPSEA; unknown email-only rows through an import when 7 or "
+            "more wait and a campaign is available (`default_campaign_id` or a `campaign_id` "
+            "column), else `upsertLatestByEmail` (see docs/prospects.md). `sync`: upsert "
+            "(v4 `batchUpsert`). `update`: only update existing prospects by `id` or `fid`, "
+            "never create (v4 `batchUpdate`). `import`: bulk upsert through the v5 Import "
+            "API, a few dozen calls per million rows."),
     Setting("prospect_lists", LIST_IDS, default_text="(none)",
             description='Lists every sent prospect is added to or removed from, by id or '
             'by name: `"1,2,Webinar Q4"` or `[1, 2, "Webinar Q4"]` (see docs/audiences.md).'),
@@ -213,11 +218,12 @@ SETTINGS: tuple[Setting, ...] = (
             "reports it in `x-api-usage`, would pass the daily maximum minus this many. See "
             "docs/settings.md."),
     Setting("default_campaign_id", INTEGER, minimum=1,
-            description="With `prospect_operation: import`: the campaign (`campaignId`) of "
-            "prospects an import creates when the row has no `campaign_id`. Pardot requires a "
-            "campaign for every prospect an import creates, so an import of email-keyed rows "
-            "without this setting or a `campaign_id` column is a configuration error before "
-            "any call."),
+            description="The campaign (`campaignId`) of prospects an import creates when the "
+            "row has no `campaign_id`. Pardot requires a campaign for every prospect an "
+            "import creates: with `prospect_operation: import`, email-keyed rows without "
+            "this setting or a `campaign_id` column are a configuration error before any "
+            "call; with `auto` (the default), setting it opens the cheap import path for "
+            "unknown email-only rows, which otherwise cost one call each."),
 )  # fmt: skip
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

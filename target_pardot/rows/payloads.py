@@ -27,9 +27,6 @@ from target_pardot.rows.fields import (
 from target_pardot.rows.keys import KEY_FIELDS, is_absent_key
 from target_pardot.rows.unusable import UnusableValue
 
-ROUTE_V4 = "v4_batch"
-ROUTE_V5 = "v5_upsert_by_email"
-
 
 class InvalidRow(ValueError):
     """The row cannot be sent; ``category`` is the short reason counted in the summary."""
@@ -47,7 +44,6 @@ class ProspectRow:
 
     fields: dict[str, Any]
     key: str
-    route: str
     text: str = ""
     #: The address to match on when the row changes a prospect's email (v5 matchEmail).
     match_email: str | None = None
@@ -324,7 +320,8 @@ def prepare_prospect(
     empty_values: str = EMPTY_SKIP,
     names: FieldNames = STANDARD_NAMES,
 ) -> tuple[ProspectRow, list[str]]:
-    """Validate and route one record; raise InvalidRow when it cannot be sent."""
+    """Validate one record; raise InvalidRow when it cannot be sent. Which path carries
+    the row is decided per drain (target_pardot/run/plan.py)."""
     match_email, record = split_match_email(record, lowercase_emails=lowercase_emails)
     blanks: list[str] = []
     fields, ignored = map_record(record, lowercase_emails=lowercase_emails,
@@ -353,8 +350,7 @@ def prepare_prospect(
             "row_too_long",
             f"the row is {length} characters as JSON; the limit is {MAX_ROW_JSON_CHARS}",
         )
-    route = ROUTE_V5 if upsert_by_email and not has_identity else ROUTE_V4
-    row = ProspectRow(fields=fields, key=prospect_key(fields), route=route, text=text,
+    row = ProspectRow(fields=fields, key=prospect_key(fields), text=text,
                       match_email=match_email, blank_fields=len(blanks))  # fmt: skip
     return row, ignored
 

@@ -29,7 +29,7 @@ import datetime
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from target_pardot.errors import PardotApiError, RetryableError
 from target_pardot.rows.payloads import ProspectRow
@@ -138,6 +138,19 @@ def stale_emails(
     return stale
 
 
+class HasRow(Protocol):
+    @property
+    def row(self) -> ProspectRow: ...
+
+
+def _lookup_email(pending: HasRow) -> str:
+    return pending.row.lookup_email
+
+
+def _own_email(pending: HasRow) -> str:
+    return str(pending.row.fields["email"])
+
+
 class IdentityRouter:
     """Splits email-only rows into those sent by their mapped id and the others."""
 
@@ -197,6 +210,14 @@ class IdentityRouter:
         self._stats.add("identity_map_hits", len(mapped))
         self._stats.add("identity_map_misses", len(others) + len(waiting))
         return mapped, others, waiting
+
+    def known_ids(
+        self, rows: Sequence[HasRow]
+    ) -> tuple[list[tuple[Any, int]], list[Any], list[tuple[Any, int]]]:
+        """The one lookup of a drain's email-only prospect rows (see split): by the
+        address that identifies the prospect (the old one of a rename), moving it to the
+        row's own email."""
+        return self.split(rows, _lookup_email, _own_email)
 
     def _ensure_checked(self, emails: list[str]) -> bool:
         """Check once per run, before the first row is sent by id (``emails``: those the

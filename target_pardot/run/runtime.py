@@ -239,7 +239,7 @@ def _identity_router(
 
 def uses_identity_map(settings: Settings) -> bool:
     return (settings.identity_map and settings.upsert_by_email
-            and settings.prospect_operation == "sync")  # fmt: skip
+            and settings.prospect_operation in ("sync", "auto"))  # fmt: skip
 
 
 def announce_ledger(settings: Settings) -> None:

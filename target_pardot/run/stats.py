@@ -6,10 +6,13 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from target_pardot.pardot.quota import QuotaWatch, usage_figure
 
+#: The planner's name of the import lane (run/plan.py Lane.IMPORT).
+IMPORT_PATH = "import"
 MIRROR_FIGURES = ("size_before", "added", "removed", "unchanged")
 #: Shown only when not zero: members kept because they opted out, and members whose
 #: prospect is deleted in Pardot (nothing to remove).
@@ -28,6 +31,8 @@ class RunStats:
         self.retries: Counter[str] = Counter()
         self.planned_calls: Counter[str] = Counter()
         self.planned_rows: Counter[str] = Counter()
+        #: Prospect rows per path the planner chose (run/plan.py Lane values).
+        self.rows_by_path: Counter[str] = Counter()
         #: The account's daily usage as Pardot reports it (x-api-usage), first and latest.
         self.quota = QuotaWatch()
         #: list id -> size_before, added, removed, unchanged (list_membership_operation mirror)
@@ -45,6 +50,11 @@ class RunStats:
         if amount:
             with self._lock:
                 self.counts[name] += amount
+
+    def routed(self, rows_by_path: Mapping[str, int]) -> None:
+        """Rows the planner put on each path (negative: planned again elsewhere)."""
+        with self._lock:
+            self.rows_by_path.update(rows_by_path)
 
     def reject(self, category: str) -> None:
         with self._lock:
@@ -68,6 +78,11 @@ class RunStats:
     def retry(self, reason: str) -> None:
         with self._lock:
             self.retries[reason] += 1
+
+    def _calls_under_sync(self) -> int:
+        """Under the lock: see calls_under_sync; a dry run counts its planned calls."""
+        calls = self.planned_calls if self.dry_run else self.calls
+        return calls_under_sync(calls, self.counts, self.rows_by_path)
 
     @property
     def total_calls(self) -> int:
@@ -111,6 +126,8 @@ class RunStats:
                 "api_calls_by_endpoint": dict(sorted(self.calls.items())),
                 "retries": sum(self.retries.values()),
                 "retries_by_reason": dict(sorted(self.retries.items())),
+                "rows_by_path": {k: v for k, v in sorted(self.rows_by_path.items()) if v},
+                "calls_under_sync": self._calls_under_sync(),
                 "planned_calls_by_endpoint": dict(sorted(self.planned_calls.items())),
                 "planned_rows_by_endpoint": dict(sorted(self.planned_rows.items())),
                 "daily_api_calls_used_at_start": usage_figure(self.quota.first),
@@ -122,6 +139,17 @@ class RunStats:
                 "wall_seconds": round(elapsed, 3),
                 "rows_per_second": round(received / elapsed, 1),
             }
+
+
+def calls_under_sync(
+    calls: Mapping[str, int], counts: Mapping[str, int], rows_by_path: Mapping[str, int]
+) -> int:
+    """The calls ``prospect_operation: sync`` would have made: the calls measured, with
+    those of the import lane (the imports, reading their ids back) replaced by the one
+    upsertLatestByEmail call each of its rows would have cost."""
+    import_calls = sum(n for endpoint, n in calls.items() if endpoint.startswith("imports/"))
+    return (sum(calls.values()) - import_calls - counts.get("import_id_queries", 0)
+            + rows_by_path.get(IMPORT_PATH, 0))  # fmt: skip
 
 
 #: Figures shown in the table only when not zero.
@@ -160,9 +188,7 @@ def render_summary(summary: dict[str, Any]) -> str:
     ]
     rows += _membership_rows(summary)
     rows.append(("rows rejected", str(summary["rows_rejected"])))
-    rows += [
-        (label, str(summary[key])) for key, label in _SOMETIMES_SHOWN if summary.get(key)
-    ]
+    rows += [(label, str(summary[key])) for key, label in _SOMETIMES_SHOWN if summary.get(key)]
     if summary.get("identity_map_hits", 0) or summary.get("identity_map_misses", 0):
         rows += [
             ("rows sent by mapped id (identity map)", str(summary["rows_sent_by_mapped_id"])),
@@ -172,6 +198,11 @@ def render_summary(summary: dict[str, Any]) -> str:
             ("  identity map entries dropped", str(summary["identity_map_dropped"])),
         ]
     rows += [(f"  rejected: {k}", str(v)) for k, v in summary["rejected_by_reason"].items()]
+    if summary.get("rows_by_path"):
+        rows.append(("prospect rows by path", ", ".join(
+            f"{k} {v}" for k, v in summary["rows_by_path"].items())))  # fmt: skip
+        rows.append(("  calls a sync would make",
+                     str(summary["calls_under_sync"])))  # fmt: skip
     rows.append(("API calls", str(summary["api_calls"])))
     rows += [(f"  {k}", str(v)) for k, v in summary["api_calls_by_endpoint"].items()]
     rows.append(("retries", str(summary["retries"])))
@@ -198,24 +229,31 @@ def render_summary(summary: dict[str, Any]) -> str:
 def _membership_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """Past tense for a run, future tense for a dry run (nothing was added)."""
     if summary.get("dry_run"):
-        rows = [("memberships: would add", str(summary.get("memberships_would_add", 0))),
-                ("memberships: would remove", str(summary.get("memberships_would_remove", 0)))]
+        rows = [
+            ("memberships: would add", str(summary.get("memberships_would_add", 0))),
+            ("memberships: would remove", str(summary.get("memberships_would_remove", 0))),
+        ]
         if summary.get("lists_created"):
             rows.append(("lists: would create", str(summary["lists_created"])))
         return rows
-    rows = [("memberships added", str(summary["memberships_added"])),
-            ("memberships removed", str(summary["memberships_removed"]))]
+    rows = [
+        ("memberships added", str(summary["memberships_added"])),
+        ("memberships removed", str(summary["memberships_removed"])),
+    ]
     if summary.get("lists_created"):
         rows.append(("lists created", str(summary["lists_created"])))
     return rows
 
 
 def _mirror_figures(figures: dict[str, int], dry_run: bool) -> str:
-    exceptions = [f"{v} {k.replace('_', ' ')}" for k, v in figures.items()
-                  if k not in MIRROR_FIGURES]
+    exceptions = [
+        f"{v} {k.replace('_', ' ')}" for k, v in figures.items() if k not in MIRROR_FIGURES
+    ]
     if not dry_run:
         main = [f"{figures[k]} {k.replace('_', ' ')}" for k in MIRROR_FIGURES]
     else:
-        main = [f"{figures['size_before']} members now, would add {figures['added']}, would "
-                f"remove {figures['removed']}, would keep {figures['unchanged']}"]
+        main = [
+            f"{figures['size_before']} members now, would add {figures['added']}, would "
+            f"remove {figures['removed']}, would keep {figures['unchanged']}"
+        ]
     return ", ".join(main + exceptions)

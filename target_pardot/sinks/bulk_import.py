@@ -66,6 +66,7 @@ from target_pardot.rows.import_csv import (
 )
 from target_pardot.run.collaborators import DeliveryParts, ProspectLists
 from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint, prospect_ledger_key
+from target_pardot.run.stats import IMPORT_PATH
 from target_pardot.sinks.base import Delivery
 from target_pardot.sinks.import_outcome import (
     CODE_IMPORT_NOT_OPEN,
@@ -163,9 +164,14 @@ class ImportDelivery(Delivery):
 
     # -- reading thread ---------------------------------------------------------------
 
-    def deliver(self, rows: Sequence[PendingRow]) -> None:
+    def deliver(self, rows: Sequence[PendingRow], *, planned: bool = False) -> None:
+        """Write the rows into the imports of their key kinds. ``planned``: the planner of
+        ``prospect_operation: auto`` chose these rows (and counted them in rows_by_path)
+        and already dropped the unchanged ones."""
         self.sender.raise_failure()
-        if self.ledger is not None:
+        if not planned:
+            self.stats.routed({IMPORT_PATH: len(rows)})
+        if self.ledger is not None and not planned:
             rows = self.drop_unchanged(
                 rows,
                 self.ledger,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from target_pardot.rows.payloads import ROUTE_V4
 from target_pardot.run.collaborators import DeliveryParts, ProspectLists
 from target_pardot.sinks.base import Pending
 from target_pardot.sinks.prospect_items import PendingRow
@@ -67,9 +66,9 @@ class V3EmailLane:
         fields = row.fields
         if "campaign_id" not in fields and self._default_campaign is not None:
             fields = {**fields, "campaign_id": self._default_campaign}
-        if fields is row.fields and row.route == ROUTE_V4:
+        if fields is row.fields:
             return pending
         # text="": recomputed from the fields when the row is sent.
-        new_row = dataclasses.replace(row, fields=fields, route=ROUTE_V4, text="")
+        new_row = dataclasses.replace(row, fields=fields, text="")
         return Pending(pending.stream, pending.position, pending.record, new_row,
                        pending.fingerprint)  # fmt: skip

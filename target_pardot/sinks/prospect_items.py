@@ -10,13 +10,13 @@ from typing import Any
 
 from target_pardot.rows.payloads import (
     QUOTED_COMMA_SIZE,
-    ROUTE_V5,
     ProspectRow,
     form_quoted_length,
     to_json,
 )
 from target_pardot.run.collaborators import ProspectLists
 from target_pardot.run.ledger import prospect_ledger_key
+from target_pardot.run.plan import Lane
 from target_pardot.sinks.base import Pending
 
 #: A prospect row on its way.
@@ -36,6 +36,8 @@ class BatchItem:
     lists_only: bool = False
     #: The id the identity map gave an email-only row (sent by batchUpdate).
     mapped_id: int | None = None
+    #: The path the planner chose for the row (run/plan.py).
+    lane: Lane = Lane.BATCH
 
     @classmethod
     def of(cls, pending: PendingRow, element: dict[str, Any], text: str = "") -> BatchItem:
@@ -80,15 +82,7 @@ def rows_of_item(item: BatchItem) -> tuple[PendingRow]:
     return (item.pending,)
 
 
-def lookup_email_of(pending: PendingRow) -> str:
-    return pending.row.lookup_email
-
-
-def new_email_of(pending: PendingRow) -> str:
-    """The address the row leaves its prospect with (its own email)."""
-    return str(pending.row.fields["email"])
-
-
 def is_email_only(item: BatchItem) -> bool:
-    """An upsert_by_email row in a batch with no id (not lists-only, not mapped)."""
-    return item.pending.row.route == ROUTE_V5 and not item.lists_only and item.mapped_id is None
+    """An email-only row tried in a v3 batch while the version was not known (not
+    lists-only, not mapped): on a v4 account it is planned again."""
+    return item.lane == Lane.EMAIL_BATCH and not item.lists_only and item.mapped_id is None

@@ -8,8 +8,9 @@ flight), and turns every per-row outcome into a count or a rejection.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
+from typing import Protocol
 
 from target_pardot.errors import (
     PardotApiError,
@@ -19,8 +20,6 @@ from target_pardot.errors import (
 )
 from target_pardot.pardot.responses import batch_row_errors, row_error_code
 from target_pardot.rows.payloads import (
-    ROUTE_V4,
-    ROUTE_V5,
     batch_body_from_json,
     plan_batches,
     v4_element,
@@ -29,16 +28,17 @@ from target_pardot.rows.payloads import (
 from target_pardot.rows.v3 import FID_NEEDS_V4, v3_calls, v3_row_errors
 from target_pardot.run.collaborators import DeliveryParts, ProspectLists
 from target_pardot.run.identity_check import IdentityRouter
+from target_pardot.run.import_holds import ImportHolds
 from target_pardot.run.key_order import KeyOrder, email_identities, prospect_identities
 from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint
+from target_pardot.run.plan import ImportChoice, Lane, Plan, Planned, plan_prospects
+from target_pardot.run.plan import is_email_only as is_email_only_row
 from target_pardot.sinks.base import Delivery, triage
 from target_pardot.sinks.prospect_items import (
     BatchItem,
     PendingRow,
     Upserted,
     is_email_only,
-    lookup_email_of,
-    new_email_of,
     prospect_key_of,
     prospect_list_flags,
     rows_of_item,
@@ -47,6 +47,18 @@ from target_pardot.sinks.prospect_items import (
 logger = logging.getLogger("target-pardot")
 
 V5_RETURN_FIELDS = ("id", "email")
+
+
+class ImportLane(Protocol):
+    """The import lane of ``prospect_operation: auto`` (sinks/auto_lane.py), as the
+    planner's delivery sees it."""
+
+    holds: ImportHolds[PendingRow]
+    replan: Callable[[list[PendingRow]], None] | None
+
+    def choice(self) -> ImportChoice: ...
+    def take(self, rows: Sequence[PendingRow]) -> None: ...
+    def park(self, rows: Sequence[PendingRow]) -> None: ...
 #: An upsert_by_email load this large is worth a hint about prospect_operation: import.
 V5_CALLS_BEFORE_IMPORT_HINT = 5_000
 
@@ -55,7 +67,9 @@ class ProspectDelivery(Delivery):
     """Sends prospect rows for one sink. Thread-safe; shares the client with other sinks."""
 
     def __init__(self, parts: DeliveryParts, *, prospect_lists: ProspectLists | None = None,
-                 identity: IdentityRouter | None = None) -> None:  # fmt: skip
+                 identity: IdentityRouter | None = None,
+                 imports: ImportLane | None = None) -> None:  # fmt: skip
+        """``imports``: the import lane of ``prospect_operation: auto`` (None: none)."""
         super().__init__(parts)
         settings = self.settings
         self.operation = "batchUpdate" if settings.prospect_operation == "update" else "batchUpsert"
@@ -63,6 +77,9 @@ class ProspectDelivery(Delivery):
         self.order = KeyOrder()
         self._v5_rows = 0
         self.identity = identity
+        self.imports = imports
+        if imports is not None:
+            imports.replan = self.replan_released
 
     # -- entry point ------------------------------------------------------------------
 
@@ -77,24 +94,74 @@ class ProspectDelivery(Delivery):
                 key_of=prospect_key_of,
                 fingerprint_of=lambda p: prospect_fingerprint(p.row, self.flags),
             )
-        # Only rows by email are worth trying in v3 first (see _email_rows_in_batches).
-        by_email = any(p.row.route == ROUTE_V5 for p in rows)
-        if by_email and self._email_rows_in_batches():
-            v4_items, v5_rows = [self._item(p) for p in rows], []
-        else:
-            v4_items = [self._item(p) for p in rows if p.row.route == ROUTE_V4]
-            v5_rows = [p for p in rows if p.row.route == ROUTE_V5]
-        mapped, v5_rows, waiting = self._by_map(v5_rows)
+        imports = self.imports.choice() if self.imports is not None else None
+        held = self.imports.holds.addresses if self.imports is not None else frozenset()
+        self._send_plan(self.plan(rows, version=self._version_for(rows, imports),
+                                  imports=imports, held=held))  # fmt: skip
+
+    def plan(
+        self,
+        rows: Sequence[PendingRow],
+        *,
+        version: int | None,
+        imports: ImportChoice | None = None,
+        held: frozenset[str] = frozenset(),
+    ) -> Plan[PendingRow]:
+        """Each row's lane, decided once (run/plan.py); counted in rows_by_path."""
+        plan = plan_prospects(
+            rows,
+            version=version,
+            upsert_by_email=self.settings.upsert_by_email,
+            known_ids=self.identity.known_ids if self.identity is not None else None,
+            imports=imports,
+            held=held,
+        )
+        self.stats.routed(plan.rows_by_lane())
+        return plan
+
+    def _version_for(
+        self, rows: Sequence[PendingRow], imports: ImportChoice | None
+    ) -> int | None:
+        """The version the plan assumes: the account's, once known; None while not.
+
+        Only email-only rows depend on it. On a v3 account (AMPSEA off) email identifies
+        the prospect, so an email-only batch row is a true upsert: 50 rows per call and
+        never a duplicate. A v5 call there could even create a second prospect for a case
+        variant of a stored email (v5 matches case-sensitively). While the version is not
+        known, these rows are sent as v3 batches first: error 88 says the account takes
+        v4, and they are planned again for it (see _send_batch). When an import may be
+        cheaper, one read asks first: an import plan cannot be taken back."""
+        api = self.client.api_version
+        if self.settings.dry_run or api.known:
+            return api.current
+        if not self.settings.upsert_by_email or not any(is_email_only_row(p.row)
+                                                          for p in rows):  # fmt: skip
+            return api.current
+        if imports is not None:
+            api.run(self.client.endpoints.version_probe)
+            return api.current
+        api.prefer(3)
+        return None
+
+    def _send_plan(self, plan: Plan[PendingRow]) -> None:
+        if self.imports is not None:
+            self.imports.take([p.pending for p in plan.of(Lane.IMPORT)])
+            self.imports.park([p.pending for p in plan.of(Lane.HELD)])
+        batched = [self._item(p) for p in plan.of(Lane.BATCH, Lane.EMAIL_BATCH)]
+        mapped = [self._mapped_item(p) for p in plan.of(Lane.BY_MAPPED_ID)]
+        v5_rows = [p.pending for p in plan.of(Lane.V5)]
+        waiting = [(p.pending, p.mapped_id) for p in plan.of(Lane.V5_AFTER_MAPPED)]
         self._count_v5(len(v5_rows) + len(waiting))
         if self.settings.dry_run:
-            self._plan_only(v4_items, v5_rows + [p for p, _ in waiting], mapped)
-            for pending in rows:
-                self._settle(pending)
+            self._plan_only(batched, v5_rows + [p for p, _ in waiting], mapped)
+            for planned in plan.rows:
+                if planned.lane not in (Lane.IMPORT, Lane.HELD):
+                    self._settle(planned.pending)
             return
         # Every call waits for the earlier calls still in flight that carry one of its
         # prospects (KeyOrder), on every version: calls in parallel, or a retried call,
         # must never let an older row of a prospect land after a newer one.
-        calls = [(b, self.operation) for b in self._batches(v4_items)]
+        calls = [(b, self.operation) for b in self._batches(batched)]
         calls += [(b, "batchUpdate") for b in self._batches(mapped)]  # by the map's ids
         for batch, operation in calls:
             job = partial(self._send_v4, batch, operation)
@@ -113,43 +180,29 @@ class ProspectDelivery(Delivery):
                                                p.row.match_email)]  # fmt: skip
                 self.sender.submit(self.order.in_order(keys, partial(self._upsert, p, upserted)))
 
-    def _email_rows_in_batches(self) -> bool:
-        """Whether upsert_by_email rows go in batch calls rather than v5 calls.
+    def replan_released(self, rows: list[PendingRow]) -> None:
+        """Rows that waited for an import, now that it completed: planned again (without
+        the import lane), in stream order."""
+        self._send_plan(self.plan(rows, version=self._version_for(rows, None)))
 
-        On a v3 account (AMPSEA off) email identifies the prospect, so an email-only batch
-        row is a true upsert: 50 rows per call and never a duplicate. A v5 call there
-        could even create a second prospect for a case variant of a stored email (v5
-        matches case-sensitively). While the version is not known yet, these rows are
-        sent as v3 batches first: error 88 says the account takes v4, and they then go
-        through v5 after all (see _send_batch).
-        """
-        if not self.settings.upsert_by_email:
-            return False
-        api = self.client.api_version
-        if self.settings.dry_run or api.known:
-            return api.current == 3
-        api.prefer(3)
-        return True
-
-    def _item(self, pending: PendingRow) -> BatchItem:
+    def _item(self, planned: Planned[PendingRow]) -> BatchItem:
+        pending = planned.pending
         row = pending.row
         if self.flags:
-            return BatchItem.of(pending, v4_element(row.fields, self.flags))
-        # Without list flags the element is the row's fields: reuse their JSON.
-        return BatchItem.of(pending, row.fields, row.text)
+            item = BatchItem.of(pending, v4_element(row.fields, self.flags))
+        else:
+            # Without list flags the element is the row's fields: reuse their JSON.
+            item = BatchItem.of(pending, row.fields, row.text)
+        item.lane = planned.lane
+        return item
 
-    def _by_map(
-        self, rows: list[PendingRow]
-    ) -> tuple[list[BatchItem], list[PendingRow], list[tuple[PendingRow, int]]]:
-        """Rows the identity map knows, as batchUpdate items by id (with email); the rest;
-        and rows for v5 once a mapped id's call is done (see one_key_per_prospect)."""
-        if self.identity is None or not rows:
-            return [], rows, []
-        by_id, rest, waiting = self.identity.split(rows, lookup_email_of, new_email_of)
-        items = [BatchItem.of(p, {**p.row.fields, **self.flags, "id": pid}) for p, pid in by_id]
-        for item, (_, pid) in zip(items, by_id, strict=True):
-            item.mapped_id = pid
-        return items, rest, waiting
+    def _mapped_item(self, planned: Planned[PendingRow]) -> BatchItem:
+        """An email-only row the identity map knows: a batchUpdate element by its id."""
+        pending = planned.pending
+        item = BatchItem.of(pending, {**pending.row.fields, **self.flags, "id": planned.mapped_id})
+        item.mapped_id = planned.mapped_id
+        item.lane = Lane.BY_MAPPED_ID
+        return item
 
     def _count_v5(self, rows: int) -> None:
         before = self._v5_rows
@@ -157,8 +210,9 @@ class ProspectDelivery(Delivery):
         if before <= V5_CALLS_BEFORE_IMPORT_HINT < self._v5_rows:
             logger.info(
                 "upsert_by_email has now needed over %d upsertLatestByEmail calls, one per "
-                "row; for loads this size, prospect_operation 'import' loads email-keyed "
-                "rows through the Import API in about one call per 100,000 rows.",
+                "row; with a campaign for the prospects they may create "
+                "('default_campaign_id'), prospect_operation 'auto' loads such rows through "
+                "the Import API in a few calls per 100,000 rows.",
                 V5_CALLS_BEFORE_IMPORT_HINT,
             )
 
@@ -200,15 +254,20 @@ class ProspectDelivery(Delivery):
         if rest:
             self._send_v4_batch(rest, operation)
         if by_email:
-            # upsert_by_email rows tried in v3 first, on a v4 account: by mapped id, else one
-            # v5 call each; never a v4 batch by email (which would create them again).
-            # In line, not queued: this call holds its prospects' place in stream order
-            # (KeyOrder) until they are sent, so a later row of one never lands first.
-            mapped, rows, waiting = self._by_map([item.pending for item in by_email])
+            # Email-only rows tried in v3 first, on a v4 account: planned again for v4 (by
+            # mapped id, else one v5 call each; never a v4 batch by email, which would
+            # create them again). In line, not queued: this call holds its prospects'
+            # place in stream order (KeyOrder) until they are sent, so a later row of
+            # one never lands first.
+            plan = self.plan([item.pending for item in by_email], version=4)
+            self.stats.routed({Lane.EMAIL_BATCH.value: -len(by_email)})
+            mapped = [self._mapped_item(p) for p in plan.of(Lane.BY_MAPPED_ID)]
             for part in self._batches(mapped):
                 self._send_v4(part, "batchUpdate")
+            rows = [p.pending for p in plan.of(Lane.V5_AFTER_MAPPED)]
+            rows += [p.pending for p in plan.of(Lane.V5)]
             self._count_v5(len(rows))
-            self._upsert_in_line([pending for pending, _ in waiting] + rows)
+            self._upsert_in_line(rows)
 
     def _send_v4_batch(self, batch: list[BatchItem], operation: str) -> None:
         body = batch_body_from_json([item.text for item in batch])

@@ -22,6 +22,7 @@ from target_pardot.rows.validation import FastRecordValidator
 from target_pardot.run.column_warnings import IgnoredColumns
 from target_pardot.run.list_directory import StreamStopped
 from target_pardot.sinks.audiences import AudienceRows
+from target_pardot.sinks.auto_lane import AutoImportLane, import_lane_possible
 from target_pardot.sinks.base import Pending
 from target_pardot.sinks.bulk_import import ImportDelivery, check_campaign_available
 from target_pardot.sinks.memberships import MembershipDelivery
@@ -149,7 +150,17 @@ class ProspectsSink(PardotSink):
             self.stops.stop(stream_name, exc)
         parts = runtime.delivery_parts()
         self.delivery: ProspectDelivery | ImportDelivery
-        if self.settings.prospect_operation == "import":
+        columns = self.schema.get("properties", {})
+        if self.settings.prospect_operation == "auto" and import_lane_possible(
+            self.settings, columns, self.names
+        ):
+            lane = AutoImportLane(parts, prospect_lists=lists, identity=runtime.identity,
+                                  hooks=runtime.hooks, stream=stream_name,
+                                  schema_columns=columns)  # fmt: skip
+            runtime.hooks.before_every_wait(lane.finish)
+            self.delivery = ProspectDelivery(parts, prospect_lists=lists,
+                                             identity=runtime.identity, imports=lane)  # fmt: skip
+        elif self.settings.prospect_operation == "import":
             self.delivery = ImportDelivery(
                 parts,
                 prospect_lists=lists,

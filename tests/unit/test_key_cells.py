@@ -7,7 +7,8 @@ import pytest
 from target_pardot.rows.audiences import ListRef, prepare_keyed_membership
 from target_pardot.rows.keys import is_absent_key
 from target_pardot.rows.memberships import prepare_membership
-from target_pardot.rows.payloads import ROUTE_V5, InvalidRow, map_record, prepare_prospect
+from target_pardot.rows.payloads import InvalidRow, map_record, prepare_prospect
+from target_pardot.run.plan import is_email_only
 
 
 @pytest.mark.parametrize("value", [None, "", " ", "\t\n", "\u00a0"])
@@ -27,7 +28,7 @@ def test_a_blank_salesforce_id_leaves_the_row_keyed_by_email(blank):
         lowercase_emails=False, upsert_by_email=True, update_only=False,
     )  # fmt: skip
     assert "fid" not in row.fields
-    assert row.route == ROUTE_V5
+    assert is_email_only(row)
     assert row.key == "email=a@example.com"
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
+from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 import pytest
@@ -15,8 +16,6 @@ from target_pardot.rows.memberships import (
     prepare_membership,
 )
 from target_pardot.rows.payloads import (
-    ROUTE_V4,
-    ROUTE_V5,
     InvalidRow,
     batch_body,
     encoded_size,
@@ -27,6 +26,7 @@ from target_pardot.rows.payloads import (
     to_json,
     v5_upsert_body,
 )
+from target_pardot.run.plan import Lane, plan_prospects
 
 
 @pytest.mark.parametrize(
@@ -95,22 +95,34 @@ def test_integer_and_boolean_coercion():
 
 
 def test_routing():
+    """prepare_prospect no longer routes: the row's keys decide its lane in the planner."""
     row, _ = prepare_prospect(
         {"email": "a@x.com"}, lowercase_emails=False, upsert_by_email=True, update_only=False
     )
-    assert row.route == ROUTE_V5
+    assert lane_of(row, upsert_by_email=True) == Lane.V5
     row, _ = prepare_prospect(
         {"email": "a@x.com", "id": 5},
         lowercase_emails=False,
         upsert_by_email=True,
         update_only=False,
     )
-    assert row.route == ROUTE_V4
+    assert lane_of(row, upsert_by_email=True) == Lane.BATCH
     assert row.key == "id=5"
     row, _ = prepare_prospect(
         {"email": "a@x.com"}, lowercase_emails=False, upsert_by_email=False, update_only=False
     )
-    assert row.route == ROUTE_V4
+    assert lane_of(row, upsert_by_email=False) == Lane.BATCH
+
+
+def lane_of(row, *, upsert_by_email):
+    plan = plan_prospects(
+        [SimpleNamespace(row=row)],
+        version=4,
+        upsert_by_email=upsert_by_email,
+        known_ids=None,
+        imports=None,
+    )
+    return plan.rows[0].lane
 
 
 def test_rows_without_key_are_invalid():

@@ -30,7 +30,9 @@ def test_defaults_match_the_treasure_data_table():
     assert s.pardot_domain == "https://pi.pardot.com"
     assert s.data_object == "prospects"
     assert s.skip_invalid_records is False
-    assert s.prospect_operation == "sync"
+    # A departure: `auto` picks each row's cheapest safe path; with no campaign for an
+    # import it sends exactly what `sync` sends (tests/integration/test_auto_operation.py).
+    assert s.prospect_operation == "auto"
     assert s.prospect_list_operation == "add"
     # The one departure from Treasure Data's table: its `false` duplicates every
     # email-only row on every run on AMPSEA accounts.
