@@ -183,6 +183,7 @@ class ProspectDelivery(Delivery):
     def replan_released(self, rows: list[PendingRow]) -> None:
         """Rows that waited for an import, now that it completed: planned again (without
         the import lane), in stream order."""
+        self.stats.routed({Lane.HELD.value: -len(rows)})
         self._send_plan(self.plan(rows, version=self._version_for(rows, None)))
 
     def _item(self, planned: Planned[PendingRow]) -> BatchItem:
