@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from bench import datasets
+from bench import planner as bench_planner
 from bench.harness import (
     NOOP_TARGET,
     READ_ENDPOINTS,
@@ -48,6 +49,7 @@ class Scale:
     mirror_rows: int = 30_000
     identity_rows: int = 10_000
     audience_members: int = 10_000
+    planner_rows: int = 100_000
 
 
 FULL = Scale()
@@ -69,6 +71,7 @@ SMOKE = Scale(
     mirror_rows=300,
     identity_rows=500,
     audience_members=300,
+    planner_rows=300,
 )
 
 
@@ -430,6 +433,22 @@ def audience(scale: Scale) -> Line:
     return Line("U", "audience by email", figure, f"<= {allowed} calls", ok, made)
 
 
+# --------------------------------------------------------------------------- planner
+
+
+def planner(scale: Scale) -> Line:
+    """prospect_operation auto against sync and import: calls of a first load of
+    email-only rows (with default_campaign_id) and of its re-run with 10% changed."""
+    rows = scale.planner_rows
+    figures = bench_planner.measure(rows)
+    first, rerun = bench_planner.ratios(figures)
+    dups = sum(f[2] for f in figures.values())
+    shown = ", ".join(f"{op} {f[0]:,}/{f[1]:,}" for op, f in figures.items())
+    figure = f"{max(first, rerun):.2f} ({rows:,} rows; first/re-run calls: {shown}; {dups} dup)"
+    ok = first <= bench_planner.GOAL and rerun <= bench_planner.GOAL and not dups
+    return Line("P", "planner (auto)", figure, "<= 1.2, 0 dup", ok, max(first, rerun))
+
+
 BENCHMARKS: tuple[tuple[str, Callable[[Scale], Line]], ...] = (
     ("ceiling", ceiling),
     ("v5_ceiling", v5_ceiling),
@@ -446,6 +465,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[Scale], Line]], ...] = (
 
     ("mirror", mirror),
     ("audience", audience),
+    ("planner", planner),
 )
 
 

@@ -15,7 +15,7 @@ from bench import suite
 
 pytestmark = pytest.mark.slow
 
-LINE = re.compile(r"^ ?[0-9AIMU] \S.* goal .+ (PASS|FAIL)$")
+LINE = re.compile(r"^ ?[0-9AIMUP] \S.* goal .+ (PASS|FAIL)$")
 
 
 def run(name: str) -> suite.Line:
@@ -67,7 +67,8 @@ def test_a_rerun_by_identity_map_costs_a_fiftieth_of_the_writes():
 
 def test_every_benchmark_has_a_smoke_test():
     tested = {"ceiling", "v5_ceiling", "own_cost", "end_to_end", "memory", "adaptive", "calls",
-              "unchanged", "import", "v3", "mirror", "identity_map", "audience"}  # fmt: skip
+              "unchanged", "import", "v3", "mirror", "identity_map", "audience",
+              "planner"}  # fmt: skip
     assert {name for name, _ in suite.BENCHMARKS} == tested
 
 
@@ -79,3 +80,12 @@ def test_v3_account_lands_every_address_once_within_the_call_bound():
 def test_an_audience_by_email_ends_exact_within_the_call_bound():
     line = run("audience")
     assert line.passed, line.figure
+
+
+def test_the_planner_never_duplicates_and_loads_first_at_an_imports_cost():
+    line = run("planner")
+    assert line.figure.endswith("0 dup)"), line.figure
+    figures = dict(re.findall(r"(auto|sync|import) ([\d,]+)/", line.figure))
+    calls = {op: int(n.replace(",", "")) for op, n in figures.items()}
+    # The first load: an import and one page of ids learned, against one call per row.
+    assert calls["auto"] <= calls["import"] * 1.2 < calls["sync"], line.figure

@@ -10,6 +10,7 @@ from collections import Counter
 
 import pytest
 
+from target_pardot.sinks.streams import PardotSink
 from tests.helpers import base_config, stream_of
 
 pytestmark = pytest.mark.usefixtures("quick_import_polls")
@@ -121,8 +122,6 @@ def test_a_later_row_of_an_imported_address_lands_after_the_import(emu, run_ok, 
 
 
 def test_a_later_row_in_a_later_drain_waits_for_the_import(emu, run_ok, config, monkeypatch):
-    from target_pardot.sinks.streams import PardotSink
-
     monkeypatch.setattr(PardotSink, "MAX_SIZE_DEFAULT", 10)  # a drain every 10 rows
     records = [*people(30), {"email": "u1@example.com", "city": "Later"}]
     result = run_ok(config, stream_of("prospects", records))

@@ -57,6 +57,8 @@ ALL_FEATURES = frozenset(
      SKIP_UNCHANGED_TOGGLED, LEDGER_AFTER_STOP, V3_CASE_SKIP_UNCHANGED, IMPORT_CLEAR_ABSENT})
 #: max_rejected_percent: mostly the default (50), sometimes a share the rows Pardot must
 #: refuse can pass, sometimes off (100).
+#: Share of sync runs drawn as `prospect_operation: auto` with a campaign.
+AUTO_RATE = 0.3
 MAX_REJECTED_PERCENTS = (None, None, None, 0, 5, 100)
 
 
@@ -83,6 +85,9 @@ def generate(seed: int, features: frozenset[str] = frozenset(), focus: str | Non
         (rng.choice(MEMBERSHIP_LISTS), index)
         for index in rng.sample(range(len(pool.seeded)), k=min(4, len(pool.seeded)))]
     plan = ScenarioPlan(rng, account, pool, features, boost)
+    # Its own stream: drawing `auto` takes nothing from the case's dice, so every seed
+    # keeps the case it had before `auto` existed, apart from the runs drawn as auto.
+    plan.auto_dice = random.Random(f"{seed}:prospect_operation auto")
     steps = [plan.step(i) for i in range(rng.randint(3 if boost else 2, 6))]
     return Scenario(seed=seed, account=account, steps=steps, features=features, focus=focus)
 
@@ -104,6 +109,7 @@ class ScenarioPlan:
             account.ampsea and rng.random() < 0.85)
         self.identity_map = rng.random() < 0.7
         self.runs: list[Step] = []
+        self.auto_dice = random.Random(0)  # generate() gives each case its own
         self.restarted = False
         focus_restart = RESTART_IDENTITY_MAP in boost
         self.restarts = rng.random() < (0.6 if focus_restart else 0.25)
@@ -182,6 +188,11 @@ class ScenarioPlan:
         if operation != "sync":
             settings["prospect_operation"] = operation
             settings["default_campaign_id"] = CAMPAIGN_ID
+        elif self.auto_dice.random() < AUTO_RATE:
+            # The default, with a campaign: the planner's import lane is open. Its rows
+            # are those of sync (the import lane takes only what it may).
+            settings["prospect_operation"] = "auto"
+            settings["default_campaign_id"] = CAMPAIGN_ID
         settings["upsert_by_email"] = self.upsert_by_email
         settings["identity_map"] = self.identity_map
         if self.account.ampsea:
@@ -197,7 +208,7 @@ class ScenarioPlan:
         self.pool.renames = self.renames
         self.pool.rename_rate = self.rename_rate
         step.rows = self.pool.prospect_rows(
-            rng, operation=operation,
+            rng, operation="sync" if operation == "auto" else operation,
             email_rows=self.upsert_by_email or not self.account.ampsea)
         self.apply_gates(step)
         return step
@@ -255,7 +266,8 @@ class ScenarioPlan:
         """Leave out the combinations of open defects (known_defects.py) unless their
         switch is on, and mark the rows Pardot must refuse."""
         settings, rows = step.settings, step.rows
-        import_ = settings.get("prospect_operation") == "import"
+        # `auto` may put rows in an import: the import's open defects apply to it too.
+        import_ = settings.get("prospect_operation") in ("import", "auto")
         if import_ and settings.get("skip_unchanged") and IMPORT_LISTS_SKIP not in self.features:
             settings.pop("prospect_lists", None)
             settings.pop("prospect_list_operation", None)
