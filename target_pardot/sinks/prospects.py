@@ -47,6 +47,8 @@ from target_pardot.sinks.prospect_items import (
 logger = logging.getLogger("target-pardot")
 
 V5_RETURN_FIELDS = ("id", "email")
+#: An upsert_by_email load this large is worth a hint about a campaign for imports.
+V5_CALLS_BEFORE_IMPORT_HINT = 5_000
 
 
 class ImportLane(Protocol):
@@ -59,8 +61,6 @@ class ImportLane(Protocol):
     def choice(self) -> ImportChoice: ...
     def take(self, rows: Sequence[PendingRow]) -> None: ...
     def park(self, rows: Sequence[PendingRow]) -> None: ...
-#: An upsert_by_email load this large is worth a hint about prospect_operation: import.
-V5_CALLS_BEFORE_IMPORT_HINT = 5_000
 
 
 class ProspectDelivery(Delivery):
