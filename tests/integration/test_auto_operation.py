@@ -10,6 +10,8 @@ from collections import Counter
 
 import pytest
 
+import target_pardot.run.runtime as runtime_module
+from target_pardot.run.state import write_state_line
 from target_pardot.sinks.streams import PardotSink
 from tests.helpers import base_config, stream_of
 
@@ -152,3 +154,21 @@ def test_the_dry_run_prints_the_plan(emu, run_ok, config):
     assert summary["planned_calls_by_endpoint"]["imports/create"] == 1
     assert "prospect rows by path" in result.stderr
     assert emu.prospects() == []
+
+
+def test_a_state_is_written_only_once_the_import_before_it_completed(emu, run_ok, config,
+                                                                      monkeypatch):
+    """The STATE line, as it is written, finds the import of the rows before it Complete
+    in Pardot (which takes three status polls to complete it)."""
+    emu.configure(import_processing_polls=3)
+    seen: list[list[str]] = []
+
+    def write(state):
+        seen.append([job["status"] for job in emu.imports()])
+        write_state_line(state)
+
+    monkeypatch.setattr(runtime_module, "write_state_line", write)
+    result = run_ok(config, stream_of("prospects", people(40), final_state={"s": 1}))
+    assert result.states == [{"s": 1}]
+    assert seen and all(statuses and set(statuses) == {"Complete"} for statuses in seen), seen
+    assert len(by_email(emu)) == 40
