@@ -31,8 +31,13 @@ from tests.simulation.scenario import (
 
 #: Wall time of the sweep; `make test` stays within its budget with the seeds below.
 SWEEP_SECONDS = float(os.environ.get("SIMULATION_SECONDS", "35"))
-#: A sweep that plays fewer seeds than this has not tested anything worth the name.
-MIN_SEEDS = 5
+#: The sweep runs as this many tests of an equal share of its time, each on every
+#: SWEEP_PARTS-th seed, so that pytest-xdist spreads it over its workers rather than
+#: one worker ending the run alone with it.
+SWEEP_PARTS = 4
+#: A part that plays fewer seeds than this has not tested anything worth the name
+#: (the parts together play at least SWEEP_PARTS times as many).
+MIN_SEEDS_PER_PART = 2
 
 
 @pytest.fixture(scope="module")
@@ -41,18 +46,22 @@ def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
         yield Runner(emu, tmp_path_factory.mktemp("simulation"))
 
 
-def test_sweep_of_seeds_keeps_every_invariant(runner: Runner) -> None:
+@pytest.mark.slow
+@pytest.mark.parametrize("part", range(SWEEP_PARTS))
+def test_sweep_of_seeds_keeps_every_invariant(runner: Runner, part: int) -> None:
     features = sweep_features()
-    deadline = time.monotonic() + SWEEP_SECONDS
+    deadline = time.monotonic() + SWEEP_SECONDS / SWEEP_PARTS
     played, failures = 0, []
+    seed = part
     while time.monotonic() < deadline:
-        outcome = runner.play(generate(played, features))
+        outcome = runner.play(generate(seed, features))
         if outcome.violations:
             failures.append(f"{describe(outcome)}\nreplay: "
-                            f"{replay_command(played, features)}")
+                            f"{replay_command(seed, features)}")
         played += 1
+        seed += SWEEP_PARTS
     assert not failures, "\n\n".join(failures)
-    assert played >= MIN_SEEDS
+    assert played >= MIN_SEEDS_PER_PART
 
 
 def defect_cases() -> list[object]:
