@@ -22,3 +22,11 @@ def no_secrets_of_earlier_tests(monkeypatch):
     would otherwise be masked in every later log line, and a run summary with it."""
     monkeypatch.setattr(REDACTOR, "_secrets", ())
     monkeypatch.setattr(REDACTOR, "_short", None)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow-marked tests first, in their collected order: the workers start on the long
+    tests and share the short ones at the end, so no long test runs on alone while the
+    other workers are idle. Every worker sorts the same collection the same way, as
+    pytest-xdist requires."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
