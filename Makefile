@@ -10,10 +10,13 @@ $(BIN)/python:
 
 # uv (from PyPI, into the venv) installs the package and its test extras in seconds where
 # pip takes about a minute (the same versions as pip). pip does it if uv cannot be had.
+# --compile-bytecode, as pip does: without .pyc files every target process the tests
+# start compiles the SDK again (1.5 s of CPU each instead of 0.5 s, where
+# PYTHONDONTWRITEBYTECODE is set).
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	($(PIP) uv && $(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test]') \
-		|| $(PIP) -e '.[test]'
+	($(PIP) uv && $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python \
+		-e '.[test]') || $(PIP) -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed
