@@ -26,8 +26,8 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# -n auto: one pytest worker per core (pytest-xdist); most tests wait on sockets and
-# child processes, so the workers overlap that waiting. --dist worksteal: a worker that
+# -n auto: two pytest workers per core (pytest-xdist, tests/conftest.py); most tests wait
+# on sockets and child processes, so the workers overlap that waiting. --dist worksteal: a worker that
 # runs out of tests takes half of another's, so the run ends when the work does (the
 # slow-marked tests go first: tests/conftest.py). Add -n 0 to run in one process.
 # The lint runs beside the tests for the same reason; its output follows theirs, and
