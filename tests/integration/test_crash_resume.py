@@ -14,7 +14,7 @@ from tests.helpers import (
     kill_after_states,
     parse_states,
     read_states,
-    run_cli,
+    run_cli_inprocess,
     start_target,
     stream_with_states,
 )
@@ -39,10 +39,11 @@ def assert_state_is_true(emu, records: list[dict], upto: int) -> None:
 
 
 def resume_and_check(emu, config: dict, records: list[dict], upto: int, tmp_path: Path) -> None:
-    """The re-run from the last STATE, without the latency that slowed the first run (the
-    stop is the subject, not the re-run)."""
+    """The re-run from the last STATE, in this process and without the latency that
+    slowed the first run (the stop is the subject, not the re-run)."""
     emu.configure(latency_ms=0)
-    result = run_cli(config, stream_with_states(records[upto:], EVERY, start=upto), tmp_path)
+    messages = stream_with_states(records[upto:], EVERY, start=upto)
+    result = run_cli_inprocess(config, messages, tmp_path)
     assert result.exit_code == 0, result.stderr[-2000:]
     assert result.states[-1] == {"upto": ROWS}
     prospects = emu.prospects()
@@ -91,4 +92,4 @@ def test_sigterm_and_sigint_stop_quickly_with_a_true_state(emu, tmp_path, signum
     for secret in [config["client_secret"], config["refresh_token"], *emu.issued_tokens()]:
         assert secret not in text and secret not in stdout.decode()
     resume_and_check(emu, config, records, upto, tmp_path)
-    assert_no_secrets(run_cli(config, "", tmp_path), config, emu)
+    assert_no_secrets(run_cli_inprocess(config, "", tmp_path), config, emu)

@@ -14,7 +14,7 @@ from tests.helpers import (
     base_config,
     feed_in_steps,
     kill_after_states,
-    run_cli,
+    run_cli_inprocess,
     start_target,
     stream_with_states,
 )
@@ -60,12 +60,14 @@ def test_sigkill_while_learning_and_while_using_the_map_never_duplicates(emu, tm
     config = base_config(emu, upsert_by_email=True, parallel_tasks=3, batch_wait_limit_seconds=0.2,
                          ledger_path=str(tmp_path / "ledger.sqlite3"))  # fmt: skip
     # 1. The first load (every row through upsertLatestByEmail), killed half way; the
-    # re-run from its last STATE without latency (the kill is the subject, not the re-run).
+    # re-run from its last STATE in this process, without latency (the kill is the
+    # subject, not the re-run).
     emu.configure(latency_ms=15)
     first = rows("Oslo")
     upto = killed_after_states(config, first, tmp_path, states=3)
     emu.configure(latency_ms=0)
-    resumed = run_cli(config, stream_with_states(first[upto:], EVERY, start=upto), tmp_path)
+    resumed = run_cli_inprocess(config, stream_with_states(first[upto:], EVERY, start=upto),
+                                tmp_path)
     assert resumed.exit_code == 0, resumed.stderr[-2000:]
     assert_loaded_once(emu, "Oslo")
     # 2. Every row changed: they go by mapped id, and this run is killed half way too
@@ -74,7 +76,8 @@ def test_sigkill_while_learning_and_while_using_the_map_never_duplicates(emu, tm
     second = rows("Bergen")
     upto = killed_after_states(config, second, tmp_path, states=2)
     emu.configure(latency_ms=0)
-    resumed = run_cli(config, stream_with_states(second[upto:], EVERY, start=upto), tmp_path)
+    resumed = run_cli_inprocess(config, stream_with_states(second[upto:], EVERY, start=upto),
+                                tmp_path)
     assert resumed.exit_code == 0, resumed.stderr[-2000:]
     assert resumed.states[-1] == {"upto": ROWS}
     summary = resumed.summary

@@ -70,7 +70,8 @@ def test_a_jwt_run_loads_rows_and_makes_a_new_assertion_when_the_token_expires(
 ):
     # Tokens die after 3 calls: the target signs a fresh assertion for each new token.
     jwt_emu.configure(token_lifetime_calls=3)
-    config = jwt_config(jwt_emu, tmp_path)
+    # v4 batches: the assertions are the subject, not upsert_by_email's call per row.
+    config = jwt_config(jwt_emu, tmp_path, upsert_by_email=False)
     result = run_cli_inprocess(
         config, stream_of("prospects", people(400), final_state={"s": 1}), tmp_path
     )
@@ -79,6 +80,8 @@ def test_a_jwt_run_loads_rows_and_makes_a_new_assertion_when_the_token_expires(
     assert sorted(p["email"] for p in jwt_emu.prospects()) == sorted(
         r["email"] for r in people(400)
     )
+    # 8 batch calls, 3 per token: at least 3 tokens, each from a fresh assertion.
+    assert jwt_emu.counters()["calls_by_endpoint"]["prospect/batchUpsert"] >= 8
     assert jwt_emu.counters()["tokens_issued"] >= 3
     assert_no_secrets(result, config, jwt_emu)
     assert_key_absent(result, rsa_key_pair()[0], emu=jwt_emu)

@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from tests.helpers import BIN, base_config, run_cli, stream_of
+from tests.helpers import BIN, base_config, run_cli_inprocess, stream_of
 
 
 def free_port() -> int:
@@ -92,7 +92,9 @@ def test_login_writes_the_refresh_token_and_a_run_then_works(emu, tmp_path):
     config.pop("refresh_token")
     run_config = {**json.loads(config_path.read_text()), **config,
                   "refresh_token": written["refresh_token"]}
-    result = run_cli(run_config, stream_of("prospects", [{"email": "l@example.com"}]), tmp_path)
+    # The login is the process under test; the run (in this process) only uses its file.
+    messages = stream_of("prospects", [{"email": "l@example.com"}])
+    result = run_cli_inprocess(run_config, messages, tmp_path)
     assert result.exit_code == 0, result.stderr[-2000:]
 
 

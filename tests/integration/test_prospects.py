@@ -379,10 +379,12 @@ def test_concurrency_is_capped_across_streams(emu, run, caplog):
     messages = []
     for stream in ("prospects", "leads-a", "leads-b"):
         messages += stream_of(stream, people(400, domain=f"{stream}.example.com"))
+    # v4 batches (8 per stream): the cap is the subject, not upsert_by_email's call per row.
     with caplog.at_level(logging.WARNING):
-        result = run(base_config(emu, parallel_tasks=12), messages)
+        result = run(base_config(emu, parallel_tasks=12, upsert_by_email=False), messages)
     assert result.exit_code == 0
     counters = emu.counters()
+    assert counters["calls_by_endpoint"]["prospect/batchUpsert"] == 24
     assert 1 < counters["max_in_flight"] <= 5
     assert counters["errors_by_code"].get("66", 0) == 0
     assert len(emu.prospects()) == 1200
@@ -435,12 +437,15 @@ def test_lost_responses_never_duplicate_email_only_rows(emu, run):
 @pytest.mark.parametrize("status", [200, 400, 429])
 def test_concurrency_errors_are_retried_whatever_their_status(emu, run, status):
     emu.configure(reserved_slots=4, rate_limit_status=status, latency_ms=20)
-    result = run(
-        base_config(emu, parallel_tasks=3, maximum_retries=30), stream_of("prospects", people(300))
-    )
+    # v4 batches: the retry of error 66 is the subject, not upsert_by_email's call per row.
+    config = base_config(emu, parallel_tasks=3, maximum_retries=30, upsert_by_email=False)
+    result = run(config, stream_of("prospects", people(300)))
     assert result.exit_code == 0, result.stderr[-2000:]
     assert len(emu.prospects()) == 300
-    assert result.summary["retries_by_reason"].get("code_66", 0) > 0
+    retried = result.summary["retries_by_reason"].get("code_66", 0)
+    assert retried > 0
+    # Every rejected call came back as a retry of one of the 6 batches.
+    assert calls(emu, "prospect/batchUpsert") == 6 + retried
 
 
 def test_retries_exhausted_fail_the_run_without_state(emu, run):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from tests.helpers import (
     base_config,
     stream_of,
@@ -19,6 +21,7 @@ def seeded_updates(emu, n: int, value: str = "v2") -> list[dict]:
     ]
 
 
+@pytest.mark.slow  # 600 email-only rows, one v5 call each (the default path under faults)
 def test_transient_faults_token_expiry_and_competing_load(emu, run):
     """15% transient faults, a token that dies every 40 calls, another client holding slots."""
     with_transient_faults(

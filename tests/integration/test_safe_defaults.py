@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import BIN, base_config, run_cli, stream_of, to_lines
+from tests.helpers import BIN, base_config, run_cli, run_cli_inprocess, stream_of, to_lines
 
 SCHEMA = {
     "type": "object",
@@ -148,14 +148,14 @@ def test_a_run_rejecting_most_rows_delivers_the_rest_writes_state_and_fails(emu,
     records = [{"email": "good@example.com"}] + [{"first_name": "no key"}] * 3
     messages = stream_of("prospects", records, schema=SCHEMA, final_state={"bookmark": 4})
     config = base_config(emu, skip_invalid_records=True)
-    result = run_cli(config, messages, tmp_path)
+    result = run_cli_inprocess(config, messages, tmp_path)
     assert result.exit_code == 1
     assert result.states == [{"bookmark": 4}]
     assert [p["email"] for p in emu.prospects()] == ["good@example.com"]
     last = result.stderr.rstrip().splitlines()[-1]
     assert "3 of 4 rows (75.0%)" in last and "max_rejected_percent (50%)" in last
     assert result.summary["outcome_reason"] in last
-    allowed = run_cli({**config, "max_rejected_percent": 80}, messages, tmp_path)
+    allowed = run_cli_inprocess({**config, "max_rejected_percent": 80}, messages, tmp_path)
     assert allowed.exit_code == 0
 
 

@@ -17,7 +17,7 @@ from tests.simulation.generator import generate
 from tests.simulation.invariants import Checker, Snapshot
 from tests.simulation.known_defects import FIXED, OPEN, KnownDefect, sweep_features
 from tests.simulation.model import Model, StepEffect
-from tests.simulation.runner import Runner, describe
+from tests.simulation.runner import Coverage, Runner, describe
 from tests.simulation.scenario import (
     SIGKILL,
     SIGTERM,
@@ -31,8 +31,13 @@ from tests.simulation.scenario import (
 
 #: Wall time of the sweep; `make test` stays within its budget with the seeds below.
 SWEEP_SECONDS = float(os.environ.get("SIMULATION_SECONDS", "35"))
-#: A sweep that plays fewer seeds than this has not tested anything worth the name.
-MIN_SEEDS = 5
+#: The sweep runs as this many tests of an equal share of its time, each on every
+#: SWEEP_PARTS-th seed, so that pytest-xdist spreads it over its workers rather than
+#: one worker ending the run alone with it.
+SWEEP_PARTS = 4
+#: Each part plays at least this many seeds, past its share of time if it must (one seed
+#: can take a few seconds on a loaded host): the parts together play at least 8.
+MIN_SEEDS_PER_PART = 2
 
 
 @pytest.fixture(scope="module")
@@ -41,18 +46,24 @@ def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
         yield Runner(emu, tmp_path_factory.mktemp("simulation"))
 
 
-def test_sweep_of_seeds_keeps_every_invariant(runner: Runner) -> None:
+@pytest.mark.slow
+@pytest.mark.parametrize("part", range(SWEEP_PARTS))
+def test_sweep_of_seeds_keeps_every_invariant(runner: Runner, part: int) -> None:
     features = sweep_features()
-    deadline = time.monotonic() + SWEEP_SECONDS
-    played, failures = 0, []
-    while time.monotonic() < deadline:
-        outcome = runner.play(generate(played, features))
+    deadline = time.monotonic() + SWEEP_SECONDS / SWEEP_PARTS
+    played, failures, covered = 0, [], Coverage()
+    seed = part
+    while played < MIN_SEEDS_PER_PART or time.monotonic() < deadline:
+        outcome = runner.play(generate(seed, features))
         if outcome.violations:
             failures.append(f"{describe(outcome)}\nreplay: "
-                            f"{replay_command(played, features)}")
+                            f"{replay_command(seed, features)}")
+        covered.add(outcome.coverage)
         played += 1
+        seed += SWEEP_PARTS
     assert not failures, "\n\n".join(failures)
-    assert played >= MIN_SEEDS
+    # A sweep whose scenarios play no step or load no row has tested nothing.
+    assert covered.steps >= played and covered.rows > 0, covered
 
 
 def defect_cases() -> list[object]:
