@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
+from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks.core import JSONSchemaValidator
 
 # Keywords that never constrain a value when formats are not validated.
@@ -94,6 +95,19 @@ def _compile(schema: Any) -> tuple[dict[str, ColumnRule], tuple[str, ...], bool]
     return rules, tuple(required), extra is not False
 
 
+class Problem(NamedTuple):
+    """Why a row cannot be sent: its category in reports, and the reason."""
+
+    category: str
+    reason: str
+
+
+#: A row nested deeper than the validator can walk: a value no Pardot field takes.
+TOO_DEEP = Problem(
+    "invalid_value", "the row is nested too deeply to be checked against the stream's schema"
+)
+
+
 class FastRecordValidator(JSONSchemaValidator):
     """The SDK's validator with a fast road for valid rows of plain schemas.
 
@@ -122,3 +136,17 @@ class FastRecordValidator(JSONSchemaValidator):
     def validate(self, record: dict) -> None:
         if not self.is_plainly_valid(record):
             super().validate(record)
+
+    def problem(self, record: dict) -> Problem | None:
+        """The verdict on a row: None when it matches the schema, else why not."""
+        if self.is_plainly_valid(record):
+            return None
+        try:
+            super().validate(record)
+        except InvalidRecord as exc:
+            return Problem(
+                "invalid_schema", f"does not match the stream's schema: {exc.error_message}"
+            )
+        except RecursionError:
+            return TOO_DEEP
+        return None
