@@ -299,14 +299,24 @@ def _parse(line: str) -> Any:
         raise InvalidInputLine(f"not usable JSON ({type(exc).__name__})") from None
 
 
+#: A row nested deeper than Python can walk to look for unusable values.
+TOO_DEEP_TO_CHECK = "the row is nested too deeply to be checked for values JSON cannot carry"
+
+
 def _unusable_problem(message: dict) -> str | None:
     """Why a RECORD's row holding an unusable value cannot be used; InvalidInputLine
     for any other message holding one."""
     if message.get("type") == "RECORD":
-        reason = unusable_value(message.get("record"))
+        try:
+            reason = unusable_value(message.get("record"))
+        except RecursionError:
+            return TOO_DEEP_TO_CHECK
         if reason is not None:
             return reason
-    reason = unusable_value(message)
+    try:
+        reason = unusable_value(message)
+    except RecursionError:
+        raise InvalidInputLine("the message is nested too deeply to be read") from None
     if reason is not None:
         raise InvalidInputLine(f"the message's {reason.removeprefix('the value ')}")
     return None
