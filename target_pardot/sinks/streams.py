@@ -60,9 +60,15 @@ class PardotSink(BatchSink):
         self._record_validator = self._make_validator() if self.validate_schema else None
         self._position = 0
         self._ignored = IgnoredColumns(stream_name, self.settings.data_object.rstrip("s"))
+        #: The SDK's max_size, read once: is_full is asked after every row.
+        self._full_at = self.max_size
         #: Rows prepared since the last drain (kept here, not in the SDK's batch context,
         #: which the SDK logs at DEBUG after every record).
         self._rows: list[Any] = []
+
+    @property
+    def is_full(self) -> bool:
+        return self.current_size >= self._full_at
 
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         return None  # ours gives its verdict in take(); the SDK's would log and pass
@@ -81,10 +87,6 @@ class PardotSink(BatchSink):
             for column in _SDC_COLUMNS:  # as the SDK drops them: Pardot has no such fields
                 record.pop(column, None)
         self.tally_record_read()
-        self.process_record(record, {})
-        self.record_counter_metric.increment()
-
-    def process_record(self, record: dict, context: dict) -> None:
         self._position = self.outcomes.state.row_received(self.stream_name)
         self.outcomes.stats.add("rows_received")
         try:
@@ -92,6 +94,11 @@ class PardotSink(BatchSink):
         except RecursionError:
             # Nested deeper than Python can walk: no Pardot field takes such a value.
             self.reject_at_intake(record, "no key", TOO_DEEP.category, TOO_DEEP.reason)
+        self.record_counter_metric.increment()
+
+    def process_record(self, record: dict, context: dict) -> None:
+        """The SDK's entry for a row: the same as take()."""
+        self.take(record)
 
     def schema_problem(self, record: dict) -> Problem | None:
         """Why the row does not match its stream's schema (validate_records), or None."""
