@@ -91,6 +91,10 @@ class TargetPardot(InputHandling):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Sinks drain one after the other: a drain only hands rows to the run's own
+        # delivery threads, so the SDK's pool of drain threads (joblib, started on every
+        # drain of all sinks: a tenth of a second or more) would add cost and no speed.
+        self.max_parallelism = 1
         self.settings = parse_settings(self.config)
         redact.REDACTOR.add(*self.settings.secrets)
         self.runtime = Runtime.create(self.settings)

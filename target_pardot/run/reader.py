@@ -132,7 +132,7 @@ class PardotMessageReader(SimpleSingerReader):
             message: dict[str, Any] | None = None
             try:
                 line = self._decode(raw)
-                if not line.strip():
+                if not line or line.isspace():
                     continue
                 message, problem = self.read_message(line)
                 kind = message.get("type")
