@@ -43,7 +43,8 @@ class CaseVariants:
             # No lock: only this thread sets bits, and count() reading a bit a moment
             # early or late changes nothing it reports for the rows it has seen.
             bits = self._lowercase
-            for position in _positions(folded):
+            h = hash(folded) & 0xFFFF_FFFF_FFFF_FFFF  # _positions, inline: every row
+            for position in (h & _MASK, (h >> 21) & _MASK, (h >> 42) & _MASK):
                 bits[position >> 3] |= 1 << (position & 7)
             return
         with self._lock:
