@@ -12,9 +12,8 @@ import json
 import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from json import encoder as json_encoder
-from typing import Any
+from typing import Any, NamedTuple
 
 from target_pardot.pardot.limits import MAX_BATCH_ROWS, MAX_ROW_JSON_CHARS
 from target_pardot.rows.fields import (
@@ -41,10 +40,12 @@ class InvalidRow(ValueError):
         self.message = message
 
 
-@dataclass(frozen=True)
-class ProspectRow:
+class ProspectRow(NamedTuple):
     """One prospect ready to send. ``fields`` are v4 names, nulls already dropped;
-    ``text`` is their compact JSON with sorted keys, kept from the row-length check."""
+    ``text`` is their compact JSON with sorted keys, kept from the row-length check.
+
+    A named tuple, immutable: one is made for every row, and a frozen dataclass's
+    __init__ (one object.__setattr__ per field) took several times as long."""
 
     fields: dict[str, Any]
     key: str
@@ -406,8 +407,8 @@ def prepare_prospect(
             f"the row is {length} characters as JSON; the limit is {MAX_ROW_JSON_CHARS}",
         )
     route = ROUTE_V5 if upsert_by_email and not has_identity else ROUTE_V4
-    row = ProspectRow(fields=fields, key=prospect_key(fields), route=route, text=text,
-                      match_email=match_email, blank_fields=len(blanks))  # fmt: skip
+    # Positional, in the order of ProspectRow's fields: cheaper than keywords, every row.
+    row = ProspectRow(fields, prospect_key(fields), route, text, match_email, len(blanks))
     return row, ignored
 
 

@@ -14,7 +14,6 @@ email-keyed rows wait for one read that Pardot answers or refuses (error 88 or 8
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 from target_pardot.rows.payloads import ROUTE_V4
@@ -70,6 +69,6 @@ class V3EmailLane:
         if fields is row.fields and row.route == ROUTE_V4:
             return pending
         # text="": recomputed from the fields when the row is sent.
-        new_row = dataclasses.replace(row, fields=fields, route=ROUTE_V4, text="")
+        new_row = row._replace(fields=fields, route=ROUTE_V4, text="")
         return Pending(pending.stream, pending.position, pending.record, new_row,
                        pending.fingerprint)  # fmt: skip
