@@ -58,16 +58,19 @@ class InputHandling(Target):
         if stream_maps is None:
             self._assert_sink_exists(stream)  # raises: a RECORD before its SCHEMA
             return
+        shared = len(stream_maps) > 1
         for stream_map in stream_maps:
-            # A copy per map, as the SDK does: maps and metadata removal change the row.
-            row = stream_map.transform(record.copy())
+            # A copy for each of several maps, as the SDK does: a map or the removal of
+            # metadata columns changes the row (the message itself is not used again).
+            row = stream_map.transform(record.copy() if shared else record)
             if row is None:
                 continue  # filtered out by the map
-            self._assert_sink_exists(stream_map.stream_alias)
+            found = self._sinks_active.get(stream_map.stream_alias)
+            if found is None:
+                self._assert_sink_exists(stream_map.stream_alias)  # raises
             # get_sink_class() makes no other kind (no isinstance: an ABC's costs a call).
-            sink = cast(PardotSink, self.get_sink(stream_map.stream_alias, record=row))
-            sink.take(row)
-            if sink.is_full:
+            sink = cast(PardotSink, found)
+            if sink.take(row):
                 self.drain_one(sink)
         self._drain_when_waited()
 

@@ -298,7 +298,7 @@ def map_record(
     fields: dict[str, Any] = {}
     ignored: list[str] = []
     clear = empty_values == EMPTY_CLEAR
-    pardot_name = names.pardot_name
+    pardot_name = names.pardot_name_of
     for column, value in record.items():
         name = pardot_name(column)
         if name is None:

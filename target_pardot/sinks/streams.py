@@ -76,9 +76,10 @@ class PardotSink(BatchSink):
     def _make_validator(self) -> FastRecordValidator:
         return FastRecordValidator(self.schema, validate_formats=False)
 
-    def take(self, record: dict) -> None:
+    def take(self, record: dict) -> bool:
         """The one way in for a row (after stream maps and flattening): it takes its place
-        in the stream, then is kept or rejected on the verdicts about it.
+        in the stream, then is kept or rejected on the verdicts about it. True when the
+        sink is now full (is_full, answered here: it is asked after every row).
 
         Unlike the SDK's record path, a row that fails the schema or lacks a key property
         is a rejected row (skipped with skip_invalid_records), never the end of the run;
@@ -94,6 +95,7 @@ class PardotSink(BatchSink):
         except RecursionError:
             # Nested deeper than Python can walk: no Pardot field takes such a value.
             self.reject_at_intake(record, "no key", TOO_DEEP.category, TOO_DEEP.reason)
+        return self.current_size >= self._full_at
 
     def process_record(self, record: dict, context: dict) -> None:
         """The SDK's entry for a row: the same as take()."""
