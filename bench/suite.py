@@ -135,6 +135,11 @@ def v5_ceiling(scale: Scale) -> Line:
 # --------------------------------------------------------------------------- 3: own cost
 
 
+#: The most the target's own cost may be of the no-op SDK target's (the figure the
+#: target once reached, and holds again with its own record path).
+OWN_COST_GOAL = 0.42
+
+
 def own_cost(scale: Scale) -> Line:
     """dry_run wall time over a no-op singer-sdk BatchSink target's, same file, same
     validation. The best of `own_cost_repeats` runs of each, taken alternately, so that
@@ -154,7 +159,7 @@ def own_cost(scale: Scale) -> Line:
             ours.append(run.wall_seconds)
     ratio = min(ours) / min(baseline)
     figure = f"{ratio:.3f} ({min(ours):.2f} s vs no-op SDK target {min(baseline):.2f} s)"
-    return Line("3", "own cost", figure, "<= 1.10", ratio <= 1.10, ratio)
+    return Line("3", "own cost", figure, f"<= {OWN_COST_GOAL}", ratio <= OWN_COST_GOAL, ratio)
 
 
 # --------------------------------------------------------------------------- 4, 5, 6

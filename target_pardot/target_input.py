@@ -1,12 +1,15 @@
 """How TargetPardot takes its input in: no line, value or message of the tap's may end in a
 traceback, drop a row silently, or hold rows back longer than `batch_wait_limit_seconds`.
 
-* A RECORD whose ``record`` is not an object, or holds a value JSON cannot carry (marked by
-  the reader), is a row rejected with its reason: it keeps its place in its stream, so the
-  STATE after it stays true.
+* The reader (run/reader.py) checks each message first; BATCH files are read there too,
+  each of their lines reaching the target as a RECORD.
+* A RECORD whose row cannot be used at all (not an object, a value JSON cannot carry)
+  comes from the reader's ``on_unusable_record``: a row rejected with its reason in its
+  stream's sink, so it keeps its place and the STATE after it stays true.
+* Every other row goes through the stream maps to its sink's ``take``, which gives the
+  verdicts on it and keeps or rejects it.
 * A line that is no usable message goes to the reader's ``on_bad_line`` (reported, with
   skip_invalid_records) or stops the run (InvalidInputLine), after the rows before it.
-* BATCH messages: every line of their files is loaded as a RECORD (see run/batches.py).
 * Rows and STATE wait at most `batch_wait_limit_seconds`, checked as rows arrive and, while
   stdin is idle, by the reader's ``on_idle``.
 """
@@ -14,23 +17,17 @@ traceback, drop a row silently, or hold rows back longer than `batch_wait_limit_
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from jsonschema.exceptions import SchemaError
-from singer_sdk.exceptions import InvalidInputLine, InvalidJSONSchema
+from singer_sdk.exceptions import InvalidInputLine
 from singer_sdk.target_base import Target
 
-from target_pardot.run import batches
-from target_pardot.run.reader import UNUSABLE, PardotMessageReader
+from target_pardot.run.reader import PardotMessageReader
 from target_pardot.sinks.streams import PardotSink
 
 if TYPE_CHECKING:
     from target_pardot.run.runtime import Runtime
     from target_pardot.settings import Settings
-
-#: Errors of the SDK's SCHEMA handling that only a malformed SCHEMA causes.
-_SCHEMA_ERRORS = (InvalidJSONSchema, SchemaError, TypeError, ValueError, KeyError,
-                  AttributeError)  # fmt: skip
 
 
 class InputHandling(Target):
@@ -45,60 +42,41 @@ class InputHandling(Target):
             return
         if self.runtime.reporter.skip:
             reader.on_bad_line = self._reject_bad_line
-        reader.on_idle = self._handle_max_record_age
+        reader.on_idle = self._drain_when_waited
+        reader.on_unusable_record = self._reject_unusable_record
+        reader.on_schema = self._schema_seen
 
     def _process_record_message(self, message_dict: dict) -> None:
-        stream = message_dict.get("stream")
-        if not isinstance(stream, str):
-            raise InvalidInputLine("the RECORD message has no stream name")
-        record = message_dict.get("record")
-        problem = message_dict.get(UNUSABLE) or record_problem(record)
-        if problem is not None or not isinstance(record, dict):
-            self._reject_unusable_record(stream, record, str(problem))
+        # Private SDK override: the SDK's record path validates inside the sink and keeps
+        # no verdict (a row failing the schema goes on to Pardot, a missing key property
+        # ends the run), and parses date-time strings, stopping at one it cannot read.
+        # Here each row meets the stream maps, then its sink's take(), which rejects a
+        # row that cannot be sent and keeps every other one exactly as written.
+        stream = message_dict["stream"]  # the reader checked both
+        record = message_dict["record"]
+        stream_maps = self.mapper.stream_maps.get(stream)
+        if stream_maps is None:
+            self._assert_sink_exists(stream)  # raises: a RECORD before its SCHEMA
             return
-        super()._process_record_message(message_dict)
+        shared = len(stream_maps) > 1
+        for stream_map in stream_maps:
+            # A copy for each of several maps, as the SDK does: a map or the removal of
+            # metadata columns changes the row (the message itself is not used again).
+            row = stream_map.transform(record.copy() if shared else record)
+            if row is None:
+                continue  # filtered out by the map
+            found = self._sinks_active.get(stream_map.stream_alias)
+            if found is None:
+                self._assert_sink_exists(stream_map.stream_alias)  # raises
+            # get_sink_class() makes no other kind (no isinstance: an ABC's costs a call).
+            sink = cast(PardotSink, found)
+            if sink.take(row):
+                self.drain_one(sink)
+        self._drain_when_waited()
 
-    def _process_schema_message(self, message_dict: dict) -> None:
-        stream = message_dict.get("stream")
-        if not isinstance(stream, str):
-            raise InvalidInputLine("the SCHEMA message has no stream name")
+    def _schema_seen(self, stream: str, message: dict[str, Any]) -> None:
         # The SDK keeps no bookmark_properties; a mirror stream's sink asks for them.
-        self.runtime.full_streams.schema(stream, message_dict.get("bookmark_properties"))
-        try:
-            super()._process_schema_message(message_dict)
-        except _SCHEMA_ERRORS as exc:
-            # The SCHEMA is input like any other line: a schema the SDK cannot use is a
-            # bad line (reported, or stopping the run), never a traceback.
-            first_line = str(exc).splitlines()[0][:200] if str(exc) else ""
-            raise InvalidInputLine(
-                f"the SCHEMA of stream '{stream[:100]}' is not a usable JSON schema "
-                f"({type(exc).__name__}: {first_line})"
-            ) from None
-
-    def _process_batch_message(self, message_dict: dict) -> None:
-        """Every row of the batch's files is loaded as if it came in a RECORD message."""
-        stream = message_dict.get("stream")
-        if not isinstance(stream, str):
-            raise InvalidInputLine("the BATCH message has no stream name")
-        compressed, files = batches.manifest_files(message_dict)
-        reader = self.message_reader
-        assert isinstance(reader, PardotMessageReader)
-        for url in files:
-            for number, raw in enumerate(batches.batch_lines(url, compressed=compressed), 1):
-                try:
-                    parsed = reader.record_from_batch_line(raw)
-                except InvalidInputLine as exc:
-                    where = f"batch file {url[:200]}, line {number}: {exc}"
-                    if reader.on_bad_line is None:
-                        raise InvalidInputLine(where) from None
-                    reader.on_bad_line(where, message_dict)
-                    continue
-                if parsed is not None:
-                    record, problem = parsed
-                    message = {"type": "RECORD", "stream": stream, "record": record}
-                    if problem:
-                        message[UNUSABLE] = problem
-                    self._process_record_message(message)
+        self.runtime.full_streams.schema(stream, message.get("bookmark_properties"))
 
     def _reject_unusable_record(self, stream: str, record: Any, problem: str) -> None:
         """A RECORD whose row cannot be used at all: rejected with its reason in the
@@ -119,7 +97,7 @@ class InputHandling(Target):
         line = getattr(self.message_reader, "line_number", 0)
         self.runtime.reporter.reject_line(line=line, stream=stream, reason=reason)
 
-    def _handle_max_record_age(self) -> None:
+    def _drain_when_waited(self) -> None:
         """Drain once a row or STATE has waited `batch_wait_limit_seconds`. The SDK checks
         its own 5-minute rule only when a row arrives; this also runs while stdin is idle
         (PardotMessageReader.on_idle), so a trickling tap is never held back."""
@@ -131,13 +109,3 @@ class InputHandling(Target):
         if any(sink.current_size for sink in self._sinks_active.values()):
             return True
         return self._latest_state is not None and self.runtime.has_unwritten_state()
-
-
-def record_problem(record: Any) -> str | None:
-    """Why a RECORD's ``record`` cannot be a row (it must be an object), or None."""
-    if isinstance(record, dict):
-        return None
-    kind = {type(None): "null", bool: "a boolean", str: "a string", list: "an array"}.get(
-        type(record), "a number"
-    )
-    return f"the RECORD's 'record' is {kind}, not an object"

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-
-import jwt
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from typing import TYPE_CHECKING
 
 from target_pardot.errors import ConfigError
+
+# jwt and cryptography are imported where a key is loaded or signed with: together they
+# take about a tenth of a second to import, which every run would pay, and only runs
+# with auth_flow jwt_bearer use them.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 PRODUCTION_AUDIENCE = "https://login.salesforce.com"
@@ -92,6 +94,10 @@ def read_private_key_text(private_key: str, private_key_path: str | None) -> tup
 
 def load_rsa_key(pem: str, setting: str) -> RSAPrivateKey:
     """Parse an unencrypted PEM private key; it must be RSA (Salesforce signs with RS256)."""
+    from cryptography.exceptions import UnsupportedAlgorithm  # noqa: PLC0415 (see above)
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey  # noqa: PLC0415
+
     text = pem.strip().replace("\\n", "\n")  # a key pasted into JSON with escaped newlines
     try:
         key = serialization.load_pem_private_key(text.encode("utf-8"), password=None)
@@ -127,6 +133,8 @@ def build_assertion(
     now: float | None = None,
 ) -> str:
     """The signed JWT for one token request (a fresh one each time: it expires in minutes)."""
+    import jwt  # noqa: PLC0415 (imported when used: see the top of the module)
+
     issued = int(time.time() if now is None else now)
     claims = {
         "iss": client_id,

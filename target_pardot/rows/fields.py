@@ -139,12 +139,15 @@ class FieldNames:
     once per run, not once per row).
     """
 
-    __slots__ = ("_pardot", "_v5", "custom")
+    __slots__ = ("_pardot", "_v5", "custom", "pardot_name_of")
 
     def __init__(self, custom: CustomFields | None = None) -> None:
         self.custom = custom if custom is not None else CustomFields()
         self._pardot: dict[str, str | None] = {}
         self._v5: dict[str, str] = {}
+        #: pardot_name as a mapping's lookup: the same answers, with no Python call for a
+        #: name already mapped (map_record asks once per column of every row).
+        self.pardot_name_of = _PardotNames(self).__getitem__
 
     def __repr__(self) -> str:
         return f"FieldNames(custom fields: {len(self.custom.v5_by_v4)}, known={self.custom.known})"
@@ -172,6 +175,22 @@ class FieldNames:
             if len(self._v5) < MEMO_SIZE:
                 self._v5[v4_name] = name
             return name
+
+
+class _PardotNames(dict[str, "str | None"]):
+    """column -> FieldNames.pardot_name(column), filled from the FieldNames' own memo."""
+
+    __slots__ = ("_names",)
+
+    def __init__(self, names: FieldNames) -> None:
+        super().__init__()
+        self._names = names
+
+    def __missing__(self, column: str) -> str | None:
+        name = self._names.pardot_name(column)
+        if len(self) < MEMO_SIZE:
+            self[column] = name
+        return name
 
 
 def _pardot_name(column: str, custom: CustomFields) -> str | None:

@@ -11,9 +11,9 @@ import decimal
 import json
 import re
 import secrets
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from json import encoder as json_encoder
+from typing import Any, NamedTuple
 
 from target_pardot.pardot.limits import MAX_BATCH_ROWS, MAX_ROW_JSON_CHARS
 from target_pardot.rows.fields import (
@@ -37,10 +37,12 @@ class InvalidRow(ValueError):
         self.message = message
 
 
-@dataclass(frozen=True)
-class ProspectRow:
+class ProspectRow(NamedTuple):
     """One prospect ready to send. ``fields`` are v4 names, nulls already dropped;
-    ``text`` is their compact JSON with sorted keys, kept from the row-length check."""
+    ``text`` is their compact JSON with sorted keys, kept from the row-length check.
+
+    A named tuple, immutable: one is made for every row, and a frozen dataclass's
+    __init__ (one object.__setattr__ per field) took several times as long."""
 
     fields: dict[str, Any]
     key: str
@@ -139,11 +141,34 @@ _ENCODER = json.JSONEncoder(
 )
 
 
+def _encode_function(encoder: json.JSONEncoder) -> Callable[[Any], str]:
+    """``encoder.encode``, minus what it costs per call beyond the writing itself: it
+    builds a new C encoder on every call, with a table of the containers it is inside
+    (to refuse a value that contains itself, which values parsed from JSON text never
+    do; one would still end in RecursionError). The C encoder writes the same text."""
+    make = getattr(json_encoder, "c_make_encoder", None)  # untyped: the C accelerator
+    if make is None:  # a Python without the C accelerator: the same text, slower
+        return encoder.encode
+    escape = json_encoder.encode_basestring_ascii if encoder.ensure_ascii else (
+        json_encoder.encode_basestring)  # fmt: skip
+    chunks = make(None, encoder.default, escape, None, encoder.key_separator,
+                  encoder.item_separator, encoder.sort_keys, encoder.skipkeys,
+                  encoder.allow_nan)  # fmt: skip
+
+    def encode(value: Any) -> str:
+        return "".join(chunks(value, 0))
+
+    return encode
+
+
+_encode = _encode_function(_ENCODER)
+
+
 def to_json(value: Any) -> str:
     """Compact JSON, as sent on the wire and as measured by the row-length rule; decimals
     as their exact digits."""
     try:
-        return _ENCODER.encode(value)
+        return _encode(value)
     except _NeedsExactDigits:
         return _exactly(value, sort_keys=False)
 
@@ -155,6 +180,7 @@ _ROW_ENCODER = json.JSONEncoder(
     separators=(",", ":"), ensure_ascii=False, default=_json_default, sort_keys=True,
     allow_nan=False,
 )
+_encode_row = _encode_function(_ROW_ENCODER)
 
 
 # urllib's quote_plus maps every byte through a Python-level lookup. JSON rows use only
@@ -245,6 +271,10 @@ def _coerce(name: str, value: Any) -> Any:
     return value
 
 
+#: Fields whose text value _coerce or clean_email changes; any other field takes text as it is.
+_TEXT_NEEDS_WORK = INTEGER_FIELDS | {"fid", "email"}
+
+
 def map_record(
     record: Mapping[str, Any],
     *,
@@ -264,13 +294,18 @@ def map_record(
     fields: dict[str, Any] = {}
     ignored: list[str] = []
     clear = empty_values == EMPTY_CLEAR
-    pardot_name = names.pardot_name
+    pardot_name = names.pardot_name_of
     for column, value in record.items():
         name = pardot_name(column)
         if name is None:
             ignored.append(column)
             continue
-        if value is None or (value.__class__ is str and not value.strip()):
+        if value.__class__ is str and value and not value.isspace():
+            # Most values: text that goes as it is (the fast road, no _coerce call).
+            if name not in _TEXT_NEEDS_WORK:
+                fields[name] = value
+                continue
+        elif value is None or value.__class__ is str:  # null, empty or whitespace only
             if name in KEY_FIELDS:  # is_absent_key(value): the key rule of rows/keys.py
                 continue
             if clear and name in INTEGER_FIELDS:
@@ -288,14 +323,32 @@ def map_record(
     return fields, ignored
 
 
+class _ColumnVerdicts(dict[str, bool]):
+    """A column name -> ``test(column)``, computed once per name (for the first 4,096
+    names: a stream with a new column on every row must not grow it without bound)."""
+
+    def __init__(self, test: Callable[[str], bool]) -> None:
+        super().__init__()
+        self._test = test
+
+    def __missing__(self, column: str) -> bool:
+        verdict = self._test(column)
+        if len(self) < 4096:
+            self[column] = verdict
+        return verdict
+
+
+_MATCH_EMAIL_COLUMNS = _ColumnVerdicts(is_match_email_column)
+
+
 def split_match_email(
     record: Mapping[str, Any], *, lowercase_emails: bool
 ) -> tuple[str | None, Mapping[str, Any]]:
     """Take out the ``match_email`` column (any spelling): the current address of a
     prospect whose email the row changes. It is not a prospect field."""
-    column = next((c for c in record if is_match_email_column(c)), None)
-    if column is None:
-        return None, record
+    if not any(map(_MATCH_EMAIL_COLUMNS.__getitem__, record)):
+        return None, record  # nearly every row: one C-level pass over its columns
+    column = next(c for c in record if is_match_email_column(c))
     rest = {k: v for k, v in record.items() if k != column}
     value = record[column]
     if is_absent_key(value):
@@ -350,15 +403,15 @@ def prepare_prospect(
             "row_too_long",
             f"the row is {length} characters as JSON; the limit is {MAX_ROW_JSON_CHARS}",
         )
-    row = ProspectRow(fields=fields, key=prospect_key(fields), text=text,
-                      match_email=match_email, blank_fields=len(blanks))  # fmt: skip
+    # Positional, in the order of ProspectRow's fields: cheaper than keywords, every row.
+    row = ProspectRow(fields, prospect_key(fields), text, match_email, len(blanks))
     return row, ignored
 
 
 def _row_text(fields: Mapping[str, Any]) -> str:
     try:
         try:
-            return _ROW_ENCODER.encode(fields)
+            return _encode_row(fields)
         except _NeedsExactDigits:
             return _exactly(fields, sort_keys=True)
     except ValueError as exc:  # NaN or Infinity from a stream map, an int too long to print

@@ -26,8 +26,9 @@ import math
 from typing import Any
 
 
-class _Made:
-    """How many markers the parsers have made: a line made none unless this moved."""
+class MarkerCount:
+    """How many markers the parsers have made: a line made none unless ``count`` moved
+    (read as an attribute: the reader compares it twice for every line)."""
 
     count = 0
 
@@ -40,7 +41,7 @@ class UnusableValue:
     def __init__(self, text: str, reason: str) -> None:
         self.text = text
         self.reason = reason
-        _Made.count += 1
+        MarkerCount.count += 1
 
     def __repr__(self) -> str:
         return f"UnusableValue({self.text[:20]!r})"
@@ -144,4 +145,4 @@ def json_safe(value: Any) -> Any:
 
 def markers_made() -> int:
     """A counter that moves whenever a parser made a marker (compare before and after)."""
-    return _Made.count
+    return MarkerCount.count

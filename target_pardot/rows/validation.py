@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Mapping
-from typing import Any
+from itertools import repeat
+from typing import Any, NamedTuple
 
+from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks.core import JSONSchemaValidator
 
 # Keywords that never constrain a value when formats are not validated.
@@ -74,6 +76,20 @@ def _types_of(schema: Any) -> ColumnRule:
     return frozenset().union(*(_PYTHON_TYPES[name] for name in names))
 
 
+#: Every type the reader's JSON parser makes: what a column that takes anything accepts
+#: on the fast road.
+_PARSED_TYPES = frozenset().union(*_PYTHON_TYPES.values())
+
+
+_contains = frozenset.__contains__
+
+
+def _accepted(rule: ColumnRule) -> frozenset[type]:
+    if rule is None:
+        return frozenset()
+    return _PARSED_TYPES if rule is ANY else rule  # type: ignore[return-value]
+
+
 def _compile(schema: Any) -> tuple[dict[str, ColumnRule], tuple[str, ...], bool] | None:
     """(rule per column, required columns, other columns allowed), or None."""
     if not isinstance(schema, dict) or set(schema) - _TOP_LEVEL:
@@ -94,6 +110,19 @@ def _compile(schema: Any) -> tuple[dict[str, ColumnRule], tuple[str, ...], bool]
     return rules, tuple(required), extra is not False
 
 
+class Problem(NamedTuple):
+    """Why a row cannot be sent: its category in reports, and the reason."""
+
+    category: str
+    reason: str
+
+
+#: A row nested deeper than the validator can walk: a value no Pardot field takes.
+TOO_DEEP = Problem(
+    "invalid_value", "the row is nested too deeply to be checked against the stream's schema"
+)
+
+
 class FastRecordValidator(JSONSchemaValidator):
     """The SDK's validator with a fast road for valid rows of plain schemas.
 
@@ -103,22 +132,45 @@ class FastRecordValidator(JSONSchemaValidator):
     def __init__(self, schema: dict, *, validate_formats: bool = False) -> None:
         super().__init__(schema, validate_formats=validate_formats)
         # With formats validated, "format" constrains values: leave it all to jsonschema.
-        self._plan = None if validate_formats else _compile(schema)
+        plan = None if validate_formats else _compile(schema)
+        #: Per column, the value types certainly valid: every type the parser makes for a
+        #: column that takes anything, none for a column only jsonschema can judge. A
+        #: value of any other type is left to jsonschema (a slower road, the same verdict).
+        self._accepts: dict[str, frozenset[type]] | None = None
+        self._other: frozenset[type] = frozenset()
+        self._required: tuple[str, ...] = ()
+        if plan is not None:
+            rules, self._required, extra_allowed = plan
+            self._accepts = {name: _accepted(rule) for name, rule in rules.items()}
+            self._other = _PARSED_TYPES if extra_allowed else frozenset()
 
     def is_plainly_valid(self, record: Mapping[str, Any]) -> bool:
         """True when the record is certainly valid; False means "ask jsonschema"."""
-        plan = self._plan
-        if plan is None:
+        accepts = self._accepts
+        if accepts is None:
             return False
-        rules, required, extra_allowed = plan
-        for name, value in record.items():
-            rule = rules.get(name, ANY if extra_allowed else None)
-            if rule is ANY:
-                continue
-            if rule is None or type(value) not in rule:  # type: ignore[operator]
-                return False
-        return all(name in record for name in required)
+        # Per column, its value's type in the types it accepts: all in C, no bytecode
+        # per column (a dict's keys and values come in the same order).
+        accepted = map(accepts.get, record, repeat(self._other))
+        if not all(map(_contains, accepted, map(type, record.values()))):
+            return False
+        required = self._required
+        return not required or all(name in record for name in required)
 
     def validate(self, record: dict) -> None:
         if not self.is_plainly_valid(record):
             super().validate(record)
+
+    def problem(self, record: dict) -> Problem | None:
+        """The verdict on a row: None when it matches the schema, else why not."""
+        if self.is_plainly_valid(record):
+            return None
+        try:
+            super().validate(record)
+        except InvalidRecord as exc:
+            return Problem(
+                "invalid_schema", f"does not match the stream's schema: {exc.error_message}"
+            )
+        except RecursionError:
+            return TOO_DEEP
+        return None

@@ -22,11 +22,14 @@ from urllib.parse import unquote, urlsplit
 import fsspec  # a dependency of singer-sdk, which reads batch files with it too
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
-from target_pardot.run.reader import UnreadableBatch
-
 SUPPORTED_FORMAT = "jsonl"
 SUPPORTED_COMPRESSIONS = (None, "none", "gzip")
 _READ_ERRORS = (OSError, EOFError, zlib.error, ValueError)
+
+
+class UnreadableBatch(InvalidInputLine):
+    """A BATCH message's file cannot be read: the run stops on it, whatever
+    skip_invalid_records says (its rows are unknown, so none can be reported)."""
 
 
 def manifest_files(message: Mapping[str, Any]) -> tuple[bool, list[str]]:

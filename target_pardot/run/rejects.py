@@ -53,12 +53,17 @@ def open_private(path: Path, mode: str = "a") -> IO[str]:
 
 
 def strict_json_line(entry: dict[str, Any]) -> str:
-    """One line of strict JSON: values JSON cannot hold are written as their input text."""
+    """One line of strict JSON: values JSON cannot hold are written as their input text.
+    A row nested too deeply to be written at all is left out, and the reason says so."""
     try:
-        text = to_json(entry)
-        text.encode("utf-8")  # a lone surrogate cannot be written as UTF-8
-    except (ValueError, TypeError):
-        return to_json(json_safe(entry))
+        try:
+            text = to_json(entry)
+            text.encode("utf-8")  # a lone surrogate cannot be written as UTF-8
+        except (ValueError, TypeError):
+            return to_json(json_safe(entry))
+    except RecursionError:
+        reason = f"{entry.get('reason')} (the row is nested too deeply to be written here)"
+        return to_json({**entry, "record": None, "reason": reason})
     return text
 
 logger = logging.getLogger("target-pardot")

@@ -14,7 +14,6 @@ email-keyed rows wait for one read that Pardot answers or refuses (error 88 or 8
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 from target_pardot.run.collaborators import DeliveryParts, ProspectLists
@@ -69,6 +68,6 @@ class V3EmailLane:
         if fields is row.fields:
             return pending
         # text="": recomputed from the fields when the row is sent.
-        new_row = dataclasses.replace(row, fields=fields, text="")
+        new_row = row._replace(fields=fields, text="")
         return Pending(pending.stream, pending.position, pending.record, new_row,
                        pending.fingerprint)  # fmt: skip

@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 
 from target_pardot.pardot.limits import MAX_BATCH_ROWS, MAX_CONCURRENT_REQUESTS
@@ -18,7 +17,7 @@ from target_pardot.rows.payloads import (
     prospect_key,
     shorten,
 )
-from target_pardot.rows.validation import FastRecordValidator
+from target_pardot.rows.validation import TOO_DEEP, FastRecordValidator, Problem
 from target_pardot.run.column_warnings import IgnoredColumns
 from target_pardot.run.list_directory import StreamStopped
 from target_pardot.sinks.audiences import AudienceRows
@@ -30,6 +29,11 @@ from target_pardot.sinks.mirror import StreamMirror, mirror_for
 from target_pardot.sinks.prospects import ProspectDelivery
 
 MEMBERSHIP_COLUMNS = frozenset({"list_id", "list_name", "prospect_id", "email", "opted_out"})
+#: Record metadata columns a tap may add; the SDK drops them from every row unless the
+#: target writes them (add_record_metadata), and this target does not.
+_SDC_COLUMNS = frozenset({"_sdc_extracted_at", "_sdc_received_at", "_sdc_batched_at",
+                          "_sdc_deleted_at", "_sdc_sequence", "_sdc_table_version",
+                          "_sdc_sync_started_at"})  # fmt: skip
 
 if TYPE_CHECKING:
     from singer_sdk.sinks.core import BaseJSONSchemaValidator
@@ -57,39 +61,56 @@ class PardotSink(BatchSink):
         self._record_validator = self._make_validator() if self.validate_schema else None
         self._position = 0
         self._ignored = IgnoredColumns(stream_name, self.settings.data_object.rstrip("s"))
-        self._schema_error: str | None = None
+        #: The SDK's max_size, read once: is_full is asked after every row.
+        self._full_at = self.max_size
         #: Rows prepared since the last drain (kept here, not in the SDK's batch context,
         #: which the SDK logs at DEBUG after every record).
         self._rows: list[Any] = []
 
-    def get_validator(self) -> BaseJSONSchemaValidator | None:
-        return None  # ours runs in _validate_and_parse, the validator's one seam
+    @property
+    def is_full(self) -> bool:
+        return self.current_size >= self._full_at
 
-    def _singer_validate_message(self, record: dict) -> None:
-        # Private SDK override. The SDK would end the run on a record missing a key
-        # property: that row and every row after it would not be delivered, even with
-        # skip_invalid_records. It is an invalid row like any other, rejected or skipped
-        # in process_record.
-        return
+    def get_validator(self) -> BaseJSONSchemaValidator | None:
+        return None  # ours gives its verdict in take(); the SDK's would log and pass
 
     def _make_validator(self) -> FastRecordValidator:
         return FastRecordValidator(self.schema, validate_formats=False)
 
-    def _validate_and_parse(self, record: dict) -> dict:
-        """The validator's seam: validate the record as received, for process_record to
-        reject if needed. Values are sent exactly as the tap wrote them."""
-        # Private SDK override. The SDK's version passes a row that fails the schema on
-        # after logging a traceback (so it would reach Pardot), and turns date-time
-        # strings into datetime objects, stopping the run at a value it cannot parse:
-        # that row and every row after it would not be delivered, though Pardot takes
-        # the value as written.
-        self._schema_error = None
-        if self._record_validator is not None:
-            try:
-                self._record_validator.validate(record)
-            except InvalidRecord as exc:
-                self._schema_error = f"does not match the stream's schema: {exc.error_message}"
-        return record
+    def take(self, record: dict) -> bool:
+        """The one way in for a row (after stream maps and flattening): it takes its place
+        in the stream, then is kept or rejected on the verdicts about it. True when the
+        sink is now full (is_full, answered here: it is asked after every row).
+
+        Unlike the SDK's record path, a row that fails the schema or lacks a key property
+        is a rejected row (skipped with skip_invalid_records), never the end of the run;
+        values go on exactly as the tap wrote them (date-times are not parsed)."""
+        if not _SDC_COLUMNS.isdisjoint(record):
+            for column in _SDC_COLUMNS:  # as the SDK drops them: Pardot has no such fields
+                record.pop(column, None)
+        self.tally_record_read()
+        self._position = self.outcomes.state.row_received(self.stream_name)
+        self.outcomes.stats.add("rows_received")
+        try:
+            self.receive(record, self.schema_problem(record))
+        except RecursionError:
+            # Nested deeper than Python can walk: no Pardot field takes such a value.
+            self.reject_at_intake(record, "no key", TOO_DEEP.category, TOO_DEEP.reason)
+        return self.current_size >= self._full_at
+
+    def process_record(self, record: dict, context: dict) -> None:
+        """The SDK's entry for a row: the same as take()."""
+        self.take(record)
+
+    def schema_problem(self, record: dict) -> Problem | None:
+        """Why the row does not match its stream's schema (validate_records), or None."""
+        validator = self._record_validator
+        return None if validator is None else validator.problem(record)
+
+    def receive(self, record: dict, problem: Problem | None) -> None:
+        """Keep the row for delivery, or reject it (``problem``: the schema's verdict).
+        Each sink knows its rows; the position is taken already."""
+        raise NotImplementedError
 
     def reject_at_intake(
         self, record: Any, key: str, category: str, reason: str
@@ -116,7 +137,13 @@ class PardotSink(BatchSink):
 
     delivery: Any  # each sink sets the delivery path of its object
 
+    def count_drained(self) -> None:
+        """The SDK's record_count metric, for every row taken since the last drain: added
+        once a drain rather than once a row (the same count, for less work)."""
+        self.record_counter_metric.increment(self.current_size)
+
     def process_batch(self, context: dict) -> None:
+        self.count_drained()
         rows, self._rows = self._rows, []
         if rows:
             self.delivery.deliver(rows)
@@ -177,14 +204,11 @@ class ProspectsSink(PardotSink):
         # Lowercased emails cannot differ in case.
         self._case_variants = None if self.settings.lowercase_emails else runtime.case_variants
 
-    def process_record(self, record: dict, context: dict) -> None:
-        self._position = self.outcomes.state.row_received(self.stream_name)
-        self.outcomes.stats.add("rows_received")
+    def receive(self, record: dict, problem: Problem | None) -> None:
         if self.stream_name in self.stops:
             return  # nothing of a stopped stream is written; unsettled, no STATE covers it
-        schema_error = self._schema_error
-        if schema_error is not None:
-            self.reject_at_intake(record, _guess_key(record), "invalid_schema", schema_error)
+        if problem is not None:
+            self.reject_at_intake(record, _guess_key(record), *problem)
             return
         try:
             row, ignored = prepare_prospect(
@@ -246,6 +270,7 @@ class ListMembershipsSink(PardotSink):
             runtime.full_streams.mirror(stream_name)
 
     def process_batch(self, context: dict) -> None:
+        self.count_drained()
         rows, self._rows = self._rows, []
         # Emails resolved now; the lists are checked not dynamic right before the first
         # write (MembershipDelivery.may_write; a mirror when it completes).
@@ -258,15 +283,12 @@ class ListMembershipsSink(PardotSink):
             self.mirror.collect(ready)
         self.outcomes.state.emit()
 
-    def process_record(self, record: dict, context: dict) -> None:
-        self._position = self.outcomes.state.row_received(self.stream_name)
-        self.outcomes.stats.add("rows_received")
+    def receive(self, record: dict, problem: Problem | None) -> None:
         if self.audience.stopped:
             return  # nothing of a stopped stream is written; unsettled, no STATE covers it
         key = membership_key(record)
-        schema_error = self._schema_error
-        if schema_error is not None:
-            self.reject_at_intake(record, key, "invalid_schema", schema_error)
+        if problem is not None:
+            self.reject_at_intake(record, key, *problem)
             return
         try:
             keyed = prepare_keyed_membership(

@@ -10,7 +10,7 @@ import pytest
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks.core import JSONSchemaValidator
 
-from target_pardot.rows.validation import FastRecordValidator
+from target_pardot.rows.validation import TOO_DEEP, FastRecordValidator
 
 SCHEMAS = [
     {"type": "object", "properties": {"email": {"type": ["string", "null"]},
@@ -74,3 +74,26 @@ def test_unmodelled_keywords_always_ask_the_sdk():
 def test_format_validation_leaves_everything_to_the_sdk():
     fast = FastRecordValidator(SCHEMAS[2], validate_formats=True)
     assert not fast.is_plainly_valid({"n": 1})
+
+
+@pytest.mark.parametrize("schema", SCHEMAS, ids=range(len(SCHEMAS)))
+def test_the_returned_verdict_agrees_with_validate(schema):
+    fast = FastRecordValidator(schema)
+    for record in [{}, *({c: v} for c, v in itertools.product(COLUMNS, VALUES))]:
+        message = verdict(fast, record)
+        problem = fast.problem(record)
+        if message is None:
+            assert problem is None, record
+        else:
+            assert problem == ("invalid_schema", f"does not match the stream's schema: {message}")
+
+
+def test_a_row_too_deep_to_check_is_an_invalid_value_not_a_crash():
+    tree = {"$ref": "#/$defs/tree"}
+    schema = {"properties": {"tree": tree},
+              "$defs": {"tree": {"type": ["array", "string"], "items": tree}}}  # fmt: skip
+    value: object = "leaf"
+    for _ in range(300):
+        value = [value]
+    assert FastRecordValidator(schema).problem({"tree": value}) == TOO_DEEP
+    assert TOO_DEEP.category == "invalid_value"
