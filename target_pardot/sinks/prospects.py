@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from functools import partial
+from typing import Any
 
 from target_pardot.errors import (
     PardotApiError,
@@ -21,6 +22,7 @@ from target_pardot.pardot.responses import batch_row_errors, row_error_code
 from target_pardot.rows.payloads import (
     ROUTE_V4,
     ROUTE_V5,
+    ProspectRow,
     batch_body_from_json,
     plan_batches,
     v4_element,
@@ -30,7 +32,7 @@ from target_pardot.rows.v3 import FID_NEEDS_V4, v3_calls, v3_row_errors
 from target_pardot.run.collaborators import DeliveryParts, ProspectLists
 from target_pardot.run.identity_check import IdentityRouter
 from target_pardot.run.key_order import KeyOrder, email_identities, prospect_identities
-from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint
+from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint, prospect_ledger_key
 from target_pardot.sinks.base import Delivery, triage
 from target_pardot.sinks.prospect_items import (
     BatchItem,
@@ -43,6 +45,7 @@ from target_pardot.sinks.prospect_items import (
     prospect_list_flags,
     rows_of_item,
 )
+from target_pardot.sinks.renames import RenameSender
 
 logger = logging.getLogger("target-pardot")
 
@@ -63,6 +66,9 @@ class ProspectDelivery(Delivery):
         self.order = KeyOrder()
         self._v5_rows = 0
         self.identity = identity
+        self.renames = RenameSender(
+            self.client.endpoints, self.client.api_version, settings.maximum_retries + 1
+        )
 
     # -- entry point ------------------------------------------------------------------
 
@@ -316,6 +322,7 @@ class ProspectDelivery(Delivery):
         accepted = outcome.accepted
         if self.identity is not None:
             self.identity.updated_by_id([(i.pending.row, i.mapped_id) for i in accepted])
+        self._forget_old_addresses([i.pending.row for i in accepted if not i.lists_only])
         self.record_accepted([item.pending for item in accepted], PROSPECTS, prospect_key_of)
         delivered = sum(1 for item in accepted if not item.lists_only)
         if v4_upsert:
@@ -397,15 +404,23 @@ class ProspectDelivery(Delivery):
         self.tracker.emit()
 
     def _send_v5(self, pending: PendingRow) -> int | None:
-        body = v5_upsert_body(
-            pending.row.fields,
-            search_deleted=self.settings.search_deleted_prospects,
-            return_fields=V5_RETURN_FIELDS,
-            match_email=pending.row.match_email,
-            names=self.names,
-        )
+        row = pending.row
+
+        def body_for(match_email: str | None) -> dict[str, Any]:
+            return v5_upsert_body(
+                row.fields,
+                search_deleted=self.settings.search_deleted_prospects,
+                return_fields=V5_RETURN_FIELDS,
+                match_email=match_email,
+                names=self.names,
+            )
+
         try:
-            reply = self.client.endpoints.v5_upsert_latest_by_email(body)
+            if row.match_email:
+                # A change of address must not be sent twice blindly (see renames.py).
+                reply = self.renames.send(row.match_email, str(row.fields["email"]), body_for)
+            else:
+                reply = self.client.endpoints.v5_upsert_latest_by_email(body_for(None))
         except PardotApiError as exc:
             if isinstance(exc, RetryableError) or exc.status not in (400, 422):
                 raise
@@ -413,6 +428,7 @@ class ProspectDelivery(Delivery):
             return None
         self.stats.add("rows_sent")
         self.stats.add("created" if reply.status == 201 else "updated")
+        self._forget_old_addresses([row])
         prospect_id = reply.body.get("id") if isinstance(reply.body, dict) else None
         if prospect_id is not None and self.identity is not None:
             self.identity.learned(pending.row, int(prospect_id))
@@ -423,6 +439,16 @@ class ProspectDelivery(Delivery):
             self._settle(pending)
         # Otherwise the row is accepted (and settles) when its list call succeeds.
         return int(prospect_id) if prospect_id is not None else None
+
+    def _forget_old_addresses(self, rows: Iterable[ProspectRow]) -> None:
+        """A row that moved its prospect to a new address leaves the old one naming no
+        prospect: the ledger's entry for it must not skip a later row by that address
+        (which then creates its prospect)."""
+        if self.ledger is None or self.settings.dry_run:
+            return
+        old = [prospect_ledger_key(f"email={r.match_email}") for r in rows if r.match_email]
+        if old:
+            self.ledger.forget(PROSPECTS, old)
 
     def _apply_lists_by_id(self, upserted: list[tuple[PendingRow, int]]) -> None:
         """List flags for rows upserted through v5, in batchUpdate calls keyed by id."""

@@ -1,0 +1,66 @@
+"""A row that changes a prospect's address (match_email) lands once: sent again after a
+lost reply or by a resumed run, it updates the moved prospect instead of creating a
+second one; and the old address is forgotten by the skip_unchanged ledger."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from tests.helpers import base_config, stream_of
+
+SCHEMA = {"properties": {"email": {"type": "string"}, "match_email": {"type": "string"},
+                         "city": {"type": "string"}}}  # fmt: skip
+RENAME = {"match_email": "old@example.com", "email": "new@example.com", "city": "Moved"}
+
+
+def by_email(emu) -> Counter[str]:
+    return Counter(p["email"] for p in emu.prospects())
+
+
+def test_a_rename_sent_again_by_a_resumed_run_updates_the_moved_prospect(emu, run, tmp_path):
+    """The run stopped after the change reached Pardot and before its STATE: the resumed
+    run sends the row again, when the old address names nobody any more."""
+    pid = emu.add_prospect(email="old@example.com", city="Start")
+    config = base_config(emu, upsert_by_email=True)
+    for city in ("Moved", "Moved again"):
+        result = run(config, stream_of("prospects", [{**RENAME, "city": city}], schema=SCHEMA))
+        assert result.exit_code == 0, result.stderr[-3000:]
+    assert by_email(emu) == {"new@example.com": 1}
+    [moved] = emu.prospects()
+    assert (moved["id"], moved["city"]) == (pid, "Moved again")
+    calls = emu.counters()["calls_by_endpoint"]
+    assert calls["prospect/upsertLatestByEmail"] == 2
+    assert calls["prospect/read"] == 3  # old held; then old gone and new held
+
+
+def test_a_rename_whose_reply_is_lost_is_not_sent_blindly_again(emu, run):
+    """Every reply is lost now and then after Pardot applied the call: the change is
+    made once and its prospect is not doubled, whichever attempt lands."""
+    emu.configure(applied_but_lost_rate=0.4, seed=3)
+    rows = [{"match_email": f"old{i}@example.com", "email": f"new{i}@example.com",
+             "city": f"City{i}"} for i in range(8)]  # fmt: skip
+    ids = [emu.add_prospect(email=f"old{i}@example.com") for i in range(8)]
+    result = run(base_config(emu, upsert_by_email=True, maximum_retries=10),
+                 stream_of("prospects", rows, schema=SCHEMA))
+    emu.configure(applied_but_lost_rate=0)
+    assert result.exit_code == 0, result.stderr[-3000:]
+    assert by_email(emu) == {f"new{i}@example.com": 1 for i in range(8)}
+    assert {p["email"]: (p["id"], p["city"]) for p in emu.prospects()} == {
+        f"new{i}@example.com": (ids[i], f"City{i}") for i in range(8)}
+    assert emu.counters()["calls_by_endpoint"]["prospect/read"] >= 8
+
+
+def test_the_ledger_forgets_the_old_address_of_a_rename(emu, run, tmp_path):
+    """A later run's row for the old address names a new prospect: it is sent (and
+    creates it), though its payload is the one the ledger holds for that address."""
+    config = base_config(emu, upsert_by_email=True, skip_unchanged=True,
+                         ledger_path=str(tmp_path / "l.db"))  # fmt: skip
+    start = [{"email": "old@example.com", "city": "Start"}]
+    steps = (start, [RENAME], start)
+    for rows in steps:
+        result = run(config, stream_of("prospects", rows, schema=SCHEMA))
+        assert result.exit_code == 0, result.stderr[-3000:]
+    assert result.summary["rows_unchanged"] == 0
+    assert by_email(emu) == {"new@example.com": 1, "old@example.com": 1}
+    assert {p["email"]: p["city"] for p in emu.prospects()} == {
+        "new@example.com": "Moved", "old@example.com": "Start"}
