@@ -46,9 +46,6 @@ class KnownDefect:
 
 
 OPEN: tuple[KnownDefect, ...] = (
-    KnownDefect(RENAME_REPLAYED, 5,
-                "a match_email row sent again (lost reply, resume after a stop) no longer "
-                "finds the old address and creates a second prospect with the new one"),
     KnownDefect(IMPORT_CLEAR_ABSENT, 5,
                 "import with empty_values: clear: a column a row does not have (a database "
                 "tap leaves out its nulls, or one row has a field the others lack) is an "
@@ -67,6 +64,11 @@ FIXED: tuple[KnownDefect, ...] = (
                 "of_its_rows (tests/integration) pins the order"),
     KnownDefect(LEDGER_AFTER_STOP, 193,
                 "skip_unchanged across a SIGKILL and resume, as seed 189"),
+    KnownDefect(RENAME_REPLAYED, 5,
+                "a match_email row sent again (lost reply, resume after a stop) no longer "
+                "found the old address and created a second prospect with the new one "
+                "(both addresses are now read before each attempt, and the row goes by "
+                "the new one once the change is in place)"),
     KnownDefect(V4_SAME_PROSPECT_RETRIED, 5,
                 "AMPSEA accounts: a call that is retried (fault, lost reply, expired token) "
                 "or runs in parallel landed after a later call for the same prospect, so an "
