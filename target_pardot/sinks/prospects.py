@@ -109,14 +109,13 @@ class ProspectDelivery(Delivery):
         if v5_rows or waiting:
             count = len(v5_rows) + len(waiting)
             upserted = Upserted(count, self._apply_lists_by_id) if self.flags else None
-            for pending in v5_rows:
-                keys = email_identities(str(pending.row.fields.get("email") or ""),
-                                        pending.row.match_email)  # fmt: skip
-                job = partial(self._upsert, pending, upserted)
-                self.sender.submit(self.order.in_order(keys, job))
-            for p, pid in waiting:
-                keys = [pid, *email_identities(str(p.row.fields.get("email") or ""),
-                                               p.row.match_email)]  # fmt: skip
+            # In stream order: a row waiting for its mapped prospect's change of address
+            # may come before a later row by the new address (which must find it moved).
+            both = [(p, None) for p in v5_rows] + waiting
+            for p, pid in sorted(both, key=lambda pair: pair[0].position):
+                keys = email_identities(str(p.row.fields.get("email") or ""), p.row.match_email)
+                if pid is not None:
+                    keys = [pid, *keys]
                 self.sender.submit(self.order.in_order(keys, partial(self._upsert, p, upserted)))
 
     def _email_rows_in_batches(self) -> bool:
@@ -214,7 +213,8 @@ class ProspectDelivery(Delivery):
             for part in self._batches(mapped):
                 self._send_v4(part, "batchUpdate")
             self._count_v5(len(rows))
-            self._upsert_in_line([pending for pending, _ in waiting] + rows)
+            in_order = sorted([p for p, _ in waiting] + rows, key=lambda p: p.position)
+            self._upsert_in_line(in_order)
 
     def _send_v4_batch(self, batch: list[BatchItem], operation: str) -> None:
         body = batch_body_from_json([item.text for item in batch])

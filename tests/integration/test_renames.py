@@ -64,3 +64,22 @@ def test_the_ledger_forgets_the_old_address_of_a_rename(emu, run, tmp_path):
     assert by_email(emu) == {"new@example.com": 1, "old@example.com": 1}
     assert {p["email"]: p["city"] for p in emu.prospects()} == {
         "new@example.com": "Moved", "old@example.com": "Start"}
+
+
+def test_rows_after_a_mapped_prospects_renames_keep_stream_order(emu, run, tmp_path):
+    """With the identity map: the old address renamed away, a row making it again, that
+    one renamed too, then a row by its new address. The last row must find the prospect
+    the second change made, not create one before that change lands beside it."""
+    config = base_config(emu, upsert_by_email=True, identity_map=True,
+                         ledger_path=str(tmp_path / "l.db"))  # fmt: skip
+    first = run(config, stream_of("prospects", [{"email": "a@example.com", "city": "Start"}]))
+    assert first.exit_code == 0, first.stderr[-3000:]
+    rows = [{"match_email": "a@example.com", "email": "b@example.com", "city": "B"},
+            {"email": "a@example.com", "city": "A again"},
+            {"match_email": "a@example.com", "email": "c@example.com", "city": "C"},
+            {"email": "c@example.com", "city": "C last"}]  # fmt: skip
+    result = run(config, stream_of("prospects", rows, schema=SCHEMA))
+    assert result.exit_code == 0, result.stderr[-3000:]
+    assert by_email(emu) == {"b@example.com": 1, "c@example.com": 1}
+    assert {p["email"]: p["city"] for p in emu.prospects()} == {
+        "b@example.com": "B", "c@example.com": "C last"}

@@ -37,11 +37,15 @@ class KnownDefect:
     #: Found by the sweep rather than by a focused search: the other switches it was
     #: played with (no focus).
     sweep_features: tuple[str, ...] | None = None
+    #: Found by a focused search on another switch (with these sweep_features on).
+    focused_on: str | None = None
 
     def features(self) -> frozenset[str]:
         return frozenset({self.feature, *(self.sweep_features or ())})
 
     def focus(self) -> str | None:
+        if self.focused_on is not None:
+            return self.focused_on
         return None if self.sweep_features is not None else self.feature
 
 
@@ -81,6 +85,16 @@ FIXED: tuple[KnownDefect, ...] = (
                 "order of calls on every version",
                 sweep_features=(IMPORT_LISTS_SKIP, MIRROR_THEN_SKIP, RESTART_IDENTITY_MAP,
                                 V3_AUTO_FAULTS, V3_CASE_SKIP_UNCHANGED)),
+    KnownDefect(MATCH_EMAIL_IDENTITY_MAP, 63,
+                "identity map with match_email: a row waiting for its mapped prospect's "
+                "change of address was sent after a later row by the new address, which "
+                "then created a prospect the change gave the same address (rows for "
+                "upsertLatestByEmail now go in stream order, waiting or not)",
+                sweep_features=(EMPTY_KEY_CELLS, IMPORT_EMPTY_CELLS, IMPORT_LISTS_SKIP,
+                                MIRROR_THEN_SKIP, RENAME_REPLAYED, RESTART_IDENTITY_MAP,
+                                V3_AUTO_FAULTS, V3_CASE_SKIP_UNCHANGED,
+                                V4_SAME_PROSPECT_RETRIED),
+                focused_on=RENAME_REPLAYED),
     KnownDefect(RESTART_IDENTITY_MAP, 16,
                 "the identity map trusts ids from another account: after a fresh account "
                 "under the same business unit, rows go by stale ids and overwrite or lose "
