@@ -50,13 +50,14 @@ class KnownDefect:
 
 
 OPEN: tuple[KnownDefect, ...] = (
-    KnownDefect(IMPORT_CLEAR_ABSENT, 5,
-                "import with empty_values: clear: a column a row does not have (a database "
-                "tap leaves out its nulls, or one row has a field the others lack) is an "
-                "empty cell under nullOverwrite, so the import clears that field, where a "
-                "v4 or v5 call leaves it as it is"),
 )
 FIXED: tuple[KnownDefect, ...] = (
+    KnownDefect(IMPORT_CLEAR_ABSENT, 5,
+                "import with empty_values: clear: a column a row does not have (a database "
+                "tap leaves out its nulls, or one row has a field the others lack) was an "
+                "empty cell under nullOverwrite, so the import cleared that field, where a "
+                "v4 or v5 call leaves it as it is (rows now go in one import per column "
+                "set, a prospect's row waiting for an earlier import that carries it)"),
     KnownDefect(LEDGER_AFTER_STOP, 189,
                 "skip_unchanged across a SIGTERM and resume: a later run that sends an "
                 "earlier run's payload again skipped it as unchanged, though the stopped run "
