@@ -8,6 +8,7 @@ flight), and turns every per-row outcome into a count or a rejection.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import Any
@@ -22,7 +23,6 @@ from target_pardot.pardot.responses import batch_row_errors, row_error_code
 from target_pardot.rows.payloads import (
     ROUTE_V4,
     ROUTE_V5,
-    ProspectRow,
     batch_body_from_json,
     plan_batches,
     v4_element,
@@ -66,6 +66,10 @@ class ProspectDelivery(Delivery):
         self.order = KeyOrder()
         self._v5_rows = 0
         self.identity = identity
+        # Ledger keys (old addresses) a match_email row moved its prospect away from, with
+        # the stream position of the latest such row.
+        self._moved_away: dict[str, int] = {}
+        self._moves_lock = threading.Lock()
         self.renames = RenameSender(
             self.client.endpoints, self.client.api_version, settings.maximum_retries + 1
         )
@@ -322,8 +326,8 @@ class ProspectDelivery(Delivery):
         accepted = outcome.accepted
         if self.identity is not None:
             self.identity.updated_by_id([(i.pending.row, i.mapped_id) for i in accepted])
-        self._forget_old_addresses([i.pending.row for i in accepted if not i.lists_only])
-        self.record_accepted([item.pending for item in accepted], PROSPECTS, prospect_key_of)
+        self._forget_old_addresses([i.pending for i in accepted if not i.lists_only])
+        self._record([item.pending for item in accepted])
         delivered = sum(1 for item in accepted if not item.lists_only)
         if v4_upsert:
             # A v4 account has AMPSEA on: there an email-only batchUpsert row always
@@ -428,27 +432,44 @@ class ProspectDelivery(Delivery):
             return None
         self.stats.add("rows_sent")
         self.stats.add("created" if reply.status == 201 else "updated")
-        self._forget_old_addresses([row])
+        self._forget_old_addresses([pending])
         prospect_id = reply.body.get("id") if isinstance(reply.body, dict) else None
         if prospect_id is not None and self.identity is not None:
             self.identity.learned(pending.row, int(prospect_id))
         if not self.flags:
-            self.record_accepted([pending], PROSPECTS, prospect_key_of)
+            self._record([pending])
         elif prospect_id is None:
             # No id to set its lists by: settle it now, but the ledger does not record it.
             self._settle(pending)
         # Otherwise the row is accepted (and settles) when its list call succeeds.
         return int(prospect_id) if prospect_id is not None else None
 
-    def _forget_old_addresses(self, rows: Iterable[ProspectRow]) -> None:
+    def _forget_old_addresses(self, rows: Iterable[PendingRow]) -> None:
         """A row that moved its prospect to a new address leaves the old one naming no
         prospect: the ledger's entry for it must not skip a later row by that address
-        (which then creates its prospect)."""
+        (which then creates its prospect). Nor may an earlier row by the old address,
+        accepted only now (its list flags go after its upsert), record it again."""
         if self.ledger is None or self.settings.dry_run:
             return
-        old = [prospect_ledger_key(f"email={r.match_email}") for r in rows if r.match_email]
-        if old:
-            self.ledger.forget(PROSPECTS, old)
+        moved = [(prospect_ledger_key(f"email={p.row.match_email}"), p.position)
+                 for p in rows if p.row.match_email]  # fmt: skip
+        if not moved:
+            return
+        with self._moves_lock:
+            for key, position in moved:
+                self._moved_away[key] = max(position, self._moved_away.get(key, -1))
+        self.ledger.forget(PROSPECTS, [key for key, _ in moved])
+
+    def _record(self, rows: Sequence[PendingRow]) -> None:
+        """Accepted rows into the ledger and settled; a row sent by an address a later
+        row has since moved its prospect away from is settled only."""
+        if self._moved_away:
+            with self._moves_lock:
+                for pending in rows:
+                    moved_at = self._moved_away.get(prospect_key_of(pending))
+                    if moved_at is not None and pending.position < moved_at:
+                        pending.fingerprint = None
+        self.record_accepted(rows, PROSPECTS, prospect_key_of)
 
     def _apply_lists_by_id(self, upserted: list[tuple[PendingRow, int]]) -> None:
         """List flags for rows upserted through v5, in batchUpdate calls keyed by id."""

@@ -83,3 +83,19 @@ def test_rows_after_a_mapped_prospects_renames_keep_stream_order(emu, run, tmp_p
     assert by_email(emu) == {"b@example.com": 1, "c@example.com": 1}
     assert {p["email"]: p["city"] for p in emu.prospects()} == {
         "b@example.com": "B", "c@example.com": "C last"}
+
+
+def test_a_row_accepted_after_the_rename_of_its_address_is_not_recorded(emu, run, tmp_path):
+    """With prospect_lists a row is accepted (into the ledger) once its list call is
+    done, after the rename of its address that follows it in the stream: the ledger must
+    not keep that row's payload for the old address, or the same load again would skip
+    the row that makes the old address's prospect again."""
+    config = base_config(emu, upsert_by_email=True, skip_unchanged=True, prospect_lists="3",
+                         prospect_list_operation="remove", ledger_path=str(tmp_path / "l.db"))
+    rows = [{"email": "old@example.com", "city": "Start"}, RENAME]
+    for _ in range(2):
+        result = run(config, stream_of("prospects", rows, schema=SCHEMA))
+        assert result.exit_code == 0, result.stderr[-3000:]
+    assert by_email(emu) == {"new@example.com": 1, "old@example.com": 1}
+    assert {p["email"]: p["city"] for p in emu.prospects()} == {
+        "new@example.com": "Moved", "old@example.com": "Start"}

@@ -96,6 +96,17 @@ FIXED: tuple[KnownDefect, ...] = (
                                 V3_AUTO_FAULTS, V3_CASE_SKIP_UNCHANGED,
                                 V4_SAME_PROSPECT_RETRIED),
                 focused_on=RENAME_REPLAYED),
+    KnownDefect(MATCH_EMAIL_IDENTITY_MAP, 491,
+                "skip_unchanged with prospect_lists and match_email: a row is recorded in "
+                "the ledger once its list call is done, after the rename of its address "
+                "that follows it; the ledger kept its payload for the old address, and the "
+                "same load again skipped the row that makes that address's prospect again "
+                "(an email held by no prospect; the ledger now forgets an address a rename "
+                "moved away from, and an earlier row accepted later is not recorded)",
+                sweep_features=(EMPTY_KEY_CELLS, IMPORT_CLEAR_ABSENT, IMPORT_EMPTY_CELLS,
+                                IMPORT_LISTS_SKIP, MIRROR_THEN_SKIP, RENAME_REPLAYED,
+                                RESTART_IDENTITY_MAP, V3_AUTO_FAULTS, V3_CASE_SKIP_UNCHANGED,
+                                V4_SAME_PROSPECT_RETRIED)),
     KnownDefect(RESTART_IDENTITY_MAP, 16,
                 "the identity map trusts ids from another account: after a fresh account "
                 "under the same business unit, rows go by stale ids and overwrite or lose "
