@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from target_pardot.pardot.api_version import v3v4_path
 from target_pardot.pardot.call import Call
@@ -63,12 +63,27 @@ class Endpoints:
             idempotent=True,
         ))
 
-    def v5_upsert_latest_by_email(self, body: Mapping[str, Any]) -> Reply:
+    def v5_upsert_latest_by_email(
+        self, body: Mapping[str, Any], *, idempotent: bool = True
+    ) -> Reply:
+        """``idempotent=False`` for a change of address (``matchEmail``): sent twice, the
+        second call no longer finds the old address and creates a second prospect."""
         return self._send(Call(
             "POST",
             "/api/v5/objects/prospects/do/upsertLatestByEmail",
             endpoint="prospect/upsertLatestByEmail",
             json=body,
+            idempotent=idempotent,
+        ))
+
+    def prospect_read_by_email(self, email: str, *, version: int) -> Reply:
+        """The prospect(s) holding this address (v3/v4 read: real-time, unlike v5 reads).
+        An address no prospect holds is error 4, raised as PardotApiError."""
+        return self._send(Call(
+            "GET",
+            v3v4_path(version, "prospect", "read") + "/email/" + quote(email, safe="@"),
+            endpoint="prospect/read",
+            params={"format": "json"},
             idempotent=True,
         ))
 

@@ -36,6 +36,7 @@ from target_pardot.run.ledger import (
     is_lock_error,
     reading_connection,
     store_locked,
+    write_immediately,
 )
 
 #: Longest wait for another run's write lock on the file, in seconds.
@@ -248,15 +249,11 @@ class IdentityMap:
         # upsertLatestByEmail call next run, and closing does not wait a second time.
         self._pending.clear()
         try:
-            with self._db:
-                self._db.executemany(
-                    "DELETE FROM identity WHERE business_unit = ? AND email = ?", dropped
-                )
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO identity (business_unit, email, prospect_id) "
-                    "VALUES (?, ?, ?)",
-                    stored,
-                )
+            write_immediately(self._db, [
+                ("DELETE FROM identity WHERE business_unit = ? AND email = ?", dropped),
+                ("INSERT OR REPLACE INTO identity (business_unit, email, prospect_id) "
+                 "VALUES (?, ?, ?)", stored),
+            ], wait=LOCK_WAIT_SECONDS)  # fmt: skip
         except sqlite3.OperationalError as exc:
             if _is_lock_error(exc):
                 raise _locked(self.path) from None
@@ -272,8 +269,7 @@ class IdentityMap:
 
     def _write(self, sql: str, rows: list[tuple[object, ...]]) -> None:
         try:
-            with self._db:
-                self._db.executemany(sql, rows)
+            write_immediately(self._db, [(sql, rows)], wait=LOCK_WAIT_SECONDS)
         except sqlite3.OperationalError as exc:
             if _is_lock_error(exc):
                 raise _locked(self.path) from None

@@ -29,6 +29,7 @@ import os
 import sqlite3
 import sys
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -73,6 +74,47 @@ def lock_errors_named(path: Path, waited: float) -> Iterator[None]:
         if is_lock_error(exc):
             raise store_locked(path, waited) from None
         raise
+
+
+#: First pause between two tries for the write lock; doubled up to the longest.
+_FIRST_PAUSE, _LONGEST_PAUSE = 0.01, 0.5
+
+
+def write_immediately(
+    db: sqlite3.Connection,
+    statements: Sequence[tuple[str, Sequence[tuple[object, ...]]]],
+    *,
+    wait: float | None = None,
+) -> None:
+    """Run these writes as one transaction that takes the write lock at its start.
+
+    A deferred transaction (SQLite's default) that has read and then writes can be
+    refused at once with "database is locked" while another run commits to the same
+    file (WAL mode does not wait in that case). ``BEGIN IMMEDIATE`` asks for the lock
+    before anything is read, where the busy timeout applies, and is tried again while the
+    other run holds the lock, up to ``wait`` seconds (LOCK_WAIT_SECONDS); then the lock
+    error is raised for the caller to name the file."""
+    deadline = time.monotonic() + (LOCK_WAIT_SECONDS if wait is None else wait)
+    pause = _FIRST_PAUSE
+    while True:
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            left = deadline - time.monotonic()
+            if not is_lock_error(exc) or left <= 0:
+                raise
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, _LONGEST_PAUSE)
+            continue
+        try:
+            for sql, rows in statements:
+                if rows:
+                    db.executemany(sql, rows)
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+        return
 
 
 def default_ledger_path(business_unit: str) -> Path:
@@ -179,6 +221,9 @@ class Ledger:
         # would end with that earlier payload (run 1 sends A; run 2 sends B, then A).
         # A rejected row's entry stays: at worst the key's next row is sent once more.
         self._in_flight: dict[tuple[str, str], bytes] = {}
+        # Keys whose entry no longer says anything (an address a prospect left): deleted
+        # at the next commit, and unknown to lookups from now on.
+        self._forgotten: set[tuple[str, str]] = set()
         try:
             with self._named_lock_errors():
                 if read_only:
@@ -221,6 +266,8 @@ class Ledger:
                 latest = self._in_flight.get((scope, key)) or self._pending.get((scope, key))
                 if latest is not None:
                     known[key] = latest
+                elif (scope, key) in self._forgotten:
+                    known.pop(key, None)
             return [self._decide(scope, key, print_, known) for key, print_ in rows]
 
     def _decide(self, scope: str, key: str, print_: bytes, known: dict[str, bytes]) -> bool:
@@ -235,10 +282,20 @@ class Ledger:
         with self._lock:
             for key, print_ in rows:
                 self._pending[(scope, key)] = print_
+                self._forgotten.discard((scope, key))
                 if self._in_flight.get((scope, key)) == print_:
                     del self._in_flight[(scope, key)]
             if len(self._pending) >= FLUSH_EVERY:
                 self._flush_locked()
+
+    def forget(self, scope: str, keys: Iterable[str]) -> None:
+        """Drop these keys' entries: what was sent by them no longer names a prospect
+        (a row changed its address), so a later row by such a key is always sent."""
+        with self._lock:
+            for key in keys:
+                self._pending.pop((scope, key), None)
+                self._in_flight.pop((scope, key), None)
+                self._forgotten.add((scope, key))
 
     def flush(self) -> None:
         with self._lock:
@@ -250,20 +307,22 @@ class Ledger:
             self._db.close()
 
     def _flush_locked(self) -> None:
-        if not self._pending:
+        if not self._pending and not self._forgotten:
             return
         rows = [(self.business_unit, scope, key, print_)
                 for (scope, key), print_ in self._pending.items()]  # fmt: skip
+        gone = [(self.business_unit, scope, key) for scope, key in self._forgotten]
         # Whether or not the commit succeeds, these are done with: should another run keep
         # the file locked, the rows are only sent once more next time (never skipped),
         # and closing the ledger does not wait for the lock a second time.
         self._pending.clear()
-        with self._named_lock_errors(), self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO accepted (business_unit, scope, key, fingerprint) "
-                "VALUES (?, ?, ?, ?)",
-                rows,
-            )
+        self._forgotten.clear()
+        with self._named_lock_errors():
+            write_immediately(self._db, [
+                ("DELETE FROM accepted WHERE business_unit = ? AND scope = ? AND key = ?", gone),
+                ("INSERT OR REPLACE INTO accepted (business_unit, scope, key, fingerprint) "
+                 "VALUES (?, ?, ?, ?)", rows),
+            ])  # fmt: skip
 
     def _named_lock_errors(self) -> contextlib.AbstractContextManager[None]:
         return lock_errors_named(self.path, LOCK_WAIT_SECONDS)

@@ -33,7 +33,15 @@ How rows travel:
 A blank value (null, empty or whitespace-only) is an empty cell. With ``empty_values:
 skip`` an empty cell leaves the field as it is (v5's default, nullOverwrite false); with
 ``clear`` the import is created with the option nullOverwrite: true on every field of its
-header, and an empty cell clears the field.
+header, and an empty cell clears the field. So under ``clear`` a field a row does not
+have (a database tap leaves its nulls out; rows of one stream may bring different
+fields) must not be a column of that row's import: it would be an empty cell and clear
+the field, where a v4 or v5 call leaves it as it is. Rows then go in one lane per key
+kind and column set (the fields the row has), each with its own imports.
+
+Rows of one prospect in different lanes keep their stream order: a row whose prospect
+(by id, fid or email) an unfinished import of another lane carries waits for it. The
+open imports are set Ready and the row is written once they have completed.
 """
 
 from __future__ import annotations
@@ -46,7 +54,7 @@ import os
 import pickle
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -56,6 +64,7 @@ from target_pardot.pardot.limits import MAX_BATCHES_PER_IMPORT, MAX_IMPORT_BATCH
 from target_pardot.rows.import_csv import (
     EXCLUDED_BY_KIND,
     IMPORT_LIST_SEPARATOR,
+    IMPORT_REFUSED_FIELDS,
     KEY_KINDS,
     MATCH_COLUMNS,
     CsvLines,
@@ -65,6 +74,7 @@ from target_pardot.rows.import_csv import (
     header_fields,
 )
 from target_pardot.run.collaborators import DeliveryParts, ProspectLists
+from target_pardot.run.key_order import prospect_identities
 from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint, prospect_ledger_key
 from target_pardot.run.stats import IMPORT_PATH
 from target_pardot.sinks.base import Delivery
@@ -90,6 +100,10 @@ ROWS_PER_IMPORT = 200_000
 #: Uploads (10 MB each) handed to the sender and not yet finished, at most.
 MAX_PENDING_UPLOADS = 3
 _IN_PROGRESS = frozenset({"Open", "Ready", "Waiting", "Processing"})
+#: Prospects whose lane is remembered for stream order, at most: beyond, their lanes are
+#: remembered as a whole (a row for any other lane then waits for their imports), so
+#: memory stays bounded on a load of millions of rows.
+MAX_TRACKED_PROSPECTS = 100_000
 _PLAIN_CELL_TYPES = frozenset({str, int, type(None)})
 
 
@@ -149,11 +163,19 @@ class ImportDelivery(Delivery):
             add = self.settings.prospect_list_operation == "add"
             lists = ("addToList" if add else "removeFromList",)
             self._lists_cell = (IMPORT_LIST_SEPARATOR.join(str(i) for i in list_ids),)
-        self._lanes: dict[str, _Lane] = {}
-        for kind in KEY_KINDS:
+        self._list_columns = lists
+        self._schema_fields = fields
+        #: empty_values: clear: a lane per key kind and column set (see the docstring).
+        self._by_column_set = self.settings.empty_values == "clear"
+        self._lanes: dict[Hashable, _Lane] = {}
+        for kind in () if self._by_column_set else KEY_KINDS:
             header = tuple(n for n in fields if n not in EXCLUDED_BY_KIND[kind])
             campaign = ("campaignId",) if kind == "email" or "campaign_id" in fields else ()
             self._lanes[kind] = _Lane(kind, header, campaign + lists)
+        # Stream order across lanes: the lane whose unfinished import carries a prospect,
+        # and lanes carrying prospects no longer remembered one by one.
+        self._lane_of: dict[Hashable, Hashable] = {}
+        self._untracked_lanes: set[Hashable] = set()
         self._spill_fd: int | None = None
         self._spill_end = 0
         self._lock = threading.Lock()
@@ -184,13 +206,19 @@ class ImportDelivery(Delivery):
         rows = self._v3_lane.take(rows)  # an account without AMPSEA: see import_v3.py
         lanes = self._lanes
         rejected: set[int] = set()
-        known = {kind: lane.accepts for kind, lane in lanes.items()}
-        for kind, names in columns_beyond_headers([p.row.fields for p in rows], known).items():
-            self._widen_header(lanes[kind], dict.fromkeys(names))  # once per drain
+        if not self._by_column_set:
+            known = {str(kind): lane.accepts for kind, lane in lanes.items()}
+            beyond = columns_beyond_headers([p.row.fields for p in rows], known)
+            for kind, names in beyond.items():
+                self._widen_header(lanes[kind], dict.fromkeys(names))  # once per drain
         for pending in rows:
             fields = pending.row.fields
             kind = "id" if "id" in fields else "fid" if "fid" in fields else "email"
-            lane = lanes[kind]
+            if self._by_column_set:
+                lane_key, lane = self._lane_of_columns(kind, fields)
+            else:
+                lane_key, lane = kind, lanes[kind]
+            self._after_other_lanes(lane_key, prospect_identities(fields))
             values = [fields[kind], *map(fields.get, lane.header)]
             if lane.campaign_column:
                 campaign = fields.get("campaign_id")
@@ -209,6 +237,36 @@ class ImportDelivery(Delivery):
             self.tracker.settle(
                 self.stream, [p.position for p in rows if p.position not in rejected]
             )
+
+    def _lane_of_columns(self, kind: str, fields: Mapping[str, Any]) -> tuple[Hashable, _Lane]:
+        """The lane of rows of this key kind with exactly these fields (empty_values:
+        clear): its header holds the row's own fields, in the schema's order first."""
+        excluded = EXCLUDED_BY_KIND[kind]
+        names = [n for n in fields if n not in excluded and n not in IMPORT_REFUSED_FIELDS]
+        campaign = kind == "email" or "campaign_id" in fields
+        key = (kind, frozenset(names), campaign)
+        lane = self._lanes.get(key)
+        if lane is None:
+            order = {name: i for i, name in enumerate(self._schema_fields)}
+            header = tuple(sorted(names, key=lambda n: order.get(n, len(order))))
+            extra = ("campaignId",) if campaign else ()
+            lane = self._lanes[key] = _Lane(kind, header, extra + self._list_columns)
+        return key, lane
+
+    def _after_other_lanes(self, lane_key: Hashable, prospects: Sequence[Hashable]) -> None:
+        """Keep a prospect's rows in stream order across lanes: when an unfinished import
+        of another lane may carry one of these prospects, every open import is set Ready
+        and this row waits until they have completed."""
+        others = self._untracked_lanes - {lane_key}
+        if others or any(self._lane_of.get(p, lane_key) != lane_key for p in prospects):
+            self.finish()
+            self.sender.wait()
+        lane_of = self._lane_of
+        for prospect in prospects:
+            lane_of[prospect] = lane_key
+        if len(lane_of) > MAX_TRACKED_PROSPECTS:
+            self._untracked_lanes.update(lane_of.values())
+            lane_of.clear()
 
     def _write(
         self, lane: _Lane, pending: PendingRow, fields: Mapping[str, Any], values: list[Any]
@@ -261,6 +319,10 @@ class ImportDelivery(Delivery):
         for lane in self._lanes.values():
             self._seal_batch(lane)
             self._seal_import(lane)
+        # Every import is now on its way and is waited for (Runtime.wait_delivered, or
+        # _after_other_lanes) before another row is written: no lane carries a prospect.
+        self._lane_of.clear()
+        self._untracked_lanes.clear()
 
     def close(self) -> None:
         if self._spill_fd is not None:

@@ -8,9 +8,10 @@ flight), and turns every per-row outcome into a count or a rejection.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 from target_pardot.errors import (
     PardotApiError,
@@ -30,7 +31,7 @@ from target_pardot.run.collaborators import DeliveryParts, ProspectLists
 from target_pardot.run.identity_check import IdentityRouter
 from target_pardot.run.import_holds import ImportHolds
 from target_pardot.run.key_order import KeyOrder, email_identities, prospect_identities
-from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint
+from target_pardot.run.ledger import PROSPECTS, prospect_fingerprint, prospect_ledger_key
 from target_pardot.run.plan import ImportChoice, Lane, Plan, Planned, plan_prospects
 from target_pardot.run.plan import is_email_only as is_email_only_row
 from target_pardot.sinks.base import Delivery, triage
@@ -43,6 +44,7 @@ from target_pardot.sinks.prospect_items import (
     prospect_list_flags,
     rows_of_item,
 )
+from target_pardot.sinks.renames import RenameSender
 
 logger = logging.getLogger("target-pardot")
 
@@ -80,6 +82,13 @@ class ProspectDelivery(Delivery):
         self.imports = imports
         if imports is not None:
             imports.replan = self.replan_released
+        # Ledger keys (old addresses) a match_email row moved its prospect away from, with
+        # the stream position of the latest such row.
+        self._moved_away: dict[str, int] = {}
+        self._moves_lock = threading.Lock()
+        self.renames = RenameSender(
+            self.client.endpoints, self.client.api_version, settings.maximum_retries + 1
+        )
 
     # -- entry point ------------------------------------------------------------------
 
@@ -170,14 +179,13 @@ class ProspectDelivery(Delivery):
         if v5_rows or waiting:
             count = len(v5_rows) + len(waiting)
             upserted = Upserted(count, self._apply_lists_by_id) if self.flags else None
-            for pending in v5_rows:
-                keys = email_identities(str(pending.row.fields.get("email") or ""),
-                                        pending.row.match_email)  # fmt: skip
-                job = partial(self._upsert, pending, upserted)
-                self.sender.submit(self.order.in_order(keys, job))
-            for p, pid in waiting:
-                keys = [pid, *email_identities(str(p.row.fields.get("email") or ""),
-                                               p.row.match_email)]  # fmt: skip
+            # In stream order: a row waiting for its mapped prospect's change of address
+            # may come before a later row by the new address (which must find it moved).
+            both = [(p, None) for p in v5_rows] + waiting
+            for p, pid in sorted(both, key=lambda pair: pair[0].position):
+                keys = email_identities(str(p.row.fields.get("email") or ""), p.row.match_email)
+                if pid is not None:
+                    keys = [pid, *keys]
                 self.sender.submit(self.order.in_order(keys, partial(self._upsert, p, upserted)))
 
     def replan_released(self, rows: list[PendingRow]) -> None:
@@ -268,7 +276,7 @@ class ProspectDelivery(Delivery):
             rows = [p.pending for p in plan.of(Lane.V5_AFTER_MAPPED)]
             rows += [p.pending for p in plan.of(Lane.V5)]
             self._count_v5(len(rows))
-            self._upsert_in_line(rows)
+            self._upsert_in_line(sorted(rows, key=lambda p: p.position))
 
     def _send_v4_batch(self, batch: list[BatchItem], operation: str) -> None:
         body = batch_body_from_json([item.text for item in batch])
@@ -376,7 +384,8 @@ class ProspectDelivery(Delivery):
         accepted = outcome.accepted
         if self.identity is not None:
             self.identity.updated_by_id([(i.pending.row, i.mapped_id) for i in accepted])
-        self.record_accepted([item.pending for item in accepted], PROSPECTS, prospect_key_of)
+        self._forget_old_addresses([i.pending for i in accepted if not i.lists_only])
+        self._record([item.pending for item in accepted])
         delivered = sum(1 for item in accepted if not item.lists_only)
         if v4_upsert:
             # A v4 account has AMPSEA on: there an email-only batchUpsert row always
@@ -457,15 +466,23 @@ class ProspectDelivery(Delivery):
         self.tracker.emit()
 
     def _send_v5(self, pending: PendingRow) -> int | None:
-        body = v5_upsert_body(
-            pending.row.fields,
-            search_deleted=self.settings.search_deleted_prospects,
-            return_fields=V5_RETURN_FIELDS,
-            match_email=pending.row.match_email,
-            names=self.names,
-        )
+        row = pending.row
+
+        def body_for(match_email: str | None) -> dict[str, Any]:
+            return v5_upsert_body(
+                row.fields,
+                search_deleted=self.settings.search_deleted_prospects,
+                return_fields=V5_RETURN_FIELDS,
+                match_email=match_email,
+                names=self.names,
+            )
+
         try:
-            reply = self.client.endpoints.v5_upsert_latest_by_email(body)
+            if row.match_email:
+                # A change of address must not be sent twice blindly (see renames.py).
+                reply = self.renames.send(row.match_email, str(row.fields["email"]), body_for)
+            else:
+                reply = self.client.endpoints.v5_upsert_latest_by_email(body_for(None))
         except PardotApiError as exc:
             if isinstance(exc, RetryableError) or exc.status not in (400, 422):
                 raise
@@ -473,16 +490,44 @@ class ProspectDelivery(Delivery):
             return None
         self.stats.add("rows_sent")
         self.stats.add("created" if reply.status == 201 else "updated")
+        self._forget_old_addresses([pending])
         prospect_id = reply.body.get("id") if isinstance(reply.body, dict) else None
         if prospect_id is not None and self.identity is not None:
             self.identity.learned(pending.row, int(prospect_id))
         if not self.flags:
-            self.record_accepted([pending], PROSPECTS, prospect_key_of)
+            self._record([pending])
         elif prospect_id is None:
             # No id to set its lists by: settle it now, but the ledger does not record it.
             self._settle(pending)
         # Otherwise the row is accepted (and settles) when its list call succeeds.
         return int(prospect_id) if prospect_id is not None else None
+
+    def _forget_old_addresses(self, rows: Iterable[PendingRow]) -> None:
+        """A row that moved its prospect to a new address leaves the old one naming no
+        prospect: the ledger's entry for it must not skip a later row by that address
+        (which then creates its prospect). Nor may an earlier row by the old address,
+        accepted only now (its list flags go after its upsert), record it again."""
+        if self.ledger is None or self.settings.dry_run:
+            return
+        moved = [(prospect_ledger_key(f"email={p.row.match_email}"), p.position)
+                 for p in rows if p.row.match_email]  # fmt: skip
+        if not moved:
+            return
+        with self._moves_lock:
+            for key, position in moved:
+                self._moved_away[key] = max(position, self._moved_away.get(key, -1))
+        self.ledger.forget(PROSPECTS, [key for key, _ in moved])
+
+    def _record(self, rows: Sequence[PendingRow]) -> None:
+        """Accepted rows into the ledger and settled; a row sent by an address a later
+        row has since moved its prospect away from is settled only."""
+        if self._moved_away:
+            with self._moves_lock:
+                for pending in rows:
+                    moved_at = self._moved_away.get(prospect_key_of(pending))
+                    if moved_at is not None and pending.position < moved_at:
+                        pending.fingerprint = None
+        self.record_accepted(rows, PROSPECTS, prospect_key_of)
 
     def _apply_lists_by_id(self, upserted: list[tuple[PendingRow, int]]) -> None:
         """List flags for rows upserted through v5, in batchUpdate calls keyed by id."""

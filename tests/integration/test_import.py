@@ -186,6 +186,45 @@ def test_empty_values_clear_clears_through_null_overwrite(emu, run, config):
     assert result.summary["fields_cleared"] == 2
 
 
+def test_empty_values_clear_leaves_fields_a_row_does_not_have(emu, run, config):
+    """A database tap leaves a row's nulls out, and rows bring different fields: a field
+    a row does not have is left as it is (as a v4 or v5 call leaves it); only the
+    row's own blank cells clear."""
+    for name in ("a", "b", "c"):
+        emu.add_prospect(email=f"{name}@example.com", city="Oslo", fax="123")
+    records = [{"email": "a@example.com", "city": None},
+               {"email": "b@example.com", "fax": "456"},
+               {"email": "c@example.com", "city": "Rome", "fax": None}]  # fmt: skip
+    result = run({**config, "empty_values": "clear"},
+                 stream_of("prospects", records, schema=BLANKS_SCHEMA))  # fmt: skip
+    assert result.exit_code == 0, result.stderr[-2000:]
+    assert {p["email"]: (p["city"], p["fax"]) for p in emu.prospects()} == {
+        "a@example.com": (None, "123"), "b@example.com": ("Oslo", "456"),
+        "c@example.com": ("Rome", None)}
+    assert result.summary["fields_cleared"] == 2
+
+
+@pytest.mark.parametrize("tracked", [imports_module.MAX_TRACKED_PROSPECTS, 0])
+def test_empty_values_clear_keeps_a_prospects_rows_in_order_across_imports(
+    emu, run, config, monkeypatch, tracked
+):
+    """Rows of one prospect with different fields travel in different imports: each
+    waits for the earlier import carrying its prospect, so the last row wins (also
+    when too many prospects are on their way to remember them one by one)."""
+    monkeypatch.setattr(imports_module, "MAX_TRACKED_PROSPECTS", tracked)
+    emu.add_prospect(email="a@example.com", city="Oslo", fax="123")
+    records = [{"email": "a@example.com", "city": "First"},
+               {"email": "a@example.com", "city": "Second", "fax": "2"},
+               {"email": "a@example.com", "city": "Third"},
+               {"email": "a@example.com", "fax": None}]  # fmt: skip
+    result = run({**config, "empty_values": "clear"},
+                 stream_of("prospects", records, schema=BLANKS_SCHEMA))  # fmt: skip
+    assert result.exit_code == 0, result.stderr[-2000:]
+    assert [(p["email"], p["city"], p["fax"]) for p in emu.prospects()] == [
+        ("a@example.com", "Third", None)]
+    assert calls(emu)["imports/create"] == 4  # one per change of column set
+
+
 def test_dry_run_plans_the_import_calls(emu, run, config):
     result = run({**config, "dry_run": True}, stream_of("prospects", people(30)))
     assert result.exit_code == 0

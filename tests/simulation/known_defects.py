@@ -37,25 +37,27 @@ class KnownDefect:
     #: Found by the sweep rather than by a focused search: the other switches it was
     #: played with (no focus).
     sweep_features: tuple[str, ...] | None = None
+    #: Found by a focused search on another switch (with these sweep_features on).
+    focused_on: str | None = None
 
     def features(self) -> frozenset[str]:
         return frozenset({self.feature, *(self.sweep_features or ())})
 
     def focus(self) -> str | None:
+        if self.focused_on is not None:
+            return self.focused_on
         return None if self.sweep_features is not None else self.feature
 
 
 OPEN: tuple[KnownDefect, ...] = (
-    KnownDefect(RENAME_REPLAYED, 5,
-                "a match_email row sent again (lost reply, resume after a stop) no longer "
-                "finds the old address and creates a second prospect with the new one"),
-    KnownDefect(IMPORT_CLEAR_ABSENT, 5,
-                "import with empty_values: clear: a column a row does not have (a database "
-                "tap leaves out its nulls, or one row has a field the others lack) is an "
-                "empty cell under nullOverwrite, so the import clears that field, where a "
-                "v4 or v5 call leaves it as it is"),
 )
 FIXED: tuple[KnownDefect, ...] = (
+    KnownDefect(IMPORT_CLEAR_ABSENT, 5,
+                "import with empty_values: clear: a column a row does not have (a database "
+                "tap leaves out its nulls, or one row has a field the others lack) was an "
+                "empty cell under nullOverwrite, so the import cleared that field, where a "
+                "v4 or v5 call leaves it as it is (rows now go in one import per column "
+                "set, a prospect's row waiting for an earlier import that carries it)"),
     KnownDefect(LEDGER_AFTER_STOP, 189,
                 "skip_unchanged across a SIGTERM and resume: a later run that sends an "
                 "earlier run's payload again skipped it as unchanged, though the stopped run "
@@ -67,6 +69,11 @@ FIXED: tuple[KnownDefect, ...] = (
                 "of_its_rows (tests/integration) pins the order"),
     KnownDefect(LEDGER_AFTER_STOP, 193,
                 "skip_unchanged across a SIGKILL and resume, as seed 189"),
+    KnownDefect(RENAME_REPLAYED, 5,
+                "a match_email row sent again (lost reply, resume after a stop) no longer "
+                "found the old address and created a second prospect with the new one "
+                "(both addresses are now read before each attempt, and the row goes by "
+                "the new one once the change is in place)"),
     KnownDefect(V4_SAME_PROSPECT_RETRIED, 5,
                 "AMPSEA accounts: a call that is retried (fault, lost reply, expired token) "
                 "or runs in parallel landed after a later call for the same prospect, so an "
@@ -79,6 +86,27 @@ FIXED: tuple[KnownDefect, ...] = (
                 "order of calls on every version",
                 sweep_features=(IMPORT_LISTS_SKIP, MIRROR_THEN_SKIP, RESTART_IDENTITY_MAP,
                                 V3_AUTO_FAULTS, V3_CASE_SKIP_UNCHANGED)),
+    KnownDefect(MATCH_EMAIL_IDENTITY_MAP, 63,
+                "identity map with match_email: a row waiting for its mapped prospect's "
+                "change of address was sent after a later row by the new address, which "
+                "then created a prospect the change gave the same address (rows for "
+                "upsertLatestByEmail now go in stream order, waiting or not)",
+                sweep_features=(EMPTY_KEY_CELLS, IMPORT_EMPTY_CELLS, IMPORT_LISTS_SKIP,
+                                MIRROR_THEN_SKIP, RENAME_REPLAYED, RESTART_IDENTITY_MAP,
+                                V3_AUTO_FAULTS, V3_CASE_SKIP_UNCHANGED,
+                                V4_SAME_PROSPECT_RETRIED),
+                focused_on=RENAME_REPLAYED),
+    KnownDefect(MATCH_EMAIL_IDENTITY_MAP, 491,
+                "skip_unchanged with prospect_lists and match_email: a row is recorded in "
+                "the ledger once its list call is done, after the rename of its address "
+                "that follows it; the ledger kept its payload for the old address, and the "
+                "same load again skipped the row that makes that address's prospect again "
+                "(an email held by no prospect; the ledger now forgets an address a rename "
+                "moved away from, and an earlier row accepted later is not recorded)",
+                sweep_features=(EMPTY_KEY_CELLS, IMPORT_CLEAR_ABSENT, IMPORT_EMPTY_CELLS,
+                                IMPORT_LISTS_SKIP, MIRROR_THEN_SKIP, RENAME_REPLAYED,
+                                RESTART_IDENTITY_MAP, V3_AUTO_FAULTS, V3_CASE_SKIP_UNCHANGED,
+                                V4_SAME_PROSPECT_RETRIED)),
     KnownDefect(RESTART_IDENTITY_MAP, 16,
                 "the identity map trusts ids from another account: after a fresh account "
                 "under the same business unit, rows go by stale ids and overwrite or lose "

@@ -45,6 +45,8 @@ CONTRACT = ROOT / "docs" / "wire-contract.md"
 #: Ids the sample calls use. The contract writes an id in a path as a placeholder
 #: (`<id>`, `<L>`, `<P>`); paths are compared with every placeholder as `<>`.
 IMPORT_ID, LIST_ID, PROSPECT_ID = 4242, 5353, 6464
+#: The address a sample read by email names, as its path writes it (`+` encoded).
+EMAIL, EMAIL_IN_PATH = "a+b@example.com", "a%2Bb@example.com"
 _PLACEHOLDER = re.compile(r"<\w*>")
 
 
@@ -89,6 +91,7 @@ CALLS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
       for op in ("batchUpsert", "batchUpdate") for v in (3, 4)],
     *[("version_probe", (), {"version": v}) for v in (3, 4)],
     ("v5_upsert_latest_by_email", ({"matchEmail": "a@example.com", "prospect": {}},), {}),
+    *[("prospect_read_by_email", (EMAIL,), {"version": v}) for v in (3, 4)],
     *[("list_membership", (action, LIST_ID, PROSPECT_ID), {"version": v, "opted_out": True})
       for action in ("create", "update") for v in (3, 4)],
     ("v5_list_memberships", ({"fields": "id,listId,prospectId"},), {}),
@@ -157,7 +160,7 @@ def rows_for(method: str, path: str) -> dict[str, str]:
 
 
 def templated(path: str) -> str:
-    for value in (IMPORT_ID, LIST_ID, PROSPECT_ID):
+    for value in (IMPORT_ID, LIST_ID, PROSPECT_ID, re.escape(EMAIL_IN_PATH)):
         path = re.sub(rf"(?<=/){value}(?=/|$)", "<>", path)
     return path
 
