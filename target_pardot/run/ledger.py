@@ -28,13 +28,13 @@ import hashlib
 import os
 import sqlite3
 import sys
-import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from target_pardot.errors import ConfigError
 from target_pardot.rows.payloads import ProspectRow, to_json
+from target_pardot.run.owned_lock import OwnedLock, refuse_if_interrupted_inside
 
 PROSPECTS = "prospect"
 MEMBERSHIPS = "membership"
@@ -213,7 +213,7 @@ class Ledger:
         self.path = path
         #: The key of the account's rows (account_key(), or any text in tests).
         self.business_unit = business_unit
-        self._lock = threading.Lock()
+        self._lock = OwnedLock()
         self._pending: dict[tuple[str, str], bytes] = {}
         # The last payload sent for each key whose call has not been accepted yet. Without
         # it, a row equal to the ledger's payload would be skipped while an earlier row
@@ -298,6 +298,7 @@ class Ledger:
                 self._forgotten.add((scope, key))
 
     def flush(self) -> None:
+        refuse_if_interrupted_inside(self._lock, "ledger")
         with self._lock:
             self._flush_locked()
 

@@ -19,12 +19,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import IO, Any
 
 from target_pardot.errors import TargetPardotError
+from target_pardot.run.owned_lock import OwnedLock, refuse_if_interrupted_inside
 
 
 class StdoutClosed(TargetPardotError):
@@ -91,7 +91,7 @@ class StateTracker:
         self._write = write
         self._before_write = before_write
         self._commit_failed = False
-        self._lock = threading.Lock()
+        self._lock = OwnedLock()
         self._streams: dict[str, _StreamProgress] = {}
         self._pending: deque[tuple[dict[str, int], dict[str, Any]]] = deque()
         self._last_written: dict[str, Any] | None = None
@@ -146,6 +146,7 @@ class StateTracker:
     def emit(self) -> dict[str, Any] | None:
         """Write the newest STATE whose rows are all settled, if not written yet; return
         it. The only writer of STATE: whoever settles rows, or waits for them, calls this."""
+        refuse_if_interrupted_inside(self._lock, "STATE")
         with self._lock:
             if self._commit_failed:
                 return None
