@@ -128,7 +128,13 @@ FIXED: tuple[KnownDefect, ...] = (
                 "fingerprint: after the lists change, the rows are skipped as unchanged"),
     KnownDefect(MIRROR_THEN_SKIP, 30,
                 "a mirror's changes are not in the skip_unchanged ledger: memberships it "
-                "re-added (or removed) are skipped by a later run as already done"),
+                "re-added (or removed) are skipped by a later run as already done (this "
+                "seed shows the additions: a delete after the mirror re-added members "
+                "skipped them)"),
+    KnownDefect(MIRROR_THEN_SKIP, 65,
+                "as seed 30, the removals: a mirror that removed members left the ledger "
+                "saying they were added, and an upsert of the same members afterwards "
+                "skipped them as unchanged (the members stayed off the list)"),
     KnownDefect(EMPTY_KEY_CELLS, 0,
                 "CSV-shaped streams (every cell text, blank cells \"\"): a blank key cell "
                 "was read as a key; then, with empty_values: clear, a blank cell in a number "
