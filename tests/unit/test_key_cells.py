@@ -86,3 +86,23 @@ def test_a_keyed_membership_with_blank_ids_is_keyed_by_name_and_email():
     )
     assert (row.list_ref, row.prospect_id, row.email) == (
         ListRef(name="Webinar"), None, "a@example.com")
+
+
+# map_record keeps its own inline copy of the blank-key test (the common case of every row
+# takes no function call); this holds the copy to the one rule, for every key column and
+# under both empty_values modes.
+@pytest.mark.parametrize("empty_values", ["skip", "clear"])
+@pytest.mark.parametrize(
+    "value",
+    [None, "", " ", "\t\n", "\u3000", "\u00a0", "0", "a", " a ", "x@y.com", 7, 0],
+)
+def test_map_record_drops_exactly_the_key_cells_the_key_rule_calls_absent(value, empty_values):
+    # The key columns of a prospect row (list_id and prospect_id are membership keys).
+    for key in ("id", "fid", "email", "campaign_id"):
+        record = {"email": "anchor@example.com", key: value} if key != "email" else {key: value}
+        try:
+            fields, _ = map_record(record, lowercase_emails=False, empty_values=empty_values)
+            present = key in fields
+        except InvalidRow:
+            present = True  # taken as a key, and refused as not a valid one
+        assert present is (not is_absent_key(value)), (key, value, empty_values)
