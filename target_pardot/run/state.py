@@ -68,6 +68,9 @@ class _StreamProgress:
     def settle(self, position: int) -> None:
         if position <= self.settled_prefix:
             return
+        if position == self.settled_prefix + 1 and not self.settled_ahead:
+            self.settled_prefix = position  # the next row, none ahead: nearly every row
+            return
         self.settled_ahead.add(position)
         while self.settled_prefix + 1 in self.settled_ahead:
             self.settled_prefix += 1

@@ -101,6 +101,15 @@ class Delivery:
         """The row is done: STATE may now cover it."""
         self.tracker.settle(pending.stream, (pending.position,))
 
+    def _settle_all(self, rows: Iterable[Pending[Any]]) -> None:
+        """Rows that are done, settled with one tracker call per stream (its lock taken
+        once, not once a row: a dry-run drain settles every row of the drain at once)."""
+        by_stream: dict[str, list[int]] = {}
+        for pending in rows:
+            by_stream.setdefault(pending.stream, []).append(pending.position)
+        for stream, positions in by_stream.items():
+            self.tracker.settle(stream, positions)
+
     def report_refused(
         self,
         stream: str,
