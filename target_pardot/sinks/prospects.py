@@ -54,6 +54,9 @@ logger = logging.getLogger("target-pardot")
 V5_RETURN_FIELDS = ("id", "email")
 #: An upsert_by_email load this large is worth a hint about a campaign for imports.
 V5_CALLS_BEFORE_IMPORT_HINT = 5_000
+#: Lanes whose rows a dry run's plan does not settle: the import lane settles its own
+#: (sinks/bulk_import.py), and a held row is planned again once its import is done.
+_NOT_SETTLED_HERE = (Lane.IMPORT, Lane.HELD)
 
 
 class ImportLane(Protocol):
@@ -250,9 +253,7 @@ class ProspectDelivery(Delivery):
         if self.flags and v5_rows:
             for batch in plan_batches(range(v5_rows), size_of=lambda _: 64, max_payload=10**9):
                 self.stats.plan("prospect/batchUpdate", len(batch))
-        self._settle_all(
-            p.pending for p in plan.rows if p.lane not in (Lane.IMPORT, Lane.HELD)
-        )
+        self._settle_all([p.pending for p in plan.rows if p.lane not in _NOT_SETTLED_HERE])
 
     def _item_size(self, planned: Planned[PendingRow]) -> int:
         """The bytes ``_item(planned)`` adds to a batch body, without building it."""
