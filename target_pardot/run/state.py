@@ -111,7 +111,8 @@ class StateTracker:
     def row_received(self, stream: str) -> int:
         """Register a row; return its 1-based position in its stream."""
         with self._lock:
-            progress = self._stream(stream)
+            # Every row: the dict's own get first, the method only for a stream's first row.
+            progress = self._streams.get(stream) or self._stream(stream)
             progress.received += 1
             return progress.received
 
