@@ -20,6 +20,7 @@ import time
 from typing import TYPE_CHECKING, Any, cast
 
 from singer_sdk.exceptions import InvalidInputLine
+from singer_sdk.mapper import SameRecordTransform, StreamMap
 from singer_sdk.target_base import Target
 
 from target_pardot.run.reader import PardotMessageReader
@@ -28,6 +29,15 @@ from target_pardot.sinks.streams import PardotSink
 if TYPE_CHECKING:
     from target_pardot.run.runtime import Runtime
     from target_pardot.settings import Settings
+
+
+def _passes_unchanged(stream_map: StreamMap) -> bool:
+    """A stream with no map of its own and no flattening: the SDK's SameRecordTransform
+    would return the row itself, through three calls a row."""
+    options = stream_map.flattening_options
+    return stream_map.__class__ is SameRecordTransform and (
+        options is None or not options.enabled
+    )
 
 
 class InputHandling(Target):
@@ -62,7 +72,9 @@ class InputHandling(Target):
         for stream_map in stream_maps:
             # A copy for each of several maps, as the SDK does: a map or the removal of
             # metadata columns changes the row (the message itself is not used again).
-            row = stream_map.transform(record.copy() if shared else record)
+            row = record.copy() if shared else record
+            if not _passes_unchanged(stream_map):
+                row = stream_map.transform(row)
             if row is None:
                 continue  # filtered out by the map
             found = self._sinks_active.get(stream_map.stream_alias)

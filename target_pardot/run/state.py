@@ -68,6 +68,9 @@ class _StreamProgress:
     def settle(self, position: int) -> None:
         if position <= self.settled_prefix:
             return
+        if position == self.settled_prefix + 1 and not self.settled_ahead:
+            self.settled_prefix = position  # the next row, none ahead: nearly every row
+            return
         self.settled_ahead.add(position)
         while self.settled_prefix + 1 in self.settled_ahead:
             self.settled_prefix += 1
@@ -108,7 +111,8 @@ class StateTracker:
     def row_received(self, stream: str) -> int:
         """Register a row; return its 1-based position in its stream."""
         with self._lock:
-            progress = self._stream(stream)
+            # Every row: the dict's own get first, the method only for a stream's first row.
+            progress = self._streams.get(stream) or self._stream(stream)
             progress.received += 1
             return progress.received
 

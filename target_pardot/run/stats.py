@@ -64,10 +64,10 @@ class RunStats:
         with self._lock:
             self.calls[endpoint] += 1
 
-    def plan(self, endpoint: str, rows: int) -> None:
-        """Dry run: a call that would have been sent, and the rows it would carry."""
+    def plan(self, endpoint: str, rows: int, calls: int = 1) -> None:
+        """Dry run: calls that would have been sent, and the rows they would carry."""
         with self._lock:
-            self.planned_calls[endpoint] += 1
+            self.planned_calls[endpoint] += calls
             self.planned_rows[endpoint] += rows
 
     def mirror(self, list_id: int, **amounts: int) -> None:

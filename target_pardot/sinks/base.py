@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Generic, Protocol, TypeVar
 
 from target_pardot.errors import PayloadTooLarge
@@ -82,6 +83,10 @@ def triage(
     return result
 
 
+_stream_of = attrgetter("stream")
+_position_of = attrgetter("position")
+
+
 class Delivery:
     """Sends through its parts, and reports a row's end: settled or rejected."""
 
@@ -100,6 +105,20 @@ class Delivery:
     def _settle(self, pending: Pending[Any]) -> None:
         """The row is done: STATE may now cover it."""
         self.tracker.settle(pending.stream, (pending.position,))
+
+    def _settle_all(self, rows: Iterable[Pending[Any]]) -> None:
+        """Rows that are done, settled with one tracker call per stream (its lock taken
+        once, not once a row: a dry-run drain settles every row of the drain at once)."""
+        rows = list(rows)
+        streams = set(map(_stream_of, rows))
+        if len(streams) == 1:  # a drain's rows: all of its sink's stream
+            self.tracker.settle(streams.pop(), map(_position_of, rows))
+            return
+        by_stream: dict[str, list[int]] = {}
+        for pending in rows:
+            by_stream.setdefault(pending.stream, []).append(pending.position)
+        for stream, positions in by_stream.items():
+            self.tracker.settle(stream, positions)
 
     def report_refused(
         self,

@@ -21,8 +21,11 @@ from target_pardot.errors import (
 )
 from target_pardot.pardot.responses import batch_row_errors, row_error_code
 from target_pardot.rows.payloads import (
+    QUOTED_COMMA_SIZE,
     batch_body_from_json,
+    form_quoted_length,
     plan_batches,
+    to_json,
     v4_element,
     v5_upsert_body,
 )
@@ -51,6 +54,9 @@ logger = logging.getLogger("target-pardot")
 V5_RETURN_FIELDS = ("id", "email")
 #: An upsert_by_email load this large is worth a hint about a campaign for imports.
 V5_CALLS_BEFORE_IMPORT_HINT = 5_000
+#: Lanes whose rows a dry run's plan does not settle: the import lane settles its own
+#: (sinks/bulk_import.py), and a held row is planned again once its import is done.
+_NOT_SETTLED_HERE = (Lane.IMPORT, Lane.HELD)
 
 
 class ImportLane(Protocol):
@@ -156,17 +162,14 @@ class ProspectDelivery(Delivery):
         if self.imports is not None:
             self.imports.take([p.pending for p in plan.of(Lane.IMPORT)])
             self.imports.park([p.pending for p in plan.of(Lane.HELD)])
+        if self.settings.dry_run:
+            self._plan_only(plan)
+            return
         batched = [self._item(p) for p in plan.of(Lane.BATCH, Lane.EMAIL_BATCH)]
         mapped = [self._mapped_item(p) for p in plan.of(Lane.BY_MAPPED_ID)]
         v5_rows = [p.pending for p in plan.of(Lane.V5)]
         waiting = [(p.pending, p.mapped_id) for p in plan.of(Lane.V5_AFTER_MAPPED)]
         self._count_v5(len(v5_rows) + len(waiting))
-        if self.settings.dry_run:
-            self._plan_only(batched, v5_rows + [p for p, _ in waiting], mapped)
-            for planned in plan.rows:
-                if planned.lane not in (Lane.IMPORT, Lane.HELD):
-                    self._settle(planned.pending)
-            return
         # Every call waits for the earlier calls still in flight that carry one of its
         # prospects (KeyOrder), on every version: calls in parallel, or a retried call,
         # must never let an older row of a prospect land after a newer one.
@@ -234,17 +237,29 @@ class ProspectDelivery(Delivery):
             )
         )
 
-    def _plan_only(
-        self, v4_items: list[BatchItem], v5_rows: list[PendingRow], mapped: list
-    ) -> None:
-        for operation, items in ((self.operation, v4_items), ("batchUpdate", mapped)):
-            for batch in self._batches(items):
+    def _plan_only(self, plan: Plan[PendingRow]) -> None:
+        """Dry run: count the calls the plan would make, and settle its rows (all but
+        those the import lane took or holds). A batch row is measured, not built into a
+        BatchItem: only the batches' sizes matter here."""
+        v4_sizes = [self._item_size(p) for p in plan.of(Lane.BATCH, Lane.EMAIL_BATCH)]
+        mapped_sizes = [self._mapped_item(p).size for p in plan.of(Lane.BY_MAPPED_ID)]
+        v5_rows = len(plan.of(Lane.V5, Lane.V5_AFTER_MAPPED))
+        self._count_v5(v5_rows)
+        for operation, sizes in ((self.operation, v4_sizes), ("batchUpdate", mapped_sizes)):
+            for batch in plan_batches(sizes, size_of=int, max_payload=self.settings.max_payload):
                 self.stats.plan(f"prospect/{operation}", len(batch))
-        for _ in v5_rows:
-            self.stats.plan("prospect/upsertLatestByEmail", 1)
+        if v5_rows:
+            self.stats.plan("prospect/upsertLatestByEmail", v5_rows, calls=v5_rows)
         if self.flags and v5_rows:
-            for batch in plan_batches(v5_rows, size_of=lambda _: 64, max_payload=10**9):
+            for batch in plan_batches(range(v5_rows), size_of=lambda _: 64, max_payload=10**9):
                 self.stats.plan("prospect/batchUpdate", len(batch))
+        self._settle_all([p.pending for p in plan.rows if p.lane not in _NOT_SETTLED_HERE])
+
+    def _item_size(self, planned: Planned[PendingRow]) -> int:
+        """The bytes ``_item(planned)`` adds to a batch body, without building it."""
+        row = planned.pending.row
+        text = to_json(v4_element(row.fields, self.flags)) if self.flags else row.text
+        return form_quoted_length(text) + QUOTED_COMMA_SIZE
 
     # -- v4 batches -------------------------------------------------------------------
 
