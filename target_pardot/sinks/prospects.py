@@ -156,6 +156,9 @@ class ProspectDelivery(Delivery):
         if self.imports is not None:
             self.imports.take([p.pending for p in plan.of(Lane.IMPORT)])
             self.imports.park([p.pending for p in plan.of(Lane.HELD)])
+            self.imports.holds.renaming([p.pending for p in plan.rows
+                                         if p.lane not in (Lane.IMPORT, Lane.HELD)
+                                         and p.pending.row.match_email is not None])
         batched = [self._item(p) for p in plan.of(Lane.BATCH, Lane.EMAIL_BATCH)]
         mapped = [self._mapped_item(p) for p in plan.of(Lane.BY_MAPPED_ID)]
         v5_rows = [p.pending for p in plan.of(Lane.V5)]
