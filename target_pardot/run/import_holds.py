@@ -5,6 +5,12 @@ or v5 call sent meanwhile would land first. So while an import holding an addres
 completed, every later row naming that address (its email, or the old address of a
 rename) is parked here, in stream order, and sent once the import completed. STATE
 cannot cover a parked row before then: it is settled only when it is sent.
+
+A change of address (a ``match_email`` row) sent by another lane holds both of its
+addresses the same way: an import of a later row by the new address would create a
+prospect there (createOnNoMatch) if Pardot processed it before the change landed, and
+the change would then give a second prospect the same address. So such a row is parked
+too, and planned again once every call sent before it is done.
 """
 
 from __future__ import annotations
@@ -47,6 +53,12 @@ class ImportHolds(Generic[T]):
         for pending in rows:
             self._addresses.update(email_keys(pending.row))
             self._imported += 1
+
+    def renaming(self, rows: Iterable[T]) -> None:
+        """Rows that change their prospect's address, sent by a call of another lane: a
+        later row naming either address waits (see the module docstring)."""
+        for pending in rows:
+            self._addresses.update(email_keys(pending.row))
 
     def park(self, rows: Iterable[T]) -> None:
         for pending in rows:

@@ -216,22 +216,26 @@ def _import_candidates(
 ) -> tuple[set[int], set[int]]:
     """Rows the import lane may take (the first row of an address no earlier row of the
     drain named, with a campaign, not renaming), and later rows of those addresses (they
-    wait for the import)."""
+    wait for the import). A waiting row holds every address it names, as a parked row
+    does (run/import_holds.py): a rename waiting for the import of its old address keeps
+    a later row by its new address from being sent (and creating a prospect there) before
+    the rename."""
     if imports is None:
         return set(), set()
     seen: set[str] = set()
-    imported: set[str] = set()
+    holding: set[str] = set()
     take: set[int] = set()
     later: set[int] = set()
     for index in indexes:
         pending = rows[index]
         row = pending.row
         keys = email_keys(row)
-        if id(pending) in unknown and not imported.isdisjoint(keys):
+        if id(pending) in unknown and not holding.isdisjoint(keys):
             later.add(id(pending))
+            holding.update(keys)
         elif (id(pending) in unknown and row.match_email is None
               and seen.isdisjoint(keys) and imports.campaign_for(row)):  # fmt: skip
             take.add(id(pending))
-            imported.update(keys)
+            holding.update(keys)
         seen.update(keys)
     return take, later

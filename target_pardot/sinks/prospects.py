@@ -162,6 +162,9 @@ class ProspectDelivery(Delivery):
         if self.imports is not None:
             self.imports.take([p.pending for p in plan.of(Lane.IMPORT)])
             self.imports.park([p.pending for p in plan.of(Lane.HELD)])
+            self.imports.holds.renaming([p.pending for p in plan.rows
+                                         if p.lane not in (Lane.IMPORT, Lane.HELD)
+                                         and p.pending.row.match_email is not None])
         if self.settings.dry_run:
             self._plan_only(plan)
             return

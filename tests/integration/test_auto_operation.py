@@ -133,6 +133,52 @@ def test_a_later_row_in_a_later_drain_waits_for_the_import(emu, run_ok, config, 
     assert calls(emu)["imports/create"] == 1
 
 
+RENAME_SCHEMA = {"properties": {"email": {"type": "string"}, "match_email": {"type": "string"},
+                                "city": {"type": "string"}}}  # fmt: skip
+
+
+def test_a_row_by_a_new_address_waits_for_the_rename_that_waits_for_the_import(
+    emu, run_ok, config
+):
+    """The old address goes into the import; the rename of it waits for the import; a
+    later row by the new address must wait behind the rename, or it creates a prospect
+    there that the rename then doubles."""
+    pid = emu.add_prospect(email="old@example.com", city="Start")
+    records = [*people(20), {"email": "old@example.com", "city": "Imported"},
+               {"match_email": "old@example.com", "email": "new@example.com", "city": "Moved"},
+               {"email": "new@example.com", "city": "Later"}]  # fmt: skip
+    result = run_ok(config, stream_of("prospects", records, schema=RENAME_SCHEMA,
+                                      final_state={"s": 1}))  # fmt: skip
+    prospects = by_email(emu)
+    assert "old@example.com" not in prospects
+    assert (prospects["new@example.com"]["id"], prospects["new@example.com"]["city"]) == (
+        pid, "Later")
+    assert len(prospects) == 21
+    assert result.summary["rows_by_path"]["import"] == 21
+    assert result.states == [{"s": 1}]
+
+
+def test_a_row_by_a_new_address_in_a_later_drain_does_not_go_into_an_import_before_the_rename(
+    emu, run_ok, config, monkeypatch
+):
+    """The rename was sent in an earlier drain; an import of a row by its new address
+    could be processed before the rename landed and create a prospect there."""
+    monkeypatch.setattr(PardotSink, "MAX_SIZE_DEFAULT", 10)  # a drain every 10 rows
+    pid = emu.add_prospect(email="old@example.com", city="Start")
+    rename = {"match_email": "old@example.com", "email": "new@example.com", "city": "Moved"}
+    records = [rename, *people(9), {"email": "new@example.com", "city": "Later"},
+               *people(20, start=9)]  # fmt: skip
+    result = run_ok(config, stream_of("prospects", records, schema=RENAME_SCHEMA))
+    prospects = by_email(emu)
+    assert "old@example.com" not in prospects
+    assert (prospects["new@example.com"]["id"], prospects["new@example.com"]["city"]) == (
+        pid, "Later")
+    assert len(prospects) == 30
+    # The row by the new address waited behind the rename, then went by the id learned.
+    assert result.summary["rows_by_path"] == {
+        "upsert_latest_by_email": 1, "import": 29, "batch_by_mapped_id": 1}
+
+
 def test_rows_of_an_import_error_file_are_rejected_as_today(emu, run, config, tmp_path):
     rejected = tmp_path / "rejected.jsonl"
     records = [*people(10), {"email": "not an email", "city": "Nowhere"}]

@@ -107,6 +107,17 @@ FIXED: tuple[KnownDefect, ...] = (
                                 IMPORT_LISTS_SKIP, MIRROR_THEN_SKIP, RENAME_REPLAYED,
                                 RESTART_IDENTITY_MAP, V3_AUTO_FAULTS, V3_CASE_SKIP_UNCHANGED,
                                 V4_SAME_PROSPECT_RETRIED)),
+    KnownDefect(MATCH_EMAIL_IDENTITY_MAP, 13,
+                "prospect_operation auto with match_email: a rename waiting for the import "
+                "of its old address held only that address, so a later row by the new "
+                "address went by upsertLatestByEmail, created a prospect there before the "
+                "rename, and the rename gave a second prospect the same address (a waiting "
+                "row now holds every address it names, and a rename sent by another lane "
+                "holds both against the import lane)",
+                sweep_features=(EMPTY_KEY_CELLS, IMPORT_CLEAR_ABSENT, IMPORT_EMPTY_CELLS,
+                                IMPORT_LISTS_SKIP, RENAME_REPLAYED, MIRROR_THEN_SKIP,
+                                RESTART_IDENTITY_MAP, LEDGER_AFTER_STOP, V3_AUTO_FAULTS,
+                                V3_CASE_SKIP_UNCHANGED, V4_SAME_PROSPECT_RETRIED)),
     KnownDefect(RESTART_IDENTITY_MAP, 16,
                 "the identity map trusts ids from another account: after a fresh account "
                 "under the same business unit, rows go by stale ids and overwrite or lose "

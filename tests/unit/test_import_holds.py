@@ -41,3 +41,12 @@ def test_a_parked_rename_holds_both_of_its_addresses():
     holds = ImportHolds()
     holds.park([row(email="new@x.com", match_email="old@x.com")])
     assert holds.addresses == {"new@x.com", "old@x.com"}
+
+
+def test_a_rename_sent_another_way_holds_both_addresses_until_released():
+    holds = ImportHolds()
+    holds.renaming([row(email="new@x.com", match_email="Old@x.com")])
+    assert holds.addresses == {"new@x.com", "old@x.com"}
+    assert not holds.pending
+    assert holds.release() == []
+    assert holds.addresses == frozenset()

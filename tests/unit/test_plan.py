@@ -116,6 +116,14 @@ def test_a_rename_from_an_address_in_a_pending_import_waits_and_so_do_later_rows
     assert lanes(rows, held={"u1@x.com"}) == [Lane.HELD, Lane.HELD]
 
 
+def test_a_rename_waiting_for_the_import_of_its_old_address_holds_its_new_one():
+    # The rename waits for the import of u1; a later row by its new address must not be
+    # sent (creating a prospect there) before the rename lands.
+    rows = [*emails(10), row(email="new@x.com", match_email="u1@x.com"),
+            row(email="new@x.com", city="Later")]  # fmt: skip
+    assert lanes(rows) == [Lane.IMPORT] * 10 + [Lane.HELD, Lane.HELD]
+
+
 def test_an_address_an_earlier_row_sent_another_way_is_not_imported():
     # The rename goes through v5: a later import of its new address could land first.
     rows = [row(email="new@x.com", match_email="old@x.com"), row(email="new@x.com"),
