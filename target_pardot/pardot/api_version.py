@@ -76,7 +76,17 @@ class ApiVersion:
         ``send`` rebuilds the call (its path, and its body where v3 differs)."""
         if self._probe is not None and self._trying_v3():
             with self._probe:
-                return self._run(send)
+                # Only the v3 attempt holds the probe: once it is refused, the call's
+                # rows go again in v4 (one v5 call each, for email-only rows) beside the
+                # other calls, not one at a time behind it.
+                if self._trying_v3():
+                    try:
+                        result = send(3)
+                    except WrongApiVersion as exc:
+                        self.refused(3, exc.code or 0)
+                    else:
+                        self.confirm(3)
+                        return result
         return self._run(send)
 
     def _trying_v3(self) -> bool:

@@ -9,7 +9,7 @@ from urllib.parse import unquote_plus
 
 import pytest
 
-from target_pardot.errors import ApiVersionRejected
+from target_pardot.errors import ApiVersionRejected, WrongApiVersion
 from target_pardot.pardot.api_version import ApiVersion, v3v4_path
 from target_pardot.rows.v3 import (
     unique_identifier_batches,
@@ -48,6 +48,40 @@ def test_88_switches_back_and_a_refusal_of_both_stops_the_run():
     assert (api.current, api.known) == (4, True)
     with pytest.raises(ApiVersionRejected, match="both API v3"):
         api.refused(4, 89)
+
+
+def test_a_call_refused_in_v3_sends_again_in_v4_beside_the_calls_waiting_behind_it():
+    """Only the v3 attempt holds the probe. The refused call's v4 sending (for email-only
+    rows, one v5 call each) must not keep the calls queued behind it one at a time."""
+    api = ApiVersion("auto")
+    api.prefer(3)
+    first_in_v4 = threading.Event()
+    second_done = threading.Event()
+    versions: list[tuple[str, int]] = []
+    side_by_side: list[bool] = []
+
+    def first(version: int) -> None:
+        versions.append(("first", version))
+        if version == 3:
+            time.sleep(0.05)  # the second call queues behind the probe meanwhile
+            raise WrongApiVersion("must use version 4", code=88)
+        first_in_v4.set()
+        # Still sending in v4 when the second call finishes: they ran side by side.
+        side_by_side.append(second_done.wait(5))
+
+    def second(version: int) -> None:
+        versions.append(("second", version))
+        second_done.set()
+
+    worker = threading.Thread(target=api.run, args=(first,))
+    worker.start()
+    time.sleep(0.01)
+    api.run(second)
+    worker.join(10)
+    assert first_in_v4.is_set() and second_done.is_set() and not worker.is_alive()
+    assert side_by_side == [True], "the second call waited for the first one's v4 sending"
+    # One refused call only: the second never tried v3.
+    assert versions == [("first", 3), ("first", 4), ("second", 4)]
 
 
 def test_a_fixed_version_is_never_switched():
